@@ -1,0 +1,133 @@
+//! Loading stage configurations from TOML with command-line overrides.
+//!
+//! Every stage has one typed struct (for example [`crate::prep::PrepConfig`]). A
+//! configuration is read from a TOML file (the ones in `pipelines/`) or from the built-in
+//! defaults, then `--set section.key=value` flags patch single values before the typed
+//! struct is built, so every parameter can be overridden from the command line by one
+//! mechanism.
+
+use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use std::path::Path;
+
+/// One configuration value set from the command line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    key: String,
+    value: toml::Value,
+}
+
+impl Override {
+    /// Sets `key` (dotted, like `sample.tbo_max`) to `value`.
+    pub fn new(key: &str, value: impl Into<toml::Value>) -> Override {
+        Override {
+            key: key.to_string(),
+            value: value.into(),
+        }
+    }
+
+    /// Parses `dotted.key=value`, where `value` is a TOML value (`20`, `0.15`, `true`,
+    /// `"text"`); a bare word that is not valid TOML is taken as a string.
+    pub fn parse(item: &str) -> Result<Override> {
+        let Some((key, raw)) = item.split_once('=') else {
+            bail!("--set {item:?}: expected KEY=VALUE, for example sample.tbo_max=20");
+        };
+        Ok(Override::new(key.trim(), parse_value(raw.trim())))
+    }
+}
+
+/// Reads a typed configuration from `path` (or from `T::default()` when `None`) and
+/// applies `overrides` in order.
+pub fn load<T>(path: Option<&Path>, overrides: &[Override]) -> Result<T>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
+    let mut table: toml::Table = match path {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read config file {}", path.display()))?;
+            toml::from_str(&text)
+                .with_context(|| format!("invalid config file {}", path.display()))?
+        }
+        None => toml::Table::try_from(T::default()).context("cannot encode default config")?,
+    };
+    for item in overrides {
+        apply(&mut table, item)?;
+    }
+    let config = table.try_into().map_err(|e: toml::de::Error| {
+        let origin = path.map_or("the default config".to_string(), |p| {
+            p.display().to_string()
+        });
+        anyhow::anyhow!("invalid configuration (from {origin} and --set flags): {e}")
+    })?;
+    Ok(config)
+}
+
+/// Sets one dotted key in a TOML table, creating intermediate tables.
+fn apply(table: &mut toml::Table, item: &Override) -> Result<()> {
+    let parts: Vec<&str> = item.key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        bail!("--set {}: empty key segment", item.key);
+    }
+    let (last, parents) = parts.split_last().expect("split yields at least one part");
+    let mut node = table;
+    for part in parents {
+        let entry = node
+            .entry(part.to_string())
+            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry
+            .as_table_mut()
+            .with_context(|| format!("--set {}: {part} is not a section", item.key))?;
+    }
+    node.insert(last.to_string(), item.value.clone());
+    Ok(())
+}
+
+fn parse_value(raw: &str) -> toml::Value {
+    let doc = format!("v = {raw}");
+    match toml::from_str::<toml::Table>(&doc) {
+        Ok(mut t) => t.remove("v").expect("parsed key"),
+        Err(_) => toml::Value::String(raw.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde::Deserialize;
+
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        n: u32,
+        ratio: f64,
+        name: String,
+    }
+    #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Outer {
+        seed: u64,
+        inner: Inner,
+    }
+
+    #[test]
+    fn overrides_patch_defaults() {
+        let set =
+            ["seed=7", "inner.ratio=0.5", "inner.name=abc"].map(|s| Override::parse(s).unwrap());
+        let c: Outer = load(None, &set).unwrap();
+        assert_eq!(c.seed, 7);
+        assert_eq!(c.inner.ratio, 0.5);
+        assert_eq!(c.inner.name, "abc");
+    }
+
+    #[test]
+    fn unknown_key_and_bad_type_are_errors() {
+        let e = load::<Outer>(None, &[Override::parse("inner.nope=1").unwrap()]).unwrap_err();
+        assert!(format!("{e:#}").contains("nope"), "{e:#}");
+        let e = load::<Outer>(None, &[Override::new("seed", "abc")]).unwrap_err();
+        assert!(format!("{e:#}").contains("seed"), "{e:#}");
+        assert!(Override::parse("seed").is_err());
+        assert!(load::<Outer>(None, &[Override::parse("inner..n=1").unwrap()]).is_err());
+    }
+}

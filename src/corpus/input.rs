@@ -1,0 +1,289 @@
+//! Opening input files: decompression by extension, encoding checks, and a SHA-256 of the
+//! raw bytes computed while they stream past, so inputs are read once.
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// An input file as recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InputRecord {
+    /// The path as given on the command line.
+    pub path: String,
+    /// Size of the file on disk (compressed size for compressed inputs).
+    pub bytes: u64,
+    /// SHA-256 of the file on disk, lowercase hex.
+    pub sha256: String,
+}
+
+/// How an input file is compressed, from its extension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Compression {
+    /// Read as is.
+    None,
+    /// Zstandard, any number of frames.
+    Zstd,
+    /// bzip2, any number of streams.
+    Bzip2,
+}
+
+impl Compression {
+    /// Chooses the decoder from the file name (`.zst`, `.bz2`, anything else plain).
+    pub fn from_path(path: &Path) -> Compression {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("zst") | Some("zstd") => Compression::Zstd,
+            Some("bz2") => Compression::Bzip2,
+            _ => Compression::None,
+        }
+    }
+}
+
+/// An opened input: decoded UTF-8 bytes to read, and the checksum being computed.
+pub struct OpenInput {
+    /// The decompressed content, positioned after any UTF-8 byte-order mark.
+    pub reader: Box<dyn BufRead + Send>,
+    digest: DigestHandle,
+}
+
+impl OpenInput {
+    /// Opens `path`, choosing the decoder from its extension. Fails on a missing or
+    /// unreadable file and on UTF-16 content, which spe does not read.
+    pub fn open(path: &Path) -> Result<OpenInput> {
+        let file =
+            File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
+        let digest = DigestHandle::new(path);
+        let raw = HashingReader {
+            inner: file,
+            digest: digest.clone(),
+        };
+        let decoded: Box<dyn Read + Send> = match Compression::from_path(path) {
+            Compression::None => Box::new(raw),
+            Compression::Zstd => Box::new(
+                zstd::stream::read::Decoder::new(raw)
+                    .with_context(|| format!("cannot start zstd decoder for {}", path.display()))?,
+            ),
+            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
+        };
+        let mut reader: Box<dyn BufRead + Send> =
+            Box::new(BufReader::with_capacity(1 << 16, decoded));
+        skip_byte_order_mark(&mut *reader, path)?;
+        Ok(OpenInput { reader, digest })
+    }
+
+    /// Finishes the checksum (hashing any raw bytes the decoder did not consume) and
+    /// returns the manifest record.
+    pub fn finish(self) -> Result<InputRecord> {
+        drop(self.reader);
+        self.digest.finish()
+    }
+}
+
+/// Drops a UTF-8 byte-order mark; rejects UTF-16 with a message that says how to convert.
+fn skip_byte_order_mark(reader: &mut dyn BufRead, path: &Path) -> Result<()> {
+    let head = reader
+        .fill_buf()
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
+        reader.consume(3);
+    } else if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+        bail!(
+            "{}: the content is UTF-16; spe reads UTF-8 (convert it first, for example with \
+             `iconv -f UTF-16 -t UTF-8`)",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+#[derive(Clone)]
+struct DigestHandle {
+    path: PathBuf,
+    state: Arc<Mutex<(Sha256, u64)>>,
+}
+
+impl DigestHandle {
+    fn new(path: &Path) -> Self {
+        DigestHandle {
+            path: path.to_path_buf(),
+            state: Arc::new(Mutex::new((Sha256::new(), 0))),
+        }
+    }
+
+    fn finish(self) -> Result<InputRecord> {
+        let (mut hasher, mut seen) = {
+            let guard = self.state.lock().expect("digest lock");
+            guard.clone()
+        };
+        let size = std::fs::metadata(&self.path)
+            .with_context(|| format!("cannot stat {}", self.path.display()))?
+            .len();
+        if seen < size {
+            // A decoder may stop before the end of the raw file (trailing padding); the
+            // checksum still covers the whole file.
+            let mut file = File::open(&self.path)?;
+            file.seek(SeekFrom::Start(seen))?;
+            seen += io::copy(&mut file, &mut HashWriter(&mut hasher))?;
+        }
+        Ok(InputRecord {
+            path: self.path.display().to_string(),
+            bytes: seen,
+            sha256: hex::encode(hasher.finalize()),
+        })
+    }
+}
+
+struct HashingReader {
+    inner: File,
+    digest: DigestHandle,
+}
+
+impl Read for HashingReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        let mut state = self.digest.state.lock().expect("digest lock");
+        state.0.update(&buf[..n]);
+        state.1 += n as u64;
+        Ok(n)
+    }
+}
+
+struct HashWriter<'a>(&'a mut Sha256);
+
+impl io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// SHA-256 of a whole file, lowercase hex.
+pub fn sha256_file(path: &Path) -> Result<String> {
+    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    let mut hasher = Sha256::new();
+    io::copy(&mut file, &mut HashWriter(&mut hasher))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(hex::encode(hasher.finalize()))
+}
+
+/// Outcome of [`read_line_bounded`].
+#[derive(Debug, PartialEq, Eq)]
+pub enum Line {
+    /// A line (without its terminator) is in the buffer.
+    Ok,
+    /// The line was longer than the limit; it was consumed and the buffer is empty.
+    TooLong,
+    /// End of input.
+    Eof,
+}
+
+/// Reads one line into `buf` without ever holding more than `max` bytes of it, so an
+/// input without line breaks cannot exhaust memory. Strips `\n` and `\r\n`.
+pub fn read_line_bounded(
+    reader: &mut dyn BufRead,
+    buf: &mut Vec<u8>,
+    max: usize,
+) -> io::Result<Line> {
+    buf.clear();
+    let mut too_long = false;
+    let mut any = false;
+    loop {
+        let available = reader.fill_buf()?;
+        if available.is_empty() {
+            break;
+        }
+        any = true;
+        let (take, done) = match memchr::memchr(b'\n', available) {
+            Some(i) => (i, i + 1),
+            None => (available.len(), available.len()),
+        };
+        if !too_long {
+            buf.extend_from_slice(&available[..take]);
+            if buf.len() > max {
+                too_long = true;
+                buf.clear();
+            }
+        }
+        let found_newline = take < done;
+        reader.consume(done);
+        if found_newline {
+            break;
+        }
+    }
+    if too_long {
+        return Ok(Line::TooLong);
+    }
+    if !any {
+        return Ok(Line::Eof);
+    }
+    if buf.last() == Some(&b'\r') {
+        buf.pop();
+    }
+    Ok(Line::Ok)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::{Cursor, Write};
+
+    #[test]
+    fn bounded_lines() {
+        let mut r = Cursor::new(b"ab\r\n\nccccccc\nd".to_vec());
+        let mut buf = Vec::new();
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
+        assert_eq!(buf, b"ab");
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
+        assert_eq!(buf, b"");
+        assert_eq!(
+            read_line_bounded(&mut r, &mut buf, 4).unwrap(),
+            Line::TooLong
+        );
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
+        assert_eq!(buf, b"d");
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Eof);
+    }
+
+    #[test]
+    fn compressed_inputs_decode_and_hash_the_raw_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = b"first line\nsecond line\n";
+        let zst = dir.path().join("a.txt.zst");
+        // Two frames: the decoder must read past the first.
+        let mut bytes = zstd::encode_all(&text[..11], 3).unwrap();
+        bytes.extend(zstd::encode_all(&text[11..], 3).unwrap());
+        std::fs::write(&zst, &bytes).unwrap();
+        let bz = dir.path().join("a.txt.bz2");
+        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        enc.write_all(&text[..11]).unwrap();
+        let mut two = enc.finish().unwrap();
+        let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        enc.write_all(&text[11..]).unwrap();
+        two.extend(enc.finish().unwrap());
+        std::fs::write(&bz, &two).unwrap();
+        for path in [zst, bz] {
+            let mut input = OpenInput::open(&path).unwrap();
+            let mut out = String::new();
+            input.reader.read_to_string(&mut out).unwrap();
+            assert_eq!(out.as_bytes(), text, "{}", path.display());
+            let record = input.finish().unwrap();
+            assert_eq!(record.bytes, std::fs::metadata(&path).unwrap().len());
+            assert_eq!(record.sha256, sha256_file(&path).unwrap());
+        }
+    }
+
+    #[test]
+    fn utf16_is_rejected_with_advice() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("u16.txt");
+        std::fs::write(&path, [0xFF, 0xFE, b'a', 0]).unwrap();
+        let err = OpenInput::open(&path).err().unwrap();
+        assert!(format!("{err:#}").contains("UTF-16"), "{err:#}");
+    }
+}

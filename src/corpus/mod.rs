@@ -1,0 +1,98 @@
+//! Source readers: each corpus format becomes a stream of [`Document`]s.
+//!
+//! A reader owns its input files, decompresses them, reports bad records according to the
+//! user's [`BadRecordPolicy`], and at the end returns a [`SourceReport`] with a checksum of
+//! every input file and the count of every record it skipped.
+
+pub mod input;
+pub mod text;
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+pub use input::InputRecord;
+
+/// Counts keyed by reason, ordered so that manifests are byte-stable.
+pub type Counts = BTreeMap<String, u64>;
+
+/// Adds `n` to the count of `reason`.
+pub fn count(counts: &mut Counts, reason: &str, n: u64) {
+    if n > 0 {
+        *counts.entry(reason.to_string()).or_default() += n;
+    }
+}
+
+/// Merges `other` into `counts`.
+pub fn merge_counts(counts: &mut Counts, other: &Counts) {
+    for (reason, n) in other {
+        count(counts, reason, *n);
+    }
+}
+
+/// A document: the unit of parallel work and of the random streams.
+///
+/// Long documents may arrive in several parts with the same `id`; `first_sentence` is the
+/// index of the part's first sentence within the whole document, so sentence ids (and
+/// therefore the samples) do not depend on where a document was cut.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Document {
+    /// Stable identifier, unique within one output.
+    pub id: String,
+    /// Index of `sentences[0]` within the document.
+    pub first_sentence: i32,
+    /// Raw sentence texts, in order.
+    pub sentences: Vec<String>,
+}
+
+/// What a source read, for the manifest.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SourceReport {
+    /// Every input file with its size and checksum, in reading order.
+    pub inputs: Vec<InputRecord>,
+    /// Records skipped by reason (only under [`BadRecordPolicy::Skip`]).
+    pub skipped: Counts,
+}
+
+/// A stream of documents from one corpus.
+pub trait Source: Send {
+    /// The next document in input order, or `None` after the last one.
+    fn next_document(&mut self) -> anyhow::Result<Option<Document>>;
+    /// Called once after `next_document` returned `None`.
+    fn finish(self: Box<Self>) -> anyhow::Result<SourceReport>;
+}
+
+/// What to do with a record that cannot be read (invalid UTF-8, a line over the length
+/// limit, an empty file).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BadRecordPolicy {
+    /// Stop with an error naming the file and the record.
+    #[default]
+    Error,
+    /// Skip the record and count it in the manifest.
+    Skip,
+}
+
+/// Configuration of the source readers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReadConfig {
+    /// What to do with unreadable records.
+    pub on_bad_record: BadRecordPolicy,
+    /// Longest accepted line in bytes; longer lines are bad records. Bounds memory when an
+    /// input has no line breaks.
+    pub max_line_bytes: usize,
+    /// Documents with more sentences are handed on in parts of this size, which bounds
+    /// memory and keeps the workers busy when an input has no document breaks.
+    pub max_document_sentences: usize,
+}
+
+impl Default for ReadConfig {
+    fn default() -> Self {
+        ReadConfig {
+            on_bad_record: BadRecordPolicy::Error,
+            max_line_bytes: 1 << 20,
+            max_document_sentences: 10_000,
+        }
+    }
+}

@@ -1,0 +1,269 @@
+//! Plain text, one sentence per line: the input of the authors' preprocessing and of
+//! BERT's `create_pretraining_data.py`. A blank line ends a document; a file with no blank
+//! lines is one document (handed on in parts, see [`ReadConfig::max_document_sentences`]).
+//! Document ids are `FILE_NAME#N`, N counting documents from 0 within the file.
+
+use super::input::{read_line_bounded, Line, OpenInput};
+use super::{count, BadRecordPolicy, Document, ReadConfig, Source, SourceReport};
+use anyhow::{bail, Result};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// Reads sentence-per-line text files (plain, `.zst` or `.bz2`) in the order given.
+pub struct TextSource {
+    files: std::vec::IntoIter<PathBuf>,
+    config: ReadConfig,
+    current: Option<OpenFile>,
+    report: SourceReport,
+    line: Vec<u8>,
+}
+
+struct OpenFile {
+    path: PathBuf,
+    name: String,
+    input: OpenInput,
+    line_no: u64,
+    doc_index: u64,
+    /// Sentences of the current document handed on in earlier parts.
+    emitted: i32,
+    sentences: Vec<String>,
+    nonblank_lines: u64,
+}
+
+impl TextSource {
+    /// A source over `files`. File names must be distinct, since document ids are built
+    /// from them.
+    pub fn new(files: Vec<PathBuf>, config: ReadConfig) -> Result<TextSource> {
+        if files.is_empty() {
+            bail!("no input files given");
+        }
+        let mut names = BTreeSet::new();
+        for path in &files {
+            let name = file_name(path);
+            if !names.insert(name.clone()) {
+                bail!("two inputs are named {name:?}; document ids are built from file names, so they must differ");
+            }
+        }
+        Ok(TextSource {
+            files: files.into_iter(),
+            config,
+            current: None,
+            report: SourceReport::default(),
+            line: Vec::new(),
+        })
+    }
+
+    fn bad_record(&mut self, path: &Path, line_no: u64, reason: &str, what: String) -> Result<()> {
+        match self.config.on_bad_record {
+            BadRecordPolicy::Error => bail!(
+                "{}:{line_no}: {what} (pass --skip-bad-records to skip and count such records)",
+                path.display()
+            ),
+            BadRecordPolicy::Skip => {
+                count(&mut self.report.skipped, reason, 1);
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes the current file, recording its checksum; an input without a single
+    /// sentence is a bad record.
+    fn close_file(&mut self) -> Result<()> {
+        let file = self.current.take().expect("a file is open");
+        if file.nonblank_lines == 0 {
+            self.bad_record(
+                &file.path,
+                0,
+                "empty_file",
+                "the file holds no sentence".into(),
+            )?;
+        }
+        self.report.inputs.push(file.input.finish()?);
+        Ok(())
+    }
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+impl OpenFile {
+    fn take_document(&mut self, ends: bool) -> Document {
+        let sentences = std::mem::take(&mut self.sentences);
+        let doc = Document {
+            id: format!("{}#{}", self.name, self.doc_index),
+            first_sentence: self.emitted,
+            sentences,
+        };
+        if ends {
+            self.doc_index += 1;
+            self.emitted = 0;
+        } else {
+            self.emitted += doc.sentences.len() as i32;
+        }
+        doc
+    }
+}
+
+impl Source for TextSource {
+    fn next_document(&mut self) -> Result<Option<Document>> {
+        loop {
+            if self.current.is_none() {
+                let Some(path) = self.files.next() else {
+                    return Ok(None);
+                };
+                let input = OpenInput::open(&path)?;
+                self.current = Some(OpenFile {
+                    name: file_name(&path),
+                    path,
+                    input,
+                    line_no: 0,
+                    doc_index: 0,
+                    emitted: 0,
+                    sentences: Vec::new(),
+                    nonblank_lines: 0,
+                });
+            }
+            let file = self.current.as_mut().expect("opened above");
+            let read = read_line_bounded(
+                &mut *file.input.reader,
+                &mut self.line,
+                self.config.max_line_bytes,
+            );
+            let read = match read {
+                Ok(read) => read,
+                Err(e) => bail!(
+                    "{}:{}: read error: {e}",
+                    file.path.display(),
+                    file.line_no + 1
+                ),
+            };
+            if read == Line::Eof {
+                let doc = (!file.sentences.is_empty()).then(|| file.take_document(true));
+                self.close_file()?;
+                match doc {
+                    Some(doc) => return Ok(Some(doc)),
+                    None => continue,
+                }
+            }
+            file.line_no += 1;
+            let (path, line_no) = (file.path.clone(), file.line_no);
+            if read == Line::TooLong {
+                let what = format!(
+                    "line longer than {} bytes (read.max_line_bytes)",
+                    self.config.max_line_bytes
+                );
+                self.bad_record(&path, line_no, "line_too_long", what)?;
+                continue;
+            }
+            let text = match std::str::from_utf8(&self.line) {
+                Ok(text) => text.trim(),
+                Err(e) => {
+                    let what = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
+                    self.bad_record(&path, line_no, "invalid_utf8", what)?;
+                    continue;
+                }
+            };
+            let file = self.current.as_mut().expect("still open");
+            if text.is_empty() {
+                if !file.sentences.is_empty() {
+                    return Ok(Some(file.take_document(true)));
+                }
+                continue;
+            }
+            file.nonblank_lines += 1;
+            file.sentences.push(text.to_string());
+            if file.sentences.len() >= self.config.max_document_sentences {
+                return Ok(Some(file.take_document(false)));
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>) -> Result<SourceReport> {
+        Ok(self.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::corpus::Counts;
+
+    fn read_all(files: Vec<PathBuf>, config: ReadConfig) -> Result<(Vec<Document>, SourceReport)> {
+        let mut source = Box::new(TextSource::new(files, config)?);
+        let mut docs = Vec::new();
+        while let Some(doc) = source.next_document()? {
+            docs.push(doc);
+        }
+        Ok((docs, source.finish()?))
+    }
+
+    #[test]
+    fn blank_lines_separate_documents_and_long_ones_come_in_parts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("a.txt");
+        std::fs::write(&path, "s1\ns2\ns3\n\n\n t1 \n").unwrap();
+        let config = ReadConfig {
+            max_document_sentences: 2,
+            ..ReadConfig::default()
+        };
+        let (docs, report) = read_all(vec![path], config).unwrap();
+        let ids: Vec<_> = docs
+            .iter()
+            .map(|d| (d.id.as_str(), d.first_sentence, d.sentences.len()))
+            .collect();
+        assert_eq!(
+            ids,
+            [("a.txt#0", 0, 2), ("a.txt#0", 2, 1), ("a.txt#1", 0, 1)]
+        );
+        assert_eq!(docs[2].sentences, ["t1"]);
+        assert_eq!(report.inputs.len(), 1);
+    }
+
+    #[test]
+    fn bad_records_error_with_file_and_line_or_are_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("bad.txt");
+        std::fs::write(
+            &path,
+            b"good line\nbad \xff line\nxxxxxxxxxxxxxxxxxxxx\nok\n",
+        )
+        .unwrap();
+        let empty = dir.path().join("empty.txt");
+        std::fs::write(&empty, b"\n\n").unwrap();
+        let config = ReadConfig {
+            max_line_bytes: 12,
+            ..ReadConfig::default()
+        };
+        let err = read_all(vec![path.clone()], config.clone()).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("bad.txt:2") && msg.contains("UTF-8"), "{msg}");
+        let err = read_all(vec![empty.clone()], config.clone()).unwrap_err();
+        assert!(format!("{err:#}").contains("empty.txt"), "{err:#}");
+
+        let skip = ReadConfig {
+            on_bad_record: BadRecordPolicy::Skip,
+            ..config
+        };
+        let (docs, report) = read_all(vec![path, empty], skip).unwrap();
+        assert_eq!(docs[0].sentences, ["good line", "ok"]);
+        let expected: Counts = [("empty_file", 1), ("invalid_utf8", 1), ("line_too_long", 1)]
+            .map(|(k, v)| (k.to_string(), v))
+            .into();
+        assert_eq!(report.skipped, expected);
+    }
+
+    #[test]
+    fn missing_file_and_duplicate_names_are_errors() {
+        let err = read_all(vec!["/nonexistent/x.txt".into()], ReadConfig::default()).unwrap_err();
+        assert!(format!("{err:#}").contains("/nonexistent/x.txt"));
+        assert!(TextSource::new(
+            vec!["a/x.txt".into(), "b/x.txt".into()],
+            ReadConfig::default()
+        )
+        .is_err());
+    }
+}

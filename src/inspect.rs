@@ -1,0 +1,170 @@
+//! `spe inspect`: a legible view of an output directory: the manifest summary, the
+//! schema, and rows rendered with their span pair, permutations, TBO targets and views.
+
+use crate::prep::describe;
+use crate::sample::spans::SEGMENT_NAMES;
+use crate::sample::Sample;
+use crate::shard::schema::from_batch;
+use crate::shard::Manifest;
+use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
+use anyhow::{Context, Result};
+use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use std::fmt::Write;
+use std::path::{Path, PathBuf};
+
+/// Renders the manifest summary, the schema and the first `rows` rows of `dir`.
+/// Sub-tokens are shown as strings when the manifest's tokenizer file is still present
+/// and unchanged, as ids otherwise.
+pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
+    let manifest = Manifest::read(dir)?;
+    let mut out = String::new();
+    let t = &manifest.totals;
+    writeln!(
+        out,
+        "{} (spe {}, corpus {}, schema v{}, seed {})",
+        dir.display(),
+        manifest.tool.version,
+        manifest.corpus,
+        manifest.schema_version,
+        manifest.seed
+    )?;
+    writeln!(
+        out,
+        "  inputs: {}",
+        manifest
+            .inputs
+            .iter()
+            .map(|i| format!("{} ({} bytes)", i.path, i.bytes))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "  tokenizer: {} (vocabulary {}, sha256 {})",
+        manifest.tokenizer.path,
+        manifest.tokenizer.vocab_size,
+        &manifest.tokenizer.sha256[..12]
+    )?;
+    writeln!(out, "  documents {}, sentences {}, samples {}, words {}, sub-tokens {}, SPO targets {}, TBO targets {}", t.documents, t.sentences, t.samples, t.words, t.subtokens, t.spo_targets, t.tbo_targets)?;
+    writeln!(
+        out,
+        "  shards: {}",
+        manifest
+            .shards
+            .iter()
+            .map(|s| format!(
+                "{} ({} rows, {} row groups, {} bytes)",
+                s.file, s.rows, s.row_groups, s.bytes
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "  skipped records: {}; dropped sentences: {}; dropped draws: {}",
+        describe(&manifest.skipped_records),
+        describe(&manifest.dropped_sentences),
+        describe(&manifest.dropped_draws)
+    )?;
+
+    let Some(first) = manifest.shards.first() else {
+        return Ok(out);
+    };
+    let path = dir.join(&first.file);
+    let file =
+        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    writeln!(out, "\nschema:")?;
+    for field in builder.schema().fields() {
+        writeln!(out, "  {}: {}", field.name(), field.data_type())?;
+    }
+    let tokenizer = load_tokenizer(&manifest);
+    writeln!(out, "\nrows (perm=K: segment permuted by permutation K; tbo: position=original piece(+offset); _ : hidden in that view):")?;
+    let mut shown = 0;
+    for batch in builder.with_batch_size(rows.max(1)).build()? {
+        for sample in from_batch(&batch?)? {
+            if shown == rows {
+                return Ok(out);
+            }
+            writeln!(out)?;
+            render(&mut out, &sample, tokenizer.as_ref())?;
+            shown += 1;
+        }
+    }
+    Ok(out)
+}
+
+fn load_tokenizer(manifest: &Manifest) -> Option<WordTokenizer> {
+    let config = TokenizerConfig {
+        path: PathBuf::from(&manifest.tokenizer.path),
+        casing: Casing::Auto,
+    };
+    WordTokenizer::load(&config)
+        .ok()
+        .filter(|t| t.sha256() == manifest.tokenizer.sha256)
+}
+
+/// One sample, legibly.
+fn render(out: &mut String, s: &Sample, tokenizer: Option<&WordTokenizer>) -> Result<()> {
+    let piece = |id: i32| {
+        tokenizer
+            .and_then(|t| t.token(id as u32))
+            .unwrap_or_else(|| format!("#{id}"))
+    };
+    writeln!(out, "{} sentence {} draw {}", s.doc_id, s.sent_id, s.draw)?;
+    let segments = s.pair.segments(s.words.len() as u32);
+    let rendered: Vec<String> = segments
+        .iter()
+        .enumerate()
+        .map(|(i, span)| {
+            let words = s.words[span.start as usize..span.end as usize].join(" ");
+            let spo = s
+                .spo
+                .iter()
+                .find(|t| t.segment as usize == i)
+                .map_or(String::new(), |t| format!(" perm={}", t.label));
+            format!("[{}{spo}: {words}]", SEGMENT_NAMES[i])
+        })
+        .collect();
+    writeln!(out, "  words:   {}", rendered.join(" "))?;
+    let tbo: Vec<String> = s
+        .tbo
+        .iter()
+        .map(|t| format!("{}={}(+{})", t.position, piece(t.label), t.offset))
+        .collect();
+    writeln!(
+        out,
+        "  tbo:     {}",
+        if tbo.is_empty() {
+            "none".to_string()
+        } else {
+            tbo.join(" ")
+        }
+    )?;
+    let view = |keep: &[bool]| -> String {
+        s.input_ids
+            .iter()
+            .enumerate()
+            .map(|(p, &id)| {
+                if keep[p] || p == 0 || p + 1 == s.input_ids.len() {
+                    piece(id)
+                } else {
+                    "_".to_string()
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    writeln!(
+        out,
+        "  input:   {}",
+        s.input_ids
+            .iter()
+            .map(|&id| piece(id))
+            .collect::<Vec<_>>()
+            .join(" ")
+    )?;
+    writeln!(out, "  target:  {}", view(&s.target_mask))?;
+    writeln!(out, "  context: {}", view(&s.context_mask))?;
+    Ok(())
+}

@@ -1,0 +1,384 @@
+//! `spe prep`: the streaming pipeline from a [`Source`] to a finished output directory.
+//!
+//! Three stages run at once, joined by bounded channels so memory stays flat whatever the
+//! input size:
+//!
+//! ```text
+//! reader thread --batches of documents--> rayon workers --samples, in order--> writer thread
+//! ```
+//!
+//! Workers tokenize and sample the documents of a batch in parallel; the batch's results
+//! are collected in document order and each sentence draws from its own random stream
+//! ([`crate::sample::rng`]), so the output is byte-identical at any thread count. The
+//! manifest is written last, after every shard is complete.
+
+use crate::corpus::text::TextSource;
+use crate::corpus::{merge_counts, Counts, Document, ReadConfig, Source, SourceReport};
+use crate::sample::{SampleConfig, Sampled, Sampler};
+use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
+use crate::shard::verify::{add, META_CONFIG, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
+use crate::shard::writer::TMP_SUFFIX;
+use crate::shard::{ShardConfig, ShardRecord, ShardWriter, MANIFEST_FILE, SCHEMA_VERSION};
+use crate::tokenize::{TokenizerConfig, WordTokenizer};
+use anyhow::{anyhow, bail, Context, Result};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// The configuration of a `spe prep` run: one section per stage (`pipelines/*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrepConfig {
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Source readers.
+    pub read: ReadConfig,
+    /// Tokenization.
+    pub tokenizer: TokenizerConfig,
+    /// Sampling.
+    pub sample: SampleConfig,
+    /// Shard writing.
+    pub shard: ShardConfig,
+    /// Work batching; changes speed and memory, never the output.
+    pub pipeline: PipelineConfig,
+}
+
+impl Default for PrepConfig {
+    fn default() -> Self {
+        PrepConfig {
+            seed: 42,
+            read: ReadConfig::default(),
+            tokenizer: TokenizerConfig::default(),
+            sample: SampleConfig::default(),
+            shard: ShardConfig::default(),
+            pipeline: PipelineConfig::default(),
+        }
+    }
+}
+
+/// How work is cut into batches.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Sentences per batch handed to the workers.
+    pub batch_sentences: usize,
+    /// Batches in flight between two stages.
+    pub queue_batches: usize,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        PipelineConfig {
+            batch_sentences: 8192,
+            queue_batches: 2,
+        }
+    }
+}
+
+/// Settings of a run that are not part of its configuration, since they do not change
+/// the output.
+#[derive(Debug, Clone)]
+pub struct PrepOptions {
+    /// The output directory.
+    pub out: PathBuf,
+    /// Worker threads (0: one per core).
+    pub threads: usize,
+    /// Replace an existing output in `out`.
+    pub force: bool,
+}
+
+/// Times and host details of a run, kept out of the manifest so that manifests compare
+/// equal across machines and thread counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunLog {
+    /// Start, in seconds since the Unix epoch.
+    pub started_unix: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Host name.
+    pub host: String,
+    /// Sentences read per second.
+    pub sentences_per_second: f64,
+    /// Input megabytes (as stored) read per second.
+    pub input_mb_per_second: f64,
+}
+
+/// File name of the run log within an output directory.
+pub const RUN_LOG_FILE: &str = "run.json";
+
+/// `spe prep text`: sentence-per-line files to shards.
+pub fn text(
+    inputs: Vec<PathBuf>,
+    config: &PrepConfig,
+    options: &PrepOptions,
+) -> Result<(Manifest, RunLog)> {
+    let source = TextSource::new(inputs, config.read.clone())?;
+    run(Box::new(source), "text", config, options)
+}
+
+/// Runs the pipeline from `source` into `options.out`.
+pub fn run(
+    source: Box<dyn Source>,
+    corpus: &str,
+    config: &PrepConfig,
+    options: &PrepOptions,
+) -> Result<(Manifest, RunLog)> {
+    let started = Instant::now();
+    let started_unix = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let tokenizer = WordTokenizer::load(&config.tokenizer)?;
+    let sampler = Sampler::new(config.sample.clone(), tokenizer.special_ids())?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(options.threads)
+        .build()?;
+    prepare_output(&options.out, options.force)?;
+
+    let config_json = serde_json::to_value(config)?;
+    let metadata = vec![
+        (META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
+        (
+            META_TOKENIZER_SHA256.to_string(),
+            tokenizer.sha256().to_string(),
+        ),
+        (META_CONFIG.to_string(), config_json.to_string()),
+        ("spe.corpus".to_string(), corpus.to_string()),
+    ];
+    let writer = ShardWriter::new(&options.out, config.shard.clone(), metadata)?;
+    let queue = config.pipeline.queue_batches.max(1);
+    let (doc_tx, doc_rx) = sync_channel::<Vec<Document>>(queue);
+    let (sample_tx, sample_rx) = sync_channel(queue);
+    let batch_sentences = config.pipeline.batch_sentences.max(1);
+
+    let mut totals = Totals::default();
+    let mut sampled = Sampled::default();
+    let (read, processed, written) = std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_batches(source, batch_sentences, doc_tx));
+        let writer = scope.spawn(move || write_batches(writer, sample_rx));
+        let processed = (|| -> Result<()> {
+            for batch in doc_rx {
+                let results: Vec<Result<Sampled>> = pool.install(|| {
+                    batch
+                        .par_iter()
+                        .map(|doc| sample_document(doc, &tokenizer, &sampler, config.seed))
+                        .collect()
+                });
+                let mut samples = Vec::new();
+                for (doc, result) in batch.iter().zip(results) {
+                    let mut out = result?;
+                    totals.documents += u64::from(doc.first_sentence == 0);
+                    totals.sentences += doc.sentences.len() as u64;
+                    merge_counts(&mut sampled.dropped_sentences, &out.dropped_sentences);
+                    merge_counts(&mut sampled.dropped_draws, &out.dropped_draws);
+                    out.samples.iter().for_each(|s| add(&mut totals, s));
+                    samples.append(&mut out.samples);
+                }
+                if sample_tx.send(samples).is_err() {
+                    break; // the writer failed; its error is reported below
+                }
+            }
+            Ok(())
+        })();
+        drop(sample_tx);
+        let written = writer
+            .join()
+            .map_err(|_| anyhow!("the shard writer panicked"));
+        let read = reader.join().map_err(|_| anyhow!("the reader panicked"));
+        (read, processed, written)
+    });
+    // The writer's error explains a stopped pipeline best, then the workers', then the reader's.
+    let shards = written??;
+    processed?;
+    let report = read??;
+
+    if totals.samples == 0 {
+        bail!(
+            "no sample was produced from {} sentences (dropped sentences: {}; dropped draws: {}); nothing was written",
+            totals.sentences,
+            describe(&sampled.dropped_sentences),
+            describe(&sampled.dropped_draws)
+        );
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let input_bytes: u64 = report.inputs.iter().map(|i| i.bytes).sum();
+    let log = RunLog {
+        started_unix,
+        seconds,
+        threads: pool.current_num_threads(),
+        host: host_name(),
+        sentences_per_second: totals.sentences as f64 / seconds,
+        input_mb_per_second: input_bytes as f64 / 1e6 / seconds,
+    };
+    let manifest = Manifest {
+        format: FORMAT.to_string(),
+        schema_version: SCHEMA_VERSION,
+        tool: ToolRecord::current(),
+        corpus: corpus.to_string(),
+        seed: config.seed,
+        config: config_json,
+        tokenizer: TokenizerRecord {
+            path: config.tokenizer.path.display().to_string(),
+            sha256: tokenizer.sha256().to_string(),
+            vocab_size: tokenizer.vocab_size() as u64,
+            lowercase: tokenizer.lowercase(),
+            cls_id: tokenizer.special_ids().cls,
+            sep_id: tokenizer.special_ids().sep,
+            mask_id: tokenizer.special_ids().mask,
+        },
+        inputs: report.inputs,
+        shards,
+        totals,
+        skipped_records: report.skipped,
+        dropped_sentences: sampled.dropped_sentences,
+        dropped_draws: sampled.dropped_draws,
+    };
+    let log_path = options.out.join(RUN_LOG_FILE);
+    std::fs::write(&log_path, serde_json::to_vec_pretty(&log)?)
+        .with_context(|| format!("cannot write {}", log_path.display()))?;
+    manifest.write(&options.out)?;
+    Ok((manifest, log))
+}
+
+/// Tokenizes and samples every sentence of one document.
+fn sample_document(
+    doc: &Document,
+    tokenizer: &WordTokenizer,
+    sampler: &Sampler,
+    seed: u64,
+) -> Result<Sampled> {
+    let mut out = Sampled::default();
+    for (i, text) in doc.sentences.iter().enumerate() {
+        let sent_id = doc.first_sentence + i as i32;
+        let sentence = tokenizer
+            .tokenize(text)
+            .with_context(|| format!("document {} sentence {sent_id}", doc.id))?;
+        sampler.sample_sentence(seed, &doc.id, sent_id, &sentence, &mut out);
+    }
+    Ok(out)
+}
+
+/// Reads documents into batches of about `batch_sentences` sentences.
+fn read_batches(
+    mut source: Box<dyn Source>,
+    batch_sentences: usize,
+    tx: SyncSender<Vec<Document>>,
+) -> Result<SourceReport> {
+    let mut batch = Vec::new();
+    let mut sentences = 0;
+    while let Some(doc) = source.next_document()? {
+        sentences += doc.sentences.len();
+        batch.push(doc);
+        if sentences >= batch_sentences {
+            if tx.send(std::mem::take(&mut batch)).is_err() {
+                bail!("the pipeline stopped before the input was read");
+            }
+            sentences = 0;
+        }
+    }
+    if !batch.is_empty() && tx.send(batch).is_err() {
+        bail!("the pipeline stopped before the input was read");
+    }
+    source.finish()
+}
+
+fn write_batches(
+    mut writer: ShardWriter,
+    rx: Receiver<Vec<crate::sample::Sample>>,
+) -> Result<Vec<ShardRecord>> {
+    for samples in rx {
+        writer.write(&samples)?;
+    }
+    writer.finish()
+}
+
+/// Creates `out`, or clears a previous output in it when `force` is set. The manifest is
+/// removed first, so an interrupted clean-up never leaves a finished-looking output.
+fn prepare_output(out: &Path, force: bool) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut previous = Vec::new();
+    for entry in std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
+        let path = entry?.path();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name == MANIFEST_FILE
+            || name == RUN_LOG_FILE
+            || name.ends_with(".parquet")
+            || name.ends_with(TMP_SUFFIX)
+        {
+            previous.push(path);
+        }
+    }
+    if previous.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        bail!(
+            "{} already holds spe output; pass --force to replace it",
+            out.display()
+        );
+    }
+    previous.sort_by_key(|p| p.file_name() != Some(MANIFEST_FILE.as_ref()));
+    for path in previous {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}
+
+/// `reason: n, …` for messages.
+pub fn describe(counts: &Counts) -> String {
+    if counts.is_empty() {
+        return "none".to_string();
+    }
+    counts
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The end-of-run summary printed on stderr.
+pub fn summary(manifest: &Manifest, log: &RunLog) -> String {
+    let t = &manifest.totals;
+    format!(
+        "{} documents, {} sentences -> {} samples in {} shards ({} words, {} sub-tokens) in {:.2} s \
+         ({:.0} sentences/s, {:.1} MB/s, {} threads)\nskipped records: {}; dropped sentences: {}; dropped draws: {}",
+        t.documents,
+        t.sentences,
+        t.samples,
+        manifest.shards.len(),
+        t.words,
+        t.subtokens,
+        log.seconds,
+        log.sentences_per_second,
+        log.input_mb_per_second,
+        log.threads,
+        describe(&manifest.skipped_records),
+        describe(&manifest.dropped_sentences),
+        describe(&manifest.dropped_draws),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_shipped_pipeline_file_holds_the_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/text.toml");
+        let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
+        assert_eq!(config, PrepConfig::default());
+    }
+}

@@ -1,0 +1,259 @@
+//! The Arrow schema of a shard and the conversions between [`Sample`]s and record batches.
+//!
+//! The column names and meanings are spe's interface to every consumer (the trainer,
+//! pyarrow, DuckDB, polars); [`SCHEMA_VERSION`] changes whenever they do.
+
+use crate::sample::{Sample, Span, SpanPair, SpoTarget, TboTarget};
+use anyhow::{bail, Context, Result};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int8Array, ListArray, RecordBatch,
+    StringArray, StructArray,
+};
+use arrow::buffer::OffsetBuffer;
+use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int8Type, Schema, SchemaRef};
+use std::sync::{Arc, OnceLock};
+
+/// Version of the column layout, stored in every shard and in the manifest.
+pub const SCHEMA_VERSION: u32 = 1;
+
+fn item(data_type: DataType) -> FieldRef {
+    Arc::new(Field::new("item", data_type, false))
+}
+
+fn spo_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("segment", DataType::Int8, false),
+        Field::new("label", DataType::Int8, false),
+    ])
+}
+
+fn tbo_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("position", DataType::Int32, false),
+        Field::new("label", DataType::Int32, false),
+        Field::new("anchor", DataType::Int32, false),
+        Field::new("offset", DataType::Int8, false),
+    ])
+}
+
+/// The schema of a pre-training shard.
+pub fn schema() -> SchemaRef {
+    static SCHEMA: OnceLock<SchemaRef> = OnceLock::new();
+    SCHEMA
+        .get_or_init(|| {
+            let list = |data_type: DataType| DataType::List(item(data_type));
+            Arc::new(Schema::new(vec![
+                Field::new("doc_id", DataType::Utf8, false),
+                Field::new("sent_id", DataType::Int32, false),
+                Field::new("draw", DataType::Int32, false),
+                Field::new("words", list(DataType::Utf8), false),
+                Field::new("input_ids", list(DataType::Int32), false),
+                Field::new("word_starts", list(DataType::Int32), false),
+                Field::new("s1_start", DataType::Int32, false),
+                Field::new("s1_end", DataType::Int32, false),
+                Field::new("s2_start", DataType::Int32, false),
+                Field::new("s2_end", DataType::Int32, false),
+                Field::new("spo", list(DataType::Struct(spo_fields())), false),
+                Field::new("tbo", list(DataType::Struct(tbo_fields())), false),
+                Field::new("target_mask", list(DataType::Boolean), false),
+                Field::new("context_mask", list(DataType::Boolean), false),
+            ]))
+        })
+        .clone()
+}
+
+/// A list column from per-row lengths and the flattened values.
+fn list(lengths: impl Iterator<Item = usize>, values: ArrayRef) -> ArrayRef {
+    let field = item(values.data_type().clone());
+    Arc::new(ListArray::new(
+        field,
+        OffsetBuffer::from_lengths(lengths),
+        values,
+        None,
+    ))
+}
+
+/// Builds the record batch of `samples`.
+pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
+    let flat_i32 = |f: &dyn Fn(&Sample) -> &[i32]| -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(
+            samples.iter().flat_map(|s| f(s).iter().copied()),
+        ))
+    };
+    let flat_bool = |f: &dyn Fn(&Sample) -> &[bool]| -> ArrayRef {
+        Arc::new(BooleanArray::from_iter(
+            samples.iter().flat_map(|s| f(s).iter().map(|&b| Some(b))),
+        ))
+    };
+    let per_row = |f: &dyn Fn(&Sample) -> i32| -> ArrayRef {
+        Arc::new(Int32Array::from_iter_values(samples.iter().map(f)))
+    };
+    let spo = samples.iter().flat_map(|s| &s.spo);
+    let spo_values = StructArray::new(
+        spo_fields(),
+        vec![
+            Arc::new(Int8Array::from_iter_values(spo.clone().map(|t| t.segment))),
+            Arc::new(Int8Array::from_iter_values(spo.map(|t| t.label))),
+        ],
+        None,
+    );
+    let tbo = samples.iter().flat_map(|s| &s.tbo);
+    let tbo_values = StructArray::new(
+        tbo_fields(),
+        vec![
+            Arc::new(Int32Array::from_iter_values(
+                tbo.clone().map(|t| t.position),
+            )),
+            Arc::new(Int32Array::from_iter_values(tbo.clone().map(|t| t.label))),
+            Arc::new(Int32Array::from_iter_values(tbo.clone().map(|t| t.anchor))),
+            Arc::new(Int8Array::from_iter_values(tbo.map(|t| t.offset))),
+        ],
+        None,
+    );
+    let columns: Vec<ArrayRef> = vec![
+        Arc::new(StringArray::from_iter_values(
+            samples.iter().map(|s| &s.doc_id),
+        )),
+        per_row(&|s| s.sent_id),
+        per_row(&|s| s.draw),
+        list(
+            samples.iter().map(|s| s.words.len()),
+            Arc::new(StringArray::from_iter_values(
+                samples.iter().flat_map(|s| &s.words),
+            )),
+        ),
+        list(
+            samples.iter().map(|s| s.input_ids.len()),
+            flat_i32(&|s| &s.input_ids),
+        ),
+        list(
+            samples.iter().map(|s| s.word_starts.len()),
+            flat_i32(&|s| &s.word_starts),
+        ),
+        per_row(&|s| s.pair.s1.start as i32),
+        per_row(&|s| s.pair.s1.end as i32),
+        per_row(&|s| s.pair.s2.start as i32),
+        per_row(&|s| s.pair.s2.end as i32),
+        list(samples.iter().map(|s| s.spo.len()), Arc::new(spo_values)),
+        list(samples.iter().map(|s| s.tbo.len()), Arc::new(tbo_values)),
+        list(
+            samples.iter().map(|s| s.target_mask.len()),
+            flat_bool(&|s| &s.target_mask),
+        ),
+        list(
+            samples.iter().map(|s| s.context_mask.len()),
+            flat_bool(&|s| &s.context_mask),
+        ),
+    ];
+    RecordBatch::try_new(schema(), columns).context("cannot assemble a record batch")
+}
+
+/// Reads the samples back from a record batch of the shard schema.
+pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
+    if batch.schema().fields() != schema().fields() {
+        bail!("the columns do not match spe's shard schema version {SCHEMA_VERSION}");
+    }
+    let col = |i: usize| batch.column(i);
+    let int = |i: usize| col(i).as_primitive::<Int32Type>();
+    let lists = |i: usize| col(i).as_list::<i32>();
+    let (doc_id, sent_id, draw) = (col(0).as_string::<i32>(), int(1), int(2));
+    let (words, input_ids, word_starts) = (lists(3), lists(4), lists(5));
+    let (s1_start, s1_end, s2_start, s2_end) = (int(6), int(7), int(8), int(9));
+    let (spo, tbo, target_mask, context_mask) = (lists(10), lists(11), lists(12), lists(13));
+    let span =
+        |start: &arrow::array::Int32Array, end: &arrow::array::Int32Array, row: usize| Span {
+            start: start.value(row) as u32,
+            end: end.value(row) as u32,
+        };
+    let ints =
+        |l: &ListArray, row: usize| l.value(row).as_primitive::<Int32Type>().values().to_vec();
+    let bools = |l: &ListArray, row: usize| {
+        l.value(row)
+            .as_boolean()
+            .iter()
+            .map(|b| b.unwrap_or(false))
+            .collect()
+    };
+    (0..batch.num_rows())
+        .map(|row| {
+            let spo_row = spo.value(row);
+            let spo_row = spo_row.as_struct();
+            let (segment, label) = (
+                spo_row.column(0).as_primitive::<Int8Type>(),
+                spo_row.column(1).as_primitive::<Int8Type>(),
+            );
+            let tbo_row = tbo.value(row);
+            let tbo_row = tbo_row.as_struct();
+            let tbo_col = |i: usize| tbo_row.column(i).as_primitive::<Int32Type>().clone();
+            let (position, tlabel, anchor) = (tbo_col(0), tbo_col(1), tbo_col(2));
+            let offset = tbo_row.column(3).as_primitive::<Int8Type>();
+            Ok(Sample {
+                doc_id: doc_id.value(row).to_string(),
+                sent_id: sent_id.value(row),
+                draw: draw.value(row),
+                words: words
+                    .value(row)
+                    .as_string::<i32>()
+                    .iter()
+                    .map(|w| w.unwrap_or("").to_string())
+                    .collect(),
+                input_ids: ints(input_ids, row),
+                word_starts: ints(word_starts, row),
+                pair: SpanPair {
+                    s1: span(s1_start, s1_end, row),
+                    s2: span(s2_start, s2_end, row),
+                },
+                spo: (0..spo_row.len())
+                    .map(|i| SpoTarget {
+                        segment: segment.value(i),
+                        label: label.value(i),
+                    })
+                    .collect(),
+                tbo: (0..tbo_row.len())
+                    .map(|i| TboTarget {
+                        position: position.value(i),
+                        label: tlabel.value(i),
+                        anchor: anchor.value(i),
+                        offset: offset.value(i),
+                    })
+                    .collect(),
+                target_mask: bools(target_mask, row),
+                context_mask: bools(context_mask, row),
+            })
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sample::{SampleConfig, Sampled, Sampler};
+    use crate::tokenize::tests::cased;
+
+    #[test]
+    fn samples_survive_a_round_trip_through_arrow() {
+        let t = cased();
+        let sampler = Sampler::new(
+            SampleConfig {
+                dupe_factor: 3,
+                ..SampleConfig::default()
+            },
+            t.special_ids(),
+        )
+        .unwrap();
+        let mut out = Sampled::default();
+        for (i, text) in [
+            "Anarchism is a political philosophy and movement.",
+            "Albedo is the measure of diffuse reflection.",
+        ]
+        .iter()
+        .enumerate()
+        {
+            sampler.sample_sentence(9, "doc#0", i as i32, &t.tokenize(text).unwrap(), &mut out);
+        }
+        let batch = to_batch(&out.samples).unwrap();
+        assert_eq!(batch.num_rows(), 6);
+        assert_eq!(from_batch(&batch).unwrap(), out.samples);
+        assert_eq!(from_batch(&batch.slice(2, 3)).unwrap(), out.samples[2..5]);
+    }
+}

@@ -1,0 +1,212 @@
+//! Writes samples into rolling zstd Parquet shards, each under a temporary name until it
+//! is complete, hashing the bytes as they are written.
+
+use super::schema::{schema, to_batch};
+use crate::sample::Sample;
+use anyhow::{ensure, Context, Result};
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::metadata::KeyValue;
+use parquet::file::properties::{EnabledStatistics, WriterProperties};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+/// Configuration of the shard writer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ShardConfig {
+    /// Rows per shard file; the last shard holds the rest.
+    pub rows_per_shard: usize,
+    /// Rows per Parquet row group, the unit a reader loads at once.
+    pub row_group_rows: usize,
+    /// zstd compression level (1..=22).
+    pub zstd_level: i32,
+}
+
+impl Default for ShardConfig {
+    fn default() -> Self {
+        ShardConfig {
+            rows_per_shard: 500_000,
+            row_group_rows: 20_000,
+            zstd_level: 3,
+        }
+    }
+}
+
+/// A finished shard as recorded in the manifest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardRecord {
+    /// File name within the output directory.
+    pub file: String,
+    /// Number of rows (samples).
+    pub rows: u64,
+    /// Number of Parquet row groups.
+    pub row_groups: u64,
+    /// File size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, lowercase hex.
+    pub sha256: String,
+}
+
+/// The name of shard `index`.
+pub fn shard_name(index: usize) -> String {
+    format!("part-{index:05}.parquet")
+}
+
+/// Suffix of files still being written.
+pub const TMP_SUFFIX: &str = ".tmp";
+
+/// Writes samples in order into `part-00000.parquet`, `part-00001.parquet`, …
+pub struct ShardWriter {
+    dir: PathBuf,
+    config: ShardConfig,
+    props: WriterProperties,
+    open: Option<OpenShard>,
+    shards: Vec<ShardRecord>,
+}
+
+struct OpenShard {
+    name: String,
+    tmp: PathBuf,
+    writer: ArrowWriter<HashingFile>,
+    rows: usize,
+}
+
+impl ShardWriter {
+    /// A writer into `dir` whose shards carry `metadata` as Parquet key-value metadata.
+    pub fn new(
+        dir: &Path,
+        config: ShardConfig,
+        metadata: Vec<(String, String)>,
+    ) -> Result<ShardWriter> {
+        ensure!(
+            config.rows_per_shard > 0 && config.row_group_rows > 0,
+            "shard.rows_per_shard and shard.row_group_rows must be positive"
+        );
+        let level = ZstdLevel::try_new(config.zstd_level).context("shard.zstd_level")?;
+        let metadata = metadata
+            .into_iter()
+            .map(|(k, v)| KeyValue::new(k, v))
+            .collect();
+        let props = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(level))
+            .set_max_row_group_row_count(Some(config.row_group_rows))
+            .set_statistics_enabled(EnabledStatistics::Page)
+            .set_key_value_metadata(Some(metadata))
+            .build();
+        Ok(ShardWriter {
+            dir: dir.to_path_buf(),
+            config,
+            props,
+            open: None,
+            shards: Vec::new(),
+        })
+    }
+
+    /// Appends `samples`, starting new shards as they fill.
+    pub fn write(&mut self, mut samples: &[Sample]) -> Result<()> {
+        while !samples.is_empty() {
+            if self.open.is_none() {
+                self.open = Some(self.open_shard()?);
+            }
+            let open = self.open.as_mut().expect("opened above");
+            let take = samples.len().min(self.config.rows_per_shard - open.rows);
+            let (now, rest) = samples.split_at(take);
+            open.writer
+                .write(&to_batch(now)?)
+                .with_context(|| format!("cannot write {}", open.tmp.display()))?;
+            open.rows += take;
+            if open.rows == self.config.rows_per_shard {
+                self.close_shard()?;
+            }
+            samples = rest;
+        }
+        Ok(())
+    }
+
+    /// Completes the last shard and returns the records of all shards, in order.
+    pub fn finish(mut self) -> Result<Vec<ShardRecord>> {
+        if self.open.is_some() {
+            self.close_shard()?;
+        }
+        Ok(std::mem::take(&mut self.shards))
+    }
+
+    fn open_shard(&self) -> Result<OpenShard> {
+        let name = shard_name(self.shards.len());
+        let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
+        let file =
+            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let sink = HashingFile {
+            file: BufWriter::with_capacity(1 << 20, file),
+            hasher: Sha256::new(),
+            bytes: 0,
+        };
+        let writer = ArrowWriter::try_new(sink, schema(), Some(self.props.clone()))?;
+        Ok(OpenShard {
+            name,
+            tmp,
+            writer,
+            rows: 0,
+        })
+    }
+
+    fn close_shard(&mut self) -> Result<()> {
+        let OpenShard {
+            name,
+            tmp,
+            mut writer,
+            rows,
+        } = self.open.take().expect("a shard is open");
+        let context = || format!("cannot complete {}", tmp.display());
+        writer.flush().with_context(context)?;
+        let row_groups = writer.flushed_row_groups().len() as u64;
+        let sink = writer.into_inner().with_context(context)?; // writes the footer
+        let file = sink
+            .file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .with_context(context)?;
+        file.sync_all().with_context(context)?;
+        let path = self.dir.join(&name);
+        std::fs::rename(&tmp, &path).with_context(context)?;
+        self.shards.push(ShardRecord {
+            file: name,
+            rows: rows as u64,
+            row_groups,
+            bytes: sink.bytes,
+            sha256: hex::encode(sink.hasher.finalize()),
+        });
+        Ok(())
+    }
+}
+
+impl Drop for ShardWriter {
+    /// A shard left open (the run failed) is removed rather than left half-written.
+    fn drop(&mut self) {
+        if let Some(open) = self.open.take() {
+            let _ = std::fs::remove_file(&open.tmp);
+        }
+    }
+}
+
+struct HashingFile {
+    file: BufWriter<File>,
+    hasher: Sha256,
+    bytes: u64,
+}
+
+impl Write for HashingFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.bytes += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}

@@ -1,0 +1,326 @@
+//! BERT tokenization into words and WordPiece sub-tokens.
+//!
+//! Words are what BERT's basic tokenization yields (whitespace and punctuation splits,
+//! CJK characters apart, after cleaning and optional lower-casing); each word maps to its
+//! sub-tokens. The word boundaries are what the sampler works on, the sub-tokens are what
+//! the model sees.
+
+use crate::corpus::input::sha256_file;
+use anyhow::{anyhow, bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tokenizers::models::wordpiece::WordPiece;
+use tokenizers::normalizers::BertNormalizer;
+use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
+use tokenizers::{AddedToken, Tokenizer};
+
+/// Whether a `vocab.txt` vocabulary is lower-cased.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Casing {
+    /// Cased unless the vocabulary has no upper-case entry.
+    #[default]
+    Auto,
+    /// Keep case and accents (bert-base-cased).
+    Cased,
+    /// Lower-case and strip accents (bert-base-uncased).
+    Uncased,
+}
+
+/// Configuration of the tokenization stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TokenizerConfig {
+    /// A BERT `vocab.txt` or a Hugging Face `tokenizer.json` (chosen by the `.json` extension).
+    pub path: PathBuf,
+    /// Casing of a `vocab.txt`; a `tokenizer.json` carries its own normalizer.
+    pub casing: Casing,
+}
+
+impl Default for TokenizerConfig {
+    fn default() -> Self {
+        TokenizerConfig {
+            path: PathBuf::from("data/bert-base-cased-vocab.txt"),
+            casing: Casing::Auto,
+        }
+    }
+}
+
+/// A sentence as words and their sub-tokens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenizedSentence {
+    /// Each word as it appears in the input text.
+    pub words: Vec<String>,
+    /// The sub-token ids of all words, concatenated.
+    pub ids: Vec<u32>,
+    /// `ends[i]` is the end (exclusive) in `ids` of word `i`'s sub-tokens.
+    pub ends: Vec<u32>,
+}
+
+impl TokenizedSentence {
+    /// Number of words.
+    pub fn word_count(&self) -> usize {
+        self.words.len()
+    }
+
+    /// The sub-token ids of word `i`.
+    pub fn pieces(&self, i: usize) -> &[u32] {
+        let start = if i == 0 { 0 } else { self.ends[i - 1] as usize };
+        &self.ids[start..self.ends[i] as usize]
+    }
+}
+
+/// The special tokens the samples are built with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpecialIds {
+    /// `[CLS]`, first in every sequence.
+    pub cls: u32,
+    /// `[SEP]`, last in every sequence.
+    pub sep: u32,
+    /// `[MASK]`, for TBO targets and the CSPO views.
+    pub mask: u32,
+}
+
+/// A BERT word and WordPiece tokenizer loaded from a local file.
+pub struct WordTokenizer {
+    inner: Tokenizer,
+    special: SpecialIds,
+    sha256: String,
+    lowercase: Option<bool>,
+}
+
+impl WordTokenizer {
+    /// Loads the tokenizer named by `config`; nothing is downloaded.
+    pub fn load(config: &TokenizerConfig) -> Result<WordTokenizer> {
+        let path = &config.path;
+        let sha256 = sha256_file(path).context("cannot read the tokenizer")?;
+        let (mut inner, lowercase) = if path.extension().is_some_and(|e| e == "json") {
+            let t = Tokenizer::from_file(path)
+                .map_err(|e| anyhow!("{}: not a valid tokenizer.json: {e}", path.display()))?;
+            (t, None)
+        } else {
+            let lowercase = match config.casing {
+                Casing::Cased => false,
+                Casing::Uncased => true,
+                Casing::Auto => vocab_is_uncased(path)?,
+            };
+            (from_vocab(path, lowercase)?, Some(lowercase))
+        };
+        // Sentences are sampled whole; a tokenizer.json may carry truncation or padding.
+        inner.with_truncation(None).map_err(|e| anyhow!("{e}"))?;
+        inner.with_padding(None);
+        let id = |token: &str| {
+            inner
+                .token_to_id(token)
+                .with_context(|| format!("{}: the vocabulary has no {token} token", path.display()))
+        };
+        let special = SpecialIds {
+            cls: id("[CLS]")?,
+            sep: id("[SEP]")?,
+            mask: id("[MASK]")?,
+        };
+        Ok(WordTokenizer {
+            inner,
+            special,
+            sha256,
+            lowercase,
+        })
+    }
+
+    /// Splits `text` into words and sub-tokens.
+    pub fn tokenize(&self, text: &str) -> Result<TokenizedSentence> {
+        let encoding = self
+            .inner
+            .encode(text, false)
+            .map_err(|e| anyhow!("tokenizer failed: {e}"))?;
+        let mut sentence = TokenizedSentence {
+            words: Vec::new(),
+            ids: Vec::new(),
+            ends: Vec::new(),
+        };
+        // The word being built: its word id and byte range in `text`. A token without a
+        // word id (a special token written in the text) never joins another.
+        let mut word: Option<(Option<u32>, usize, usize)> = None;
+        let tokens = encoding
+            .get_ids()
+            .iter()
+            .zip(encoding.get_word_ids())
+            .zip(encoding.get_offsets());
+        for ((&id, &word_id), &(start, end)) in tokens {
+            match &mut word {
+                Some((Some(w), _, e)) if word_id == Some(*w) => *e = (*e).max(end),
+                _ => {
+                    if let Some((_, s, e)) = word.take() {
+                        sentence.push_word(&text[s..e]);
+                    }
+                    word = Some((word_id, start, end));
+                }
+            }
+            sentence.ids.push(id);
+        }
+        if let Some((_, s, e)) = word {
+            sentence.push_word(&text[s..e]);
+        }
+        Ok(sentence)
+    }
+
+    /// The ids of `[CLS]`, `[SEP]` and `[MASK]`.
+    pub fn special_ids(&self) -> SpecialIds {
+        self.special
+    }
+
+    /// SHA-256 of the tokenizer file.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+
+    /// Whether a `vocab.txt` was read lower-cased (`None` for a `tokenizer.json`).
+    pub fn lowercase(&self) -> Option<bool> {
+        self.lowercase
+    }
+
+    /// Vocabulary size, added tokens included.
+    pub fn vocab_size(&self) -> usize {
+        self.inner.get_vocab_size(true)
+    }
+
+    /// The sub-token string of `id`, for display.
+    pub fn token(&self, id: u32) -> Option<String> {
+        self.inner.id_to_token(id)
+    }
+}
+
+impl TokenizedSentence {
+    fn push_word(&mut self, surface: &str) {
+        self.words.push(surface.to_string());
+        self.ends.push(self.ids.len() as u32);
+    }
+}
+
+/// The pipeline of Hugging Face's `BertTokenizer` for a `vocab.txt`.
+fn from_vocab(path: &Path, lowercase: bool) -> Result<Tokenizer> {
+    let path_str = path
+        .to_str()
+        .with_context(|| format!("{}: path is not UTF-8", path.display()))?;
+    let model = WordPiece::from_file(path_str)
+        .unk_token("[UNK]".into())
+        .build()
+        .map_err(|e| anyhow!("{}: not a valid vocab.txt: {e}", path.display()))?;
+    let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+    let vocab = tokenizers::Model::get_vocab(&model);
+    if let Some(missing) = specials.iter().find(|t| !vocab.contains_key(**t)) {
+        bail!("{}: the vocabulary has no {missing} token", path.display());
+    }
+    let mut tokenizer = Tokenizer::new(model);
+    tokenizer
+        .with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
+        .map_err(|e| anyhow!("{e}"))?;
+    tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
+    tokenizer
+        .add_special_tokens(specials.map(|t| AddedToken::from(t, true)))
+        .map_err(|e| anyhow!("{e}"))?;
+    Ok(tokenizer)
+}
+
+/// An uncased BERT vocabulary has no upper-case letter outside its `[SPECIAL]` entries.
+fn vocab_is_uncased(path: &Path) -> Result<bool> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+    if text.trim().is_empty() {
+        bail!("{}: the vocabulary is empty", path.display());
+    }
+    Ok(!text
+        .lines()
+        .filter(|l| !(l.starts_with('[') && l.ends_with(']')))
+        .any(|l| l.chars().any(char::is_uppercase)))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// The paper's vocabulary (bert-base-cased), bundled in `data/`.
+    pub(crate) fn cased() -> WordTokenizer {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bert-base-cased-vocab.txt");
+        WordTokenizer::load(&TokenizerConfig {
+            path,
+            casing: Casing::Auto,
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn words_map_to_their_pieces() {
+        let t = cased();
+        assert_eq!(t.lowercase(), Some(false));
+        let s = t
+            .tokenize("Anarchism isn't  self-governed, Zhuangzi.")
+            .unwrap();
+        assert_eq!(
+            s.words,
+            [
+                "Anarchism",
+                "isn",
+                "'",
+                "t",
+                "self",
+                "-",
+                "governed",
+                ",",
+                "Zhuangzi",
+                "."
+            ]
+        );
+        let pieces: Vec<Vec<String>> = (0..s.word_count())
+            .map(|i| s.pieces(i).iter().map(|&id| t.token(id).unwrap()).collect())
+            .collect();
+        assert_eq!(pieces[0], ["Ana", "##rch", "##ism"]);
+        assert_eq!(pieces[8].concat().replace("##", ""), "Zhuangzi");
+        assert!(pieces[8].len() > 1);
+        assert_eq!(s.ends.last().copied(), Some(s.ids.len() as u32));
+        let ids = t.special_ids();
+        assert_eq!((ids.cls, ids.sep, ids.mask), (101, 102, 103));
+    }
+
+    #[test]
+    fn unknown_words_keep_their_surface() {
+        let t = cased();
+        let s = t.tokenize("a \u{1F600} b").unwrap();
+        assert_eq!(s.words, ["a", "\u{1F600}", "b"]);
+        assert_eq!(t.token(s.pieces(1)[0]).unwrap(), "[UNK]");
+    }
+
+    #[test]
+    fn casing_is_detected_from_the_vocabulary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vocab.txt");
+        std::fs::write(
+            &path,
+            "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\nworld\n",
+        )
+        .unwrap();
+        let t = WordTokenizer::load(&TokenizerConfig {
+            path,
+            casing: Casing::Auto,
+        })
+        .unwrap();
+        assert_eq!(t.lowercase(), Some(true));
+        let s = t.tokenize("Hello WORLDs").unwrap();
+        assert_eq!(s.words, ["Hello", "WORLDs"]);
+        assert_eq!(s.ids, [5, 7, 6]);
+    }
+
+    #[test]
+    fn a_vocabulary_without_specials_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vocab.txt");
+        std::fs::write(&path, "[PAD]\n[UNK]\n[SEP]\n[MASK]\nhello\n").unwrap();
+        let err = WordTokenizer::load(&TokenizerConfig {
+            path,
+            casing: Casing::Auto,
+        })
+        .err()
+        .unwrap();
+        assert!(format!("{err:#}").contains("[CLS]"), "{err:#}");
+    }
+}
