@@ -21,10 +21,7 @@ pub struct Override {
 impl Override {
     /// Sets `key` (dotted, like `sample.tbo_max`) to `value`.
     pub fn new(key: &str, value: impl Into<toml::Value>) -> Override {
-        Override {
-            key: key.to_string(),
-            value: value.into(),
-        }
+        Override { key: key.to_string(), value: value.into() }
     }
 
     /// Parses `dotted.key=value`, where `value` is a TOML value (`20`, `0.15`, `true`,
@@ -45,10 +42,9 @@ where
 {
     let mut table: toml::Table = match path {
         Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("cannot read config file {}", path.display()))?;
-            toml::from_str(&text)
-                .with_context(|| format!("invalid config file {}", path.display()))?
+            let text =
+                std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
         }
         None => toml::Table::try_from(T::default()).context("cannot encode default config")?,
     };
@@ -56,9 +52,7 @@ where
         apply(&mut table, item)?;
     }
     let config = table.try_into().map_err(|e: toml::de::Error| {
-        let origin = path.map_or("the default config".to_string(), |p| {
-            p.display().to_string()
-        });
+        let origin = path.map_or("the default config".to_string(), |p| p.display().to_string());
         anyhow::anyhow!("invalid configuration (from {origin} and --set flags): {e}")
     })?;
     Ok(config)
@@ -73,12 +67,8 @@ fn apply(table: &mut toml::Table, item: &Override) -> Result<()> {
     let (last, parents) = parts.split_last().expect("split yields at least one part");
     let mut node = table;
     for part in parents {
-        let entry = node
-            .entry(part.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        node = entry
-            .as_table_mut()
-            .with_context(|| format!("--set {}: {part} is not a section", item.key))?;
+        let entry = node.entry(part.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        node = entry.as_table_mut().with_context(|| format!("--set {}: {part} is not a section", item.key))?;
     }
     node.insert(last.to_string(), item.value.clone());
     Ok(())
@@ -113,8 +103,7 @@ mod tests {
 
     #[test]
     fn overrides_patch_defaults() {
-        let set =
-            ["seed=7", "inner.ratio=0.5", "inner.name=abc"].map(|s| Override::parse(s).unwrap());
+        let set = ["seed=7", "inner.ratio=0.5", "inner.name=abc"].map(|s| Override::parse(s).unwrap());
         let c: Outer = load(None, &set).unwrap();
         assert_eq!(c.seed, 7);
         assert_eq!(c.inner.ratio, 0.5);

@@ -31,12 +31,7 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
     writeln!(
         out,
         "  inputs: {}",
-        manifest
-            .inputs
-            .iter()
-            .map(|i| format!("{} ({} bytes)", i.path, i.bytes))
-            .collect::<Vec<_>>()
-            .join(", ")
+        manifest.inputs.iter().map(|i| format!("{} ({} bytes)", i.path, i.bytes)).collect::<Vec<_>>().join(", ")
     )?;
     writeln!(
         out,
@@ -45,17 +40,18 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
         manifest.tokenizer.vocab_size,
         &manifest.tokenizer.sha256[..12]
     )?;
-    writeln!(out, "  documents {}, sentences {}, samples {}, words {}, sub-tokens {}, SPO targets {}, TBO targets {}", t.documents, t.sentences, t.samples, t.words, t.subtokens, t.spo_targets, t.tbo_targets)?;
+    writeln!(
+        out,
+        "  documents {}, sentences {}, samples {}, words {}, sub-tokens {}, SPO targets {}, TBO targets {}",
+        t.documents, t.sentences, t.samples, t.words, t.subtokens, t.spo_targets, t.tbo_targets
+    )?;
     writeln!(
         out,
         "  shards: {}",
         manifest
             .shards
             .iter()
-            .map(|s| format!(
-                "{} ({} rows, {} row groups, {} bytes)",
-                s.file, s.rows, s.row_groups, s.bytes
-            ))
+            .map(|s| format!("{} ({} rows, {} row groups, {} bytes)", s.file, s.rows, s.row_groups, s.bytes))
             .collect::<Vec<_>>()
             .join(", ")
     )?;
@@ -71,8 +67,7 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
         return Ok(out);
     };
     let path = dir.join(&first.file);
-    let file =
-        std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+    let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     writeln!(out, "\nschema:")?;
     for field in builder.schema().fields() {
@@ -95,22 +90,13 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
 }
 
 fn load_tokenizer(manifest: &Manifest) -> Option<WordTokenizer> {
-    let config = TokenizerConfig {
-        path: PathBuf::from(&manifest.tokenizer.path),
-        casing: Casing::Auto,
-    };
-    WordTokenizer::load(&config)
-        .ok()
-        .filter(|t| t.sha256() == manifest.tokenizer.sha256)
+    let config = TokenizerConfig { path: PathBuf::from(&manifest.tokenizer.path), casing: Casing::Auto };
+    WordTokenizer::load(&config).ok().filter(|t| t.sha256() == manifest.tokenizer.sha256)
 }
 
 /// One sample, legibly.
 fn render(out: &mut String, s: &Sample, tokenizer: Option<&WordTokenizer>) -> Result<()> {
-    let piece = |id: i32| {
-        tokenizer
-            .and_then(|t| t.token(id as u32))
-            .unwrap_or_else(|| format!("#{id}"))
-    };
+    let piece = |id: i32| tokenizer.and_then(|t| t.token(id as u32)).unwrap_or_else(|| format!("#{id}"));
     writeln!(out, "{} sentence {} draw {}", s.doc_id, s.sent_id, s.draw)?;
     let segments = s.pair.segments(s.words.len() as u32);
     let rendered: Vec<String> = segments
@@ -118,52 +104,23 @@ fn render(out: &mut String, s: &Sample, tokenizer: Option<&WordTokenizer>) -> Re
         .enumerate()
         .map(|(i, span)| {
             let words = s.words[span.start as usize..span.end as usize].join(" ");
-            let spo = s
-                .spo
-                .iter()
-                .find(|t| t.segment as usize == i)
-                .map_or(String::new(), |t| format!(" perm={}", t.label));
+            let spo =
+                s.spo.iter().find(|t| t.segment as usize == i).map_or(String::new(), |t| format!(" perm={}", t.label));
             format!("[{}{spo}: {words}]", SEGMENT_NAMES[i])
         })
         .collect();
     writeln!(out, "  words:   {}", rendered.join(" "))?;
-    let tbo: Vec<String> = s
-        .tbo
-        .iter()
-        .map(|t| format!("{}={}(+{})", t.position, piece(t.label), t.offset))
-        .collect();
-    writeln!(
-        out,
-        "  tbo:     {}",
-        if tbo.is_empty() {
-            "none".to_string()
-        } else {
-            tbo.join(" ")
-        }
-    )?;
+    let tbo: Vec<String> = s.tbo.iter().map(|t| format!("{}={}(+{})", t.position, piece(t.label), t.offset)).collect();
+    writeln!(out, "  tbo:     {}", if tbo.is_empty() { "none".to_string() } else { tbo.join(" ") })?;
     let view = |keep: &[bool]| -> String {
         s.input_ids
             .iter()
             .enumerate()
-            .map(|(p, &id)| {
-                if keep[p] || p == 0 || p + 1 == s.input_ids.len() {
-                    piece(id)
-                } else {
-                    "_".to_string()
-                }
-            })
+            .map(|(p, &id)| if keep[p] || p == 0 || p + 1 == s.input_ids.len() { piece(id) } else { "_".to_string() })
             .collect::<Vec<_>>()
             .join(" ")
     };
-    writeln!(
-        out,
-        "  input:   {}",
-        s.input_ids
-            .iter()
-            .map(|&id| piece(id))
-            .collect::<Vec<_>>()
-            .join(" ")
-    )?;
+    writeln!(out, "  input:   {}", s.input_ids.iter().map(|&id| piece(id)).collect::<Vec<_>>().join(" "))?;
     writeln!(out, "  target:  {}", view(&s.target_mask))?;
     writeln!(out, "  context: {}", view(&s.context_mask))?;
     Ok(())

@@ -78,11 +78,7 @@ struct PrepArgs {
 
 impl PrepArgs {
     fn config(&self) -> Result<PrepConfig> {
-        let mut overrides = self
-            .set
-            .iter()
-            .map(|s| Override::parse(s))
-            .collect::<Result<Vec<_>>>()?;
+        let mut overrides = self.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
         if let Some(path) = &self.tokenizer {
             overrides.push(Override::new("tokenizer.path", path.display().to_string()));
         }
@@ -99,11 +95,7 @@ impl PrepArgs {
     }
 
     fn options(&self) -> PrepOptions {
-        PrepOptions {
-            out: self.out.clone(),
-            threads: self.threads,
-            force: self.force,
-        }
+        PrepOptions { out: self.out.clone(), threads: self.threads, force: self.force }
     }
 }
 
@@ -120,19 +112,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("{problem}");
             }
             if !report.problems.is_empty() {
-                eprintln!(
-                    "{}: {} problem(s) found",
-                    dir.display(),
-                    report.problems.len()
-                );
+                eprintln!("{}: {} problem(s) found", dir.display(), report.problems.len());
                 return Ok(ExitCode::FAILURE);
             }
-            println!(
-                "{}: {} shards and {} rows match the manifest",
-                dir.display(),
-                report.shards,
-                report.rows
-            );
+            println!("{}: {} shards and {} rows match the manifest", dir.display(), report.shards, report.rows);
         }
     }
     Ok(ExitCode::SUCCESS)

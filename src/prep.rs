@@ -70,10 +70,7 @@ pub struct PipelineConfig {
 
 impl Default for PipelineConfig {
     fn default() -> Self {
-        PipelineConfig {
-            batch_sentences: 8192,
-            queue_batches: 2,
-        }
+        PipelineConfig { batch_sentences: 8192, queue_batches: 2 }
     }
 }
 
@@ -111,11 +108,7 @@ pub struct RunLog {
 pub const RUN_LOG_FILE: &str = "run.json";
 
 /// `spe prep text`: sentence-per-line files to shards.
-pub fn text(
-    inputs: Vec<PathBuf>,
-    config: &PrepConfig,
-    options: &PrepOptions,
-) -> Result<(Manifest, RunLog)> {
+pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
     let source = TextSource::new(inputs, config.read.clone())?;
     run(Box::new(source), "text", config, options)
 }
@@ -128,23 +121,16 @@ pub fn run(
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
     let started = Instant::now();
-    let started_unix = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
     let sampler = Sampler::new(config.sample.clone(), tokenizer.special_ids())?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(options.threads)
-        .build()?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
     prepare_output(&options.out, options.force)?;
 
     let config_json = serde_json::to_value(config)?;
     let metadata = vec![
         (META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
-        (
-            META_TOKENIZER_SHA256.to_string(),
-            tokenizer.sha256().to_string(),
-        ),
+        (META_TOKENIZER_SHA256.to_string(), tokenizer.sha256().to_string()),
         (META_CONFIG.to_string(), config_json.to_string()),
         ("spe.corpus".to_string(), corpus.to_string()),
     ];
@@ -162,10 +148,7 @@ pub fn run(
         let processed = (|| -> Result<()> {
             for batch in doc_rx {
                 let results: Vec<Result<Sampled>> = pool.install(|| {
-                    batch
-                        .par_iter()
-                        .map(|doc| sample_document(doc, &tokenizer, &sampler, config.seed))
-                        .collect()
+                    batch.par_iter().map(|doc| sample_document(doc, &tokenizer, &sampler, config.seed)).collect()
                 });
                 let mut samples = Vec::new();
                 for (doc, result) in batch.iter().zip(results) {
@@ -184,9 +167,7 @@ pub fn run(
             Ok(())
         })();
         drop(sample_tx);
-        let written = writer
-            .join()
-            .map_err(|_| anyhow!("the shard writer panicked"));
+        let written = writer.join().map_err(|_| anyhow!("the shard writer panicked"));
         let read = reader.join().map_err(|_| anyhow!("the reader panicked"));
         (read, processed, written)
     });
@@ -244,18 +225,11 @@ pub fn run(
 }
 
 /// Tokenizes and samples every sentence of one document.
-fn sample_document(
-    doc: &Document,
-    tokenizer: &WordTokenizer,
-    sampler: &Sampler,
-    seed: u64,
-) -> Result<Sampled> {
+fn sample_document(doc: &Document, tokenizer: &WordTokenizer, sampler: &Sampler, seed: u64) -> Result<Sampled> {
     let mut out = Sampled::default();
     for (i, text) in doc.sentences.iter().enumerate() {
         let sent_id = doc.first_sentence + i as i32;
-        let sentence = tokenizer
-            .tokenize(text)
-            .with_context(|| format!("document {} sentence {sent_id}", doc.id))?;
+        let sentence = tokenizer.tokenize(text).with_context(|| format!("document {} sentence {sent_id}", doc.id))?;
         sampler.sample_sentence(seed, &doc.id, sent_id, &sentence, &mut out);
     }
     Ok(out)
@@ -285,10 +259,7 @@ fn read_batches(
     source.finish()
 }
 
-fn write_batches(
-    mut writer: ShardWriter,
-    rx: Receiver<Vec<crate::sample::Sample>>,
-) -> Result<Vec<ShardRecord>> {
+fn write_batches(mut writer: ShardWriter, rx: Receiver<Vec<crate::sample::Sample>>) -> Result<Vec<ShardRecord>> {
     for samples in rx {
         writer.write(&samples)?;
     }
@@ -302,15 +273,8 @@ fn prepare_output(out: &Path, force: bool) -> Result<()> {
     let mut previous = Vec::new();
     for entry in std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
         let path = entry?.path();
-        let name = path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        if name == MANIFEST_FILE
-            || name == RUN_LOG_FILE
-            || name.ends_with(".parquet")
-            || name.ends_with(TMP_SUFFIX)
-        {
+        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        if name == MANIFEST_FILE || name == RUN_LOG_FILE || name.ends_with(".parquet") || name.ends_with(TMP_SUFFIX) {
             previous.push(path);
         }
     }
@@ -318,10 +282,7 @@ fn prepare_output(out: &Path, force: bool) -> Result<()> {
         return Ok(());
     }
     if !force {
-        bail!(
-            "{} already holds spe output; pass --force to replace it",
-            out.display()
-        );
+        bail!("{} already holds spe output; pass --force to replace it", out.display());
     }
     previous.sort_by_key(|p| p.file_name() != Some(MANIFEST_FILE.as_ref()));
     for path in previous {
@@ -342,11 +303,7 @@ pub fn describe(counts: &Counts) -> String {
     if counts.is_empty() {
         return "none".to_string();
     }
-    counts
-        .iter()
-        .map(|(k, v)| format!("{k}: {v}"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    counts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
 }
 
 /// The end-of-run summary printed on stderr.

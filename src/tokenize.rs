@@ -39,10 +39,7 @@ pub struct TokenizerConfig {
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        TokenizerConfig {
-            path: PathBuf::from("data/bert-base-cased-vocab.txt"),
-            casing: Casing::Auto,
-        }
+        TokenizerConfig { path: PathBuf::from("data/bert-base-cased-vocab.txt"), casing: Casing::Auto }
     }
 }
 
@@ -110,42 +107,20 @@ impl WordTokenizer {
         inner.with_truncation(None).map_err(|e| anyhow!("{e}"))?;
         inner.with_padding(None);
         let id = |token: &str| {
-            inner
-                .token_to_id(token)
-                .with_context(|| format!("{}: the vocabulary has no {token} token", path.display()))
+            inner.token_to_id(token).with_context(|| format!("{}: the vocabulary has no {token} token", path.display()))
         };
-        let special = SpecialIds {
-            cls: id("[CLS]")?,
-            sep: id("[SEP]")?,
-            mask: id("[MASK]")?,
-        };
-        Ok(WordTokenizer {
-            inner,
-            special,
-            sha256,
-            lowercase,
-        })
+        let special = SpecialIds { cls: id("[CLS]")?, sep: id("[SEP]")?, mask: id("[MASK]")? };
+        Ok(WordTokenizer { inner, special, sha256, lowercase })
     }
 
     /// Splits `text` into words and sub-tokens.
     pub fn tokenize(&self, text: &str) -> Result<TokenizedSentence> {
-        let encoding = self
-            .inner
-            .encode(text, false)
-            .map_err(|e| anyhow!("tokenizer failed: {e}"))?;
-        let mut sentence = TokenizedSentence {
-            words: Vec::new(),
-            ids: Vec::new(),
-            ends: Vec::new(),
-        };
+        let encoding = self.inner.encode(text, false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
+        let mut sentence = TokenizedSentence { words: Vec::new(), ids: Vec::new(), ends: Vec::new() };
         // The word being built: its word id and byte range in `text`. A token without a
         // word id (a special token written in the text) never joins another.
         let mut word: Option<(Option<u32>, usize, usize)> = None;
-        let tokens = encoding
-            .get_ids()
-            .iter()
-            .zip(encoding.get_word_ids())
-            .zip(encoding.get_offsets());
+        let tokens = encoding.get_ids().iter().zip(encoding.get_word_ids()).zip(encoding.get_offsets());
         for ((&id, &word_id), &(start, end)) in tokens {
             match &mut word {
                 Some((Some(w), _, e)) if word_id == Some(*w) => *e = (*e).max(end),
@@ -199,9 +174,7 @@ impl TokenizedSentence {
 
 /// The pipeline of Hugging Face's `BertTokenizer` for a `vocab.txt`.
 fn from_vocab(path: &Path, lowercase: bool) -> Result<Tokenizer> {
-    let path_str = path
-        .to_str()
-        .with_context(|| format!("{}: path is not UTF-8", path.display()))?;
+    let path_str = path.to_str().with_context(|| format!("{}: path is not UTF-8", path.display()))?;
     let model = WordPiece::from_file(path_str)
         .unk_token("[UNK]".into())
         .build()
@@ -212,27 +185,19 @@ fn from_vocab(path: &Path, lowercase: bool) -> Result<Tokenizer> {
         bail!("{}: the vocabulary has no {missing} token", path.display());
     }
     let mut tokenizer = Tokenizer::new(model);
-    tokenizer
-        .with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase)))
-        .map_err(|e| anyhow!("{e}"))?;
+    tokenizer.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase))).map_err(|e| anyhow!("{e}"))?;
     tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
-    tokenizer
-        .add_special_tokens(specials.map(|t| AddedToken::from(t, true)))
-        .map_err(|e| anyhow!("{e}"))?;
+    tokenizer.add_special_tokens(specials.map(|t| AddedToken::from(t, true))).map_err(|e| anyhow!("{e}"))?;
     Ok(tokenizer)
 }
 
 /// An uncased BERT vocabulary has no upper-case letter outside its `[SPECIAL]` entries.
 fn vocab_is_uncased(path: &Path) -> Result<bool> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read vocabulary {}", path.display()))?;
     if text.trim().is_empty() {
         bail!("{}: the vocabulary is empty", path.display());
     }
-    Ok(!text
-        .lines()
-        .filter(|l| !(l.starts_with('[') && l.ends_with(']')))
-        .any(|l| l.chars().any(char::is_uppercase)))
+    Ok(!text.lines().filter(|l| !(l.starts_with('[') && l.ends_with(']'))).any(|l| l.chars().any(char::is_uppercase)))
 }
 
 #[cfg(test)]
@@ -242,38 +207,17 @@ pub(crate) mod tests {
     /// The paper's vocabulary (bert-base-cased), bundled in `data/`.
     pub(crate) fn cased() -> WordTokenizer {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bert-base-cased-vocab.txt");
-        WordTokenizer::load(&TokenizerConfig {
-            path,
-            casing: Casing::Auto,
-        })
-        .unwrap()
+        WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).unwrap()
     }
 
     #[test]
     fn words_map_to_their_pieces() {
         let t = cased();
         assert_eq!(t.lowercase(), Some(false));
-        let s = t
-            .tokenize("Anarchism isn't  self-governed, Zhuangzi.")
-            .unwrap();
-        assert_eq!(
-            s.words,
-            [
-                "Anarchism",
-                "isn",
-                "'",
-                "t",
-                "self",
-                "-",
-                "governed",
-                ",",
-                "Zhuangzi",
-                "."
-            ]
-        );
-        let pieces: Vec<Vec<String>> = (0..s.word_count())
-            .map(|i| s.pieces(i).iter().map(|&id| t.token(id).unwrap()).collect())
-            .collect();
+        let s = t.tokenize("Anarchism isn't  self-governed, Zhuangzi.").unwrap();
+        assert_eq!(s.words, ["Anarchism", "isn", "'", "t", "self", "-", "governed", ",", "Zhuangzi", "."]);
+        let pieces: Vec<Vec<String>> =
+            (0..s.word_count()).map(|i| s.pieces(i).iter().map(|&id| t.token(id).unwrap()).collect()).collect();
         assert_eq!(pieces[0], ["Ana", "##rch", "##ism"]);
         assert_eq!(pieces[8].concat().replace("##", ""), "Zhuangzi");
         assert!(pieces[8].len() > 1);
@@ -294,16 +238,8 @@ pub(crate) mod tests {
     fn casing_is_detected_from_the_vocabulary() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vocab.txt");
-        std::fs::write(
-            &path,
-            "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\nworld\n",
-        )
-        .unwrap();
-        let t = WordTokenizer::load(&TokenizerConfig {
-            path,
-            casing: Casing::Auto,
-        })
-        .unwrap();
+        std::fs::write(&path, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\nworld\n").unwrap();
+        let t = WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).unwrap();
         assert_eq!(t.lowercase(), Some(true));
         let s = t.tokenize("Hello WORLDs").unwrap();
         assert_eq!(s.words, ["Hello", "WORLDs"]);
@@ -315,12 +251,7 @@ pub(crate) mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vocab.txt");
         std::fs::write(&path, "[PAD]\n[UNK]\n[SEP]\n[MASK]\nhello\n").unwrap();
-        let err = WordTokenizer::load(&TokenizerConfig {
-            path,
-            casing: Casing::Auto,
-        })
-        .err()
-        .unwrap();
+        let err = WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).err().unwrap();
         assert!(format!("{err:#}").contains("[CLS]"), "{err:#}");
     }
 }

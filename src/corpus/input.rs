@@ -53,13 +53,9 @@ impl OpenInput {
     /// Opens `path`, choosing the decoder from its extension. Fails on a missing or
     /// unreadable file and on UTF-16 content, which spe does not read.
     pub fn open(path: &Path) -> Result<OpenInput> {
-        let file =
-            File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
+        let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
         let digest = DigestHandle::new(path);
-        let raw = HashingReader {
-            inner: file,
-            digest: digest.clone(),
-        };
+        let raw = HashingReader { inner: file, digest: digest.clone() };
         let decoded: Box<dyn Read + Send> = match Compression::from_path(path) {
             Compression::None => Box::new(raw),
             Compression::Zstd => Box::new(
@@ -68,8 +64,7 @@ impl OpenInput {
             ),
             Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
         };
-        let mut reader: Box<dyn BufRead + Send> =
-            Box::new(BufReader::with_capacity(1 << 16, decoded));
+        let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, decoded));
         skip_byte_order_mark(&mut *reader, path)?;
         Ok(OpenInput { reader, digest })
     }
@@ -84,9 +79,7 @@ impl OpenInput {
 
 /// Drops a UTF-8 byte-order mark; rejects UTF-16 with a message that says how to convert.
 fn skip_byte_order_mark(reader: &mut dyn BufRead, path: &Path) -> Result<()> {
-    let head = reader
-        .fill_buf()
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    let head = reader.fill_buf().with_context(|| format!("cannot read {}", path.display()))?;
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         reader.consume(3);
     } else if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
@@ -107,10 +100,7 @@ struct DigestHandle {
 
 impl DigestHandle {
     fn new(path: &Path) -> Self {
-        DigestHandle {
-            path: path.to_path_buf(),
-            state: Arc::new(Mutex::new((Sha256::new(), 0))),
-        }
+        DigestHandle { path: path.to_path_buf(), state: Arc::new(Mutex::new((Sha256::new(), 0))) }
     }
 
     fn finish(self) -> Result<InputRecord> {
@@ -118,9 +108,7 @@ impl DigestHandle {
             let guard = self.state.lock().expect("digest lock");
             guard.clone()
         };
-        let size = std::fs::metadata(&self.path)
-            .with_context(|| format!("cannot stat {}", self.path.display()))?
-            .len();
+        let size = std::fs::metadata(&self.path).with_context(|| format!("cannot stat {}", self.path.display()))?.len();
         if seen < size {
             // A decoder may stop before the end of the raw file (trailing padding); the
             // checksum still covers the whole file.
@@ -128,11 +116,7 @@ impl DigestHandle {
             file.seek(SeekFrom::Start(seen))?;
             seen += io::copy(&mut file, &mut HashWriter(&mut hasher))?;
         }
-        Ok(InputRecord {
-            path: self.path.display().to_string(),
-            bytes: seen,
-            sha256: hex::encode(hasher.finalize()),
-        })
+        Ok(InputRecord { path: self.path.display().to_string(), bytes: seen, sha256: hex::encode(hasher.finalize()) })
     }
 }
 
@@ -167,8 +151,7 @@ impl io::Write for HashWriter<'_> {
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut HashWriter(&mut hasher))
-        .with_context(|| format!("cannot read {}", path.display()))?;
+    io::copy(&mut file, &mut HashWriter(&mut hasher)).with_context(|| format!("cannot read {}", path.display()))?;
     Ok(hex::encode(hasher.finalize()))
 }
 
@@ -185,11 +168,7 @@ pub enum Line {
 
 /// Reads one line into `buf` without ever holding more than `max` bytes of it, so an
 /// input without line breaks cannot exhaust memory. Strips `\n` and `\r\n`.
-pub fn read_line_bounded(
-    reader: &mut dyn BufRead,
-    buf: &mut Vec<u8>,
-    max: usize,
-) -> io::Result<Line> {
+pub fn read_line_bounded(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
     buf.clear();
     let mut too_long = false;
     let mut any = false;
@@ -241,10 +220,7 @@ mod tests {
         assert_eq!(buf, b"ab");
         assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
         assert_eq!(buf, b"");
-        assert_eq!(
-            read_line_bounded(&mut r, &mut buf, 4).unwrap(),
-            Line::TooLong
-        );
+        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::TooLong);
         assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
         assert_eq!(buf, b"d");
         assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Eof);

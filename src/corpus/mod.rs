@@ -89,10 +89,6 @@ pub struct ReadConfig {
 
 impl Default for ReadConfig {
     fn default() -> Self {
-        ReadConfig {
-            on_bad_record: BadRecordPolicy::Error,
-            max_line_bytes: 1 << 20,
-            max_document_sentences: 10_000,
-        }
+        ReadConfig { on_bad_record: BadRecordPolicy::Error, max_line_bytes: 1 << 20, max_document_sentences: 10_000 }
     }
 }

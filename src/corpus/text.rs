@@ -1,9 +1,11 @@
 //! Plain text, one sentence per line: the input of the authors' preprocessing and of
 //! BERT's `create_pretraining_data.py`. A blank line ends a document; a file with no blank
 //! lines is one document (handed on in parts, see [`ReadConfig::max_document_sentences`]).
-//! Document ids are `FILE_NAME#N`, N counting documents from 0 within the file.
+//! Document ids are `FILE_NAME#N`, N counting documents from 0 within the file, with any
+//! compression suffix removed so that `a.txt`, `a.txt.zst` and `a.txt.bz2` give the same
+//! samples.
 
-use super::input::{read_line_bounded, Line, OpenInput};
+use super::input::{read_line_bounded, Compression, Line, OpenInput};
 use super::{count, BadRecordPolicy, Document, ReadConfig, Source, SourceReport};
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
@@ -53,12 +55,12 @@ impl TextSource {
         })
     }
 
-    fn bad_record(&mut self, path: &Path, line_no: u64, reason: &str, what: String) -> Result<()> {
+    /// Handles a bad record at `location` (`FILE:LINE`, or `FILE` for the whole file).
+    fn bad_record(&mut self, location: String, reason: &str, what: String) -> Result<()> {
         match self.config.on_bad_record {
-            BadRecordPolicy::Error => bail!(
-                "{}:{line_no}: {what} (pass --skip-bad-records to skip and count such records)",
-                path.display()
-            ),
+            BadRecordPolicy::Error => {
+                bail!("{location}: {what} (pass --skip-bad-records to skip and count such records)")
+            }
             BadRecordPolicy::Skip => {
                 count(&mut self.report.skipped, reason, 1);
                 Ok(())
@@ -71,33 +73,26 @@ impl TextSource {
     fn close_file(&mut self) -> Result<()> {
         let file = self.current.take().expect("a file is open");
         if file.nonblank_lines == 0 {
-            self.bad_record(
-                &file.path,
-                0,
-                "empty_file",
-                "the file holds no sentence".into(),
-            )?;
+            self.bad_record(file.path.display().to_string(), "empty_file", "the file holds no sentence".into())?;
         }
         self.report.inputs.push(file.input.finish()?);
         Ok(())
     }
 }
 
+/// The file name that document ids are built from: without a compression suffix.
 fn file_name(path: &Path) -> String {
-    path.file_name().map_or_else(
-        || path.display().to_string(),
-        |n| n.to_string_lossy().into_owned(),
-    )
+    let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    match Compression::from_path(path) {
+        Compression::None => name,
+        _ => name.rsplit_once('.').map_or(name.clone(), |(stem, _)| stem.to_string()),
+    }
 }
 
 impl OpenFile {
     fn take_document(&mut self, ends: bool) -> Document {
         let sentences = std::mem::take(&mut self.sentences);
-        let doc = Document {
-            id: format!("{}#{}", self.name, self.doc_index),
-            first_sentence: self.emitted,
-            sentences,
-        };
+        let doc = Document { id: format!("{}#{}", self.name, self.doc_index), first_sentence: self.emitted, sentences };
         if ends {
             self.doc_index += 1;
             self.emitted = 0;
@@ -128,18 +123,10 @@ impl Source for TextSource {
                 });
             }
             let file = self.current.as_mut().expect("opened above");
-            let read = read_line_bounded(
-                &mut *file.input.reader,
-                &mut self.line,
-                self.config.max_line_bytes,
-            );
+            let read = read_line_bounded(&mut *file.input.reader, &mut self.line, self.config.max_line_bytes);
             let read = match read {
                 Ok(read) => read,
-                Err(e) => bail!(
-                    "{}:{}: read error: {e}",
-                    file.path.display(),
-                    file.line_no + 1
-                ),
+                Err(e) => bail!("{}:{}: read error: {e}", file.path.display(), file.line_no + 1),
             };
             if read == Line::Eof {
                 let doc = (!file.sentences.is_empty()).then(|| file.take_document(true));
@@ -152,18 +139,15 @@ impl Source for TextSource {
             file.line_no += 1;
             let (path, line_no) = (file.path.clone(), file.line_no);
             if read == Line::TooLong {
-                let what = format!(
-                    "line longer than {} bytes (read.max_line_bytes)",
-                    self.config.max_line_bytes
-                );
-                self.bad_record(&path, line_no, "line_too_long", what)?;
+                let what = format!("line longer than {} bytes (read.max_line_bytes)", self.config.max_line_bytes);
+                self.bad_record(format!("{}:{line_no}", path.display()), "line_too_long", what)?;
                 continue;
             }
             let text = match std::str::from_utf8(&self.line) {
                 Ok(text) => text.trim(),
                 Err(e) => {
                     let what = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-                    self.bad_record(&path, line_no, "invalid_utf8", what)?;
+                    self.bad_record(format!("{}:{line_no}", path.display()), "invalid_utf8", what)?;
                     continue;
                 }
             };
@@ -206,19 +190,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "s1\ns2\ns3\n\n\n t1 \n").unwrap();
-        let config = ReadConfig {
-            max_document_sentences: 2,
-            ..ReadConfig::default()
-        };
+        let config = ReadConfig { max_document_sentences: 2, ..ReadConfig::default() };
         let (docs, report) = read_all(vec![path], config).unwrap();
-        let ids: Vec<_> = docs
-            .iter()
-            .map(|d| (d.id.as_str(), d.first_sentence, d.sentences.len()))
-            .collect();
-        assert_eq!(
-            ids,
-            [("a.txt#0", 0, 2), ("a.txt#0", 2, 1), ("a.txt#1", 0, 1)]
-        );
+        let ids: Vec<_> = docs.iter().map(|d| (d.id.as_str(), d.first_sentence, d.sentences.len())).collect();
+        assert_eq!(ids, [("a.txt#0", 0, 2), ("a.txt#0", 2, 1), ("a.txt#1", 0, 1)]);
         assert_eq!(docs[2].sentences, ["t1"]);
         assert_eq!(report.inputs.len(), 1);
     }
@@ -227,32 +202,21 @@ mod tests {
     fn bad_records_error_with_file_and_line_or_are_counted() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("bad.txt");
-        std::fs::write(
-            &path,
-            b"good line\nbad \xff line\nxxxxxxxxxxxxxxxxxxxx\nok\n",
-        )
-        .unwrap();
+        std::fs::write(&path, b"good line\nbad \xff line\nxxxxxxxxxxxxxxxxxxxx\nok\n").unwrap();
         let empty = dir.path().join("empty.txt");
         std::fs::write(&empty, b"\n\n").unwrap();
-        let config = ReadConfig {
-            max_line_bytes: 12,
-            ..ReadConfig::default()
-        };
+        let config = ReadConfig { max_line_bytes: 12, ..ReadConfig::default() };
         let err = read_all(vec![path.clone()], config.clone()).unwrap_err();
         let msg = format!("{err:#}");
         assert!(msg.contains("bad.txt:2") && msg.contains("UTF-8"), "{msg}");
         let err = read_all(vec![empty.clone()], config.clone()).unwrap_err();
         assert!(format!("{err:#}").contains("empty.txt"), "{err:#}");
 
-        let skip = ReadConfig {
-            on_bad_record: BadRecordPolicy::Skip,
-            ..config
-        };
+        let skip = ReadConfig { on_bad_record: BadRecordPolicy::Skip, ..config };
         let (docs, report) = read_all(vec![path, empty], skip).unwrap();
         assert_eq!(docs[0].sentences, ["good line", "ok"]);
-        let expected: Counts = [("empty_file", 1), ("invalid_utf8", 1), ("line_too_long", 1)]
-            .map(|(k, v)| (k.to_string(), v))
-            .into();
+        let expected: Counts =
+            [("empty_file", 1), ("invalid_utf8", 1), ("line_too_long", 1)].map(|(k, v)| (k.to_string(), v)).into();
         assert_eq!(report.skipped, expected);
     }
 
@@ -260,10 +224,6 @@ mod tests {
     fn missing_file_and_duplicate_names_are_errors() {
         let err = read_all(vec!["/nonexistent/x.txt".into()], ReadConfig::default()).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/x.txt"));
-        assert!(TextSource::new(
-            vec!["a/x.txt".into(), "b/x.txt".into()],
-            ReadConfig::default()
-        )
-        .is_err());
+        assert!(TextSource::new(vec!["a/x.txt".into(), "b/x.txt".into()], ReadConfig::default()).is_err());
     }
 }

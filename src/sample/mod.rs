@@ -139,38 +139,15 @@ pub struct Sampled {
 impl Sampler {
     /// A sampler; fails on an inconsistent configuration.
     pub fn new(config: SampleConfig, special: SpecialIds) -> Result<Sampler> {
-        ensure!(
-            config.min_words >= 2,
-            "sample.min_words must be at least 2 (a span pair needs two words)"
-        );
-        ensure!(
-            config.max_subtokens >= 4,
-            "sample.max_subtokens must be at least 4"
-        );
-        ensure!(
-            config.spo_min_len >= 3,
-            "sample.spo_min_len must be at least 3 (first, middle and last word)"
-        );
-        ensure!(
-            config.spo_max_segments <= 5,
-            "sample.spo_max_segments cannot exceed the 5 segments"
-        );
-        ensure!(
-            (0.0..=1.0).contains(&config.tbo_ratio),
-            "sample.tbo_ratio must lie in [0, 1]"
-        );
-        ensure!(
-            config.dupe_factor >= 1,
-            "sample.dupe_factor must be at least 1"
-        );
+        ensure!(config.min_words >= 2, "sample.min_words must be at least 2 (a span pair needs two words)");
+        ensure!(config.max_subtokens >= 4, "sample.max_subtokens must be at least 4");
+        ensure!(config.spo_min_len >= 3, "sample.spo_min_len must be at least 3 (first, middle and last word)");
+        ensure!(config.spo_max_segments <= 5, "sample.spo_max_segments cannot exceed the 5 segments");
+        ensure!((0.0..=1.0).contains(&config.tbo_ratio), "sample.tbo_ratio must lie in [0, 1]");
+        ensure!(config.dupe_factor >= 1, "sample.dupe_factor must be at least 1");
         ensure!(config.max_tries >= 1, "sample.max_tries must be at least 1");
-        let lengths =
-            spans::SpanLengths::new(config.span_len_min, config.span_len_max, config.span_len_p)?;
-        Ok(Sampler {
-            config,
-            lengths,
-            special,
-        })
+        let lengths = spans::SpanLengths::new(config.span_len_min, config.span_len_max, config.span_len_p)?;
+        Ok(Sampler { config, lengths, special })
     }
 
     /// The configuration.
@@ -189,19 +166,11 @@ impl Sampler {
         out: &mut Sampled,
     ) {
         if sentence.word_count() < self.config.min_words {
-            count(
-                &mut out.dropped_sentences,
-                DropReason::TooFewWords.as_str(),
-                1,
-            );
+            count(&mut out.dropped_sentences, DropReason::TooFewWords.as_str(), 1);
             return;
         }
         if sentence.ids.len() + 2 > self.config.max_subtokens {
-            count(
-                &mut out.dropped_sentences,
-                DropReason::TooManySubtokens.as_str(),
-                1,
-            );
+            count(&mut out.dropped_sentences, DropReason::TooManySubtokens.as_str(), 1);
             return;
         }
         let mut rng = rng::stream(seed, doc_id, sent_id);
@@ -225,13 +194,7 @@ impl Sampler {
         let pair = spans::sample_pair(n, &self.lengths, cfg.max_tries, rng)?;
 
         let mut order: Vec<u32> = (0..n).collect();
-        let spo = permute::permute_segments(
-            &mut order,
-            &pair.segments(n),
-            cfg.spo_min_len,
-            cfg.spo_max_segments,
-            rng,
-        );
+        let spo = permute::permute_segments(&mut order, &pair.segments(n), cfg.spo_min_len, cfg.spo_max_segments, rng);
 
         let mut ids = Vec::with_capacity(sentence.ids.len() + 2);
         let mut bounds = Vec::with_capacity(order.len());
@@ -251,10 +214,7 @@ impl Sampler {
             doc_id: String::new(),
             sent_id: 0,
             draw: 0,
-            words: order
-                .iter()
-                .map(|&w| sentence.words[w as usize].clone())
-                .collect(),
+            words: order.iter().map(|&w| sentence.words[w as usize].clone()).collect(),
             input_ids: ids.iter().map(|&id| id as i32).collect(),
             word_starts: bounds.iter().map(|&(s, _)| s as i32).collect(),
             pair,
@@ -282,30 +242,12 @@ impl Sample {
         let n = self.words.len() as u32;
         let ensure = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
         ensure(len >= 4, "input_ids is shorter than [CLS] w w [SEP]")?;
-        ensure(
-            self.input_ids[0] == special.cls as i32,
-            "input_ids does not start with [CLS]",
-        )?;
-        ensure(
-            self.input_ids[len - 1] == special.sep as i32,
-            "input_ids does not end with [SEP]",
-        )?;
-        ensure(
-            self.word_starts.len() == self.words.len(),
-            "word_starts and words differ in length",
-        )?;
-        ensure(
-            self.word_starts.first() == Some(&1),
-            "the first word does not start at position 1",
-        )?;
-        ensure(
-            self.word_starts.windows(2).all(|w| w[0] < w[1]),
-            "word_starts is not increasing",
-        )?;
-        ensure(
-            *self.word_starts.last().unwrap() < len as i32 - 1,
-            "a word starts at or after [SEP]",
-        )?;
+        ensure(self.input_ids[0] == special.cls as i32, "input_ids does not start with [CLS]")?;
+        ensure(self.input_ids[len - 1] == special.sep as i32, "input_ids does not end with [SEP]")?;
+        ensure(self.word_starts.len() == self.words.len(), "word_starts and words differ in length")?;
+        ensure(self.word_starts.first() == Some(&1), "the first word does not start at position 1")?;
+        ensure(self.word_starts.windows(2).all(|w| w[0] < w[1]), "word_starts is not increasing")?;
+        ensure(*self.word_starts.last().unwrap() < len as i32 - 1, "a word starts at or after [SEP]")?;
         let (s1, s2) = (self.pair.s1, self.pair.s2);
         ensure(
             !s1.is_empty() && !s2.is_empty() && s1.end <= s2.start && s2.end <= n,
@@ -316,48 +258,27 @@ impl Sample {
             "a view mask differs in length from input_ids",
         )?;
         let (target, context) = views::view_masks(&self.word_bounds(), len, &self.pair);
-        ensure(
-            target == self.target_mask,
-            "target_mask does not cover exactly the sub-tokens of s1 and s2",
-        )?;
-        ensure(
-            context == self.context_mask,
-            "context_mask does not cover exactly the sub-tokens of L, M and R",
-        )?;
+        ensure(target == self.target_mask, "target_mask does not cover exactly the sub-tokens of s1 and s2")?;
+        ensure(context == self.context_mask, "context_mask does not cover exactly the sub-tokens of L, M and R")?;
         let segments = self.pair.segments(n);
-        ensure(
-            self.spo.windows(2).all(|w| w[0].segment < w[1].segment),
-            "spo segments are repeated or unsorted",
-        )?;
+        ensure(self.spo.windows(2).all(|w| w[0].segment < w[1].segment), "spo segments are repeated or unsorted")?;
         for t in &self.spo {
             ensure(
                 (0..5).contains(&t.segment) && (0..6).contains(&t.label),
                 "an spo segment or label is out of range",
             )?;
-            ensure(
-                segments[t.segment as usize].len() >= 3,
-                "a permuted segment has fewer than 3 words",
-            )?;
+            ensure(segments[t.segment as usize].len() >= 3, "a permuted segment has fewer than 3 words")?;
         }
-        ensure(
-            self.tbo.windows(2).all(|w| w[0].position < w[1].position),
-            "tbo positions are repeated or unsorted",
-        )?;
+        ensure(self.tbo.windows(2).all(|w| w[0].position < w[1].position), "tbo positions are repeated or unsorted")?;
         for t in &self.tbo {
             let p = t.position as usize;
             ensure(p > 0 && p < len - 1, "a tbo position is outside the words")?;
-            ensure(
-                self.input_ids[p] == special.mask as i32,
-                "a tbo position is not [MASK] in input_ids",
-            )?;
+            ensure(self.input_ids[p] == special.mask as i32, "a tbo position is not [MASK] in input_ids")?;
             ensure(
                 t.offset >= 1 && t.anchor + i32::from(t.offset) == t.position,
                 "a tbo offset does not match its anchor",
             )?;
-            ensure(
-                self.word_starts.binary_search(&t.anchor).is_ok(),
-                "a tbo anchor is not a word's first sub-token",
-            )?;
+            ensure(self.word_starts.binary_search(&t.anchor).is_ok(), "a tbo anchor is not a word's first sub-token")?;
         }
         Ok(())
     }
@@ -375,10 +296,7 @@ mod tests {
 
     #[test]
     fn samples_keep_words_and_pieces_aligned() {
-        let (s, t) = sampler(SampleConfig {
-            dupe_factor: 50,
-            ..SampleConfig::default()
-        });
+        let (s, t) = sampler(SampleConfig { dupe_factor: 50, ..SampleConfig::default() });
         let text = "Zhuangzi's philosophy has been described by various sources as anarchist, notably by Pierre-Joseph Proudhon.";
         let sentence = t.tokenize(text).unwrap();
         let mut out = Sampled::default();
@@ -393,13 +311,8 @@ mod tests {
                 unmasked[target.position as usize] = target.label;
             }
             for (w, (start, end)) in sample.word_bounds().into_iter().enumerate() {
-                let pieces: String = (start..end)
-                    .map(|p| {
-                        t.token(unmasked[p as usize] as u32)
-                            .unwrap()
-                            .replace("##", "")
-                    })
-                    .collect();
+                let pieces: String =
+                    (start..end).map(|p| t.token(unmasked[p as usize] as u32).unwrap().replace("##", "")).collect();
                 assert_eq!(pieces, sample.words[w]);
             }
             let mut sorted = sample.words.clone();
@@ -414,26 +327,11 @@ mod tests {
 
     #[test]
     fn short_and_long_sentences_are_dropped_and_counted() {
-        let (s, t) = sampler(SampleConfig {
-            max_subtokens: 8,
-            ..SampleConfig::default()
-        });
+        let (s, t) = sampler(SampleConfig { max_subtokens: 8, ..SampleConfig::default() });
         let mut out = Sampled::default();
         s.sample_sentence(1, "d", 0, &t.tokenize("Alone").unwrap(), &mut out);
-        s.sample_sentence(
-            1,
-            "d",
-            1,
-            &t.tokenize("one two three four five six seven").unwrap(),
-            &mut out,
-        );
-        s.sample_sentence(
-            1,
-            "d",
-            2,
-            &t.tokenize("one two three four five six").unwrap(),
-            &mut out,
-        );
+        s.sample_sentence(1, "d", 1, &t.tokenize("one two three four five six seven").unwrap(), &mut out);
+        s.sample_sentence(1, "d", 2, &t.tokenize("one two three four five six").unwrap(), &mut out);
         assert_eq!(out.samples.len(), 1);
         assert_eq!(out.dropped_sentences.get("too_few_words"), Some(&1));
         assert_eq!(out.dropped_sentences.get("too_many_subtokens"), Some(&1));
@@ -442,11 +340,7 @@ mod tests {
     #[test]
     fn no_pair_within_the_tries_is_counted_per_draw() {
         // Two words and spans of at least 2 words: no pair can fit.
-        let (s, t) = sampler(SampleConfig {
-            span_len_min: 2,
-            dupe_factor: 3,
-            ..SampleConfig::default()
-        });
+        let (s, t) = sampler(SampleConfig { span_len_min: 2, dupe_factor: 3, ..SampleConfig::default() });
         let mut out = Sampled::default();
         s.sample_sentence(1, "d", 0, &t.tokenize("two words").unwrap(), &mut out);
         assert!(out.samples.is_empty());
@@ -457,22 +351,10 @@ mod tests {
     fn inconsistent_configurations_are_rejected() {
         let special = cased().special_ids();
         for bad in [
-            SampleConfig {
-                spo_min_len: 2,
-                ..SampleConfig::default()
-            },
-            SampleConfig {
-                min_words: 1,
-                ..SampleConfig::default()
-            },
-            SampleConfig {
-                dupe_factor: 0,
-                ..SampleConfig::default()
-            },
-            SampleConfig {
-                tbo_ratio: 1.5,
-                ..SampleConfig::default()
-            },
+            SampleConfig { spo_min_len: 2, ..SampleConfig::default() },
+            SampleConfig { min_words: 1, ..SampleConfig::default() },
+            SampleConfig { dupe_factor: 0, ..SampleConfig::default() },
+            SampleConfig { tbo_ratio: 1.5, ..SampleConfig::default() },
         ] {
             assert!(Sampler::new(bad, special).is_err());
         }

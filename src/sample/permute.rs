@@ -9,14 +9,7 @@ use rand::{Rng, RngExt};
 
 /// The permutations in the order of Python's `itertools.permutations([0, 1, 2])`; label 0
 /// is the identity. Entry `k` lists which part (0 first, 1 middle, 2 last) comes k-th.
-pub const PERMUTATIONS: [[usize; 3]; 6] = [
-    [0, 1, 2],
-    [0, 2, 1],
-    [1, 0, 2],
-    [1, 2, 0],
-    [2, 0, 1],
-    [2, 1, 0],
-];
+pub const PERMUTATIONS: [[usize; 3]; 6] = [[0, 1, 2], [0, 2, 1], [1, 0, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0]];
 
 /// One permuted segment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,10 +44,7 @@ pub fn permute_segments<R: Rng + ?Sized>(
         }
         let label = rng.random_range(0..PERMUTATIONS.len());
         permute_parts(&mut order[span.start as usize..span.end as usize], label);
-        targets.push(SpoTarget {
-            segment: segment as i8,
-            label: label as i8,
-        });
+        targets.push(SpoTarget { segment: segment as i8, label: label as i8 });
     }
     targets.sort_by_key(|t| t.segment);
     targets
@@ -64,10 +54,7 @@ pub fn permute_segments<R: Rng + ?Sized>(
 pub fn permute_parts<T: Clone>(words: &mut [T], label: usize) {
     let n = words.len();
     let parts = [&words[..1], &words[1..n - 1], &words[n - 1..]];
-    let permuted: Vec<T> = PERMUTATIONS[label]
-        .iter()
-        .flat_map(|&p| parts[p].iter().cloned())
-        .collect();
+    let permuted: Vec<T> = PERMUTATIONS[label].iter().flat_map(|&p| parts[p].iter().cloned()).collect();
     words.clone_from_slice(&permuted);
 }
 
@@ -106,8 +93,7 @@ mod tests {
         let mut chosen = [0u32; 5];
         for sent in 0..6000 {
             let mut order: Vec<u32> = (0..14).collect();
-            let targets =
-                permute_segments(&mut order, &segments, 3, 2, &mut stream(1, "spo", sent));
+            let targets = permute_segments(&mut order, &segments, 3, 2, &mut stream(1, "spo", sent));
             assert_eq!(targets.len(), 2);
             for t in &targets {
                 labels[t.label as usize] += 1;
@@ -123,20 +109,10 @@ mod tests {
                 }
             }
         }
-        assert_eq!(
-            chosen[0] + chosen[3],
-            0,
-            "segments under 3 words are never permuted"
-        );
+        assert_eq!(chosen[0] + chosen[3], 0, "segments under 3 words are never permuted");
         // 12000 labels, 2000 expected each; 5 standard errors is about 200.
-        assert!(
-            labels.iter().all(|&c| (1800..2200).contains(&c)),
-            "{labels:?}"
-        );
+        assert!(labels.iter().all(|&c| (1800..2200).contains(&c)), "{labels:?}");
         // The three long segments are chosen equally often: 4000 each.
-        assert!(
-            [1, 2, 4].iter().all(|&s| (3750..4250).contains(&chosen[s])),
-            "{chosen:?}"
-        );
+        assert!([1, 2, 4].iter().all(|&s| (3750..4250).contains(&chosen[s])), "{chosen:?}");
     }
 }

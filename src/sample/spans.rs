@@ -51,20 +51,11 @@ impl SpanPair {
     /// The five segments L, s1, M, s2, R of a sentence of `n` words; any may be empty.
     pub fn segments(&self, n: u32) -> [Span; 5] {
         [
-            Span {
-                start: 0,
-                end: self.s1.start,
-            },
+            Span { start: 0, end: self.s1.start },
             self.s1,
-            Span {
-                start: self.s1.end,
-                end: self.s2.start,
-            },
+            Span { start: self.s1.end, end: self.s2.start },
             self.s2,
-            Span {
-                start: self.s2.end,
-                end: n,
-            },
+            Span { start: self.s2.end, end: n },
         ]
     }
 
@@ -86,26 +77,14 @@ pub struct SpanLengths {
 impl SpanLengths {
     /// The distribution on `min..=max` with parameter `p`.
     pub fn new(min: u32, max: u32, p: f64) -> Result<SpanLengths> {
-        ensure!(
-            min >= 1 && min <= max,
-            "span lengths need 1 <= span_len_min <= span_len_max"
-        );
+        ensure!(min >= 1 && min <= max, "span lengths need 1 <= span_len_min <= span_len_max");
         ensure!(p > 0.0 && p <= 1.0, "span_len_p must lie in (0, 1]");
-        let raw: Vec<f64> = (min..=max)
-            .map(|l| p * (1.0 - p).powi(l as i32 - 1))
-            .collect();
+        let raw: Vec<f64> = (min..=max).map(|l| p * (1.0 - p).powi(l as i32 - 1)).collect();
         let total: f64 = raw.iter().sum();
-        ensure!(
-            total > 0.0,
-            "span_len_p = 1 allows only length 1; set span_len_min = 1"
-        );
+        ensure!(total > 0.0, "span_len_p = 1 allows only length 1; set span_len_min = 1");
         let weights: Vec<f64> = raw.iter().map(|w| w / total).collect();
         let index = WeightedIndex::new(&weights)?;
-        Ok(SpanLengths {
-            min,
-            weights,
-            index,
-        })
+        Ok(SpanLengths { min, weights, index })
     }
 
     /// P(L = min + i) for each i.
@@ -126,12 +105,7 @@ impl SpanLengths {
 /// The reference code gives up as soon as its first span covers the whole sentence, which
 /// drops short sentences for one unlucky draw; here such a first span is redrawn, so that
 /// every sentence of two or more words gets its pair within the tries, as the paper means.
-pub fn sample_pair<R: Rng + ?Sized>(
-    n: u32,
-    lengths: &SpanLengths,
-    max_tries: u32,
-    rng: &mut R,
-) -> Option<SpanPair> {
+pub fn sample_pair<R: Rng + ?Sized>(n: u32, lengths: &SpanLengths, max_tries: u32, rng: &mut R) -> Option<SpanPair> {
     let mut first: Option<Span> = None;
     for _ in 0..max_tries {
         let len = lengths.sample(rng);
@@ -139,20 +113,13 @@ pub fn sample_pair<R: Rng + ?Sized>(
         if start + len > n {
             continue;
         }
-        let span = Span {
-            start,
-            end: start + len,
-        };
+        let span = Span { start, end: start + len };
         match first {
             None if len == n => continue, // nothing would be left for a second span
             None => first = Some(span),
             Some(f) if f.overlaps(&span) => continue,
             Some(f) => {
-                let (s1, s2) = if f.start < span.start {
-                    (f, span)
-                } else {
-                    (span, f)
-                };
+                let (s1, s2) = if f.start < span.start { (f, span) } else { (span, f) };
                 return Some(SpanPair { s1, s2 });
             }
         }

@@ -28,11 +28,8 @@ pub fn mask_boundaries<R: Rng + ?Sized>(
     budget: usize,
     rng: &mut R,
 ) -> Vec<TboTarget> {
-    let mut candidates: Vec<(u32, u32)> = word_bounds
-        .iter()
-        .copied()
-        .filter(|(s, e)| (2..=128).contains(&(e - s)))
-        .collect();
+    let mut candidates: Vec<(u32, u32)> =
+        word_bounds.iter().copied().filter(|(s, e)| (2..=128).contains(&(e - s))).collect();
     candidates.shuffle(rng);
     let mut targets = Vec::new();
     for (start, end) in candidates {
@@ -85,14 +82,8 @@ mod tests {
             let masked: usize = targets.len();
             // Whole words, and only the last word visited crosses the budget: without the
             // largest word the count is below it.
-            let sizes: Vec<usize> = words
-                .iter()
-                .map(|&a| targets.iter().filter(|t| t.anchor == a).count())
-                .collect();
-            assert!(
-                masked >= 3 && masked - sizes.iter().max().unwrap() < 3,
-                "{targets:?}"
-            );
+            let sizes: Vec<usize> = words.iter().map(|&a| targets.iter().filter(|t| t.anchor == a).count()).collect();
+            assert!(masked >= 3 && masked - sizes.iter().max().unwrap() < 3, "{targets:?}");
             for t in &targets {
                 assert_eq!(ids[t.position as usize], 103);
                 assert_eq!(t.label as u32, original[t.position as usize]);
@@ -100,10 +91,7 @@ mod tests {
                 assert!(t.offset >= 1);
                 assert_ne!(ids[t.anchor as usize], 103, "first pieces stay");
             }
-            assert!(
-                !words.contains(&1) && !words.contains(&11),
-                "single-piece words are never chosen"
-            );
+            assert!(!words.contains(&1) && !words.contains(&11), "single-piece words are never chosen");
             let unmasked = ids.iter().zip(&original).filter(|(a, b)| a != b).count();
             assert_eq!(unmasked, masked);
             assert!(targets.windows(2).all(|w| w[0].position < w[1].position));

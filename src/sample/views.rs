@@ -9,19 +9,11 @@
 use super::spans::SpanPair;
 
 /// `(target_mask, context_mask)` over `len` sub-tokens, from each word's `[start, end)`.
-pub fn view_masks(
-    word_bounds: &[(u32, u32)],
-    len: usize,
-    pair: &SpanPair,
-) -> (Vec<bool>, Vec<bool>) {
+pub fn view_masks(word_bounds: &[(u32, u32)], len: usize, pair: &SpanPair) -> (Vec<bool>, Vec<bool>) {
     let mut target = vec![false; len];
     let mut context = vec![false; len];
     for (w, &(start, end)) in word_bounds.iter().enumerate() {
-        let mask = if pair.contains(w as u32) {
-            &mut target
-        } else {
-            &mut context
-        };
+        let mask = if pair.contains(w as u32) { &mut target } else { &mut context };
         mask[start as usize..end as usize].fill(true);
     }
     (target, context)
@@ -37,10 +29,7 @@ mod tests {
         // [CLS] An ##arch ##ism is a political philo ##sophy [SEP]
         // words:   0 (3 pieces), 1, 2, 3, 4 (2 pieces)
         let bounds = [(1, 4), (4, 5), (5, 6), (6, 7), (7, 9)];
-        let pair = SpanPair {
-            s1: Span { start: 0, end: 1 },
-            s2: Span { start: 4, end: 5 },
-        };
+        let pair = SpanPair { s1: Span { start: 0, end: 1 }, s2: Span { start: 4, end: 5 } };
         let (target, context) = view_masks(&bounds, 10, &pair);
         let t: Vec<usize> = (0..10).filter(|&i| target[i]).collect();
         let c: Vec<usize> = (0..10).filter(|&i| context[i]).collect();

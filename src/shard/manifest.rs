@@ -58,10 +58,7 @@ pub struct ToolRecord {
 impl ToolRecord {
     /// This program.
     pub fn current() -> ToolRecord {
-        ToolRecord {
-            name: env!("CARGO_PKG_NAME").into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        }
+        ToolRecord { name: env!("CARGO_PKG_NAME").into(), version: env!("CARGO_PKG_VERSION").into() }
     }
 }
 
@@ -110,8 +107,7 @@ impl Manifest {
         let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
         let mut json = serde_json::to_vec_pretty(self)?;
         json.push(b'\n');
-        let mut file = std::fs::File::create(&tmp)
-            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         file.write_all(&json)?;
         file.sync_all()?;
         std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
@@ -124,20 +120,14 @@ impl Manifest {
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                bail!(
-                    "{} has no {MANIFEST_FILE}: it is not a finished spe output",
-                    dir.display()
-                )
+                bail!("{} has no {MANIFEST_FILE}: it is not a finished spe output", dir.display())
             }
             Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
         };
-        let value: serde_json::Value = serde_json::from_str(&text)
-            .with_context(|| format!("{} is not valid JSON", path.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
         if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            bail!(
-                "{} is not an spe manifest (its format is not {FORMAT:?})",
-                path.display()
-            );
+            bail!("{} is not an spe manifest (its format is not {FORMAT:?})", path.display());
         }
         let version = value.get("schema_version").and_then(|v| v.as_u64());
         if version != Some(u64::from(SCHEMA_VERSION)) {
@@ -147,7 +137,6 @@ impl Manifest {
                 version.map_or("(missing)".to_string(), |v| v.to_string())
             );
         }
-        serde_json::from_value(value)
-            .with_context(|| format!("{} is not a valid spe manifest", path.display()))
+        serde_json::from_value(value).with_context(|| format!("{} is not a valid spe manifest", path.display()))
     }
 }

@@ -6,8 +6,7 @@
 use crate::sample::{Sample, Span, SpanPair, SpoTarget, TboTarget};
 use anyhow::{bail, Context, Result};
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int8Array, ListArray, RecordBatch,
-    StringArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int8Array, ListArray, RecordBatch, StringArray, StructArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int8Type, Schema, SchemaRef};
@@ -21,10 +20,7 @@ fn item(data_type: DataType) -> FieldRef {
 }
 
 fn spo_fields() -> Fields {
-    Fields::from(vec![
-        Field::new("segment", DataType::Int8, false),
-        Field::new("label", DataType::Int8, false),
-    ])
+    Fields::from(vec![Field::new("segment", DataType::Int8, false), Field::new("label", DataType::Int8, false)])
 }
 
 fn tbo_fields() -> Fields {
@@ -65,29 +61,19 @@ pub fn schema() -> SchemaRef {
 /// A list column from per-row lengths and the flattened values.
 fn list(lengths: impl Iterator<Item = usize>, values: ArrayRef) -> ArrayRef {
     let field = item(values.data_type().clone());
-    Arc::new(ListArray::new(
-        field,
-        OffsetBuffer::from_lengths(lengths),
-        values,
-        None,
-    ))
+    Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths), values, None))
 }
 
 /// Builds the record batch of `samples`.
 pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
     let flat_i32 = |f: &dyn Fn(&Sample) -> &[i32]| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(
-            samples.iter().flat_map(|s| f(s).iter().copied()),
-        ))
+        Arc::new(Int32Array::from_iter_values(samples.iter().flat_map(|s| f(s).iter().copied())))
     };
     let flat_bool = |f: &dyn Fn(&Sample) -> &[bool]| -> ArrayRef {
-        Arc::new(BooleanArray::from_iter(
-            samples.iter().flat_map(|s| f(s).iter().map(|&b| Some(b))),
-        ))
+        Arc::new(BooleanArray::from_iter(samples.iter().flat_map(|s| f(s).iter().map(|&b| Some(b)))))
     };
-    let per_row = |f: &dyn Fn(&Sample) -> i32| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(samples.iter().map(f)))
-    };
+    let per_row =
+        |f: &dyn Fn(&Sample) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(samples.iter().map(f))) };
     let spo = samples.iter().flat_map(|s| &s.spo);
     let spo_values = StructArray::new(
         spo_fields(),
@@ -101,9 +87,7 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
     let tbo_values = StructArray::new(
         tbo_fields(),
         vec![
-            Arc::new(Int32Array::from_iter_values(
-                tbo.clone().map(|t| t.position),
-            )),
+            Arc::new(Int32Array::from_iter_values(tbo.clone().map(|t| t.position))),
             Arc::new(Int32Array::from_iter_values(tbo.clone().map(|t| t.label))),
             Arc::new(Int32Array::from_iter_values(tbo.clone().map(|t| t.anchor))),
             Arc::new(Int8Array::from_iter_values(tbo.map(|t| t.offset))),
@@ -111,39 +95,23 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
         None,
     );
     let columns: Vec<ArrayRef> = vec![
-        Arc::new(StringArray::from_iter_values(
-            samples.iter().map(|s| &s.doc_id),
-        )),
+        Arc::new(StringArray::from_iter_values(samples.iter().map(|s| &s.doc_id))),
         per_row(&|s| s.sent_id),
         per_row(&|s| s.draw),
         list(
             samples.iter().map(|s| s.words.len()),
-            Arc::new(StringArray::from_iter_values(
-                samples.iter().flat_map(|s| &s.words),
-            )),
+            Arc::new(StringArray::from_iter_values(samples.iter().flat_map(|s| &s.words))),
         ),
-        list(
-            samples.iter().map(|s| s.input_ids.len()),
-            flat_i32(&|s| &s.input_ids),
-        ),
-        list(
-            samples.iter().map(|s| s.word_starts.len()),
-            flat_i32(&|s| &s.word_starts),
-        ),
+        list(samples.iter().map(|s| s.input_ids.len()), flat_i32(&|s| &s.input_ids)),
+        list(samples.iter().map(|s| s.word_starts.len()), flat_i32(&|s| &s.word_starts)),
         per_row(&|s| s.pair.s1.start as i32),
         per_row(&|s| s.pair.s1.end as i32),
         per_row(&|s| s.pair.s2.start as i32),
         per_row(&|s| s.pair.s2.end as i32),
         list(samples.iter().map(|s| s.spo.len()), Arc::new(spo_values)),
         list(samples.iter().map(|s| s.tbo.len()), Arc::new(tbo_values)),
-        list(
-            samples.iter().map(|s| s.target_mask.len()),
-            flat_bool(&|s| &s.target_mask),
-        ),
-        list(
-            samples.iter().map(|s| s.context_mask.len()),
-            flat_bool(&|s| &s.context_mask),
-        ),
+        list(samples.iter().map(|s| s.target_mask.len()), flat_bool(&|s| &s.target_mask)),
+        list(samples.iter().map(|s| s.context_mask.len()), flat_bool(&|s| &s.context_mask)),
     ];
     RecordBatch::try_new(schema(), columns).context("cannot assemble a record batch")
 }
@@ -160,28 +128,18 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
     let (words, input_ids, word_starts) = (lists(3), lists(4), lists(5));
     let (s1_start, s1_end, s2_start, s2_end) = (int(6), int(7), int(8), int(9));
     let (spo, tbo, target_mask, context_mask) = (lists(10), lists(11), lists(12), lists(13));
-    let span =
-        |start: &arrow::array::Int32Array, end: &arrow::array::Int32Array, row: usize| Span {
-            start: start.value(row) as u32,
-            end: end.value(row) as u32,
-        };
-    let ints =
-        |l: &ListArray, row: usize| l.value(row).as_primitive::<Int32Type>().values().to_vec();
-    let bools = |l: &ListArray, row: usize| {
-        l.value(row)
-            .as_boolean()
-            .iter()
-            .map(|b| b.unwrap_or(false))
-            .collect()
+    let span = |start: &arrow::array::Int32Array, end: &arrow::array::Int32Array, row: usize| Span {
+        start: start.value(row) as u32,
+        end: end.value(row) as u32,
     };
+    let ints = |l: &ListArray, row: usize| l.value(row).as_primitive::<Int32Type>().values().to_vec();
+    let bools = |l: &ListArray, row: usize| l.value(row).as_boolean().iter().map(|b| b.unwrap_or(false)).collect();
     (0..batch.num_rows())
         .map(|row| {
             let spo_row = spo.value(row);
             let spo_row = spo_row.as_struct();
-            let (segment, label) = (
-                spo_row.column(0).as_primitive::<Int8Type>(),
-                spo_row.column(1).as_primitive::<Int8Type>(),
-            );
+            let (segment, label) =
+                (spo_row.column(0).as_primitive::<Int8Type>(), spo_row.column(1).as_primitive::<Int8Type>());
             let tbo_row = tbo.value(row);
             let tbo_row = tbo_row.as_struct();
             let tbo_col = |i: usize| tbo_row.column(i).as_primitive::<Int32Type>().clone();
@@ -191,23 +149,12 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
                 doc_id: doc_id.value(row).to_string(),
                 sent_id: sent_id.value(row),
                 draw: draw.value(row),
-                words: words
-                    .value(row)
-                    .as_string::<i32>()
-                    .iter()
-                    .map(|w| w.unwrap_or("").to_string())
-                    .collect(),
+                words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("").to_string()).collect(),
                 input_ids: ints(input_ids, row),
                 word_starts: ints(word_starts, row),
-                pair: SpanPair {
-                    s1: span(s1_start, s1_end, row),
-                    s2: span(s2_start, s2_end, row),
-                },
+                pair: SpanPair { s1: span(s1_start, s1_end, row), s2: span(s2_start, s2_end, row) },
                 spo: (0..spo_row.len())
-                    .map(|i| SpoTarget {
-                        segment: segment.value(i),
-                        label: label.value(i),
-                    })
+                    .map(|i| SpoTarget { segment: segment.value(i), label: label.value(i) })
                     .collect(),
                 tbo: (0..tbo_row.len())
                     .map(|i| TboTarget {
@@ -233,21 +180,13 @@ mod tests {
     #[test]
     fn samples_survive_a_round_trip_through_arrow() {
         let t = cased();
-        let sampler = Sampler::new(
-            SampleConfig {
-                dupe_factor: 3,
-                ..SampleConfig::default()
-            },
-            t.special_ids(),
-        )
-        .unwrap();
+        let sampler =
+            Sampler::new(SampleConfig { dupe_factor: 3, ..SampleConfig::default() }, t.special_ids()).unwrap();
         let mut out = Sampled::default();
-        for (i, text) in [
-            "Anarchism is a political philosophy and movement.",
-            "Albedo is the measure of diffuse reflection.",
-        ]
-        .iter()
-        .enumerate()
+        for (i, text) in
+            ["Anarchism is a political philosophy and movement.", "Albedo is the measure of diffuse reflection."]
+                .iter()
+                .enumerate()
         {
             sampler.sample_sentence(9, "doc#0", i as i32, &t.tokenize(text).unwrap(), &mut out);
         }

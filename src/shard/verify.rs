@@ -38,25 +38,15 @@ pub struct Report {
 /// else found wrong is listed in the report.
 pub fn verify(dir: &Path) -> Result<Report> {
     let manifest = Manifest::read(dir)?;
-    let special = SpecialIds {
-        cls: manifest.tokenizer.cls_id,
-        sep: manifest.tokenizer.sep_id,
-        mask: manifest.tokenizer.mask_id,
-    };
-    let mut report = Report {
-        shards: manifest.shards.len(),
-        ..Report::default()
-    };
+    let special =
+        SpecialIds { cls: manifest.tokenizer.cls_id, sep: manifest.tokenizer.sep_id, mask: manifest.tokenizer.mask_id };
+    let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
         if name.ends_with(TMP_SUFFIX) {
-            report
-                .problems
-                .push(format!("{name}: an unfinished file is present"));
+            report.problems.push(format!("{name}: an unfinished file is present"));
         } else if name.ends_with(".parquet") && !manifest.shards.iter().any(|s| s.file == name) {
-            report
-                .problems
-                .push(format!("{name}: a shard not listed in the manifest"));
+            report.problems.push(format!("{name}: a shard not listed in the manifest"));
         }
     }
     let checked: Vec<(Totals, Vec<String>)> = manifest
@@ -64,11 +54,10 @@ pub fn verify(dir: &Path) -> Result<Report> {
         .par_iter()
         .map(|shard| {
             let mut problems = Vec::new();
-            let totals = check_shard(dir, shard, &manifest, &special, &mut problems)
-                .unwrap_or_else(|e| {
-                    problems.push(format!("{}: {e:#}", shard.file));
-                    Totals::default()
-                });
+            let totals = check_shard(dir, shard, &manifest, &special, &mut problems).unwrap_or_else(|e| {
+                problems.push(format!("{}: {e:#}", shard.file));
+                Totals::default()
+            });
             (totals, problems)
         })
         .collect();
@@ -92,9 +81,7 @@ pub fn verify(dir: &Path) -> Result<Report> {
     ];
     for (name, found, listed) in pairs {
         if found != listed {
-            report.problems.push(format!(
-                "totals.{name}: the shards hold {found}, the manifest says {listed}"
-            ));
+            report.problems.push(format!("totals.{name}: the shards hold {found}, the manifest says {listed}"));
         }
     }
     Ok(report)
@@ -110,39 +97,23 @@ fn check_shard(
 ) -> Result<Totals> {
     let path = dir.join(&shard.file);
     let name = &shard.file;
-    let bytes = std::fs::metadata(&path)
-        .with_context(|| "the file is missing or unreadable")?
-        .len();
+    let bytes = std::fs::metadata(&path).with_context(|| "the file is missing or unreadable")?.len();
     if bytes != shard.bytes {
-        problems.push(format!(
-            "{name}: {bytes} bytes, the manifest says {}",
-            shard.bytes
-        ));
+        problems.push(format!("{name}: {bytes} bytes, the manifest says {}", shard.bytes));
     }
     let sha256 = sha256_file(&path)?;
     if sha256 != shard.sha256 {
-        problems.push(format!(
-            "{name}: checksum {sha256}, the manifest says {}",
-            shard.sha256
-        ));
+        problems.push(format!("{name}: checksum {sha256}, the manifest says {}", shard.sha256));
     }
     let file = std::fs::File::open(&path)?;
-    let builder =
-        ParquetRecordBatchReaderBuilder::try_new(file).context("not a readable Parquet file")?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).context("not a readable Parquet file")?;
     let meta = builder.metadata().clone();
     let rows = meta.file_metadata().num_rows() as u64;
     if rows != shard.rows {
-        problems.push(format!(
-            "{name}: {rows} rows, the manifest says {}",
-            shard.rows
-        ));
+        problems.push(format!("{name}: {rows} rows, the manifest says {}", shard.rows));
     }
     if meta.num_row_groups() as u64 != shard.row_groups {
-        problems.push(format!(
-            "{name}: {} row groups, the manifest says {}",
-            meta.num_row_groups(),
-            shard.row_groups
-        ));
+        problems.push(format!("{name}: {} row groups, the manifest says {}", meta.num_row_groups(), shard.row_groups));
     }
     let kv = |key: &str| {
         meta.file_metadata()
@@ -157,19 +128,14 @@ fn check_shard(
         ));
     }
     if kv(META_TOKENIZER_SHA256).as_deref() != Some(manifest.tokenizer.sha256.as_str()) {
-        problems.push(format!(
-            "{name}: the tokenizer checksum in the file differs from the manifest's"
-        ));
+        problems.push(format!("{name}: the tokenizer checksum in the file differs from the manifest's"));
     }
     let mut totals = Totals::default();
     let mut row = 0u64;
     for batch in builder.build()? {
         for sample in from_batch(&batch?)? {
             if let Err(what) = sample.check(special) {
-                problems.push(format!(
-                    "{name}: row {row} ({} sentence {}): {what}",
-                    sample.doc_id, sample.sent_id
-                ));
+                problems.push(format!("{name}: row {row} ({} sentence {}): {what}", sample.doc_id, sample.sent_id));
             }
             add(&mut totals, &sample);
             row += 1;

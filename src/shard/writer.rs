@@ -28,11 +28,7 @@ pub struct ShardConfig {
 
 impl Default for ShardConfig {
     fn default() -> Self {
-        ShardConfig {
-            rows_per_shard: 500_000,
-            row_group_rows: 20_000,
-            zstd_level: 3,
-        }
+        ShardConfig { rows_per_shard: 500_000, row_group_rows: 20_000, zstd_level: 3 }
     }
 }
 
@@ -77,33 +73,20 @@ struct OpenShard {
 
 impl ShardWriter {
     /// A writer into `dir` whose shards carry `metadata` as Parquet key-value metadata.
-    pub fn new(
-        dir: &Path,
-        config: ShardConfig,
-        metadata: Vec<(String, String)>,
-    ) -> Result<ShardWriter> {
+    pub fn new(dir: &Path, config: ShardConfig, metadata: Vec<(String, String)>) -> Result<ShardWriter> {
         ensure!(
             config.rows_per_shard > 0 && config.row_group_rows > 0,
             "shard.rows_per_shard and shard.row_group_rows must be positive"
         );
         let level = ZstdLevel::try_new(config.zstd_level).context("shard.zstd_level")?;
-        let metadata = metadata
-            .into_iter()
-            .map(|(k, v)| KeyValue::new(k, v))
-            .collect();
+        let metadata = metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
         let props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_key_value_metadata(Some(metadata))
             .build();
-        Ok(ShardWriter {
-            dir: dir.to_path_buf(),
-            config,
-            props,
-            open: None,
-            shards: Vec::new(),
-        })
+        Ok(ShardWriter { dir: dir.to_path_buf(), config, props, open: None, shards: Vec::new() })
     }
 
     /// Appends `samples`, starting new shards as they fill.
@@ -115,9 +98,7 @@ impl ShardWriter {
             let open = self.open.as_mut().expect("opened above");
             let take = samples.len().min(self.config.rows_per_shard - open.rows);
             let (now, rest) = samples.split_at(take);
-            open.writer
-                .write(&to_batch(now)?)
-                .with_context(|| format!("cannot write {}", open.tmp.display()))?;
+            open.writer.write(&to_batch(now)?).with_context(|| format!("cannot write {}", open.tmp.display()))?;
             open.rows += take;
             if open.rows == self.config.rows_per_shard {
                 self.close_shard()?;
@@ -138,38 +119,19 @@ impl ShardWriter {
     fn open_shard(&self) -> Result<OpenShard> {
         let name = shard_name(self.shards.len());
         let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
-        let file =
-            File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let sink = HashingFile {
-            file: BufWriter::with_capacity(1 << 20, file),
-            hasher: Sha256::new(),
-            bytes: 0,
-        };
+        let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let sink = HashingFile { file: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), bytes: 0 };
         let writer = ArrowWriter::try_new(sink, schema(), Some(self.props.clone()))?;
-        Ok(OpenShard {
-            name,
-            tmp,
-            writer,
-            rows: 0,
-        })
+        Ok(OpenShard { name, tmp, writer, rows: 0 })
     }
 
     fn close_shard(&mut self) -> Result<()> {
-        let OpenShard {
-            name,
-            tmp,
-            mut writer,
-            rows,
-        } = self.open.take().expect("a shard is open");
+        let OpenShard { name, tmp, mut writer, rows } = self.open.take().expect("a shard is open");
         let context = || format!("cannot complete {}", tmp.display());
         writer.flush().with_context(context)?;
         let row_groups = writer.flushed_row_groups().len() as u64;
         let sink = writer.into_inner().with_context(context)?; // writes the footer
-        let file = sink
-            .file
-            .into_inner()
-            .map_err(|e| e.into_error())
-            .with_context(context)?;
+        let file = sink.file.into_inner().map_err(|e| e.into_error()).with_context(context)?;
         file.sync_all().with_context(context)?;
         let path = self.dir.join(&name);
         std::fs::rename(&tmp, &path).with_context(context)?;

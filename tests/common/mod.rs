@@ -1,0 +1,65 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use spe::sample::Sample;
+use spe::shard::schema::from_batch;
+use spe::shard::Manifest;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// A path inside the repository.
+pub fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The bundled sample of real Wikipedia sentences.
+pub fn sample_text() -> PathBuf {
+    repo("data/sample/enwiki-sentences.txt")
+}
+
+/// The paper's vocabulary.
+pub fn vocab() -> PathBuf {
+    repo("data/bert-base-cased-vocab.txt")
+}
+
+/// Runs the `spe` binary.
+pub fn spe(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_spe")).args(args).output().expect("spe runs")
+}
+
+/// Runs `spe prep text` on `inputs` into `out` with extra arguments; panics on failure.
+pub fn prep(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
+    let output = try_prep(inputs, out, extra);
+    assert!(output.status.success(), "spe prep failed: {}", String::from_utf8_lossy(&output.stderr));
+    output
+}
+
+/// Runs `spe prep text` and returns whatever happened.
+pub fn try_prep(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
+    let mut args: Vec<String> = vec!["prep".into(), "text".into(), "--input".into()];
+    args.extend(inputs.iter().map(|p| p.display().to_string()));
+    args.extend(["--out".into(), out.display().to_string(), "--tokenizer".into(), vocab().display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    spe(&refs)
+}
+
+/// Every row of an output, in shard order.
+pub fn read_rows(dir: &Path) -> Vec<Sample> {
+    let manifest = Manifest::read(dir).unwrap();
+    let mut rows = Vec::new();
+    for shard in &manifest.shards {
+        let file = std::fs::File::open(dir.join(&shard.file)).unwrap();
+        let reader =
+            parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+        for batch in reader {
+            rows.extend(from_batch(&batch.unwrap()).unwrap());
+        }
+    }
+    rows
+}
+
+/// Standard error of a run, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

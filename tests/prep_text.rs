@@ -1,0 +1,236 @@
+//! `spe prep text`, `spe verify` and `spe inspect` end to end on real sentences.
+
+mod common;
+
+use common::*;
+use spe::shard::Manifest;
+use std::io::Write;
+use std::path::Path;
+
+/// Small shards and row groups so that the sample spans several of each.
+const SMALL: [&str; 6] =
+    ["--set", "shard.rows_per_shard=300", "--set", "shard.row_group_rows=100", "--dupe-factor", "2"];
+
+fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap() != "run.json")
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn one_and_two_threads_give_byte_identical_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    prep(&[&sample_text()], &one, &[&SMALL[..], &["--threads", "1"]].concat());
+    prep(&[&sample_text()], &two, &[&SMALL[..], &["--threads", "2", "--set", "pipeline.batch_sentences=64"]].concat());
+    let manifest = Manifest::read(&one).unwrap();
+    assert_eq!(manifest.totals.sentences, 700);
+    assert_eq!(manifest.totals.samples, 2 * 697);
+    assert_eq!(manifest.shards.len(), 5, "1394 rows in shards of 300");
+    assert!(manifest.shards[..4].iter().all(|s| s.rows == 300 && s.row_groups == 3));
+    assert_eq!(manifest.dropped_sentences.get("too_many_subtokens"), Some(&3));
+    // batch_sentences is part of the configuration, so compare the rows of that run
+    // and the bytes of the runs that differ only in thread count.
+    assert_eq!(read_rows(&one), read_rows(&two));
+    let three = dir.path().join("three");
+    prep(&[&sample_text()], &three, &[&SMALL[..], &["--threads", "2"]].concat());
+    assert_eq!(files(&one), files(&three));
+    let verify = spe(&["verify", one.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+}
+
+#[test]
+fn document_cuts_and_batches_do_not_change_the_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+    prep(&[&sample_text()], &a, &[]);
+    prep(&[&sample_text()], &b, &["--set", "read.max_document_sentences=7", "--set", "pipeline.batch_sentences=10"]);
+    assert_eq!(read_rows(&a), read_rows(&b));
+    // A different seed gives different samples of the same sentences.
+    let c = dir.path().join("c");
+    prep(&[&sample_text()], &c, &["--seed", "7"]);
+    let (rows_a, rows_c) = (read_rows(&a), read_rows(&c));
+    assert_eq!(rows_a.len(), rows_c.len());
+    assert_ne!(rows_a, rows_c);
+}
+
+#[test]
+fn compressed_inputs_give_the_same_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read(sample_text()).unwrap();
+    let plain = dir.path().join("s.txt");
+    std::fs::write(&plain, &text).unwrap();
+    let zst = dir.path().join("zst/s.txt.zst");
+    std::fs::create_dir_all(zst.parent().unwrap()).unwrap();
+    std::fs::write(&zst, zstd::encode_all(&text[..], 3).unwrap()).unwrap();
+    let bz2 = dir.path().join("bz2/s.txt.bz2");
+    std::fs::create_dir_all(bz2.parent().unwrap()).unwrap();
+    let mut enc = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::best());
+    enc.write_all(&text).unwrap();
+    std::fs::write(&bz2, enc.finish().unwrap()).unwrap();
+    let outs: Vec<_> = [&plain, &zst, &bz2]
+        .iter()
+        .enumerate()
+        .map(|(i, input)| {
+            let out = dir.path().join(format!("out{i}"));
+            prep(&[input], &out, &[]);
+            read_rows(&out)
+        })
+        .collect();
+    assert_eq!(outs[0], outs[1]);
+    assert_eq!(outs[0], outs[2]);
+}
+
+#[test]
+fn verify_reports_every_difference() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    prep(&[&sample_text()], &out, &SMALL);
+    let problems = |dir: &Path| {
+        let output = spe(&["verify", dir.to_str().unwrap()]);
+        (output.status.success(), stderr(&output))
+    };
+    assert!(problems(&out).0);
+
+    // A flipped byte in a shard.
+    let shard = out.join("part-00001.parquet");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&shard, &bytes).unwrap();
+    let (ok, err) = problems(&out);
+    assert!(!ok && err.contains("part-00001.parquet: checksum"), "{err}");
+    bytes[middle] ^= 0x55;
+    std::fs::write(&shard, &bytes).unwrap();
+    assert!(problems(&out).0);
+
+    // A missing shard, a stray unfinished file, totals that do not add up.
+    std::fs::rename(out.join("part-00004.parquet"), dir.path().join("moved")).unwrap();
+    std::fs::write(out.join("part-00005.parquet.tmp"), b"half").unwrap();
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let edited = manifest.replacen("\"tbo_targets\": ", "\"tbo_targets\": 1", 1);
+    std::fs::write(out.join("manifest.json"), edited).unwrap();
+    let (ok, err) = problems(&out);
+    assert!(!ok);
+    for expected in ["part-00004.parquet", "part-00005.parquet.tmp: an unfinished file", "totals.tbo_targets"] {
+        assert!(err.contains(expected), "{expected:?} not in {err}");
+    }
+
+    // No manifest: not a finished output.
+    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    let (ok, err) = problems(&out);
+    assert!(!ok && err.contains("not a finished spe output"), "{err}");
+}
+
+#[test]
+fn bad_lines_stop_the_run_with_file_and_line_or_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.txt");
+    std::fs::write(
+        &bad,
+        b"The first sentence is fine.\nSo is the second one.\nThe third has \xff\xfe in it.\nThe fourth is fine.\n",
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let failed = try_prep(&[&bad], &out, &[]);
+    assert!(!failed.status.success());
+    let err = stderr(&failed);
+    assert!(err.contains("bad.txt:3") && err.contains("invalid UTF-8"), "{err}");
+    assert!(!out.join("manifest.json").exists(), "a failed run leaves no manifest");
+    assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().path().to_string_lossy().ends_with(".tmp")));
+
+    prep(&[&bad], &out, &["--skip-bad-records"]);
+    let manifest = Manifest::read(&out).unwrap();
+    assert_eq!(manifest.skipped_records.get("invalid_utf8"), Some(&1));
+    assert_eq!(manifest.totals.sentences, 3);
+}
+
+#[test]
+fn a_line_of_100k_words_is_dropped_and_counted_or_refused_by_length() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.txt");
+    let long_line = vec!["word"; 100_000].join(" ");
+    std::fs::write(&input, format!("A short first sentence.\n{long_line}\nAnd a short last one.\n")).unwrap();
+    let out = dir.path().join("out");
+    prep(&[&input], &out, &[]);
+    let manifest = Manifest::read(&out).unwrap();
+    assert_eq!(manifest.dropped_sentences.get("too_many_subtokens"), Some(&1));
+    assert_eq!(manifest.totals.samples, 2);
+
+    let refused = try_prep(&[&input], &out, &["--force", "--set", "read.max_line_bytes=10000"]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("long.txt:2: line longer than 10000 bytes"), "{}", stderr(&refused));
+    assert!(!out.join("manifest.json").exists(), "--force removed the old manifest first");
+}
+
+/// The first half of a zstd frame of real text.
+fn truncated_zstd() -> Vec<u8> {
+    let frame = zstd::encode_all(std::fs::read(sample_text()).unwrap().as_slice(), 3).unwrap();
+    frame[..frame.len() / 2].to_vec()
+}
+
+#[test]
+fn unreadable_inputs_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let cases: Vec<(std::path::PathBuf, Vec<u8>, &str)> = vec![
+        (dir.path().join("empty.txt"), vec![], "empty.txt: the file holds no sentence"),
+        (dir.path().join("utf16.txt"), [0xFF, 0xFE, b'H', 0, b'i', 0].to_vec(), "UTF-16"),
+        (dir.path().join("trunc.txt.zst"), truncated_zstd(), "trunc.txt.zst:"),
+    ];
+    for (path, bytes, expected) in &cases {
+        std::fs::write(path, bytes).unwrap();
+        let output = try_prep(&[path], &out, &[]);
+        assert!(!output.status.success(), "{}", path.display());
+        assert!(stderr(&output).contains(expected), "{expected:?} not in {}", stderr(&output));
+    }
+    let missing = try_prep(&[&dir.path().join("nope.txt")], &out, &[]);
+    assert!(stderr(&missing).contains("nope.txt"), "{}", stderr(&missing));
+    let all_short = dir.path().join("short.txt");
+    std::fs::write(&all_short, "One\nTwo\n").unwrap();
+    let nothing = try_prep(&[&all_short], &out, &[]);
+    assert!(!nothing.status.success() && stderr(&nothing).contains("no sample was produced"), "{}", stderr(&nothing));
+    let bad_key = try_prep(&[&sample_text()], &out, &["--set", "sample.tbo_maximum=3"]);
+    assert!(stderr(&bad_key).contains("tbo_maximum"), "{}", stderr(&bad_key));
+    assert!(!out.join("manifest.json").exists());
+}
+
+#[test]
+fn an_existing_output_is_replaced_only_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    prep(&[&sample_text()], &out, &[]);
+    let again = try_prep(&[&sample_text()], &out, &[]);
+    assert!(!again.status.success() && stderr(&again).contains("--force"), "{}", stderr(&again));
+    prep(&[&sample_text()], &out, &[&SMALL[..], &["--force"]].concat());
+    let stale = try_prep(&[&sample_text()], &out, &["--force"]);
+    assert!(stale.status.success());
+    assert_eq!(Manifest::read(&out).unwrap().shards.len(), 1);
+    assert!(!out.join("part-00001.parquet").exists(), "shards of the replaced output are gone");
+}
+
+#[test]
+fn inspect_shows_the_pair_the_permutations_and_both_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    prep(&[&sample_text()], &out, &[]);
+    let output = spe(&["inspect", out.to_str().unwrap(), "-n", "4"]);
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    for expected in
+        ["documents 12, sentences 700, samples 697", "input_ids: List(non-null Int32)", "[s1", "target:", "context:"]
+    {
+        assert!(text.contains(expected), "{expected:?} not in\n{text}");
+    }
+    assert_eq!(text.matches("enwiki-sentences.txt#0 sentence").count(), 4);
+    // Each view line shows the real pieces where the view keeps them.
+    let rows = read_rows(&out);
+    let first_target = text.lines().find(|l| l.trim_start().starts_with("target:")).unwrap();
+    let kept = first_target.split_whitespace().skip(1).filter(|p| *p != "_").count();
+    assert_eq!(kept, rows[0].target_mask.iter().filter(|&&m| m).count() + 2, "pair pieces plus [CLS] and [SEP]");
+}
