@@ -13,6 +13,10 @@ use spe::tokenize::{TokenizerConfig, WordTokenizer};
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 
+// As in the spe binary: the pipeline's many small allocations on several threads.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn repo(path: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
 }

@@ -7,6 +7,11 @@ use spe::prep::{self, PrepConfig, PrepOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+// The pipeline allocates many small vectors on several threads at once, where glibc's
+// allocator spends a fifth of the run; mimalloc's thread-local heaps avoid that.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Prepare span-pair pre-training corpora for entity-relation extraction.
 #[derive(Parser)]
 #[command(name = "spe", version, about)]

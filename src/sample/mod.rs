@@ -289,7 +289,7 @@ mod tests {
     use super::*;
     use crate::tokenize::tests::cased;
 
-    fn sampler(config: SampleConfig) -> (Sampler, crate::tokenize::WordTokenizer) {
+    fn sampler(config: SampleConfig) -> (Sampler, &'static crate::tokenize::WordTokenizer) {
         let t = cased();
         (Sampler::new(config, t.special_ids()).unwrap(), t)
     }

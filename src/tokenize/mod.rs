@@ -5,6 +5,8 @@
 //! sub-tokens. The word boundaries are what the sampler works on, the sub-tokens are what
 //! the model sees.
 
+mod fast;
+
 use crate::corpus::input::sha256_file;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -81,6 +83,8 @@ pub struct SpecialIds {
 /// A BERT word and WordPiece tokenizer loaded from a local file.
 pub struct WordTokenizer {
     inner: Tokenizer,
+    /// The exact fast path for plain ASCII text (`vocab.txt` only).
+    fast: Option<fast::FastBert>,
     special: SpecialIds,
     sha256: String,
     lowercase: Option<bool>,
@@ -91,17 +95,18 @@ impl WordTokenizer {
     pub fn load(config: &TokenizerConfig) -> Result<WordTokenizer> {
         let path = &config.path;
         let sha256 = sha256_file(path).context("cannot read the tokenizer")?;
-        let (mut inner, lowercase) = if path.extension().is_some_and(|e| e == "json") {
+        let (mut inner, fast, lowercase) = if path.extension().is_some_and(|e| e == "json") {
             let t = Tokenizer::from_file(path)
                 .map_err(|e| anyhow!("{}: not a valid tokenizer.json: {e}", path.display()))?;
-            (t, None)
+            (t, None, None)
         } else {
             let lowercase = match config.casing {
                 Casing::Cased => false,
                 Casing::Uncased => true,
                 Casing::Auto => vocab_is_uncased(path)?,
             };
-            (from_vocab(path, lowercase)?, Some(lowercase))
+            let (tokenizer, fast) = from_vocab(path, lowercase)?;
+            (tokenizer, Some(fast), Some(lowercase))
         };
         // Sentences are sampled whole; a tokenizer.json may carry truncation or padding.
         inner.with_truncation(None).map_err(|e| anyhow!("{e}"))?;
@@ -110,11 +115,19 @@ impl WordTokenizer {
             inner.token_to_id(token).with_context(|| format!("{}: the vocabulary has no {token} token", path.display()))
         };
         let special = SpecialIds { cls: id("[CLS]")?, sep: id("[SEP]")?, mask: id("[MASK]")? };
-        Ok(WordTokenizer { inner, special, sha256, lowercase })
+        Ok(WordTokenizer { inner, fast, special, sha256, lowercase })
     }
 
     /// Splits `text` into words and sub-tokens.
     pub fn tokenize(&self, text: &str) -> Result<TokenizedSentence> {
+        match self.fast.as_ref().and_then(|f| f.tokenize(text)) {
+            Some(sentence) => Ok(sentence),
+            None => self.tokenize_general(text),
+        }
+    }
+
+    /// The tokenizers crate's full pipeline, for any text.
+    fn tokenize_general(&self, text: &str) -> Result<TokenizedSentence> {
         let encoding = self.inner.encode(text, false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
         let mut sentence = TokenizedSentence { words: Vec::new(), ids: Vec::new(), ends: Vec::new() };
         // The word being built: its word id and byte range in `text`. A token without a
@@ -172,23 +185,26 @@ impl TokenizedSentence {
     }
 }
 
-/// The pipeline of Hugging Face's `BertTokenizer` for a `vocab.txt`.
-fn from_vocab(path: &Path, lowercase: bool) -> Result<Tokenizer> {
+/// BERT's special tokens, present in every BERT vocabulary.
+const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
+
+/// The pipeline of Hugging Face's `BertTokenizer` for a `vocab.txt`, and its fast path.
+fn from_vocab(path: &Path, lowercase: bool) -> Result<(Tokenizer, fast::FastBert)> {
     let path_str = path.to_str().with_context(|| format!("{}: path is not UTF-8", path.display()))?;
     let model = WordPiece::from_file(path_str)
         .unk_token("[UNK]".into())
         .build()
         .map_err(|e| anyhow!("{}: not a valid vocab.txt: {e}", path.display()))?;
-    let specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
     let vocab = tokenizers::Model::get_vocab(&model);
-    if let Some(missing) = specials.iter().find(|t| !vocab.contains_key(**t)) {
+    if let Some(missing) = SPECIALS.iter().find(|t| !vocab.contains_key(**t)) {
         bail!("{}: the vocabulary has no {missing} token", path.display());
     }
+    let fast = fast::FastBert::new(&vocab, vocab["[UNK]"], lowercase, model.max_input_chars_per_word, &SPECIALS);
     let mut tokenizer = Tokenizer::new(model);
     tokenizer.with_normalizer(Some(BertNormalizer::new(true, true, None, lowercase))).map_err(|e| anyhow!("{e}"))?;
     tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
-    tokenizer.add_special_tokens(specials.map(|t| AddedToken::from(t, true))).map_err(|e| anyhow!("{e}"))?;
-    Ok(tokenizer)
+    tokenizer.add_special_tokens(SPECIALS.map(|t| AddedToken::from(t, true))).map_err(|e| anyhow!("{e}"))?;
+    Ok((tokenizer, fast))
 }
 
 /// An uncased BERT vocabulary has no upper-case letter outside its `[SPECIAL]` entries.
@@ -204,10 +220,13 @@ fn vocab_is_uncased(path: &Path) -> Result<bool> {
 pub(crate) mod tests {
     use super::*;
 
-    /// The paper's vocabulary (bert-base-cased), bundled in `data/`.
-    pub(crate) fn cased() -> WordTokenizer {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bert-base-cased-vocab.txt");
-        WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).unwrap()
+    /// The paper's vocabulary (bert-base-cased), bundled in `data/`, loaded once.
+    pub(crate) fn cased() -> &'static WordTokenizer {
+        static CASED: std::sync::OnceLock<WordTokenizer> = std::sync::OnceLock::new();
+        CASED.get_or_init(|| {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bert-base-cased-vocab.txt");
+            WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).unwrap()
+        })
     }
 
     #[test]
@@ -244,6 +263,51 @@ pub(crate) mod tests {
         let s = t.tokenize("Hello WORLDs").unwrap();
         assert_eq!(s.words, ["Hello", "WORLDs"]);
         assert_eq!(s.ids, [5, 7, 6]);
+    }
+
+    /// The fast path takes plain ASCII sentences and agrees with the general pipeline on
+    /// every one it takes; it declines the others.
+    fn assert_paths_agree(t: &WordTokenizer, text: &str) -> bool {
+        let general = t.tokenize_general(text).unwrap();
+        match t.fast.as_ref().unwrap().tokenize(text) {
+            Some(fast) => {
+                assert_eq!(fast, general, "{text:?}");
+                true
+            }
+            None => false,
+        }
+    }
+
+    #[test]
+    fn the_fast_path_agrees_with_the_general_pipeline_on_real_text() {
+        let sample =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("data/sample/enwiki-sentences.txt"))
+                .unwrap();
+        for casing in [Casing::Cased, Casing::Uncased] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bert-base-cased-vocab.txt");
+            let t = WordTokenizer::load(&TokenizerConfig { path, casing }).unwrap();
+            let taken = sample.lines().filter(|l| assert_paths_agree(&t, l)).count();
+            assert!(taken > 600, "the fast path took only {taken} of 711 lines");
+        }
+        let t = cased();
+        for declined in ["caf\u{e9}", "a\u{0b}b", "x[MASK]y", "del\u{7f}"] {
+            assert!(!assert_paths_agree(t, declined), "{declined:?}");
+        }
+        for taken in
+            ["[ brackets ] and [CLS without close", "tabs\tand\r\nbreaks", "  ", "", "a-b_c'd`e~f", &"x".repeat(150)]
+        {
+            assert!(assert_paths_agree(t, taken), "{taken:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_fast_path_agrees_on_random_ascii(text in "[ -~\t\n\r]{0,80}", uncased in proptest::bool::ANY) {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("data/bert-base-cased-vocab.txt");
+            let casing = if uncased { Casing::Uncased } else { Casing::Cased };
+            let t = WordTokenizer::load(&TokenizerConfig { path, casing }).unwrap();
+            assert_paths_agree(&t, &text);
+        }
     }
 
     #[test]
