@@ -97,7 +97,8 @@ fn load_tokenizer(manifest: &Manifest) -> Option<WordTokenizer> {
 /// One sample, legibly.
 fn render(out: &mut String, s: &Sample, tokenizer: Option<&WordTokenizer>) -> Result<()> {
     let piece = |id: i32| tokenizer.and_then(|t| t.token(id as u32)).unwrap_or_else(|| format!("#{id}"));
-    writeln!(out, "{} sentence {} draw {}", s.doc_id, s.sent_id, s.draw)?;
+    let title = s.title.as_ref().map_or(String::new(), |t| format!(" ({t})"));
+    writeln!(out, "{}{title} sentence {} draw {}", s.doc_id, s.sent_id, s.draw)?;
     let segments = s.pair.segments(s.words.len() as u32);
     let rendered: Vec<String> = segments
         .iter()

@@ -5,12 +5,13 @@
 //! The modules follow the data flow of `spe prep`:
 //!
 //! ```text
-//! corpus (source readers) -> tokenize -> sample -> shard (writer, manifest)
+//! corpus (source readers) -> clean (and split) -> tokenize -> sample -> shard (writer, manifest)
 //! ```
 //!
 //! [`prep`] wires these stages into a streaming, parallel and deterministic pipeline;
 //! [`inspect`] and [`shard::verify`] read finished outputs back.
 
+pub mod clean;
 pub mod config;
 pub mod corpus;
 pub mod inspect;

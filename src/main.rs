@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use spe::config::{self, Override};
+use spe::corpus::wiki::WikiInput;
 use spe::prep::{self, PrepConfig, PrepOptions};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -44,6 +45,15 @@ enum Command {
 enum Corpus {
     /// Plain text, one sentence per line, a blank line between documents (.txt, .zst, .bz2).
     Text(PrepArgs),
+    /// MediaWiki XML dumps (.xml, .xml.zst, .xml.bz2; multistream dumps decoded in parallel).
+    Wiki {
+        #[command(flatten)]
+        args: PrepArgs,
+        /// The multistream-index.txt.bz2 of each input, in order; by default the index next
+        /// to a multistream dump is used, and stream boundaries are found by scanning otherwise.
+        #[arg(long)]
+        index: Vec<PathBuf>,
+    },
 }
 
 /// Flags common to every corpus.
@@ -108,6 +118,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Prep(Corpus::Text(args)) => {
             let (manifest, log) = prep::text(args.input.clone(), &args.config()?, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Command::Prep(Corpus::Wiki { args, index }) => {
+            if !index.is_empty() && index.len() != args.input.len() {
+                anyhow::bail!(
+                    "--index was given {} times for {} inputs; give one per input or none",
+                    index.len(),
+                    args.input.len()
+                );
+            }
+            let inputs = args
+                .input
+                .iter()
+                .enumerate()
+                .map(|(i, dump)| match index.get(i) {
+                    Some(index) => WikiInput { dump: dump.clone(), index: Some(index.clone()) },
+                    None => WikiInput::with_sibling_index(dump.clone()),
+                })
+                .collect();
+            let (manifest, log) = prep::wiki(inputs, &args.config()?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),

@@ -12,8 +12,11 @@
 //! ([`crate::sample::rng`]), so the output is byte-identical at any thread count. The
 //! manifest is written last, after every shard is complete.
 
+use crate::clean::wikitext::is_debris;
+use crate::clean::{CleanConfig, Cleaner, SplitConfig, Splitter};
 use crate::corpus::text::TextSource;
-use crate::corpus::{merge_counts, Counts, Document, ReadConfig, Source, SourceReport};
+use crate::corpus::wiki::{WikiInput, WikiSource};
+use crate::corpus::{count, merge_counts, Content, Counts, Document, ReadConfig, Source, SourceReport};
 use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
 use crate::shard::verify::{add, META_CONFIG, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
@@ -35,6 +38,10 @@ pub struct PrepConfig {
     pub seed: u64,
     /// Source readers.
     pub read: ReadConfig,
+    /// Cleaning of markup (wikitext).
+    pub clean: CleanConfig,
+    /// Sentence splitting of cleaned text.
+    pub split: SplitConfig,
     /// Tokenization.
     pub tokenizer: TokenizerConfig,
     /// Sampling.
@@ -50,6 +57,8 @@ impl Default for PrepConfig {
         PrepConfig {
             seed: 42,
             read: ReadConfig::default(),
+            clean: CleanConfig::default(),
+            split: SplitConfig::default(),
             tokenizer: TokenizerConfig::default(),
             sample: SampleConfig::default(),
             shard: ShardConfig::default(),
@@ -113,6 +122,12 @@ pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) ->
     run(Box::new(source), "text", config, options)
 }
 
+/// `spe prep wiki`: MediaWiki XML dumps to shards.
+pub fn wiki(inputs: Vec<WikiInput>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
+    let source = WikiSource::new(inputs, config.read.clone(), options.threads)?;
+    run(Box::new(source), "wiki", config, options)
+}
+
 /// Runs the pipeline from `source` into `options.out`.
 pub fn run(
     source: Box<dyn Source>,
@@ -124,6 +139,13 @@ pub fn run(
     let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
     let sampler = Sampler::new(config.sample.clone(), tokenizer.special_ids())?;
+    let stages = Stages {
+        cleaner: Cleaner::new(config.clean.clone()),
+        splitter: Splitter::new(&config.split),
+        tokenizer: &tokenizer,
+        sampler: &sampler,
+        seed: config.seed,
+    };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
     prepare_output(&options.out, options.force)?;
 
@@ -142,23 +164,27 @@ pub fn run(
 
     let mut totals = Totals::default();
     let mut sampled = Sampled::default();
+    let mut skipped_documents = Counts::new();
     let (read, processed, written) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_batches(source, batch_sentences, doc_tx));
         let writer = scope.spawn(move || write_batches(writer, sample_rx));
         let processed = (|| -> Result<()> {
             for batch in doc_rx {
-                let results: Vec<Result<Sampled>> = pool.install(|| {
-                    batch.par_iter().map(|doc| sample_document(doc, &tokenizer, &sampler, config.seed)).collect()
-                });
+                let results: Vec<Result<DocumentOutput>> =
+                    pool.install(|| batch.par_iter().map(|doc| stages.process(doc)).collect());
                 let mut samples = Vec::new();
                 for (doc, result) in batch.iter().zip(results) {
                     let mut out = result?;
+                    if let Some(reason) = out.skipped {
+                        count(&mut skipped_documents, reason, 1);
+                        continue;
+                    }
                     totals.documents += u64::from(doc.first_sentence == 0);
-                    totals.sentences += doc.sentences.len() as u64;
-                    merge_counts(&mut sampled.dropped_sentences, &out.dropped_sentences);
-                    merge_counts(&mut sampled.dropped_draws, &out.dropped_draws);
-                    out.samples.iter().for_each(|s| add(&mut totals, s));
-                    samples.append(&mut out.samples);
+                    totals.sentences += out.sentences;
+                    merge_counts(&mut sampled.dropped_sentences, &out.sampled.dropped_sentences);
+                    merge_counts(&mut sampled.dropped_draws, &out.sampled.dropped_draws);
+                    out.sampled.samples.iter().for_each(|s| add(&mut totals, s));
+                    samples.append(&mut out.sampled.samples);
                 }
                 if sample_tx.send(samples).is_err() {
                     break; // the writer failed; its error is reported below
@@ -174,7 +200,8 @@ pub fn run(
     // The writer's error explains a stopped pipeline best, then the workers', then the reader's.
     let shards = written??;
     processed?;
-    let report = read??;
+    let mut report = read??;
+    merge_counts(&mut report.skipped, &skipped_documents);
 
     if totals.samples == 0 {
         bail!(
@@ -224,15 +251,50 @@ pub fn run(
     Ok((manifest, log))
 }
 
-/// Tokenizes and samples every sentence of one document.
-fn sample_document(doc: &Document, tokenizer: &WordTokenizer, sampler: &Sampler, seed: u64) -> Result<Sampled> {
-    let mut out = Sampled::default();
-    for (i, text) in doc.sentences.iter().enumerate() {
-        let sent_id = doc.first_sentence + i as i32;
-        let sentence = tokenizer.tokenize(text).with_context(|| format!("document {} sentence {sent_id}", doc.id))?;
-        sampler.sample_sentence(seed, &doc.id, sent_id, &sentence, &mut out);
+/// The stages a worker runs on each document.
+struct Stages<'a> {
+    cleaner: Cleaner,
+    splitter: Splitter,
+    tokenizer: &'a WordTokenizer,
+    sampler: &'a Sampler,
+    seed: u64,
+}
+
+/// What a worker made of one document.
+struct DocumentOutput {
+    sampled: Sampled,
+    sentences: u64,
+    /// Why the document was skipped whole, if it was.
+    skipped: Option<&'static str>,
+}
+
+impl Stages<'_> {
+    /// Cleans and splits (where the content is markup), tokenizes and samples one document.
+    fn process(&self, doc: &Document) -> Result<DocumentOutput> {
+        let cleaned;
+        let sentences: Vec<&str> = match &doc.content {
+            Content::Sentences(sentences) => sentences.iter().map(String::as_str).collect(),
+            Content::Wikitext(text) => {
+                cleaned = self.cleaner.paragraphs(text);
+                cleaned.iter().flat_map(|p| self.splitter.split(p)).filter(|s| !is_debris(s)).collect()
+            }
+        };
+        let mut out = DocumentOutput { sampled: Sampled::default(), sentences: sentences.len() as u64, skipped: None };
+        if sentences.is_empty() {
+            out.skipped = Some("too_little_prose");
+            return Ok(out);
+        }
+        for (i, text) in sentences.iter().enumerate() {
+            let sent_id = doc.first_sentence + i as i32;
+            let sentence =
+                self.tokenizer.tokenize(text).with_context(|| format!("document {} sentence {sent_id}", doc.id))?;
+            self.sampler.sample_sentence(self.seed, &doc.id, sent_id, &sentence, &mut out.sampled);
+        }
+        if doc.title.is_some() {
+            out.sampled.samples.iter_mut().for_each(|s| s.title = doc.title.clone());
+        }
+        Ok(out)
     }
-    Ok(out)
 }
 
 /// Reads documents into batches of about `batch_sentences` sentences.
@@ -243,8 +305,23 @@ fn read_batches(
 ) -> Result<SourceReport> {
     let mut batch = Vec::new();
     let mut sentences = 0;
+    let progress = progress_bar();
+    let mut documents = 0u64;
     while let Some(doc) = source.next_document()? {
-        sentences += doc.sentences.len();
+        if let Some(bar) = &progress {
+            documents += 1;
+            let (done, total) = source.progress();
+            bar.set_length(total);
+            bar.set_position(done);
+            if documents.is_multiple_of(64) {
+                bar.set_message(format!("{documents} documents"));
+            }
+        }
+        sentences += match &doc.content {
+            Content::Sentences(s) => s.len(),
+            // About one sentence per 300 bytes of wikitext: batches of similar work.
+            Content::Wikitext(text) => text.len() / 300 + 1,
+        };
         batch.push(doc);
         if sentences >= batch_sentences {
             if tx.send(std::mem::take(&mut batch)).is_err() {
@@ -256,7 +333,25 @@ fn read_batches(
     if !batch.is_empty() && tx.send(batch).is_err() {
         bail!("the pipeline stopped before the input was read");
     }
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
     source.finish()
+}
+
+/// A progress bar on stderr (input bytes, rate, ETA, documents), only when it is a terminal.
+fn progress_bar() -> Option<indicatif::ProgressBar> {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(0);
+    let style = indicatif::ProgressStyle::with_template(
+        "{bar:30} {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta} {msg}",
+    )
+    .expect("valid template");
+    bar.set_style(style);
+    Some(bar)
 }
 
 fn write_batches(mut writer: ShardWriter, rx: Receiver<Vec<crate::sample::Sample>>) -> Result<Vec<ShardRecord>> {
@@ -333,9 +428,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_shipped_pipeline_file_holds_the_defaults() {
-        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("pipelines/text.toml");
-        let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
-        assert_eq!(config, PrepConfig::default());
+    fn the_shipped_pipeline_files_hold_the_defaults() {
+        for file in ["pipelines/text.toml", "pipelines/wiki.toml"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+            let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
+            assert_eq!(config, PrepConfig::default(), "{file}");
+        }
     }
 }

@@ -37,6 +37,7 @@ fn pyarrow_duckdb_and_polars_read_the_shards() {
         columns,
         [
             "doc_id",
+            "title",
             "sent_id",
             "draw",
             "words",
@@ -64,6 +65,7 @@ fn pyarrow_duckdb_and_polars_read_the_shards() {
     let first = &arrow["first"];
     let r = &rows[0];
     assert_eq!(first["doc_id"], r.doc_id.as_str());
+    assert_eq!(first["title"], Value::Null, "text documents have no title");
     assert_eq!(first["sent_id"], r.sent_id);
     assert_eq!(first["words"], serde_json::json!(r.words));
     assert_eq!(first["input_ids"], serde_json::json!(r.input_ids));

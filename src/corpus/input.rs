@@ -46,24 +46,35 @@ impl Compression {
 pub struct OpenInput {
     /// The decompressed content, positioned after any UTF-8 byte-order mark.
     pub reader: Box<dyn BufRead + Send>,
-    digest: DigestHandle,
+    /// The checksum of the raw file, computed as it is read.
+    pub digest: InputDigest,
 }
 
 impl OpenInput {
     /// Opens `path`, choosing the decoder from its extension. Fails on a missing or
     /// unreadable file and on UTF-16 content, which spe does not read.
     pub fn open(path: &Path) -> Result<OpenInput> {
+        OpenInput::open_with(path, |raw| {
+            Ok(match Compression::from_path(path) {
+                Compression::None => raw,
+                Compression::Zstd => Box::new(
+                    zstd::stream::read::Decoder::new(raw)
+                        .with_context(|| format!("cannot start zstd decoder for {}", path.display()))?,
+                ),
+                Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
+            })
+        })
+    }
+
+    /// Opens `path` with the decoder that `decode` wraps around the raw, checksummed bytes.
+    pub fn open_with(
+        path: &Path,
+        decode: impl FnOnce(Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>>,
+    ) -> Result<OpenInput> {
         let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
-        let digest = DigestHandle::new(path);
-        let raw = HashingReader { inner: file, digest: digest.clone() };
-        let decoded: Box<dyn Read + Send> = match Compression::from_path(path) {
-            Compression::None => Box::new(raw),
-            Compression::Zstd => Box::new(
-                zstd::stream::read::Decoder::new(raw)
-                    .with_context(|| format!("cannot start zstd decoder for {}", path.display()))?,
-            ),
-            Compression::Bzip2 => Box::new(bzip2::read::MultiBzDecoder::new(raw)),
-        };
+        let digest = InputDigest::new(path);
+        let raw = Box::new(HashingReader { inner: file, digest: digest.clone() });
+        let decoded = decode(raw)?;
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, decoded));
         skip_byte_order_mark(&mut *reader, path)?;
         Ok(OpenInput { reader, digest })
@@ -92,18 +103,26 @@ fn skip_byte_order_mark(reader: &mut dyn BufRead, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The SHA-256 of an input file, fed by the reader of its raw bytes.
 #[derive(Clone)]
-struct DigestHandle {
+pub struct InputDigest {
     path: PathBuf,
     state: Arc<Mutex<(Sha256, u64)>>,
 }
 
-impl DigestHandle {
+impl InputDigest {
     fn new(path: &Path) -> Self {
-        DigestHandle { path: path.to_path_buf(), state: Arc::new(Mutex::new((Sha256::new(), 0))) }
+        InputDigest { path: path.to_path_buf(), state: Arc::new(Mutex::new((Sha256::new(), 0))) }
     }
 
-    fn finish(self) -> Result<InputRecord> {
+    /// Raw bytes of the file read so far, for progress reports.
+    pub fn bytes_read(&self) -> u64 {
+        self.state.lock().expect("digest lock").1
+    }
+
+    /// Completes the checksum (hashing any raw bytes the decoder did not consume) and
+    /// returns the manifest record.
+    pub fn finish(self) -> Result<InputRecord> {
         let (mut hasher, mut seen) = {
             let guard = self.state.lock().expect("digest lock");
             guard.clone()
@@ -122,7 +141,7 @@ impl DigestHandle {
 
 struct HashingReader {
     inner: File,
-    digest: DigestHandle,
+    digest: InputDigest,
 }
 
 impl Read for HashingReader {

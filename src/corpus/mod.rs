@@ -6,6 +6,7 @@
 
 pub mod input;
 pub mod text;
+pub mod wiki;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,10 +39,22 @@ pub fn merge_counts(counts: &mut Counts, other: &Counts) {
 pub struct Document {
     /// Stable identifier, unique within one output.
     pub id: String,
-    /// Index of `sentences[0]` within the document.
+    /// The document's title, where the corpus has one.
+    pub title: Option<String>,
+    /// Index of the part's first sentence within the document.
     pub first_sentence: i32,
-    /// Raw sentence texts, in order.
-    pub sentences: Vec<String>,
+    /// The text, split into sentences or still to be cleaned and split.
+    pub content: Content,
+}
+
+/// What a reader hands on: sentences, or raw markup for the workers to clean and split in
+/// parallel (see [`crate::clean`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Content {
+    /// Sentences, in order.
+    Sentences(Vec<String>),
+    /// A MediaWiki page's wikitext.
+    Wikitext(String),
 }
 
 /// What a source read, for the manifest.
@@ -57,6 +70,10 @@ pub struct SourceReport {
 pub trait Source: Send {
     /// The next document in input order, or `None` after the last one.
     fn next_document(&mut self) -> anyhow::Result<Option<Document>>;
+    /// Input bytes read so far and in all, for progress reports (`(0, 0)` if unknown).
+    fn progress(&self) -> (u64, u64) {
+        (0, 0)
+    }
     /// Called once after `next_document` returned `None`.
     fn finish(self: Box<Self>) -> anyhow::Result<SourceReport>;
 }
@@ -85,10 +102,17 @@ pub struct ReadConfig {
     /// Documents with more sentences are handed on in parts of this size, which bounds
     /// memory and keeps the workers busy when an input has no document breaks.
     pub max_document_sentences: usize,
+    /// Wiki pages whose text is longer are skipped and counted.
+    pub max_page_bytes: usize,
 }
 
 impl Default for ReadConfig {
     fn default() -> Self {
-        ReadConfig { on_bad_record: BadRecordPolicy::Error, max_line_bytes: 1 << 20, max_document_sentences: 10_000 }
+        ReadConfig {
+            on_bad_record: BadRecordPolicy::Error,
+            max_line_bytes: 1 << 20,
+            max_document_sentences: 10_000,
+            max_page_bytes: 16 << 20,
+        }
     }
 }

@@ -6,7 +6,7 @@
 //! samples.
 
 use super::input::{read_line_bounded, Compression, Line, OpenInput};
-use super::{count, BadRecordPolicy, Document, ReadConfig, Source, SourceReport};
+use super::{count, BadRecordPolicy, Content, Document, ReadConfig, Source, SourceReport};
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -18,6 +18,7 @@ pub struct TextSource {
     current: Option<OpenFile>,
     report: SourceReport,
     line: Vec<u8>,
+    bytes_total: u64,
 }
 
 struct OpenFile {
@@ -46,7 +47,9 @@ impl TextSource {
                 bail!("two inputs are named {name:?}; document ids are built from file names, so they must differ");
             }
         }
+        let bytes_total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         Ok(TextSource {
+            bytes_total,
             files: files.into_iter(),
             config,
             current: None,
@@ -92,12 +95,18 @@ fn file_name(path: &Path) -> String {
 impl OpenFile {
     fn take_document(&mut self, ends: bool) -> Document {
         let sentences = std::mem::take(&mut self.sentences);
-        let doc = Document { id: format!("{}#{}", self.name, self.doc_index), first_sentence: self.emitted, sentences };
+        let count = sentences.len() as i32;
+        let doc = Document {
+            id: format!("{}#{}", self.name, self.doc_index),
+            title: None,
+            first_sentence: self.emitted,
+            content: Content::Sentences(sentences),
+        };
         if ends {
             self.doc_index += 1;
             self.emitted = 0;
         } else {
-            self.emitted += doc.sentences.len() as i32;
+            self.emitted += count;
         }
         doc
     }
@@ -166,6 +175,12 @@ impl Source for TextSource {
         }
     }
 
+    fn progress(&self) -> (u64, u64) {
+        let current = self.current.as_ref().map_or(0, |f| f.input.digest.bytes_read());
+        let done: u64 = self.report.inputs.iter().map(|i| i.bytes).sum();
+        (done + current, self.bytes_total)
+    }
+
     fn finish(self: Box<Self>) -> Result<SourceReport> {
         Ok(self.report)
     }
@@ -175,6 +190,13 @@ impl Source for TextSource {
 mod tests {
     use super::*;
     use crate::corpus::Counts;
+
+    fn sentences(doc: &Document) -> &[String] {
+        match &doc.content {
+            Content::Sentences(s) => s,
+            Content::Wikitext(_) => panic!("text gives sentences"),
+        }
+    }
 
     fn read_all(files: Vec<PathBuf>, config: ReadConfig) -> Result<(Vec<Document>, SourceReport)> {
         let mut source = Box::new(TextSource::new(files, config)?);
@@ -192,9 +214,9 @@ mod tests {
         std::fs::write(&path, "s1\ns2\ns3\n\n\n t1 \n").unwrap();
         let config = ReadConfig { max_document_sentences: 2, ..ReadConfig::default() };
         let (docs, report) = read_all(vec![path], config).unwrap();
-        let ids: Vec<_> = docs.iter().map(|d| (d.id.as_str(), d.first_sentence, d.sentences.len())).collect();
+        let ids: Vec<_> = docs.iter().map(|d| (d.id.as_str(), d.first_sentence, sentences(d).len())).collect();
         assert_eq!(ids, [("a.txt#0", 0, 2), ("a.txt#0", 2, 1), ("a.txt#1", 0, 1)]);
-        assert_eq!(docs[2].sentences, ["t1"]);
+        assert_eq!(sentences(&docs[2]), ["t1"]);
         assert_eq!(report.inputs.len(), 1);
     }
 
@@ -214,7 +236,7 @@ mod tests {
 
         let skip = ReadConfig { on_bad_record: BadRecordPolicy::Skip, ..config };
         let (docs, report) = read_all(vec![path, empty], skip).unwrap();
-        assert_eq!(docs[0].sentences, ["good line", "ok"]);
+        assert_eq!(sentences(&docs[0]), ["good line", "ok"]);
         let expected: Counts =
             [("empty_file", 1), ("invalid_utf8", 1), ("line_too_long", 1)].map(|(k, v)| (k.to_string(), v)).into();
         assert_eq!(report.skipped, expected);

@@ -96,6 +96,8 @@ impl DropReason {
 pub struct Sample {
     /// The document's id.
     pub doc_id: String,
+    /// The document's title, where the corpus has one.
+    pub title: Option<String>,
     /// The sentence's index within its document.
     pub sent_id: i32,
     /// Which of the `dupe_factor` draws of the sentence.
@@ -212,6 +214,7 @@ impl Sampler {
 
         Some(Sample {
             doc_id: String::new(),
+            title: None,
             sent_id: 0,
             draw: 0,
             words: order.iter().map(|&w| sentence.words[w as usize].clone()).collect(),

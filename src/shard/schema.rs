@@ -40,6 +40,7 @@ pub fn schema() -> SchemaRef {
             let list = |data_type: DataType| DataType::List(item(data_type));
             Arc::new(Schema::new(vec![
                 Field::new("doc_id", DataType::Utf8, false),
+                Field::new("title", DataType::Utf8, true),
                 Field::new("sent_id", DataType::Int32, false),
                 Field::new("draw", DataType::Int32, false),
                 Field::new("words", list(DataType::Utf8), false),
@@ -96,6 +97,7 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
     );
     let columns: Vec<ArrayRef> = vec![
         Arc::new(StringArray::from_iter_values(samples.iter().map(|s| &s.doc_id))),
+        Arc::new(StringArray::from_iter(samples.iter().map(|s| s.title.as_deref()))),
         per_row(&|s| s.sent_id),
         per_row(&|s| s.draw),
         list(
@@ -121,7 +123,9 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
     if batch.schema().fields() != schema().fields() {
         bail!("the columns do not match spe's shard schema version {SCHEMA_VERSION}");
     }
-    let col = |i: usize| batch.column(i);
+    let title = batch.column(1).as_string::<i32>().clone();
+    // Every other column by its index in the schema without `title`.
+    let col = |i: usize| batch.column(if i == 0 { 0 } else { i + 1 });
     let int = |i: usize| col(i).as_primitive::<Int32Type>();
     let lists = |i: usize| col(i).as_list::<i32>();
     let (doc_id, sent_id, draw) = (col(0).as_string::<i32>(), int(1), int(2));
@@ -147,6 +151,7 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
             let offset = tbo_row.column(3).as_primitive::<Int8Type>();
             Ok(Sample {
                 doc_id: doc_id.value(row).to_string(),
+                title: title.is_valid(row).then(|| title.value(row).to_string()),
                 sent_id: sent_id.value(row),
                 draw: draw.value(row),
                 words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("").to_string()).collect(),

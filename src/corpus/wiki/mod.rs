@@ -1,0 +1,197 @@
+//! MediaWiki XML dumps (the English Wikipedia `pages-articles` export): one document per
+//! article, whose wikitext the workers clean and split ([`crate::clean`]).
+//!
+//! Inputs may be `.xml`, `.xml.zst` or `.xml.bz2`. A `.bz2` dump is decoded in parallel,
+//! stream by stream ([`multistream`]): with the `multistream-index` that comes with
+//! `pages-articles-multistream` dumps (found next to the dump, or given), or else by
+//! scanning for stream boundaries. Only articles (namespace 0) are kept; redirects,
+//! disambiguation pages and pages over `read.max_page_bytes` are skipped and counted.
+//! Document ids are page ids; the title goes with each sample.
+
+pub mod dump;
+pub mod multistream;
+
+use super::input::{Compression, InputDigest, OpenInput};
+use super::{count, Content, Document, ReadConfig, Source, SourceReport};
+use anyhow::Result;
+use dump::{DumpReader, Page};
+use multistream::{read_index, Boundaries, ParallelBz2};
+use regex::Regex;
+use std::io::BufRead;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+/// A dump to read, with the index of its streams if it has one.
+#[derive(Debug, Clone)]
+pub struct WikiInput {
+    /// The dump file.
+    pub dump: PathBuf,
+    /// Its `multistream-index.txt.bz2`.
+    pub index: Option<PathBuf>,
+}
+
+impl WikiInput {
+    /// A dump, with the index that sits next to it under Wikipedia's naming
+    /// (`…-multistream.xml.bz2` and `…-multistream-index.txt.bz2`) when there is one.
+    pub fn with_sibling_index(dump: PathBuf) -> WikiInput {
+        let name = dump.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let index = name
+            .contains("multistream")
+            .then(|| {
+                dump.with_file_name(name.replacen("multistream", "multistream-index", 1).replacen(".xml", ".txt", 1))
+            })
+            .filter(|p| p.is_file());
+        WikiInput { dump, index }
+    }
+}
+
+/// Reads articles from MediaWiki XML dumps, in the order given.
+pub struct WikiSource {
+    inputs: std::vec::IntoIter<WikiInput>,
+    config: ReadConfig,
+    threads: usize,
+    current: Option<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)>,
+    report: SourceReport,
+    bytes_total: u64,
+    bytes_done: u64,
+}
+
+impl WikiSource {
+    /// A source over `inputs`, decoding `.bz2` dumps on `threads` threads (0: one per core).
+    pub fn new(inputs: Vec<WikiInput>, config: ReadConfig, threads: usize) -> Result<WikiSource> {
+        anyhow::ensure!(!inputs.is_empty(), "no input files given");
+        let bytes_total = inputs.iter().filter_map(|i| std::fs::metadata(&i.dump).ok()).map(|m| m.len()).sum();
+        Ok(WikiSource {
+            inputs: inputs.into_iter(),
+            config,
+            threads,
+            current: None,
+            report: SourceReport::default(),
+            bytes_total,
+            bytes_done: 0,
+        })
+    }
+
+    fn open(&mut self, input: &WikiInput) -> Result<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)> {
+        let path = &input.dump;
+        let opened = if Compression::from_path(path) == Compression::Bzip2 {
+            let boundaries = match &input.index {
+                Some(index) => {
+                    let (boundaries, record) = read_index(index)?;
+                    self.report.inputs.push(record);
+                    boundaries
+                }
+                None => Boundaries::Scan,
+            };
+            let name = path.display().to_string();
+            let threads = self.threads;
+            OpenInput::open_with(path, |raw| Ok(Box::new(ParallelBz2::new(raw, boundaries, threads, name)?)))?
+        } else {
+            OpenInput::open(path)?
+        };
+        let reader = DumpReader::new(opened.reader, &path.display().to_string(), self.config.max_page_bytes);
+        Ok((reader, opened.digest))
+    }
+
+    /// Why a page is not an article to keep, if it is not.
+    fn skip_reason(page: &Page) -> Option<&'static str> {
+        if page.ns != 0 {
+            Some("not_an_article")
+        } else if page.redirect || page.text.trim_start().get(..9).is_some_and(|t| t.eq_ignore_ascii_case("#redirect"))
+        {
+            Some("redirect")
+        } else if page.too_large {
+            Some("page_too_large")
+        } else if is_disambiguation(page) {
+            Some("disambiguation")
+        } else {
+            None
+        }
+    }
+}
+
+/// Disambiguation pages: by title, or by their templates (`{{disambiguation}}`,
+/// `{{hndis}}`, `{{geodis}}`, `{{set index article}}`, …).
+fn is_disambiguation(page: &Page) -> bool {
+    static TEMPLATE: OnceLock<Regex> = OnceLock::new();
+    let template = TEMPLATE.get_or_init(|| {
+        Regex::new(r"(?i)\{\{\s*(disambiguation|disambig|disamb|dab|dbig|hndis|geodis|set index article|[a-z ]+ disambiguation|[a-z]+ ?index)\s*(\||\}\})")
+            .expect("valid pattern")
+    });
+    page.title.ends_with("(disambiguation)") || template.is_match(&page.text)
+}
+
+impl Source for WikiSource {
+    fn next_document(&mut self) -> Result<Option<Document>> {
+        loop {
+            if self.current.is_none() {
+                let Some(input) = self.inputs.next() else { return Ok(None) };
+                self.current = Some(self.open(&input)?);
+            }
+            let (reader, _) = self.current.as_mut().expect("opened above");
+            let Some(page) = reader.next_page()? else {
+                let (_, digest) = self.current.take().expect("open");
+                let record = digest.finish()?;
+                self.bytes_done += record.bytes;
+                self.report.inputs.push(record);
+                continue;
+            };
+            if let Some(reason) = Self::skip_reason(&page) {
+                count(&mut self.report.skipped, reason, 1);
+                continue;
+            }
+            return Ok(Some(Document {
+                id: page.id.to_string(),
+                title: Some(page.title),
+                first_sentence: 0,
+                content: Content::Wikitext(page.text),
+            }));
+        }
+    }
+
+    fn progress(&self) -> (u64, u64) {
+        let current = self.current.as_ref().map_or(0, |(_, digest)| digest.bytes_read());
+        (self.bytes_done + current, self.bytes_total)
+    }
+
+    fn finish(self: Box<Self>) -> Result<SourceReport> {
+        Ok(self.report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_sibling_index_is_found_by_wikipedia_naming() {
+        let dir = tempfile::tempdir().unwrap();
+        let dump = dir.path().join("enwiki-20190301-pages-articles-multistream.xml.bz2");
+        let index = dir.path().join("enwiki-20190301-pages-articles-multistream-index.txt.bz2");
+        std::fs::write(&dump, b"").unwrap();
+        assert_eq!(WikiInput::with_sibling_index(dump.clone()).index, None);
+        std::fs::write(&index, b"").unwrap();
+        assert_eq!(WikiInput::with_sibling_index(dump).index, Some(index));
+        let split = dir.path().join("enwiki-20190301-pages-articles-multistream1.xml-p1p41242.bz2");
+        let split_index = dir.path().join("enwiki-20190301-pages-articles-multistream-index1.txt-p1p41242.bz2");
+        std::fs::write(&split_index, b"").unwrap();
+        assert_eq!(WikiInput::with_sibling_index(split).index, Some(split_index));
+    }
+
+    #[test]
+    fn disambiguation_pages_are_recognised() {
+        let page = |title: &str, text: &str| Page {
+            id: 1,
+            ns: 0,
+            title: title.into(),
+            redirect: false,
+            text: text.into(),
+            too_large: false,
+        };
+        assert!(is_disambiguation(&page("Mercury (disambiguation)", "")));
+        assert!(is_disambiguation(&page("Mercury", "'''Mercury''' may refer to:\n{{disambiguation}}")));
+        assert!(is_disambiguation(&page("Smith", "{{Surname index|Smith}}")));
+        assert!(is_disambiguation(&page("X", "{{hndis|Smith, John}}")));
+        assert!(!is_disambiguation(&page("Anarchism", "{{Anarchism sidebar}} {{dablink|x}} text")));
+    }
+}
