@@ -19,7 +19,7 @@ use crate::corpus::wiki::{WikiInput, WikiSource};
 use crate::corpus::{count, merge_counts, Content, Counts, Document, ReadConfig, Source, SourceReport};
 use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
-use crate::shard::verify::{add, META_CONFIG, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
+use crate::shard::schema::{META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
 use crate::shard::writer::TMP_SUFFIX;
 use crate::shard::{ShardConfig, ShardRecord, ShardWriter, MANIFEST_FILE, SCHEMA_VERSION};
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
@@ -154,7 +154,7 @@ pub fn run(
         (META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
         (META_TOKENIZER_SHA256.to_string(), tokenizer.sha256().to_string()),
         (META_CONFIG.to_string(), config_json.to_string()),
-        ("spe.corpus".to_string(), corpus.to_string()),
+        (META_CORPUS.to_string(), corpus.to_string()),
     ];
     let writer = ShardWriter::new(&options.out, config.shard.clone(), metadata)?;
     let queue = config.pipeline.queue_batches.max(1);
@@ -183,7 +183,7 @@ pub fn run(
                     totals.sentences += out.sentences;
                     merge_counts(&mut sampled.dropped_sentences, &out.sampled.dropped_sentences);
                     merge_counts(&mut sampled.dropped_draws, &out.sampled.dropped_draws);
-                    out.sampled.samples.iter().for_each(|s| add(&mut totals, s));
+                    out.sampled.samples.iter().for_each(|s| totals.add(s));
                     samples.append(&mut out.sampled.samples);
                 }
                 if sample_tx.send(samples).is_err() {

@@ -4,6 +4,7 @@
 use super::schema::SCHEMA_VERSION;
 use super::writer::ShardRecord;
 use crate::corpus::{Counts, InputRecord};
+use crate::sample::Sample;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -98,6 +99,17 @@ pub struct Totals {
     pub spo_targets: u64,
     /// Masked sub-tokens over all samples.
     pub tbo_targets: u64,
+}
+
+impl Totals {
+    /// Counts one sample.
+    pub fn add(&mut self, sample: &Sample) {
+        self.samples += 1;
+        self.words += sample.words.len() as u64;
+        self.subtokens += sample.input_ids.len() as u64;
+        self.spo_targets += sample.spo.len() as u64;
+        self.tbo_targets += sample.tbo.len() as u64;
+    }
 }
 
 impl Manifest {

@@ -15,6 +15,15 @@ use std::sync::{Arc, OnceLock};
 /// Version of the column layout, stored in every shard and in the manifest.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Parquet key-value metadata key of the schema version.
+pub const META_SCHEMA_VERSION: &str = "spe.schema_version";
+/// Parquet key-value metadata key of the tokenizer checksum.
+pub const META_TOKENIZER_SHA256: &str = "spe.tokenizer_sha256";
+/// Parquet key-value metadata key of the run's configuration (JSON).
+pub const META_CONFIG: &str = "spe.config";
+/// Parquet key-value metadata key of the corpus reader.
+pub const META_CORPUS: &str = "spe.corpus";
+
 fn item(data_type: DataType) -> FieldRef {
     Arc::new(Field::new("item", data_type, false))
 }

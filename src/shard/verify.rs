@@ -6,22 +6,14 @@
 //! unfinished files are reported.
 
 use super::manifest::{Manifest, Totals};
-use super::schema::{from_batch, SCHEMA_VERSION};
+use super::schema::{from_batch, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::{ShardRecord, TMP_SUFFIX};
 use crate::corpus::input::sha256_file;
-use crate::sample::Sample;
 use crate::tokenize::SpecialIds;
 use anyhow::{Context, Result};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use rayon::prelude::*;
 use std::path::Path;
-
-/// Parquet key-value metadata key of the schema version.
-pub const META_SCHEMA_VERSION: &str = "spe.schema_version";
-/// Parquet key-value metadata key of the tokenizer checksum.
-pub const META_TOKENIZER_SHA256: &str = "spe.tokenizer_sha256";
-/// Parquet key-value metadata key of the run's configuration (JSON).
-pub const META_CONFIG: &str = "spe.config";
 
 /// The outcome of a verification.
 #[derive(Debug, Default)]
@@ -137,18 +129,9 @@ fn check_shard(
             if let Err(what) = sample.check(special) {
                 problems.push(format!("{name}: row {row} ({} sentence {}): {what}", sample.doc_id, sample.sent_id));
             }
-            add(&mut totals, &sample);
+            totals.add(&sample);
             row += 1;
         }
     }
     Ok(totals)
-}
-
-/// Adds one sample to the per-sample totals.
-pub fn add(totals: &mut Totals, sample: &Sample) {
-    totals.samples += 1;
-    totals.words += sample.words.len() as u64;
-    totals.subtokens += sample.input_ids.len() as u64;
-    totals.spo_targets += sample.spo.len() as u64;
-    totals.tbo_targets += sample.tbo.len() as u64;
 }
