@@ -45,6 +45,8 @@ enum Command {
 enum Corpus {
     /// Plain text, one sentence per line, a blank line between documents (.txt, .zst, .bz2).
     Text(PrepArgs),
+    /// Directory trees of plain-text books, one .txt (.txt.zst, .txt.bz2) per book.
+    Books(PrepArgs),
     /// MediaWiki XML dumps (.xml, .xml.zst, .xml.bz2; multistream dumps decoded in parallel).
     Wiki {
         #[command(flatten)]
@@ -59,7 +61,7 @@ enum Corpus {
 /// Flags common to every corpus.
 #[derive(Args)]
 struct PrepArgs {
-    /// Input files.
+    /// Input files (for books: directories or files).
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<PathBuf>,
     /// Output directory.
@@ -118,6 +120,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Prep(Corpus::Text(args)) => {
             let (manifest, log) = prep::text(args.input.clone(), &args.config()?, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Command::Prep(Corpus::Books(args)) => {
+            let (manifest, log) = prep::books(args.input.clone(), &args.config()?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Command::Prep(Corpus::Wiki { args, index }) => {

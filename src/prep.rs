@@ -13,7 +13,8 @@
 //! manifest is written last, after every shard is complete.
 
 use crate::clean::wikitext::is_debris;
-use crate::clean::{CleanConfig, Cleaner, SplitConfig, Splitter};
+use crate::clean::{plain, CleanConfig, Cleaner, SplitConfig, Splitter};
+use crate::corpus::books::BooksSource;
 use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
 use crate::corpus::{count, merge_counts, Content, Counts, Document, ReadConfig, Source, SourceReport};
@@ -120,6 +121,12 @@ pub const RUN_LOG_FILE: &str = "run.json";
 pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
     let source = TextSource::new(inputs, config.read.clone())?;
     run(Box::new(source), "text", config, options)
+}
+
+/// `spe prep books`: directory trees of plain-text books to shards.
+pub fn books(roots: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
+    let source = BooksSource::new(roots, config.read.clone())?;
+    run(Box::new(source), "books", config, options)
 }
 
 /// `spe prep wiki`: MediaWiki XML dumps to shards.
@@ -278,6 +285,10 @@ impl Stages<'_> {
                 cleaned = self.cleaner.paragraphs(text);
                 cleaned.iter().flat_map(|p| self.splitter.split(p)).filter(|s| !is_debris(s)).collect()
             }
+            Content::Prose(text) => {
+                cleaned = plain::paragraphs(text);
+                cleaned.iter().flat_map(|p| self.splitter.split(p)).collect()
+            }
         };
         let mut out = DocumentOutput { sampled: Sampled::default(), sentences: sentences.len() as u64, skipped: None };
         if sentences.is_empty() {
@@ -319,8 +330,9 @@ fn read_batches(
         }
         sentences += match &doc.content {
             Content::Sentences(s) => s.len(),
-            // About one sentence per 300 bytes of wikitext: batches of similar work.
+            // About one sentence per 300 bytes of wikitext or 100 of prose: batches of similar work.
             Content::Wikitext(text) => text.len() / 300 + 1,
+            Content::Prose(text) => text.len() / 100 + 1,
         };
         batch.push(doc);
         if sentences >= batch_sentences {
@@ -429,7 +441,7 @@ mod tests {
 
     #[test]
     fn the_shipped_pipeline_files_hold_the_defaults() {
-        for file in ["pipelines/text.toml", "pipelines/wiki.toml"] {
+        for file in ["pipelines/text.toml", "pipelines/wiki.toml", "pipelines/books.toml"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
             let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
             assert_eq!(config, PrepConfig::default(), "{file}");

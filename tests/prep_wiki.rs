@@ -183,7 +183,7 @@ fn pathological_pages_finish_quickly_and_are_handled() {
     }
     // Over the page size limit: skipped and counted.
     let small = dir.path().join("small");
-    ok(prep_wiki(&[&dump], &small, &["--set", "read.max_page_bytes=1100000"]));
+    ok(prep_wiki(&[&dump], &small, &["--set", "read.max_document_bytes=1100000"]));
     let manifest = Manifest::read(&small).unwrap();
-    assert_eq!(manifest.skipped_records.get("page_too_large"), Some(&4), "{:?}", manifest.skipped_records);
+    assert_eq!(manifest.skipped_records.get("document_too_large"), Some(&4), "{:?}", manifest.skipped_records);
 }

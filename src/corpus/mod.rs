@@ -4,6 +4,7 @@
 //! user's [`BadRecordPolicy`], and at the end returns a [`SourceReport`] with a checksum of
 //! every input file and the count of every record it skipped.
 
+pub mod books;
 pub mod input;
 pub mod text;
 pub mod wiki;
@@ -27,6 +28,26 @@ pub fn count(counts: &mut Counts, reason: &str, n: u64) {
 pub fn merge_counts(counts: &mut Counts, other: &Counts) {
     for (reason, n) in other {
         count(counts, reason, *n);
+    }
+}
+
+/// Handles a bad record at `location` (`FILE:LINE`, or `FILE` for the whole file): an
+/// error under [`BadRecordPolicy::Error`], a count in `report` under [`BadRecordPolicy::Skip`].
+pub fn bad_record(
+    policy: BadRecordPolicy,
+    report: &mut SourceReport,
+    location: &str,
+    reason: &str,
+    what: &str,
+) -> anyhow::Result<()> {
+    match policy {
+        BadRecordPolicy::Error => {
+            anyhow::bail!("{location}: {what} (pass --skip-bad-records to skip and count such records)")
+        }
+        BadRecordPolicy::Skip => {
+            count(&mut report.skipped, reason, 1);
+            Ok(())
+        }
     }
 }
 
@@ -55,6 +76,8 @@ pub enum Content {
     Sentences(Vec<String>),
     /// A MediaWiki page's wikitext.
     Wikitext(String),
+    /// Plain prose, paragraphs separated by blank lines (a book).
+    Prose(String),
 }
 
 /// What a source read, for the manifest.
@@ -102,8 +125,8 @@ pub struct ReadConfig {
     /// Documents with more sentences are handed on in parts of this size, which bounds
     /// memory and keeps the workers busy when an input has no document breaks.
     pub max_document_sentences: usize,
-    /// Wiki pages whose text is longer are skipped and counted.
-    pub max_page_bytes: usize,
+    /// Wiki pages and books that are longer are skipped and counted, which bounds memory.
+    pub max_document_bytes: usize,
 }
 
 impl Default for ReadConfig {
@@ -112,7 +135,7 @@ impl Default for ReadConfig {
             on_bad_record: BadRecordPolicy::Error,
             max_line_bytes: 1 << 20,
             max_document_sentences: 10_000,
-            max_page_bytes: 16 << 20,
+            max_document_bytes: 16 << 20,
         }
     }
 }

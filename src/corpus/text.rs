@@ -6,7 +6,7 @@
 //! samples.
 
 use super::input::{read_line_bounded, Compression, Line, OpenInput};
-use super::{count, BadRecordPolicy, Content, Document, ReadConfig, Source, SourceReport};
+use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -58,17 +58,8 @@ impl TextSource {
         })
     }
 
-    /// Handles a bad record at `location` (`FILE:LINE`, or `FILE` for the whole file).
     fn bad_record(&mut self, location: String, reason: &str, what: String) -> Result<()> {
-        match self.config.on_bad_record {
-            BadRecordPolicy::Error => {
-                bail!("{location}: {what} (pass --skip-bad-records to skip and count such records)")
-            }
-            BadRecordPolicy::Skip => {
-                count(&mut self.report.skipped, reason, 1);
-                Ok(())
-            }
-        }
+        bad_record(self.config.on_bad_record, &mut self.report, &location, reason, &what)
     }
 
     /// Closes the current file, recording its checksum; an input without a single
@@ -189,12 +180,12 @@ impl Source for TextSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::Counts;
+    use crate::corpus::{BadRecordPolicy, Counts};
 
     fn sentences(doc: &Document) -> &[String] {
         match &doc.content {
             Content::Sentences(s) => s,
-            Content::Wikitext(_) => panic!("text gives sentences"),
+            other => panic!("text gives sentences, not {other:?}"),
         }
     }
 

@@ -37,19 +37,19 @@ pub struct DumpReader<R: BufRead> {
     reader: Reader<R>,
     buf: Vec<u8>,
     name: String,
-    max_page_bytes: usize,
+    max_document_bytes: usize,
     closed: bool,
 }
 
 impl<R: BufRead> DumpReader<R> {
     /// A reader of the export in `input`, named `name` in errors. Page texts longer than
-    /// `max_page_bytes` are cut and flagged rather than held in memory.
-    pub fn new(input: R, name: &str, max_page_bytes: usize) -> Self {
+    /// `max_document_bytes` are cut and flagged rather than held in memory.
+    pub fn new(input: R, name: &str, max_document_bytes: usize) -> Self {
         DumpReader {
             reader: Reader::from_reader(input),
             buf: Vec::new(),
             name: name.to_string(),
-            max_page_bytes,
+            max_document_bytes,
             closed: false,
         }
     }
@@ -61,7 +61,7 @@ impl<R: BufRead> DumpReader<R> {
         let mut field: Option<Field> = None;
         let mut in_revision = false;
         let mut value = String::new();
-        let max = self.max_page_bytes;
+        let max = self.max_document_bytes;
         loop {
             self.buf.clear();
             let event = match self.reader.read_event_into(&mut self.buf) {

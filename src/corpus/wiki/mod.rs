@@ -5,7 +5,7 @@
 //! stream by stream ([`multistream`]): with the `multistream-index` that comes with
 //! `pages-articles-multistream` dumps (found next to the dump, or given), or else by
 //! scanning for stream boundaries. Only articles (namespace 0) are kept; redirects,
-//! disambiguation pages and pages over `read.max_page_bytes` are skipped and counted.
+//! disambiguation pages and pages over `read.max_document_bytes` are skipped and counted.
 //! Document ids are page ids; the title goes with each sample.
 
 pub mod dump;
@@ -89,7 +89,7 @@ impl WikiSource {
         } else {
             OpenInput::open(path)?
         };
-        let reader = DumpReader::new(opened.reader, &path.display().to_string(), self.config.max_page_bytes);
+        let reader = DumpReader::new(opened.reader, &path.display().to_string(), self.config.max_document_bytes);
         Ok((reader, opened.digest))
     }
 
@@ -101,7 +101,7 @@ impl WikiSource {
         {
             Some("redirect")
         } else if page.too_large {
-            Some("page_too_large")
+            Some("document_too_large")
         } else if is_disambiguation(page) {
             Some("disambiguation")
         } else {
