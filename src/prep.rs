@@ -175,31 +175,44 @@ pub fn run(
     let (read, processed, written) = std::thread::scope(|scope| {
         let reader = scope.spawn(move || read_batches(source, batch_sentences, doc_tx));
         let writer = scope.spawn(move || write_batches(writer, sample_rx));
-        let processed = (|| -> Result<()> {
-            for batch in doc_rx {
-                let results: Vec<Result<DocumentOutput>> =
-                    pool.install(|| batch.par_iter().map(|doc| stages.process(doc)).collect());
-                let mut samples = Vec::new();
-                for (doc, result) in batch.iter().zip(results) {
-                    let mut out = result?;
-                    if let Some(reason) = out.skipped {
-                        count(&mut skipped_documents, reason, 1);
-                        continue;
+        // The block owns the sender, so the writer stops however processing ends.
+        let processed = {
+            let sample_tx = sample_tx;
+            (|| -> Result<()> {
+                for batch in doc_rx {
+                    let work = || pool.install(|| batch.par_iter().map(|doc| stages.process(doc)).collect::<Vec<_>>());
+                    let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
+                        let what = panic
+                            .downcast_ref::<&str>()
+                            .map(|s| s.to_string())
+                            .or_else(|| panic.downcast_ref::<String>().cloned());
+                        anyhow!(
+                            "internal error while processing documents {}..: {}",
+                            batch[0].id,
+                            what.unwrap_or_default()
+                        )
+                    })?;
+                    let mut samples = Vec::new();
+                    for (doc, result) in batch.iter().zip(results) {
+                        let mut out = result?;
+                        if let Some(reason) = out.skipped {
+                            count(&mut skipped_documents, reason, 1);
+                            continue;
+                        }
+                        totals.documents += u64::from(doc.first_sentence == 0);
+                        totals.sentences += out.sentences;
+                        merge_counts(&mut sampled.dropped_sentences, &out.sampled.dropped_sentences);
+                        merge_counts(&mut sampled.dropped_draws, &out.sampled.dropped_draws);
+                        out.sampled.samples.iter().for_each(|s| totals.add(s));
+                        samples.append(&mut out.sampled.samples);
                     }
-                    totals.documents += u64::from(doc.first_sentence == 0);
-                    totals.sentences += out.sentences;
-                    merge_counts(&mut sampled.dropped_sentences, &out.sampled.dropped_sentences);
-                    merge_counts(&mut sampled.dropped_draws, &out.sampled.dropped_draws);
-                    out.sampled.samples.iter().for_each(|s| totals.add(s));
-                    samples.append(&mut out.sampled.samples);
+                    if sample_tx.send(samples).is_err() {
+                        break; // the writer failed; its error is reported below
+                    }
                 }
-                if sample_tx.send(samples).is_err() {
-                    break; // the writer failed; its error is reported below
-                }
-            }
-            Ok(())
-        })();
-        drop(sample_tx);
+                Ok(())
+            })()
+        };
         let written = writer.join().map_err(|_| anyhow!("the shard writer panicked"));
         let read = reader.join().map_err(|_| anyhow!("the reader panicked"));
         (read, processed, written)
