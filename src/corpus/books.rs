@@ -91,10 +91,7 @@ fn is_book(path: &Path) -> bool {
 /// The relative path with `/` separators and without a compression suffix.
 fn doc_id(relative: &Path) -> String {
     let id = relative.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/");
-    match Compression::from_path(relative) {
-        Compression::None => id,
-        _ => id.rsplit_once('.').map_or(id.clone(), |(stem, _)| stem.to_string()),
-    }
+    Compression::strip_suffix(&id).to_string()
 }
 
 impl Source for BooksSource {

@@ -40,6 +40,15 @@ impl Compression {
             _ => Compression::None,
         }
     }
+
+    /// `name` without the suffix of its compression (`a.txt.zst` gives `a.txt`), so that
+    /// ids built from file names do not change when a file is compressed.
+    pub fn strip_suffix(name: &str) -> &str {
+        match Compression::from_path(Path::new(name)) {
+            Compression::None => name,
+            _ => name.rsplit_once('.').map_or(name, |(stem, _)| stem),
+        }
+    }
 }
 
 /// An opened input: decoded UTF-8 bytes to read, and the checksum being computed.

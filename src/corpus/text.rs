@@ -77,10 +77,7 @@ impl TextSource {
 /// The file name that document ids are built from: without a compression suffix.
 fn file_name(path: &Path) -> String {
     let name = path.file_name().map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
-    match Compression::from_path(path) {
-        Compression::None => name,
-        _ => name.rsplit_once('.').map_or(name.clone(), |(stem, _)| stem.to_string()),
-    }
+    Compression::strip_suffix(&name).to_string()
 }
 
 impl OpenFile {
