@@ -3,7 +3,7 @@
 //! whose paragraphs (separated by blank lines) the workers split into sentences. Document
 //! ids are the book's path relative to the root given, without a compression suffix.
 
-use super::input::{Compression, OpenInput};
+use super::input::{ByteProgress, Compression, OpenInput};
 use super::{bad_record, count, Content, Document, ReadConfig, Source, SourceReport};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
@@ -15,7 +15,7 @@ pub struct BooksSource {
     books: std::vec::IntoIter<(PathBuf, String)>,
     config: ReadConfig,
     report: SourceReport,
-    bytes_total: u64,
+    progress: ByteProgress,
 }
 
 impl BooksSource {
@@ -60,8 +60,8 @@ impl BooksSource {
         if let Some((path, id)) = books.iter().find(|(_, id)| !ids.insert(id.clone())) {
             bail!("two books have the document id {id:?} (the second is {}); give roots whose books have distinct relative paths", path.display());
         }
-        let bytes_total = books.iter().filter_map(|(p, _)| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-        Ok(BooksSource { books: books.into_iter(), config, report, bytes_total })
+        let progress = ByteProgress::of(books.iter().map(|(p, _)| p.as_path()));
+        Ok(BooksSource { books: books.into_iter(), config, report, progress })
     }
 }
 
@@ -105,7 +105,9 @@ impl Source for BooksSource {
                 .read_to_end(&mut bytes)
                 .with_context(|| format!("{}: read error", path.display()))?;
             let too_large = bytes.len() > limit;
-            self.report.inputs.push(input.finish()?);
+            let record = input.finish()?;
+            self.progress.finished(record.bytes);
+            self.report.inputs.push(record);
             if too_large {
                 count(&mut self.report.skipped, "document_too_large", 1);
                 continue;
@@ -143,7 +145,7 @@ impl Source for BooksSource {
     }
 
     fn progress(&self) -> (u64, u64) {
-        (self.report.inputs.iter().map(|i| i.bytes).sum(), self.bytes_total)
+        self.progress.with_current(0)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -20,6 +20,31 @@ pub struct InputRecord {
     pub sha256: String,
 }
 
+/// Input bytes read so far and in all, for progress reports.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ByteProgress {
+    done: u64,
+    total: u64,
+}
+
+impl ByteProgress {
+    /// Nothing read yet of the files at `paths`.
+    pub fn of<'a>(paths: impl IntoIterator<Item = &'a Path>) -> ByteProgress {
+        let total = paths.into_iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+        ByteProgress { done: 0, total }
+    }
+
+    /// A file of `bytes` has been read whole.
+    pub fn finished(&mut self, bytes: u64) {
+        self.done += bytes;
+    }
+
+    /// `(read, total)`, with `current` bytes read of the file being read.
+    pub fn with_current(&self, current: u64) -> (u64, u64) {
+        (self.done + current, self.total)
+    }
+}
+
 /// How an input file is compressed, from its extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Compression {

@@ -5,7 +5,7 @@
 //! compression suffix removed so that `a.txt`, `a.txt.zst` and `a.txt.bz2` give the same
 //! samples.
 
-use super::input::{read_line_bounded, Compression, Line, OpenInput};
+use super::input::{read_line_bounded, ByteProgress, Compression, Line, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
 use anyhow::{bail, Result};
 use std::collections::BTreeSet;
@@ -18,7 +18,7 @@ pub struct TextSource {
     current: Option<OpenFile>,
     report: SourceReport,
     line: Vec<u8>,
-    bytes_total: u64,
+    progress: ByteProgress,
 }
 
 struct OpenFile {
@@ -47,9 +47,8 @@ impl TextSource {
                 bail!("two inputs are named {name:?}; document ids are built from file names, so they must differ");
             }
         }
-        let bytes_total = files.iter().filter_map(|f| std::fs::metadata(f).ok()).map(|m| m.len()).sum();
         Ok(TextSource {
-            bytes_total,
+            progress: ByteProgress::of(files.iter().map(PathBuf::as_path)),
             files: files.into_iter(),
             config,
             current: None,
@@ -69,7 +68,9 @@ impl TextSource {
         if file.nonblank_lines == 0 {
             self.bad_record(file.path.display().to_string(), "empty_file", "the file holds no sentence".into())?;
         }
-        self.report.inputs.push(file.input.finish()?);
+        let record = file.input.finish()?;
+        self.progress.finished(record.bytes);
+        self.report.inputs.push(record);
         Ok(())
     }
 }
@@ -164,9 +165,7 @@ impl Source for TextSource {
     }
 
     fn progress(&self) -> (u64, u64) {
-        let current = self.current.as_ref().map_or(0, |f| f.input.digest.bytes_read());
-        let done: u64 = self.report.inputs.iter().map(|i| i.bytes).sum();
-        (done + current, self.bytes_total)
+        self.progress.with_current(self.current.as_ref().map_or(0, |f| f.input.digest.bytes_read()))
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -11,7 +11,7 @@
 pub mod dump;
 pub mod multistream;
 
-use super::input::{Compression, InputDigest, OpenInput};
+use super::input::{ByteProgress, Compression, InputDigest, OpenInput};
 use super::{count, Content, Document, ReadConfig, Source, SourceReport};
 use anyhow::Result;
 use dump::{DumpReader, Page};
@@ -52,23 +52,21 @@ pub struct WikiSource {
     threads: usize,
     current: Option<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)>,
     report: SourceReport,
-    bytes_total: u64,
-    bytes_done: u64,
+    progress: ByteProgress,
 }
 
 impl WikiSource {
     /// A source over `inputs`, decoding `.bz2` dumps on `threads` threads (0: one per core).
     pub fn new(inputs: Vec<WikiInput>, config: ReadConfig, threads: usize) -> Result<WikiSource> {
         anyhow::ensure!(!inputs.is_empty(), "no input files given");
-        let bytes_total = inputs.iter().filter_map(|i| std::fs::metadata(&i.dump).ok()).map(|m| m.len()).sum();
+        let progress = ByteProgress::of(inputs.iter().map(|i| i.dump.as_path()));
         Ok(WikiSource {
             inputs: inputs.into_iter(),
             config,
             threads,
             current: None,
             report: SourceReport::default(),
-            bytes_total,
-            bytes_done: 0,
+            progress,
         })
     }
 
@@ -132,7 +130,7 @@ impl Source for WikiSource {
             let Some(page) = reader.next_page()? else {
                 let (_, digest) = self.current.take().expect("open");
                 let record = digest.finish()?;
-                self.bytes_done += record.bytes;
+                self.progress.finished(record.bytes);
                 self.report.inputs.push(record);
                 continue;
             };
@@ -150,8 +148,7 @@ impl Source for WikiSource {
     }
 
     fn progress(&self) -> (u64, u64) {
-        let current = self.current.as_ref().map_or(0, |(_, digest)| digest.bytes_read());
-        (self.bytes_done + current, self.bytes_total)
+        self.progress.with_current(self.current.as_ref().map_or(0, |(_, digest)| digest.bytes_read()))
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {
