@@ -40,13 +40,21 @@ pub fn load<T>(path: Option<&Path>, overrides: &[Override]) -> Result<T>
 where
     T: DeserializeOwned + Serialize + Default,
 {
+    load_with_defaults(T::default(), path, overrides)
+}
+
+/// [`load`], with `defaults` standing in for a missing `path`.
+pub fn load_with_defaults<T>(defaults: T, path: Option<&Path>, overrides: &[Override]) -> Result<T>
+where
+    T: DeserializeOwned + Serialize,
+{
     let mut table: toml::Table = match path {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
             toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
         }
-        None => toml::Table::try_from(T::default()).context("cannot encode default config")?,
+        None => toml::Table::try_from(defaults).context("cannot encode default config")?,
     };
     for item in overrides {
         apply(&mut table, item)?;

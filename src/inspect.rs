@@ -1,9 +1,12 @@
 //! `spe inspect`: a legible view of an output directory: the manifest summary, the
-//! schema, and rows rendered with their span pair, permutations, TBO targets and views.
+//! schema, and rows rendered with their span pair, permutations, TBO targets and views,
+//! or, for labeled outputs, with their entities and relations over the words.
 
 use crate::prep::describe;
 use crate::sample::spans::SEGMENT_NAMES;
 use crate::sample::Sample;
+use crate::shard::labeled::{read_batches, LabeledRow};
+use crate::shard::manifest::{format_of, LabeledManifest, TokenizerRecord, LABELED_FORMAT};
 use crate::shard::schema::from_batch;
 use crate::shard::Manifest;
 use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
@@ -12,10 +15,13 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
-/// Renders the manifest summary, the schema and the first `rows` rows of `dir`.
-/// Sub-tokens are shown as strings when the manifest's tokenizer file is still present
-/// and unchanged, as ids otherwise.
+/// Renders the manifest summary, the schema and the first `rows` rows of `dir`, a
+/// pre-training or a labeled output. Sub-tokens are shown as strings when the manifest's
+/// tokenizer file is still present and unchanged, as ids otherwise.
 pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
+    if format_of(dir)? == LABELED_FORMAT {
+        return inspect_labeled(dir, rows);
+    }
     let manifest = Manifest::read(dir)?;
     let mut out = String::new();
     let t = &manifest.totals;
@@ -73,7 +79,7 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
     for field in builder.schema().fields() {
         writeln!(out, "  {}: {}", field.name(), field.data_type())?;
     }
-    let tokenizer = load_tokenizer(&manifest);
+    let tokenizer = load_tokenizer(&manifest.tokenizer);
     writeln!(out, "\nrows (perm=K: segment permuted by permutation K; tbo: position=original piece(+offset); _ : hidden in that view):")?;
     let mut shown = 0;
     for batch in builder.with_batch_size(rows.max(1)).build()? {
@@ -89,9 +95,100 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
     Ok(out)
 }
 
-fn load_tokenizer(manifest: &Manifest) -> Option<WordTokenizer> {
-    let config = TokenizerConfig { path: PathBuf::from(&manifest.tokenizer.path), casing: Casing::Auto };
-    WordTokenizer::load(&config).ok().filter(|t| t.sha256() == manifest.tokenizer.sha256)
+fn load_tokenizer(record: &TokenizerRecord) -> Option<WordTokenizer> {
+    let config = TokenizerConfig { path: PathBuf::from(&record.path), casing: Casing::Auto };
+    WordTokenizer::load(&config).ok().filter(|t| t.sha256() == record.sha256)
+}
+
+/// A labeled output: counts and label sets per split, the schema, and the first `rows`
+/// rows of each split with their entities and relations over the words.
+fn inspect_labeled(dir: &Path, rows: usize) -> Result<String> {
+    let manifest = LabeledManifest::read(dir)?;
+    let mut out = String::new();
+    writeln!(
+        out,
+        "{} (spe {}, corpus {}, {} format, labeled schema v{})",
+        dir.display(),
+        manifest.tool.version,
+        manifest.corpus,
+        manifest.source_format,
+        manifest.schema_version
+    )?;
+    writeln!(out, "  tokenizer: {} (sha256 {})", manifest.tokenizer.path, &manifest.tokenizer.sha256[..12])?;
+    writeln!(out, "  symmetric relations: {}", manifest.symmetric_relations.join(", "))?;
+    let tokenizer = load_tokenizer(&manifest.tokenizer);
+    let mut schema_shown = false;
+    for (name, split) in &manifest.splits {
+        let s = &split.stats;
+        writeln!(
+            out,
+            "\n{name}: {} documents, {} sentences, {} words, {} entities ({} nested, {} overlapping, {} on a shared \
+             span), {} relations ({} symmetric pairs in both directions); skipped: {}",
+            s.documents,
+            s.sentences,
+            s.words,
+            s.entities,
+            s.nested_entities,
+            s.overlapping_entities,
+            s.same_span_entities,
+            s.relations,
+            s.symmetric_both_directions,
+            describe(&split.skipped_records)
+        )?;
+        writeln!(out, "  entity labels: {}", describe(&s.entity_labels))?;
+        writeln!(out, "  relation labels: {}", describe(&s.relation_labels))?;
+        let Some(first) = split.shards.first() else { continue };
+        let path = dir.join(&first.file);
+        if !schema_shown {
+            let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
+            writeln!(out, "  schema:")?;
+            for field in ParquetRecordBatchReaderBuilder::try_new(file)?.schema().fields() {
+                writeln!(out, "    {}: {}", field.name(), field.data_type())?;
+            }
+            schema_shown = true;
+        }
+        let mut shown = 0;
+        'rows: for batch in read_batches(&path)? {
+            for row in batch? {
+                if shown == rows {
+                    break 'rows;
+                }
+                render_labeled(&mut out, &row, tokenizer.as_ref())?;
+                shown += 1;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// One labeled sentence: entities bracketed over the words, then each entity and relation.
+fn render_labeled(out: &mut String, row: &LabeledRow, tokenizer: Option<&WordTokenizer>) -> Result<()> {
+    writeln!(out, "\n  {} sentence {}", row.doc_id, row.sent_id)?;
+    let mut words = Vec::new();
+    for (i, word) in row.words.iter().enumerate() {
+        let opens = row.entities.iter().filter(|e| e.start as usize == i).count();
+        // Inner mentions (those starting later) close first.
+        let mut closing: Vec<_> = row.entities.iter().filter(|e| e.end as usize == i + 1).collect();
+        closing.sort_by_key(|e| std::cmp::Reverse(e.start));
+        let closes: String = closing.iter().map(|e| format!("]{}", e.label)).collect();
+        words.push(format!("{}{word}{closes}", "[".repeat(opens)));
+    }
+    writeln!(out, "    {}", words.join(" "))?;
+    let text = |i: u32| {
+        let e = &row.entities[i as usize];
+        row.words[e.start as usize..e.end as usize].join(" ")
+    };
+    for (i, e) in row.entities.iter().enumerate() {
+        writeln!(out, "    entity {i}: {} {:?} (words {}..{})", e.label, text(i as u32), e.start, e.end)?;
+    }
+    for r in &row.relations {
+        writeln!(out, "    relation {}: {:?} -> {:?}", r.label, text(r.head), text(r.tail))?;
+    }
+    if let Some(t) = tokenizer {
+        let pieces: Vec<String> = row.input_ids.iter().map(|&id| t.token(id as u32).unwrap_or_default()).collect();
+        writeln!(out, "    sub-tokens: {}", pieces.join(" "))?;
+    }
+    Ok(())
 }
 
 /// One sample, legibly.

@@ -14,8 +14,10 @@
 pub mod clean;
 pub mod config;
 pub mod corpus;
+pub mod export;
 pub mod inspect;
 pub mod prep;
 pub mod sample;
 pub mod shard;
+pub mod sources;
 pub mod tokenize;

@@ -1,10 +1,12 @@
 //! The `spe` command line: parses arguments and calls the library.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use spe::config::{self, Override};
 use spe::corpus::wiki::WikiInput;
+use spe::prep::labeled::{LabeledInputs, SPLITS};
 use spe::prep::{self, PrepConfig, PrepOptions};
+use spe::sources::{verify_source, SourceManifest};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -25,7 +27,7 @@ struct Cli {
 enum Command {
     /// Turn a corpus into Parquet shards of span-pair samples.
     #[command(subcommand)]
-    Prep(Corpus),
+    Prep(Box<Corpus>),
     /// Show an output's manifest summary, schema and a few rows.
     Inspect {
         /// The output directory.
@@ -39,16 +41,44 @@ enum Command {
         /// The output directory.
         dir: PathBuf,
     },
+    /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split.
+    Export {
+        /// The labeled output directory.
+        dir: PathBuf,
+        /// Where to write the files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Check local copies of a source against its data manifest (data-manifests/*.toml);
+    /// exits non-zero on any difference.
+    VerifySource {
+        /// The data manifest.
+        manifest: PathBuf,
+        /// The directory holding the source's files.
+        dir: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
 enum Corpus {
     /// Plain text, one sentence per line, a blank line between documents (.txt, .zst, .bz2).
-    Text(PrepArgs),
+    Text {
+        #[command(flatten)]
+        inputs: Inputs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
     /// Directory trees of plain-text books, one .txt (.txt.zst, .txt.bz2) per book.
-    Books(PrepArgs),
+    Books {
+        #[command(flatten)]
+        inputs: Inputs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
     /// MediaWiki XML dumps (.xml, .xml.zst, .xml.bz2; multistream dumps decoded in parallel).
     Wiki {
+        #[command(flatten)]
+        inputs: Inputs,
         #[command(flatten)]
         args: PrepArgs,
         /// The multistream-index.txt.bz2 of each input, in order; by default the index next
@@ -56,21 +86,103 @@ enum Corpus {
         #[arg(long)]
         index: Vec<PathBuf>,
     },
+    /// NYT as released with ARNOR (sentence JSON lines): pre-training shards of its
+    /// sentences (--input), or labeled shards of its distant supervision (--labeled).
+    Nyt {
+        /// Files whose sentences become pre-training shards.
+        #[arg(long, num_args = 1.., conflicts_with = "labeled", required_unless_present = "labeled")]
+        input: Vec<PathBuf>,
+        /// Write labeled shards (entities and relations) of --train, --dev and --test.
+        #[arg(long)]
+        labeled: bool,
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// ACE05 (DyGIE JSON lines, NERE sentence JSON lines or brat standoff) to labeled shards.
+    Ace05 {
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// SciERC (DyGIE JSON lines, as released) to labeled shards.
+    Scierc {
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+}
+
+/// The input files of a text corpus.
+#[derive(Args)]
+struct Inputs {
+    /// Input files (for books: directories or files).
+    #[arg(long, required = true, num_args = 1..)]
+    input: Vec<PathBuf>,
+}
+
+/// The splits of a labeled corpus.
+#[derive(Args)]
+struct SplitArgs {
+    /// The training split: a JSON lines file, or for brat a list of document ids.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// The development split.
+    #[arg(long)]
+    dev: Option<PathBuf>,
+    /// The test split.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// The release format (dygie, nere, arnor, brat); detected when absent.
+    #[arg(long)]
+    format: Option<String>,
+    /// Where brat documents (ID.split.txt, ID.split.ann) lie; by default next to each id list.
+    #[arg(long)]
+    documents: Option<PathBuf>,
+    /// Also write pre-training shards of the training split's sentences here (in-domain text).
+    #[arg(long)]
+    pretrain_out: Option<PathBuf>,
+}
+
+impl SplitArgs {
+    fn inputs(&self) -> LabeledInputs {
+        let given = [&self.train, &self.dev, &self.test];
+        let splits = SPLITS.iter().zip(given).filter_map(|(name, path)| Some((name.to_string(), path.clone()?)));
+        LabeledInputs { splits: splits.collect(), documents: self.documents.clone() }
+    }
+
+    /// Writes the labeled shards, and the in-domain pre-training shards when asked.
+    fn run(&self, corpus: &str, args: &PrepArgs) -> Result<()> {
+        let mut config = args.config(corpus)?;
+        if let Some(format) = &self.format {
+            config.labels.format = Some(format.parse()?);
+        }
+        let manifest = prep::labeled::run(corpus, &self.inputs(), &config, &args.options())?;
+        eprintln!("{}", prep::labeled::summary(&manifest));
+        if let Some(out) = &self.pretrain_out {
+            let train = self.train.clone().context("--pretrain-out reads the training split: pass --train")?;
+            let options = PrepOptions { out: out.clone(), ..args.options() };
+            let text = format!("{corpus}-text");
+            let (manifest, log) = prep::labeled_text(&text, vec![train], self.documents.clone(), &config, &options)?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Ok(())
+    }
 }
 
 /// Flags common to every corpus.
 #[derive(Args)]
 struct PrepArgs {
-    /// Input files (for books: directories or files).
-    #[arg(long, required = true, num_args = 1..)]
-    input: Vec<PathBuf>,
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
     /// A BERT vocab.txt or a tokenizer.json.
     #[arg(long)]
     tokenizer: Option<PathBuf>,
-    /// Configuration file (see pipelines/); the built-in defaults otherwise.
+    /// Configuration file (see pipelines/); the corpus's built-in defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
     /// Random seed.
@@ -94,7 +206,7 @@ struct PrepArgs {
 }
 
 impl PrepArgs {
-    fn config(&self) -> Result<PrepConfig> {
+    fn config(&self, corpus: &str) -> Result<PrepConfig> {
         let mut overrides = self.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
         if let Some(path) = &self.tokenizer {
             overrides.push(Override::new("tokenizer.path", path.display().to_string()));
@@ -108,7 +220,7 @@ impl PrepArgs {
         if self.skip_bad_records {
             overrides.push(Override::new("read.on_bad_record", "skip"));
         }
-        config::load(self.config.as_deref(), &overrides)
+        config::load_with_defaults(PrepConfig::for_corpus(corpus), self.config.as_deref(), &overrides)
     }
 
     fn options(&self) -> PrepOptions {
@@ -116,25 +228,25 @@ impl PrepArgs {
     }
 }
 
-fn run(cli: Cli) -> Result<ExitCode> {
-    match cli.command {
-        Command::Prep(Corpus::Text(args)) => {
-            let (manifest, log) = prep::text(args.input.clone(), &args.config()?, &args.options())?;
+fn prep_corpus(corpus: Corpus) -> Result<()> {
+    match corpus {
+        Corpus::Text { inputs, args } => {
+            let (manifest, log) = prep::text(inputs.input, &args.config("text")?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
-        Command::Prep(Corpus::Books(args)) => {
-            let (manifest, log) = prep::books(args.input.clone(), &args.config()?, &args.options())?;
+        Corpus::Books { inputs, args } => {
+            let (manifest, log) = prep::books(inputs.input, &args.config("books")?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
-        Command::Prep(Corpus::Wiki { args, index }) => {
-            if !index.is_empty() && index.len() != args.input.len() {
+        Corpus::Wiki { inputs, args, index } => {
+            if !index.is_empty() && index.len() != inputs.input.len() {
                 anyhow::bail!(
                     "--index was given {} times for {} inputs; give one per input or none",
                     index.len(),
-                    args.input.len()
+                    inputs.input.len()
                 );
             }
-            let inputs = args
+            let inputs = inputs
                 .input
                 .iter()
                 .enumerate()
@@ -143,9 +255,30 @@ fn run(cli: Cli) -> Result<ExitCode> {
                     None => WikiInput::with_sibling_index(dump.clone()),
                 })
                 .collect();
-            let (manifest, log) = prep::wiki(inputs, &args.config()?, &args.options())?;
+            let (manifest, log) = prep::wiki(inputs, &args.config("wiki")?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
+        Corpus::Nyt { input, labeled, splits, args } => {
+            if labeled {
+                splits.run("nyt", &args)?;
+            } else {
+                let mut config = args.config("nyt")?;
+                if let Some(format) = &splits.format {
+                    config.labels.format = Some(format.parse()?);
+                }
+                let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options())?;
+                eprintln!("{}", prep::summary(&manifest, &log));
+            }
+        }
+        Corpus::Ace05 { splits, args } => splits.run("ace05", &args)?,
+        Corpus::Scierc { splits, args } => splits.run("scierc", &args)?,
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Prep(corpus) => prep_corpus(*corpus)?,
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),
         Command::Verify { dir } => {
             let report = spe::shard::verify::verify(&dir)?;
@@ -157,6 +290,26 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 return Ok(ExitCode::FAILURE);
             }
             println!("{}: {} shards and {} rows match the manifest", dir.display(), report.shards, report.rows);
+        }
+        Command::Export { dir, out } => {
+            for path in spe::export::dygie(&dir, &out)? {
+                println!("{}", path.display());
+            }
+        }
+        Command::VerifySource { manifest, dir } => {
+            let source = SourceManifest::read(&manifest)?;
+            let report = verify_source(&source, &dir)?;
+            for line in &report.passed {
+                println!("ok {line}");
+            }
+            for problem in &report.problems {
+                eprintln!("{problem}");
+            }
+            if !report.problems.is_empty() {
+                eprintln!("{}: {} problem(s) found in {}", source.name, report.problems.len(), dir.display());
+                return Ok(ExitCode::FAILURE);
+            }
+            println!("{}: {} checks passed in {}", source.name, report.passed.len(), dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)

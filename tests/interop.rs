@@ -96,3 +96,32 @@ fn pyarrow_duckdb_and_polars_read_the_shards() {
     assert_eq!(polars["target_true"], rows.iter().map(|s| s.target_mask.iter().filter(|&&m| m).count()).sum::<usize>());
     assert_eq!(polars["first_words"], serde_json::json!(r.words));
 }
+
+#[test]
+fn pyarrow_duckdb_and_polars_read_labeled_shards() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let vocab = vocab();
+    let mut args = vec!["prep", "scierc", "--out", out.to_str().unwrap(), "--tokenizer", vocab.to_str().unwrap()];
+    let train = repo("data/sample/scierc/train.json");
+    args.extend(["--train", train.to_str().unwrap()]);
+    let output = spe(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let manifest = spe::shard::manifest::LabeledManifest::read(&out).unwrap();
+    let stats = &manifest.splits["train"].stats;
+    let output =
+        Command::new(python()).arg(repo("tests/python/read_labeled.py")).arg(&out).arg("train").output().unwrap();
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(seen["pyarrow"]["rows"], stats.sentences);
+    assert_eq!(
+        seen["pyarrow"]["types"]["entities"],
+        "list<item: struct<start: int32 not null, end: int32 not null, label: string not null> not null>"
+    );
+    let first = &seen["pyarrow"]["first"];
+    assert_eq!(first["doc_id"], "J87-1003");
+    assert_eq!(first["entities"][0], serde_json::json!({"start": 0, "end": 1, "label": "Material"}));
+    assert_eq!(seen["duckdb"]["entities"], stats.entities);
+    assert_eq!(seen["duckdb"]["relations"], stats.relations);
+    assert_eq!(seen["polars"]["entity_labels"], serde_json::to_value(&stats.entity_labels).unwrap());
+}

@@ -6,6 +6,7 @@
 
 pub mod books;
 pub mod input;
+pub mod labeled;
 pub mod text;
 pub mod wiki;
 

@@ -1,12 +1,17 @@
 //! `manifest.json`: what an output directory holds and how it was made. Written last and
 //! atomically; its presence marks a finished output.
 
+use super::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
 use super::schema::SCHEMA_VERSION;
 use super::writer::ShardRecord;
-use crate::corpus::{Counts, InputRecord};
+use crate::corpus::labeled::Format;
+use crate::corpus::{count, Counts, InputRecord};
 use crate::sample::Sample;
+use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{bail, Context, Result};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -15,6 +20,9 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 
 /// The value of [`Manifest::format`].
 pub const FORMAT: &str = "spe-shards";
+
+/// The value of [`LabeledManifest::format`].
+pub const LABELED_FORMAT: &str = "spe-labeled-shards";
 
 /// The manifest of an output directory.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -82,6 +90,21 @@ pub struct TokenizerRecord {
     pub mask_id: u32,
 }
 
+impl TokenizerRecord {
+    /// The record of `tokenizer`, loaded from `config`.
+    pub fn of(config: &TokenizerConfig, tokenizer: &WordTokenizer) -> TokenizerRecord {
+        TokenizerRecord {
+            path: config.path.display().to_string(),
+            sha256: tokenizer.sha256().to_string(),
+            vocab_size: tokenizer.vocab_size() as u64,
+            lowercase: tokenizer.lowercase(),
+            cls_id: tokenizer.special_ids().cls,
+            sep_id: tokenizer.special_ids().sep,
+            mask_id: tokenizer.special_ids().mask,
+        }
+    }
+}
+
 /// Totals over an output.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
@@ -115,40 +138,182 @@ impl Totals {
 impl Manifest {
     /// Writes `dir/manifest.json` through a temporary file and a rename.
     pub fn write(&self, dir: &Path) -> Result<()> {
-        let path = dir.join(MANIFEST_FILE);
-        let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
-        let mut json = serde_json::to_vec_pretty(self)?;
-        json.push(b'\n');
-        let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-        file.write_all(&json)?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
-        Ok(())
+        write_json(self, dir)
     }
 
     /// Reads `dir/manifest.json`, checking format and schema version.
     pub fn read(dir: &Path) -> Result<Manifest> {
-        let path = dir.join(MANIFEST_FILE);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                bail!("{} has no {MANIFEST_FILE}: it is not a finished spe output", dir.display())
-            }
-            Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-        };
-        let value: serde_json::Value =
-            serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))?;
-        if value.get("format").and_then(|f| f.as_str()) != Some(FORMAT) {
-            bail!("{} is not an spe manifest (its format is not {FORMAT:?})", path.display());
-        }
-        let version = value.get("schema_version").and_then(|v| v.as_u64());
-        if version != Some(u64::from(SCHEMA_VERSION)) {
-            bail!(
-                "{} describes shards of schema version {}, but this spe reads version {SCHEMA_VERSION}",
-                path.display(),
-                version.map_or("(missing)".to_string(), |v| v.to_string())
-            );
-        }
-        serde_json::from_value(value).with_context(|| format!("{} is not a valid spe manifest", path.display()))
+        read_json(dir, FORMAT, SCHEMA_VERSION)
     }
+}
+
+/// The manifest of a labeled output: one folder of shards per split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LabeledManifest {
+    /// Always [`LABELED_FORMAT`].
+    pub format: String,
+    /// The labeled shards' column layout version.
+    pub schema_version: u32,
+    /// The program that wrote the output.
+    pub tool: ToolRecord,
+    /// The corpus (`ace05`, `scierc`, `nyt`).
+    pub corpus: String,
+    /// The release format read.
+    pub source_format: Format,
+    /// The full configuration of the run.
+    pub config: serde_json::Value,
+    /// The tokenizer used.
+    pub tokenizer: TokenizerRecord,
+    /// Relation types whose arguments are unordered, as configured.
+    pub symmetric_relations: Vec<String>,
+    /// Each split (`train`, `dev`, `test`) by name.
+    pub splits: BTreeMap<String, SplitRecord>,
+}
+
+/// One split of a labeled output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SplitRecord {
+    /// Every input file, in reading order.
+    pub inputs: Vec<InputRecord>,
+    /// Every shard, in order; file names relative to the output directory.
+    pub shards: Vec<ShardRecord>,
+    /// Counts over the split's rows.
+    pub stats: SplitStats,
+    /// Input records skipped, and annotations left out, by reason.
+    pub skipped_records: Counts,
+}
+
+/// Counts over the rows of a split.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SplitStats {
+    /// Documents with at least one sentence.
+    pub documents: u64,
+    /// Sentences (rows).
+    pub sentences: u64,
+    /// Words.
+    pub words: u64,
+    /// Sub-tokens, `[CLS]` and `[SEP]` included.
+    pub subtokens: u64,
+    /// The longest row's sub-tokens.
+    pub max_subtokens: u64,
+    /// Entity mentions.
+    pub entities: u64,
+    /// Relations.
+    pub relations: u64,
+    /// Entity mentions by type.
+    pub entity_labels: Counts,
+    /// Relations by type.
+    pub relation_labels: Counts,
+    /// Mentions lying inside another mention with other bounds (kept).
+    pub nested_entities: u64,
+    /// Mentions crossing another mention's bounds (kept).
+    pub overlapping_entities: u64,
+    /// Mentions with the same bounds as an earlier mention of the sentence (kept).
+    pub same_span_entities: u64,
+    /// Symmetric relations also present in the other direction, counted once per pair.
+    pub symmetric_both_directions: u64,
+    /// Coreference clusters of the release, which the shards do not keep.
+    pub clusters_not_kept: u64,
+}
+
+impl SplitStats {
+    /// Counts one row; `symmetric` lists the relation types without direction.
+    pub fn add(&mut self, row: &LabeledRow, symmetric: &[String]) {
+        self.documents += u64::from(row.sent_id == 0);
+        self.sentences += 1;
+        self.words += row.words.len() as u64;
+        self.subtokens += row.input_ids.len() as u64;
+        self.max_subtokens = self.max_subtokens.max(row.input_ids.len() as u64);
+        self.entities += row.entities.len() as u64;
+        self.relations += row.relations.len() as u64;
+        for e in &row.entities {
+            count(&mut self.entity_labels, &e.label, 1);
+        }
+        for r in &row.relations {
+            count(&mut self.relation_labels, &r.label, 1);
+        }
+        for (i, a) in row.entities.iter().enumerate() {
+            let others = row.entities.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, b)| b);
+            let same = |b: &&crate::corpus::labeled::Entity| b.start == a.start && b.end == a.end;
+            self.same_span_entities += u64::from(row.entities[..i].iter().any(|b| same(&b)));
+            self.nested_entities +=
+                u64::from(others.clone().any(|b| !same(&b) && b.start <= a.start && a.end <= b.end));
+            self.overlapping_entities += u64::from(others.clone().any(|b| {
+                (b.start < a.start && a.start < b.end && b.end < a.end)
+                    || (a.start < b.start && b.start < a.end && a.end < b.end)
+            }));
+        }
+        for (i, r) in row.relations.iter().enumerate() {
+            if symmetric.contains(&r.label) {
+                let spans = |h: u32, t: u32| {
+                    let (h, t) = (&row.entities[h as usize], &row.entities[t as usize]);
+                    (h.start, h.end, t.start, t.end)
+                };
+                let (hs, he, ts, te) = spans(r.head, r.tail);
+                self.symmetric_both_directions += u64::from(
+                    row.relations[..i].iter().any(|o| o.label == r.label && spans(o.head, o.tail) == (ts, te, hs, he)),
+                );
+            }
+        }
+    }
+}
+
+impl LabeledManifest {
+    /// Writes `dir/manifest.json` through a temporary file and a rename.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        write_json(self, dir)
+    }
+
+    /// Reads `dir/manifest.json`, checking format and schema version.
+    pub fn read(dir: &Path) -> Result<LabeledManifest> {
+        read_json(dir, LABELED_FORMAT, LABELED_SCHEMA_VERSION)
+    }
+}
+
+/// The `format` of the manifest in `dir`: [`FORMAT`] or [`LABELED_FORMAT`].
+pub fn format_of(dir: &Path) -> Result<String> {
+    let value = read_value(dir)?;
+    Ok(value.get("format").and_then(|f| f.as_str()).unwrap_or_default().to_string())
+}
+
+fn write_json<T: Serialize>(manifest: &T, dir: &Path) -> Result<()> {
+    let path = dir.join(MANIFEST_FILE);
+    let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
+    let mut json = serde_json::to_vec_pretty(manifest)?;
+    json.push(b'\n');
+    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    file.write_all(&json)?;
+    file.sync_all()?;
+    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+fn read_value(dir: &Path) -> Result<serde_json::Value> {
+    let path = dir.join(MANIFEST_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            bail!("{} has no {MANIFEST_FILE}: it is not a finished spe output", dir.display())
+        }
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    serde_json::from_str(&text).with_context(|| format!("{} is not valid JSON", path.display()))
+}
+
+fn read_json<T: DeserializeOwned>(dir: &Path, format: &str, schema_version: u32) -> Result<T> {
+    let path = dir.join(MANIFEST_FILE);
+    let value = read_value(dir)?;
+    let found = value.get("format").and_then(|f| f.as_str()).unwrap_or_default();
+    if found != format {
+        bail!("{} is not an spe manifest of format {format} (its format is {found:?})", path.display());
+    }
+    let version = value.get("schema_version").and_then(|v| v.as_u64());
+    if version != Some(u64::from(schema_version)) {
+        bail!(
+            "{} describes shards of schema version {}, but this spe reads version {schema_version}",
+            path.display(),
+            version.map_or("(missing)".to_string(), |v| v.to_string())
+        );
+    }
+    serde_json::from_value(value).with_context(|| format!("{} is not a valid spe manifest", path.display()))
 }

@@ -5,6 +5,7 @@
 //! written last. Shards are written under `*.tmp` names and renamed when complete, so a
 //! directory without a manifest, or with `.tmp` files, is not a finished output.
 
+pub mod labeled;
 pub mod manifest;
 pub mod schema;
 pub mod verify;
@@ -12,4 +13,4 @@ pub mod writer;
 
 pub use manifest::{Manifest, MANIFEST_FILE};
 pub use schema::SCHEMA_VERSION;
-pub use writer::{ShardConfig, ShardRecord, ShardWriter};
+pub use writer::{ShardConfig, ShardRecord, ShardRow, ShardWriter};

@@ -24,7 +24,8 @@ pub const META_CONFIG: &str = "spe.config";
 /// Parquet key-value metadata key of the corpus reader.
 pub const META_CORPUS: &str = "spe.corpus";
 
-fn item(data_type: DataType) -> FieldRef {
+/// The non-null item field of a list column.
+pub(crate) fn item(data_type: DataType) -> FieldRef {
     Arc::new(Field::new("item", data_type, false))
 }
 
@@ -69,7 +70,7 @@ pub fn schema() -> SchemaRef {
 }
 
 /// A list column from per-row lengths and the flattened values.
-fn list(lengths: impl Iterator<Item = usize>, values: ArrayRef) -> ArrayRef {
+pub(crate) fn list(lengths: impl Iterator<Item = usize>, values: ArrayRef) -> ArrayRef {
     let field = item(values.data_type().clone());
     Arc::new(ListArray::new(field, OffsetBuffer::from_lengths(lengths), values, None))
 }
@@ -183,6 +184,15 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
             })
         })
         .collect()
+}
+
+impl super::writer::ShardRow for Sample {
+    fn schema() -> SchemaRef {
+        schema()
+    }
+    fn to_batch(rows: &[Sample]) -> Result<RecordBatch> {
+        to_batch(rows)
+    }
 }
 
 #[cfg(test)]

@@ -1,11 +1,13 @@
-//! `spe verify`: re-checks an output directory against its manifest.
+//! `spe verify`: re-checks an output directory (pre-training or labeled) against its
+//! manifest.
 //!
 //! Every shard's size, checksum, row and row-group counts and embedded schema version are
 //! compared with the manifest; every row is decoded and checked against the sample
 //! invariants ([`Sample::check`]); the manifest's totals are recomputed; stray or
 //! unfinished files are reported.
 
-use super::manifest::{Manifest, Totals};
+use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
+use super::manifest::{format_of, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
 use super::schema::{from_batch, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::{ShardRecord, TMP_SUFFIX};
 use crate::corpus::input::sha256_file;
@@ -26,21 +28,17 @@ pub struct Report {
     pub problems: Vec<String>,
 }
 
-/// Verifies the output in `dir`. Fails only when the manifest cannot be read; everything
-/// else found wrong is listed in the report.
+/// Verifies the output in `dir`, pre-training or labeled. Fails only when the manifest
+/// cannot be read; everything else found wrong is listed in the report.
 pub fn verify(dir: &Path) -> Result<Report> {
+    if format_of(dir)? == LABELED_FORMAT {
+        return verify_labeled(dir);
+    }
     let manifest = Manifest::read(dir)?;
     let special =
         SpecialIds { cls: manifest.tokenizer.cls_id, sep: manifest.tokenizer.sep_id, mask: manifest.tokenizer.mask_id };
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
-    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
-        if name.ends_with(TMP_SUFFIX) {
-            report.problems.push(format!("{name}: an unfinished file is present"));
-        } else if name.ends_with(".parquet") && !manifest.shards.iter().any(|s| s.file == name) {
-            report.problems.push(format!("{name}: a shard not listed in the manifest"));
-        }
-    }
+    stray_files(dir, None, &manifest.shards, &mut report.problems)?;
     let checked: Vec<(Totals, Vec<String>)> = manifest
         .shards
         .par_iter()
@@ -79,14 +77,31 @@ pub fn verify(dir: &Path) -> Result<Report> {
     Ok(report)
 }
 
-/// Checks one shard; returns the totals of its rows.
-fn check_shard(
+/// Reports unfinished files, and shards the manifest does not list, in `dir` (or in its
+/// split folder `split`).
+fn stray_files(dir: &Path, split: Option<&str>, listed: &[ShardRecord], problems: &mut Vec<String>) -> Result<()> {
+    let folder = split.map_or(dir.to_path_buf(), |s| dir.join(s));
+    for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let name = split.map_or(name.clone(), |s| format!("{s}/{name}"));
+        if name.ends_with(TMP_SUFFIX) {
+            problems.push(format!("{name}: an unfinished file is present"));
+        } else if name.ends_with(".parquet") && !listed.iter().any(|s| s.file == name) {
+            problems.push(format!("{name}: a shard not listed in the manifest"));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a shard file against its record: size, checksum, rows, row groups, schema
+/// version and tokenizer. Returns its reader for the row checks.
+fn check_file(
     dir: &Path,
     shard: &ShardRecord,
-    manifest: &Manifest,
-    special: &SpecialIds,
+    schema_version: u32,
+    tokenizer_sha256: &str,
     problems: &mut Vec<String>,
-) -> Result<Totals> {
+) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>> {
     let path = dir.join(&shard.file);
     let name = &shard.file;
     let bytes = std::fs::metadata(&path).with_context(|| "the file is missing or unreadable")?.len();
@@ -113,15 +128,28 @@ fn check_shard(
             .and_then(|kvs| kvs.iter().find(|kv| kv.key == key))
             .and_then(|kv| kv.value.clone())
     };
-    if kv(META_SCHEMA_VERSION) != Some(SCHEMA_VERSION.to_string()) {
+    if kv(META_SCHEMA_VERSION) != Some(schema_version.to_string()) {
         problems.push(format!(
-            "{name}: schema version {:?} in the file, expected {SCHEMA_VERSION}",
+            "{name}: schema version {:?} in the file, expected {schema_version}",
             kv(META_SCHEMA_VERSION)
         ));
     }
-    if kv(META_TOKENIZER_SHA256).as_deref() != Some(manifest.tokenizer.sha256.as_str()) {
+    if kv(META_TOKENIZER_SHA256).as_deref() != Some(tokenizer_sha256) {
         problems.push(format!("{name}: the tokenizer checksum in the file differs from the manifest's"));
     }
+    Ok(builder)
+}
+
+/// Checks one shard; returns the totals of its rows.
+fn check_shard(
+    dir: &Path,
+    shard: &ShardRecord,
+    manifest: &Manifest,
+    special: &SpecialIds,
+    problems: &mut Vec<String>,
+) -> Result<Totals> {
+    let builder = check_file(dir, shard, SCHEMA_VERSION, &manifest.tokenizer.sha256, problems)?;
+    let name = &shard.file;
     let mut totals = Totals::default();
     let mut row = 0u64;
     for batch in builder.build()? {
@@ -134,4 +162,48 @@ fn check_shard(
         }
     }
     Ok(totals)
+}
+
+/// Verifies a labeled output: every split's shards, rows and counts.
+fn verify_labeled(dir: &Path) -> Result<Report> {
+    let manifest = LabeledManifest::read(dir)?;
+    let t = &manifest.tokenizer;
+    let special = SpecialIds { cls: t.cls_id, sep: t.sep_id, mask: t.mask_id };
+    let mut report = Report::default();
+    stray_files(dir, None, &[], &mut report.problems)?;
+    for (name, split) in &manifest.splits {
+        stray_files(dir, Some(name), &split.shards, &mut report.problems)?;
+        let mut stats = SplitStats { clusters_not_kept: split.stats.clusters_not_kept, ..SplitStats::default() };
+        for shard in &split.shards {
+            report.shards += 1;
+            let checked = check_file(dir, shard, LABELED_SCHEMA_VERSION, &t.sha256, &mut report.problems)
+                .and_then(|builder| Ok(builder.build()?));
+            let reader = match checked {
+                Ok(reader) => reader,
+                Err(e) => {
+                    report.problems.push(format!("{}: {e:#}", shard.file));
+                    continue;
+                }
+            };
+            for batch in reader {
+                for row in labeled_rows(&batch?)? {
+                    if let Err(what) = row.check(&special) {
+                        report.problems.push(format!(
+                            "{}: row {} ({} sentence {}): {what}",
+                            shard.file, stats.sentences, row.doc_id, row.sent_id
+                        ));
+                    }
+                    stats.add(&row, &manifest.symmetric_relations);
+                    report.rows += 1;
+                }
+            }
+        }
+        if stats != split.stats {
+            report.problems.push(format!(
+                "split {name}: the shards' counts differ from the manifest's: {}",
+                serde_json::to_string(&stats)?
+            ));
+        }
+    }
+    Ok(report)
 }

@@ -1,9 +1,9 @@
-//! Writes samples into rolling zstd Parquet shards, each under a temporary name until it
-//! is complete, hashing the bytes as they are written.
+//! Writes rows into rolling zstd Parquet shards, each under a temporary name until it is
+//! complete, hashing the bytes as they are written.
 
-use super::schema::{schema, to_batch};
-use crate::sample::Sample;
 use anyhow::{ensure, Context, Result};
+use arrow::array::RecordBatch;
+use arrow::datatypes::SchemaRef;
 use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
@@ -55,8 +55,17 @@ pub fn shard_name(index: usize) -> String {
 /// Suffix of files still being written.
 pub const TMP_SUFFIX: &str = ".tmp";
 
-/// Writes samples in order into `part-00000.parquet`, `part-00001.parquet`, …
-pub struct ShardWriter {
+/// A row type with a shard layout: pre-training samples or labeled sentences.
+pub trait ShardRow: Sized {
+    /// The Arrow schema of the shards.
+    fn schema() -> SchemaRef;
+    /// The record batch of `rows`.
+    fn to_batch(rows: &[Self]) -> Result<RecordBatch>;
+}
+
+/// Writes rows in order into `part-00000.parquet`, `part-00001.parquet`, …
+pub struct ShardWriter<R: ShardRow> {
+    row: std::marker::PhantomData<fn(&R)>,
     dir: PathBuf,
     config: ShardConfig,
     props: WriterProperties,
@@ -71,9 +80,9 @@ struct OpenShard {
     rows: usize,
 }
 
-impl ShardWriter {
+impl<R: ShardRow> ShardWriter<R> {
     /// A writer into `dir` whose shards carry `metadata` as Parquet key-value metadata.
-    pub fn new(dir: &Path, config: ShardConfig, metadata: Vec<(String, String)>) -> Result<ShardWriter> {
+    pub fn new(dir: &Path, config: ShardConfig, metadata: Vec<(String, String)>) -> Result<ShardWriter<R>> {
         ensure!(
             config.rows_per_shard > 0 && config.row_group_rows > 0,
             "shard.rows_per_shard and shard.row_group_rows must be positive"
@@ -86,24 +95,31 @@ impl ShardWriter {
             .set_statistics_enabled(EnabledStatistics::Page)
             .set_key_value_metadata(Some(metadata))
             .build();
-        Ok(ShardWriter { dir: dir.to_path_buf(), config, props, open: None, shards: Vec::new() })
+        Ok(ShardWriter {
+            row: std::marker::PhantomData,
+            dir: dir.to_path_buf(),
+            config,
+            props,
+            open: None,
+            shards: Vec::new(),
+        })
     }
 
-    /// Appends `samples`, starting new shards as they fill.
-    pub fn write(&mut self, mut samples: &[Sample]) -> Result<()> {
-        while !samples.is_empty() {
+    /// Appends `rows`, starting new shards as they fill.
+    pub fn write(&mut self, mut rows: &[R]) -> Result<()> {
+        while !rows.is_empty() {
             if self.open.is_none() {
                 self.open = Some(self.open_shard()?);
             }
             let open = self.open.as_mut().expect("opened above");
-            let take = samples.len().min(self.config.rows_per_shard - open.rows);
-            let (now, rest) = samples.split_at(take);
-            open.writer.write(&to_batch(now)?).with_context(|| format!("cannot write {}", open.tmp.display()))?;
+            let take = rows.len().min(self.config.rows_per_shard - open.rows);
+            let (now, rest) = rows.split_at(take);
+            open.writer.write(&R::to_batch(now)?).with_context(|| format!("cannot write {}", open.tmp.display()))?;
             open.rows += take;
             if open.rows == self.config.rows_per_shard {
                 self.close_shard()?;
             }
-            samples = rest;
+            rows = rest;
         }
         Ok(())
     }
@@ -121,7 +137,7 @@ impl ShardWriter {
         let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
         let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let sink = HashingFile { file: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), bytes: 0 };
-        let writer = ArrowWriter::try_new(sink, schema(), Some(self.props.clone()))?;
+        let writer = ArrowWriter::try_new(sink, R::schema(), Some(self.props.clone()))?;
         Ok(OpenShard { name, tmp, writer, rows: 0 })
     }
 
@@ -146,7 +162,7 @@ impl ShardWriter {
     }
 }
 
-impl Drop for ShardWriter {
+impl<R: ShardRow> Drop for ShardWriter<R> {
     /// A shard left open (the run failed) is removed rather than left half-written.
     fn drop(&mut self) {
         if let Some(open) = self.open.take() {

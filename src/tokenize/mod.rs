@@ -152,6 +152,32 @@ impl WordTokenizer {
         Ok(sentence)
     }
 
+    /// Sub-tokens of words that are already split (a labeled corpus's words, kept as
+    /// released): each word is normalized and pieced on its own, as Hugging Face's
+    /// `is_split_into_words` does. A word the normalizer empties (control or zero-width
+    /// characters only) becomes `[UNK]`, so every word has a first sub-token.
+    pub fn tokenize_words(&self, words: &[String]) -> Result<TokenizedSentence> {
+        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+        let encoding = self.inner.encode(refs.as_slice(), false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
+        let mut pieces: Vec<Vec<u32>> = vec![Vec::new(); words.len()];
+        for (&id, word) in encoding.get_ids().iter().zip(encoding.get_word_ids()) {
+            let word = word.with_context(|| format!("sub-token {id} belongs to no word"))? as usize;
+            pieces[word].push(id);
+        }
+        let mut sentence = TokenizedSentence { words: words.to_vec(), ids: Vec::new(), ends: Vec::new() };
+        for (i, word_pieces) in pieces.into_iter().enumerate() {
+            if word_pieces.is_empty() {
+                let unk = self.inner.token_to_id("[UNK]").with_context(|| {
+                    format!("word {i} ({:?}) has no sub-token and the vocabulary has no [UNK]", words[i])
+                })?;
+                sentence.ids.push(unk);
+            }
+            sentence.ids.extend(word_pieces);
+            sentence.ends.push(sentence.ids.len() as u32);
+        }
+        Ok(sentence)
+    }
+
     /// The ids of `[CLS]`, `[SEP]` and `[MASK]`.
     pub fn special_ids(&self) -> SpecialIds {
         self.special
@@ -243,6 +269,20 @@ pub(crate) mod tests {
         assert_eq!(s.ends.last().copied(), Some(s.ids.len() as u32));
         let ids = t.special_ids();
         assert_eq!((ids.cls, ids.sep, ids.mask), (101, 102, 103));
+    }
+
+    #[test]
+    fn split_words_keep_their_boundaries() {
+        let t = cased();
+        let words: Vec<String> = ["trans-context-free", "Anarchism", "\u{200b}", "."].map(String::from).into();
+        let s = t.tokenize_words(&words).unwrap();
+        assert_eq!(s.words, words);
+        let pieces = |i: usize| s.pieces(i).iter().map(|&id| t.token(id).unwrap()).collect::<Vec<_>>();
+        assert_eq!(pieces(0), ["trans", "-", "context", "-", "free"]);
+        assert_eq!(pieces(1), ["Ana", "##rch", "##ism"]);
+        assert_eq!(pieces(2), ["[UNK]"]);
+        assert_eq!(pieces(3), ["."]);
+        assert_eq!(s.ends.len(), 4);
     }
 
     #[test]

@@ -11,10 +11,16 @@
 //! are collected in document order and each sentence draws from its own random stream
 //! ([`crate::sample::rng`]), so the output is byte-identical at any thread count. The
 //! manifest is written last, after every shard is complete.
+//!
+//! Labeled corpora (entities and relations) take their own path, [`labeled`].
+
+pub mod labeled;
 
 use crate::clean::wikitext::is_debris;
 use crate::clean::{plain, CleanConfig, Cleaner, SplitConfig, Splitter};
 use crate::corpus::books::BooksSource;
+use crate::corpus::labeled::text::LabeledText;
+use crate::corpus::labeled::{Format, LabelConfig};
 use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
 use crate::corpus::{count, merge_counts, Content, Counts, Document, ReadConfig, Source, SourceReport};
@@ -51,6 +57,8 @@ pub struct PrepConfig {
     pub shard: ShardConfig,
     /// Work batching; changes speed and memory, never the output.
     pub pipeline: PipelineConfig,
+    /// Labeled corpora: format, label sets, symmetric relations.
+    pub labels: LabelConfig,
 }
 
 impl Default for PrepConfig {
@@ -64,7 +72,46 @@ impl Default for PrepConfig {
             sample: SampleConfig::default(),
             shard: ShardConfig::default(),
             pipeline: PipelineConfig::default(),
+            labels: LabelConfig::default(),
         }
+    }
+}
+
+impl PrepConfig {
+    /// The built-in configuration of `corpus` (`pipelines/CORPUS.toml`): the defaults,
+    /// with the label sets of the labeled corpora.
+    pub fn for_corpus(corpus: &str) -> PrepConfig {
+        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let labels = match corpus {
+            "ace05" => LabelConfig {
+                entities: strings(&["FAC", "GPE", "LOC", "ORG", "PER", "VEH", "WEA"]),
+                relations: strings(&["ART", "GEN-AFF", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]),
+                symmetric: strings(&["PER-SOC"]),
+                ..LabelConfig::default()
+            },
+            "scierc" => LabelConfig {
+                format: Some(Format::Dygie),
+                entities: strings(&["Generic", "Material", "Method", "Metric", "OtherScientificTerm", "Task"]),
+                relations: strings(&[
+                    "COMPARE",
+                    "CONJUNCTION",
+                    "EVALUATE-FOR",
+                    "FEATURE-OF",
+                    "HYPONYM-OF",
+                    "PART-OF",
+                    "USED-FOR",
+                ]),
+                symmetric: strings(&["COMPARE", "CONJUNCTION"]),
+                ..LabelConfig::default()
+            },
+            "nyt" => LabelConfig {
+                format: Some(Format::Arnor),
+                no_relation: Some("None".to_string()),
+                ..LabelConfig::default()
+            },
+            _ => LabelConfig::default(),
+        };
+        PrepConfig { labels, ..PrepConfig::default() }
     }
 }
 
@@ -135,6 +182,19 @@ pub fn wiki(inputs: Vec<WikiInput>, config: &PrepConfig, options: &PrepOptions) 
     run(Box::new(source), "wiki", config, options)
 }
 
+/// `spe prep nyt` (and `--pretrain-out` of the labeled corpora): the sentences of labeled
+/// files to pre-training shards.
+pub fn labeled_text(
+    corpus: &str,
+    files: Vec<PathBuf>,
+    documents: Option<PathBuf>,
+    config: &PrepConfig,
+    options: &PrepOptions,
+) -> Result<(Manifest, RunLog)> {
+    let source = LabeledText::new(files, config.labels.format, documents, config.read.clone(), config.labels.clone())?;
+    run(Box::new(source), corpus, config, options)
+}
+
 /// Runs the pipeline from `source` into `options.out`.
 pub fn run(
     source: Box<dyn Source>,
@@ -154,16 +214,11 @@ pub fn run(
         seed: config.seed,
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
-    prepare_output(&options.out, options.force)?;
+    prepare_output(&options.out, options.force, &[])?;
 
     let config_json = serde_json::to_value(config)?;
-    let metadata = vec![
-        (META_SCHEMA_VERSION.to_string(), SCHEMA_VERSION.to_string()),
-        (META_TOKENIZER_SHA256.to_string(), tokenizer.sha256().to_string()),
-        (META_CONFIG.to_string(), config_json.to_string()),
-        (META_CORPUS.to_string(), corpus.to_string()),
-    ];
-    let writer = ShardWriter::new(&options.out, config.shard.clone(), metadata)?;
+    let metadata = shard_metadata(SCHEMA_VERSION, &tokenizer, &config_json, corpus);
+    let writer = ShardWriter::<crate::sample::Sample>::new(&options.out, config.shard.clone(), metadata)?;
     let queue = config.pipeline.queue_batches.max(1);
     let (doc_tx, doc_rx) = sync_channel::<Vec<Document>>(queue);
     let (sample_tx, sample_rx) = sync_channel(queue);
@@ -248,15 +303,7 @@ pub fn run(
         corpus: corpus.to_string(),
         seed: config.seed,
         config: config_json,
-        tokenizer: TokenizerRecord {
-            path: config.tokenizer.path.display().to_string(),
-            sha256: tokenizer.sha256().to_string(),
-            vocab_size: tokenizer.vocab_size() as u64,
-            lowercase: tokenizer.lowercase(),
-            cls_id: tokenizer.special_ids().cls,
-            sep_id: tokenizer.special_ids().sep,
-            mask_id: tokenizer.special_ids().mask,
-        },
+        tokenizer: TokenizerRecord::of(&config.tokenizer, &tokenizer),
         inputs: report.inputs,
         shards,
         totals,
@@ -269,6 +316,21 @@ pub fn run(
         .with_context(|| format!("cannot write {}", log_path.display()))?;
     manifest.write(&options.out)?;
     Ok((manifest, log))
+}
+
+/// The Parquet key-value metadata every shard of a run carries.
+fn shard_metadata(
+    schema_version: u32,
+    tokenizer: &WordTokenizer,
+    config: &serde_json::Value,
+    corpus: &str,
+) -> Vec<(String, String)> {
+    vec![
+        (META_SCHEMA_VERSION.to_string(), schema_version.to_string()),
+        (META_TOKENIZER_SHA256.to_string(), tokenizer.sha256().to_string()),
+        (META_CONFIG.to_string(), config.to_string()),
+        (META_CORPUS.to_string(), corpus.to_string()),
+    ]
 }
 
 /// The stages a worker runs on each document.
@@ -379,23 +441,31 @@ fn progress_bar() -> Option<indicatif::ProgressBar> {
     Some(bar)
 }
 
-fn write_batches(mut writer: ShardWriter, rx: Receiver<Vec<crate::sample::Sample>>) -> Result<Vec<ShardRecord>> {
+fn write_batches(
+    mut writer: ShardWriter<crate::sample::Sample>,
+    rx: Receiver<Vec<crate::sample::Sample>>,
+) -> Result<Vec<ShardRecord>> {
     for samples in rx {
         writer.write(&samples)?;
     }
     writer.finish()
 }
 
-/// Creates `out`, or clears a previous output in it when `force` is set. The manifest is
-/// removed first, so an interrupted clean-up never leaves a finished-looking output.
-fn prepare_output(out: &Path, force: bool) -> Result<()> {
+/// Creates `out`, or clears a previous output in it (and in its split folders `splits`)
+/// when `force` is set. The manifest is removed first, so an interrupted clean-up never
+/// leaves a finished-looking output.
+fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut previous = Vec::new();
-    for entry in std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
-        let path = entry?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        if name == MANIFEST_FILE || name == RUN_LOG_FILE || name.ends_with(".parquet") || name.ends_with(TMP_SUFFIX) {
-            previous.push(path);
+    let dirs = std::iter::once(out.to_path_buf()).chain(splits.iter().map(|s| out.join(s)));
+    for dir in dirs.filter(|d| d.is_dir()) {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name == MANIFEST_FILE || name == RUN_LOG_FILE || name.ends_with(".parquet") || name.ends_with(TMP_SUFFIX)
+            {
+                previous.push(path);
+            }
         }
     }
     if previous.is_empty() {
@@ -454,10 +524,11 @@ mod tests {
 
     #[test]
     fn the_shipped_pipeline_files_hold_the_defaults() {
-        for file in ["pipelines/text.toml", "pipelines/wiki.toml", "pipelines/books.toml"] {
-            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(file);
+        for corpus in ["text", "wiki", "books", "nyt", "ace05", "scierc"] {
+            let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("pipelines/{corpus}.toml"));
             let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
-            assert_eq!(config, PrepConfig::default(), "{file}");
+            assert_eq!(config, PrepConfig::for_corpus(corpus), "{corpus}");
         }
+        assert_ne!(PrepConfig::for_corpus("ace05"), PrepConfig::default());
     }
 }

@@ -1,0 +1,228 @@
+//! Sentence JSON lines: one sentence per line with its article's id, in two layouts.
+//!
+//! NERE (Sun et al. 2019, the paper authors' format):
+//!
+//! ```json
+//! {"sentText": "w w w", "articleId": "…", "sentId": "…",
+//!  "entityMentions": [{"emId": "1", "text": "w w", "offset": [start, end], "label": "PER"}],
+//!  "relationMentions": [{"em1Id": "1", "em2Id": "2", "em1Text": "…", "em2Text": "…", "label": "…"}]}
+//! ```
+//!
+//! ARNOR's NYT (Jia et al. 2019): mentions give `start` and `text` only, relations name
+//! their arguments by text (the first mention with that text), and test relations may
+//! carry `is_noise`.
+//!
+//! `sentText` is tokenized: its words are split at whitespace. Offsets count words, with
+//! exclusive ends; a mention's `text` must be its words. Consecutive lines of one
+//! `articleId` make a document; `sentId` is not kept (sentences are numbered in order).
+
+use super::{Entity, Fault, Format, LabelConfig, LabeledDocument, LabeledSentence, Relation};
+use crate::corpus::{count, SourceReport};
+use serde_json::Value;
+
+/// Parses one line's record into a one-sentence document. Relations left out by the
+/// configuration (`is_noise`, the no-relation label) are counted in `report`.
+pub fn parse(
+    value: &Value,
+    format: Format,
+    labels: &LabelConfig,
+    report: &mut SourceReport,
+) -> Result<LabeledDocument, Fault> {
+    let text = |v: &Value, field: &str| -> Result<String, Fault> {
+        match v.get(field) {
+            Some(Value::String(s)) => Ok(s.clone()),
+            Some(Value::Number(n)) => Ok(n.to_string()),
+            _ => Err(Fault::new(field, "missing_field", "missing, or not a string")),
+        }
+    };
+    let id = text(value, "articleId")?;
+    let words: Vec<String> = text(value, "sentText")?.split_whitespace().map(str::to_string).collect();
+    let list = |field: &str| -> Result<Vec<Value>, Fault> {
+        match value.get(field) {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => Ok(items.clone()),
+            Some(_) => Err(Fault::new(field, "bad_field", "not a list")),
+        }
+    };
+    let mut sentence = LabeledSentence { words, ..LabeledSentence::default() };
+    let mut ids = Vec::new();
+    for (i, mention) in list("entityMentions")?.iter().enumerate() {
+        let field = format!("entityMentions[{i}]");
+        let at = |key: &str| format!("{field}.{key}");
+        let mention_text = mention
+            .get("text")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Fault::new(at("text"), "missing_field", "missing, or not a string"))?;
+        let mention_words: Vec<&str> = mention_text.split_whitespace().collect();
+        let (start, end) = match format {
+            Format::Nere => {
+                let offset = mention.get("offset").and_then(Value::as_array).map(Vec::as_slice);
+                match offset {
+                    Some([s, e]) => (s.as_i64(), e.as_i64()),
+                    _ => (None, None),
+                }
+            }
+            _ => {
+                let start = mention.get("start").and_then(Value::as_i64);
+                (start, start.map(|s| s + mention_words.len() as i64))
+            }
+        };
+        let key = if format == Format::Nere { "offset" } else { "start" };
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err(Fault::new(at(key), "bad_field", "missing, or not word offsets"));
+        };
+        let n = sentence.words.len() as i64;
+        if start < 0 || start >= end || end > n {
+            return Err(Fault::new(
+                at(key),
+                "bad_offsets",
+                format!("words {start}..{end} are empty, reversed or outside the sentence's {n} words"),
+            ));
+        }
+        let (start, end) = (start as u32, end as u32);
+        let span = &sentence.words[start as usize..end as usize];
+        if span != mention_words.as_slice() {
+            return Err(Fault::new(
+                at("text"),
+                "mismatched_text",
+                format!("{mention_text:?} differs from words {start}..{end}, {:?}", span.join(" ")),
+            ));
+        }
+        let label = mention.get("label").and_then(Value::as_str).unwrap_or_default();
+        if label.trim().is_empty() {
+            return Err(Fault::new(at("label"), "missing_label", "the mention has no label"));
+        }
+        ids.push(mention.get("emId").map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string)));
+        sentence.entities.push(Entity { start, end, label: label.to_string() });
+    }
+    for (i, relation) in list("relationMentions")?.iter().enumerate() {
+        let field = format!("relationMentions[{i}]");
+        let at = |key: &str| format!("{field}.{key}");
+        let label = relation.get("label").and_then(Value::as_str).unwrap_or_default();
+        if label.trim().is_empty() {
+            return Err(Fault::new(at("label"), "missing_label", "the relation has no label"));
+        }
+        if labels.no_relation.as_deref() == Some(label) {
+            count(&mut report.skipped, "no_relation_pairs", 1);
+            continue;
+        }
+        if relation.get("is_noise").and_then(Value::as_bool) == Some(true) && !labels.keep_noise {
+            count(&mut report.skipped, "noise_relations", 1);
+            continue;
+        }
+        let argument = |n: u8| -> Result<u32, Fault> {
+            let text_key = format!("em{n}Text");
+            let wanted = relation.get(&text_key).and_then(Value::as_str);
+            let found = match format {
+                Format::Nere => {
+                    let id_key = format!("em{n}Id");
+                    let id = relation
+                        .get(&id_key)
+                        .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string))
+                        .ok_or_else(|| Fault::new(at(&id_key), "missing_field", "missing"))?;
+                    let index = ids.iter().position(|m| m.as_deref() == Some(id.as_str())).ok_or_else(|| {
+                        Fault::new(at(&id_key), "argument_not_entity", format!("no entity mention has emId {id:?}"))
+                    })?;
+                    let e = &sentence.entities[index];
+                    let words = &sentence.words[e.start as usize..e.end as usize];
+                    if let Some(wanted) = wanted {
+                        if words.join(" ") != wanted.split_whitespace().collect::<Vec<_>>().join(" ") {
+                            return Err(Fault::new(
+                                at(&text_key),
+                                "mismatched_text",
+                                format!("{wanted:?} differs from mention {id:?}, {:?}", words.join(" ")),
+                            ));
+                        }
+                    }
+                    index
+                }
+                _ => {
+                    let wanted = wanted.ok_or_else(|| Fault::new(at(&text_key), "missing_field", "missing"))?;
+                    let wanted: Vec<&str> = wanted.split_whitespace().collect();
+                    sentence
+                        .entities
+                        .iter()
+                        .position(|e| sentence.words[e.start as usize..e.end as usize] == wanted[..])
+                        .ok_or_else(|| {
+                            Fault::new(
+                                at(&text_key),
+                                "argument_not_entity",
+                                format!("no entity mention reads {:?}", wanted.join(" ")),
+                            )
+                        })?
+                }
+            };
+            Ok(found as u32)
+        };
+        let (head, tail) = (argument(1)?, argument(2)?);
+        sentence.relations.push(Relation { head, tail, label: label.to_string() });
+    }
+    Ok(LabeledDocument { id, first_sentence: 0, sentences: vec![sentence], clusters: 0 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn nere() -> Value {
+        json!({"sentText": "John Smith lives in New York .", "articleId": "A1", "sentId": "0",
+            "entityMentions": [
+                {"emId": "1", "text": "John Smith", "offset": [0, 2], "label": "PER"},
+                {"emId": "2", "text": "New York", "offset": [4, 6], "label": "GPE"}],
+            "relationMentions": [{"em1Id": "1", "em2Id": "2", "em1Text": "John Smith", "em2Text": "New York",
+                "label": "PHYS"}]})
+    }
+
+    fn arnor() -> Value {
+        json!({"sentText": "He visited Paris , France .", "articleId": "/nyt/1", "sentId": "3",
+            "entityMentions": [{"start": 2, "label": "LOCATION", "text": "Paris"},
+                {"start": 4, "label": "LOCATION", "text": "France"}],
+            "relationMentions": [
+                {"em1Text": "France", "em2Text": "Paris", "label": "/location/location/contains"},
+                {"em1Text": "Paris", "em2Text": "France", "label": "None"},
+                {"em1Text": "Paris", "em2Text": "France", "label": "/location/location/contains", "is_noise": true}]})
+    }
+
+    fn parse_one(value: &Value, format: Format) -> Result<(LabeledSentence, SourceReport), Fault> {
+        let labels = LabelConfig { no_relation: Some("None".into()), ..LabelConfig::default() };
+        let mut report = SourceReport::default();
+        let doc = parse(value, format, &labels, &mut report)?;
+        Ok((doc.sentences.into_iter().next().unwrap(), report))
+    }
+
+    #[test]
+    fn both_layouts_give_word_offsets_and_entity_indices() {
+        let (s, _) = parse_one(&nere(), Format::Nere).unwrap();
+        assert_eq!(s.entities[1], Entity { start: 4, end: 6, label: "GPE".into() });
+        assert_eq!(s.relations, [Relation { head: 0, tail: 1, label: "PHYS".into() }]);
+        let (s, report) = parse_one(&arnor(), Format::Arnor).unwrap();
+        assert_eq!(s.entities[0], Entity { start: 2, end: 3, label: "LOCATION".into() });
+        assert_eq!(s.relations, [Relation { head: 1, tail: 0, label: "/location/location/contains".into() }]);
+        assert_eq!(report.skipped.get("noise_relations"), Some(&1));
+        assert_eq!(report.skipped.get("no_relation_pairs"), Some(&1));
+    }
+
+    #[test]
+    fn faults_name_the_field() {
+        let mut v = nere();
+        v["entityMentions"][1]["offset"] = json!([5, 4]);
+        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().field, "entityMentions[1].offset");
+        let mut v = nere();
+        v["entityMentions"][0]["text"] = json!("Jon Smith");
+        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().reason, "mismatched_text");
+        let mut v = nere();
+        v["relationMentions"][0]["em2Id"] = json!("9");
+        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().reason, "argument_not_entity");
+        let mut v = arnor();
+        v["relationMentions"][0]["em1Text"] = json!("Lyon");
+        let fault = parse_one(&v, Format::Arnor).unwrap_err();
+        assert_eq!((fault.field.as_str(), fault.reason), ("relationMentions[0].em1Text", "argument_not_entity"));
+        let mut v = arnor();
+        v["entityMentions"][0]["label"] = json!("");
+        assert_eq!(parse_one(&v, Format::Arnor).unwrap_err().reason, "missing_label");
+        let mut v = arnor();
+        v.as_object_mut().unwrap().remove("articleId");
+        assert_eq!(parse_one(&v, Format::Arnor).unwrap_err().field, "articleId");
+    }
+}

@@ -1,0 +1,310 @@
+//! Labeled corpora: real SciERC documents (data/sample/scierc), a hand-written ACE05-like
+//! corpus in the three formats spe reads, and a hand-written NYT corpus in ARNOR's layout
+//! (made by scripts/make-labeled-fixtures.py).
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use spe::shard::labeled::{read_batches, LabeledRow};
+use spe::shard::manifest::LabeledManifest;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+fn labeled(corpus: &str, splits: &[(&str, PathBuf)], out: &Path, extra: &[&str]) -> Output {
+    let vocab = vocab();
+    let mut args: Vec<String> = vec!["prep".into(), corpus.into()];
+    for (name, path) in splits {
+        args.extend([format!("--{name}"), path.display().to_string()]);
+    }
+    args.extend(["--out".into(), out.display().to_string(), "--tokenizer".into(), vocab.display().to_string()]);
+    args.extend(extra.iter().map(|s| s.to_string()));
+    spe(&args.iter().map(String::as_str).collect::<Vec<_>>())
+}
+
+fn ok(output: Output) -> Output {
+    assert!(output.status.success(), "spe failed: {}", stderr(&output));
+    output
+}
+
+fn scierc(split: &str) -> PathBuf {
+    repo(&format!("data/sample/scierc/{split}.json"))
+}
+
+fn scierc_splits() -> Vec<(&'static str, PathBuf)> {
+    ["train", "dev", "test"].map(|s| (s, scierc(s))).into()
+}
+
+fn rows(dir: &Path, split: &str) -> Vec<LabeledRow> {
+    let manifest = LabeledManifest::read(dir).unwrap();
+    let mut rows = Vec::new();
+    for shard in &manifest.splits[split].shards {
+        for batch in read_batches(&dir.join(&shard.file)).unwrap() {
+            rows.extend(batch.unwrap());
+        }
+    }
+    rows
+}
+
+fn json_lines(path: &Path) -> Vec<Value> {
+    std::fs::read_to_string(path).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
+#[test]
+fn scierc_counts_match_the_release_and_a_round_trip_reproduces_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ok(labeled("scierc", &scierc_splits(), &out, &[]));
+    let manifest = LabeledManifest::read(&out).unwrap();
+    for (split, _) in scierc_splits() {
+        // The release's own counts, read with nothing but a JSON parser.
+        let docs = json_lines(&scierc(split));
+        let lists = |key: &str| -> usize {
+            docs.iter().flat_map(|d| d[key].as_array().unwrap()).map(|s| s.as_array().unwrap().len()).sum()
+        };
+        let sentences: usize = docs.iter().map(|d| d["sentences"].as_array().unwrap().len()).sum();
+        let stats = &manifest.splits[split].stats;
+        let found = (stats.documents, stats.sentences, stats.entities, stats.relations);
+        assert_eq!(found, (docs.len() as u64, sentences as u64, lists("ner") as u64, lists("relations") as u64));
+        assert_eq!(stats.entity_labels.len(), 6, "{split}");
+        assert_eq!(rows(&out, split).len(), sentences);
+    }
+    assert_eq!(manifest.splits["test"].stats.nested_entities, 5);
+    assert_eq!(manifest.symmetric_relations, ["COMPARE", "CONJUNCTION"]);
+
+    let back = dir.path().join("back");
+    ok(spe(&["export", out.to_str().unwrap(), "--out", back.to_str().unwrap()]));
+    for (split, path) in scierc_splits() {
+        let mut release = json_lines(&path);
+        release.iter_mut().for_each(|d| {
+            d.as_object_mut().unwrap().remove("clusters");
+        });
+        assert_eq!(json_lines(&back.join(format!("{split}.json"))), release, "{split}");
+    }
+    let verified = ok(spe(&["verify", out.to_str().unwrap()]));
+    assert!(String::from_utf8_lossy(&verified.stdout).contains("3 shards and 155 rows"));
+}
+
+#[test]
+fn labeled_output_is_identical_at_any_thread_count_and_inspect_shows_annotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let (one, two) = (dir.path().join("one"), dir.path().join("two"));
+    let batches = ["--set", "pipeline.batch_sentences=7"];
+    ok(labeled("scierc", &scierc_splits(), &one, &[&batches[..], &["--threads", "1"]].concat()));
+    ok(labeled("scierc", &scierc_splits(), &two, &[&batches[..], &["--threads", "2"]].concat()));
+    for file in ["manifest.json", "train/part-00000.parquet", "dev/part-00000.parquet", "test/part-00000.parquet"] {
+        assert!(std::fs::read(one.join(file)).unwrap() == std::fs::read(two.join(file)).unwrap(), "{file} differs");
+    }
+    let shown = String::from_utf8(ok(spe(&["inspect", one.to_str().unwrap(), "-n", "1"])).stdout).unwrap();
+    assert!(shown.contains("[Recognition of [proper nouns]OtherScientificTerm]Task"), "{shown}");
+    assert!(shown.contains("relation PART-OF: \"Recognition of proper nouns\" -> \"morphological analysis\""));
+    assert!(shown.contains("relation labels: COMPARE: 3, CONJUNCTION: 4"), "{shown}");
+    // Treebank escapes keep their words but get the sub-tokens of the brackets they stand for.
+    assert!(shown.contains("-LRB- -LSB- 1 -RSB-") && shown.contains("processing ( [ 1 ] [ 2 ] ) . [SEP]"), "{shown}");
+}
+
+fn ace05(layout: &str, split: &str) -> PathBuf {
+    let file = if layout == "brat" { format!("{split}.txt") } else { format!("{split}.json") };
+    repo(&format!("tests/fixtures/ace05/{layout}/{file}"))
+}
+
+#[test]
+fn ace05_reads_the_same_from_dygie_nere_and_brat() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut outputs = Vec::new();
+    for layout in ["dygie", "nere", "brat"] {
+        let out = dir.path().join(layout);
+        let splits: Vec<_> = ["train", "dev", "test"].map(|s| (s, ace05(layout, s))).into();
+        ok(labeled("ace05", &splits, &out, &[]));
+        let manifest = LabeledManifest::read(&out).unwrap();
+        assert_eq!(manifest.source_format.as_str(), layout, "detected");
+        outputs.push((manifest, ["train", "dev", "test"].map(|s| rows(&out, s))));
+    }
+    for (manifest, rows) in &outputs[1..] {
+        assert_eq!(rows, &outputs[0].1);
+        assert_eq!(
+            manifest.splits.values().map(|s| &s.stats).collect::<Vec<_>>(),
+            outputs[0].0.splits.values().map(|s| &s.stats).collect::<Vec<_>>()
+        );
+    }
+    let (manifest, rows) = &outputs[2];
+    let first = &rows[0][0];
+    assert_eq!(first.words[..4], ["John", "Smith", ",", "a"]);
+    assert_eq!(first.entities.len(), 7);
+    let train = &manifest.splits["train"].stats;
+    assert_eq!((train.documents, train.sentences, train.entities, train.relations), (2, 3, 12, 7));
+    // "Baghdad" inside "the Baghdad bureau", "his" inside "his wife".
+    assert_eq!(train.nested_entities, 2);
+    assert_eq!(train.symmetric_both_directions, 1);
+    assert_eq!(manifest.splits["dev"].stats.nested_entities, 1);
+    assert_eq!(manifest.symmetric_relations, ["PER-SOC"]);
+}
+
+/// Writes `lines` as a split file and runs `spe prep ace05` on it alone.
+fn ace05_with(dir: &Path, name: &str, lines: &[String], extra: &[&str]) -> (Output, PathBuf) {
+    let path = dir.join(format!("{name}.json"));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = dir.join(format!("{name}-out"));
+    (labeled("ace05", &[("train", path.clone())], &out, extra), out)
+}
+
+#[test]
+fn bad_records_name_file_line_and_field_or_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let good: Vec<String> =
+        std::fs::read_to_string(ace05("dygie", "train")).unwrap().lines().map(String::from).collect();
+    let nere: Vec<String> =
+        std::fs::read_to_string(ace05("nere", "train")).unwrap().lines().map(String::from).collect();
+    let edit = |line: &str, f: &dyn Fn(&mut Value)| {
+        let mut v: Value = serde_json::from_str(line).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    let cases: Vec<(&str, Vec<String>, &str)> = vec![
+        (
+            "out-of-range",
+            vec![good[0].clone(), edit(&good[1], &|v| v["ner"][0][0][1] = 40.into())],
+            "2: ner[0][0]: offsets [1, 40] lie outside",
+        ),
+        (
+            "reversed",
+            vec![edit(&good[0], &|v| v["ner"][0][1][0] = 9.into())],
+            "1: ner[0][1]: offsets [9, 4] are reversed",
+        ),
+        (
+            "missing-label",
+            vec![edit(&good[0], &|v| v["ner"][1][0] = serde_json::json!([15, 15]))],
+            "1: ner[1][0]: expected [start, end, label]",
+        ),
+        (
+            "unknown-label",
+            vec![edit(&good[0], &|v| v["ner"][1][0][2] = "PERSON".into())],
+            "entity label \"PERSON\" is not one of FAC",
+        ),
+        (
+            "no-entity",
+            vec![edit(&good[0], &|v| {
+                v["relations"][0][0][0] = 5.into();
+                v["relations"][0][0][1] = 5.into();
+            })],
+            "1: relations[0][0]: argument [5, 5] is not an entity",
+        ),
+        (
+            "truncated",
+            vec![good[0].clone(), good[1][..good[1].len() / 2].to_string()],
+            "2: not a JSON record (EOF while parsing",
+        ),
+        (
+            "mismatched",
+            vec![edit(&nere[0], &|v| v["entityMentions"][0]["text"] = "Jon Smith".into())],
+            "1: entityMentions[0].text: \"Jon Smith\" differs from words 0..2",
+        ),
+    ];
+    for (name, lines, message) in &cases {
+        let (output, out) =
+            ace05_with(dir.path(), name, lines, &["--format", if *name == "mismatched" { "nere" } else { "dygie" }]);
+        let err = stderr(&output);
+        assert!(
+            !output.status.success() && err.contains(&format!("{name}.json:")) && err.contains(message),
+            "{name}: {err}"
+        );
+        assert!(!out.join("manifest.json").exists(), "{name}");
+    }
+    // Skipped and counted when asked, the good records kept.
+    let (output, out) = ace05_with(dir.path(), "skip", &cases[0].1, &["--skip-bad-records"]);
+    ok(output);
+    let manifest = LabeledManifest::read(&out).unwrap();
+    let train = &manifest.splits["train"];
+    assert_eq!(train.stats.documents, 1);
+    assert_eq!(train.skipped_records.get("bad_offsets"), Some(&1));
+
+    // An unknown format says so.
+    let (output, _) = ace05_with(dir.path(), "unknown", &["{\"text\": \"x\"}".to_string()], &[]);
+    assert!(stderr(&output).contains("unknown format"), "{}", stderr(&output));
+}
+
+#[test]
+fn nyt_gives_pretraining_text_and_distantly_supervised_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let train = repo("tests/fixtures/nyt/train.json");
+    let test = repo("tests/fixtures/nyt/test.json");
+    let text = dir.path().join("text");
+    let vocab = vocab();
+    ok(spe(&[
+        "prep",
+        "nyt",
+        "--input",
+        train.to_str().unwrap(),
+        "--out",
+        text.to_str().unwrap(),
+        "--tokenizer",
+        vocab.to_str().unwrap(),
+    ]));
+    let samples = read_rows(&text);
+    let docs: Vec<(&str, i32)> = samples.iter().map(|s| (s.doc_id.as_str(), s.sent_id)).collect();
+    assert_eq!(docs, [("/nyt/fix/1", 0), ("/nyt/fix/1", 1), ("/nyt/fix/2", 0)]);
+
+    let out = dir.path().join("labeled");
+    ok(labeled("nyt", &[("train", train), ("test", test)], &out, &["--labeled"]));
+    let manifest = LabeledManifest::read(&out).unwrap();
+    let (train, test) = (&manifest.splits["train"], &manifest.splits["test"]);
+    assert_eq!((train.stats.documents, train.stats.sentences, train.stats.relations), (2, 3, 4));
+    assert_eq!(train.skipped_records.get("no_relation_pairs"), Some(&1));
+    assert_eq!(test.skipped_records.get("noise_relations"), Some(&1));
+    assert_eq!(test.stats.relations, 1);
+    let first = &rows(&out, "train")[0];
+    assert_eq!((first.relations[0].head, first.relations[0].tail), (1, 0)); // Massachusetts contains Boston
+}
+
+#[test]
+fn in_domain_pretraining_shards_come_from_the_training_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, text) = (dir.path().join("out"), dir.path().join("text"));
+    ok(labeled("scierc", &scierc_splits(), &out, &["--pretrain-out", text.to_str().unwrap()]));
+    let samples = read_rows(&text);
+    let docs: std::collections::BTreeSet<&str> = samples.iter().map(|s| s.doc_id.as_str()).collect();
+    assert_eq!(docs.len(), 10);
+    assert!(docs.contains("J87-1003"));
+    ok(spe(&["verify", text.to_str().unwrap()]));
+}
+
+#[test]
+fn verify_source_checks_local_copies_against_data_manifests() {
+    let root = repo(".");
+    for manifest in ["enwiki-sample", "bert-base-cased-vocab", "scierc-sample"] {
+        let path = repo(&format!("data-manifests/{manifest}.toml"));
+        ok(spe(&["verify-source", path.to_str().unwrap(), root.to_str().unwrap()]));
+    }
+    // The full SciERC manifest against the sample: every count differs.
+    let output = spe(&[
+        "verify-source",
+        repo("data-manifests/scierc.toml").to_str().unwrap(),
+        repo("data/sample/scierc").to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("train.json: documents is 10, the manifest says 350"), "{}", stderr(&output));
+    // A changed file is caught.
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("data/sample/scierc");
+    std::fs::create_dir_all(&copy).unwrap();
+    for split in ["train", "dev"] {
+        std::fs::copy(scierc(split), copy.join(format!("{split}.json"))).unwrap();
+    }
+    let mut test = std::fs::read_to_string(scierc("test")).unwrap();
+    test = test.replacen("\"Method\"", "\"Task\"", 1);
+    std::fs::write(copy.join("test.json"), test).unwrap();
+    let output = spe(&[
+        "verify-source",
+        repo("data-manifests/scierc-sample.toml").to_str().unwrap(),
+        dir.path().to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("test.json: sha256 is"), "{}", stderr(&output));
+    // Every shipped data manifest parses.
+    for entry in std::fs::read_dir(repo("data-manifests")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "toml") {
+            spe::sources::SourceManifest::read(&path).unwrap();
+        }
+    }
+}
