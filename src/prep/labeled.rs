@@ -135,8 +135,8 @@ fn write_split(
             batch.push(doc);
         }
         let unescape = config.labels.unescape_ptb;
-        let rows =
-            pool.install(|| batch.par_iter().map(|doc| rows(doc, tokenizer, unescape)).collect::<Result<Vec<_>>>())?;
+        let rows = pool
+            .install(|| batch.into_par_iter().map(|doc| rows(doc, tokenizer, unescape)).collect::<Result<Vec<_>>>())?;
         let rows: Vec<LabeledRow> = rows.into_iter().flatten().collect();
         rows.iter().for_each(|row| stats.add(row, &config.labels.symmetric));
         writer.write(&rows)?;
@@ -148,22 +148,17 @@ fn write_split(
 
 /// The rows of one document; `unescape` gives Penn Treebank escapes the sub-tokens of
 /// what they stand for.
-fn rows(doc: &LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Result<Vec<LabeledRow>> {
+fn rows(doc: LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Result<Vec<LabeledRow>> {
     let special = tokenizer.special_ids();
-    doc.sentences
-        .iter()
+    let LabeledDocument { id, first_sentence, sentences, .. } = doc;
+    sentences
+        .into_iter()
         .enumerate()
         .map(|(i, s)| {
-            let sent_id = (doc.first_sentence as usize + i) as i32;
-            let unescaped: Vec<String>;
-            let words = if unescape {
-                unescaped = s.words.iter().map(|w| unescape_ptb(w).to_string()).collect();
-                &unescaped
-            } else {
-                &s.words
-            };
-            let t =
-                tokenizer.tokenize_words(words).with_context(|| format!("document {} sentence {sent_id}", doc.id))?;
+            let sent_id = (first_sentence as usize + i) as i32;
+            let pieced: Vec<&str> =
+                s.words.iter().map(|w| if unescape { unescape_ptb(w) } else { w.as_str() }).collect();
+            let t = tokenizer.tokenize_words(&pieced).with_context(|| format!("document {id} sentence {sent_id}"))?;
             let mut input_ids = Vec::with_capacity(t.ids.len() + 2);
             input_ids.push(special.cls as i32);
             input_ids.extend(t.ids.iter().map(|&id| id as i32));
@@ -171,13 +166,13 @@ fn rows(doc: &LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Res
             let word_starts =
                 std::iter::once(0).chain(t.ends.iter().copied()).take(s.words.len()).map(|e| e as i32 + 1);
             Ok(LabeledRow {
-                doc_id: doc.id.clone(),
+                doc_id: id.clone(),
                 sent_id,
-                words: s.words.clone(),
+                words: s.words,
                 input_ids,
                 word_starts: word_starts.collect(),
-                entities: s.entities.clone(),
-                relations: s.relations.clone(),
+                entities: s.entities,
+                relations: s.relations,
             })
         })
         .collect()

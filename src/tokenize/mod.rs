@@ -156,19 +156,20 @@ impl WordTokenizer {
     /// released): each word is normalized and pieced on its own, as Hugging Face's
     /// `is_split_into_words` does. A word the normalizer empties (control or zero-width
     /// characters only) becomes `[UNK]`, so every word has a first sub-token.
-    pub fn tokenize_words(&self, words: &[String]) -> Result<TokenizedSentence> {
-        let refs: Vec<&str> = words.iter().map(String::as_str).collect();
+    pub fn tokenize_words<W: AsRef<str>>(&self, words: &[W]) -> Result<TokenizedSentence> {
+        let refs: Vec<&str> = words.iter().map(AsRef::as_ref).collect();
         let encoding = self.inner.encode(refs.as_slice(), false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
         let mut pieces: Vec<Vec<u32>> = vec![Vec::new(); words.len()];
         for (&id, word) in encoding.get_ids().iter().zip(encoding.get_word_ids()) {
             let word = word.with_context(|| format!("sub-token {id} belongs to no word"))? as usize;
             pieces[word].push(id);
         }
-        let mut sentence = TokenizedSentence { words: words.to_vec(), ids: Vec::new(), ends: Vec::new() };
+        let words = refs.iter().map(|w| w.to_string()).collect();
+        let mut sentence = TokenizedSentence { words, ids: Vec::new(), ends: Vec::new() };
         for (i, word_pieces) in pieces.into_iter().enumerate() {
             if word_pieces.is_empty() {
                 let unk = self.inner.token_to_id("[UNK]").with_context(|| {
-                    format!("word {i} ({:?}) has no sub-token and the vocabulary has no [UNK]", words[i])
+                    format!("word {i} ({:?}) has no sub-token and the vocabulary has no [UNK]", refs[i])
                 })?;
                 sentence.ids.push(unk);
             }
