@@ -10,7 +10,10 @@
 //!
 //! [`prep`] wires these stages into a streaming, parallel and deterministic pipeline;
 //! [`inspect`] and [`shard::verify`] read finished outputs back.
+//!
+//! [`batch`] reads them back for training: the shard loader and the CSPO views.
 
+pub mod batch;
 pub mod clean;
 pub mod config;
 pub mod corpus;

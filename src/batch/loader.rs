@@ -1,0 +1,460 @@
+//! The streaming loader: shard rows in a seeded order, as padded micro-batches, decoded on
+//! background threads.
+//!
+//! Memory stays bounded whatever the corpus size: only the Parquet footers are read up
+//! front, and row groups are decoded a window at a time. The order is a pure function of
+//! the seed and of the global row index, which is what makes resuming exact:
+//!
+//! 1. Every epoch shuffles the list of (shard, row group) units with a stream keyed by the
+//!    seed and the epoch.
+//! 2. The shuffled units are cut into windows of `shuffle_row_groups` units. A window is
+//!    decoded, its rows shuffled with a stream keyed by the seed, epoch and window, and
+//!    emitted. This is the bounded shuffle buffer: rows from several row groups mix, and
+//!    at most one window (plus the batches in flight) is in memory.
+//! 3. Rows flow into micro-batches of `micro_batch` rows across window and epoch
+//!    boundaries, so row `n` of the stream is the same row however the run was split.
+//!
+//! Resuming at row `n` skips whole windows by their row counts from the footers and
+//! decodes only the window that contains row `n`.
+
+use super::{collate, Batch, TrainRow};
+use crate::sample::rng::stream;
+use crate::sample::{Span, SpanPair, SpoTarget, TboTarget};
+use crate::shard::schema::{schema, META_SCHEMA_VERSION};
+use crate::shard::{Manifest, SCHEMA_VERSION};
+use crate::tokenize::SpecialIds;
+use anyhow::{bail, ensure, Context, Result};
+use arrow::array::{AsArray, RecordBatch};
+use arrow::datatypes::{Int32Type, Int8Type};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::ProjectionMask;
+use rand::seq::SliceRandom;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// Configuration of the loader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoaderConfig {
+    /// Rows per micro-batch (one forward and backward pass).
+    pub micro_batch: usize,
+    /// Row groups decoded and shuffled together (the shuffle buffer, in row groups).
+    pub shuffle_row_groups: usize,
+    /// Micro-batches decoded ahead of the trainer.
+    pub prefetch: usize,
+    /// Threads decoding the row groups of a window in parallel.
+    pub decode_threads: usize,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig { micro_batch: 16, shuffle_row_groups: 8, prefetch: 8, decode_threads: 1 }
+    }
+}
+
+/// The columns the trainer reads; the others (ids, words) are never decoded.
+const COLUMNS: [&str; 10] = [
+    "input_ids",
+    "word_starts",
+    "s1_start",
+    "s1_end",
+    "s2_start",
+    "s2_end",
+    "spo",
+    "tbo",
+    "target_mask",
+    "context_mask",
+];
+
+/// One row group of one shard.
+#[derive(Debug, Clone)]
+struct Unit {
+    file: usize,
+    row_group: usize,
+    rows: u64,
+}
+
+/// One shard file with its parsed footer.
+struct ShardFile {
+    path: PathBuf,
+    metadata: ArrowReaderMetadata,
+}
+
+/// The shards of one or more pre-training outputs, opened for training.
+pub struct ShardSet {
+    files: Vec<ShardFile>,
+    units: Vec<Unit>,
+    rows: u64,
+    special: SpecialIds,
+    vocab_size: u64,
+    tokenizer_sha256: String,
+}
+
+impl ShardSet {
+    /// Opens the outputs in `dirs`: checks each manifest's format and schema version, that
+    /// all were tokenized alike, and each shard's footer; decodes no rows.
+    pub fn open(dirs: &[PathBuf]) -> Result<ShardSet> {
+        ensure!(!dirs.is_empty(), "no shard directory given");
+        let mut files = Vec::new();
+        let mut units = Vec::new();
+        let mut first: Option<(PathBuf, Manifest)> = None;
+        for dir in dirs {
+            let manifest = Manifest::read(dir)
+                .with_context(|| format!("{} is not a finished spe pre-training output", dir.display()))?;
+            if let Some((first_dir, first)) = &first {
+                ensure!(
+                    first.tokenizer.sha256 == manifest.tokenizer.sha256,
+                    "{} and {} were tokenized with different tokenizers ({} and {}); train on outputs of one tokenizer",
+                    first_dir.display(),
+                    dir.display(),
+                    first.tokenizer.path,
+                    manifest.tokenizer.path
+                );
+            }
+            for shard in &manifest.shards {
+                let path = dir.join(&shard.file);
+                let metadata = open_footer(&path)?;
+                let row_groups = metadata.metadata().row_groups();
+                let rows: u64 = row_groups.iter().map(|g| g.num_rows() as u64).sum();
+                ensure!(
+                    rows == shard.rows,
+                    "{}: the manifest lists {} rows but the file holds {rows}",
+                    path.display(),
+                    shard.rows
+                );
+                for (row_group, group) in row_groups.iter().enumerate() {
+                    if group.num_rows() > 0 {
+                        units.push(Unit { file: files.len(), row_group, rows: group.num_rows() as u64 });
+                    }
+                }
+                files.push(ShardFile { path, metadata });
+            }
+            first.get_or_insert((dir.clone(), manifest));
+        }
+        let (_, manifest) = first.expect("at least one directory");
+        let rows = units.iter().map(|u| u.rows).sum();
+        ensure!(
+            rows > 0,
+            "the shards in {} hold no rows",
+            dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
+        );
+        let tokenizer = manifest.tokenizer;
+        Ok(ShardSet {
+            files,
+            units,
+            rows,
+            special: SpecialIds { cls: tokenizer.cls_id, sep: tokenizer.sep_id, mask: tokenizer.mask_id },
+            vocab_size: tokenizer.vocab_size,
+            tokenizer_sha256: tokenizer.sha256,
+        })
+    }
+
+    /// Rows in one epoch.
+    pub fn rows(&self) -> u64 {
+        self.rows
+    }
+
+    /// The special token ids of the shards' tokenizer.
+    pub fn special(&self) -> SpecialIds {
+        self.special
+    }
+
+    /// Vocabulary size of the shards' tokenizer.
+    pub fn vocab_size(&self) -> u64 {
+        self.vocab_size
+    }
+
+    /// SHA-256 of the shards' tokenizer file.
+    pub fn tokenizer_sha256(&self) -> &str {
+        &self.tokenizer_sha256
+    }
+
+    /// Starts a background loader of micro-batches from global row `start` on (the rows
+    /// consumed before, for a resumed run). The stream is endless: epochs follow each other.
+    pub fn stream(self: &Arc<Self>, config: &LoaderConfig, seed: u64, start: u64) -> Result<BatchStream> {
+        ensure!(config.micro_batch > 0, "loader.micro_batch must be at least 1");
+        ensure!(config.shuffle_row_groups > 0, "loader.shuffle_row_groups must be at least 1");
+        ensure!(config.decode_threads > 0, "loader.decode_threads must be at least 1");
+        let (sender, receiver) = sync_channel(config.prefetch.max(1));
+        let mut rows = RowStream {
+            set: Arc::clone(self),
+            config: config.clone(),
+            seed,
+            position: start,
+            window: Vec::new().into_iter(),
+        };
+        let special = self.special;
+        let micro_batch = config.micro_batch;
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(config.decode_threads)
+            .thread_name(|i| format!("spe-decode-{i}"))
+            .build()
+            .context("cannot start the loader's decoding threads")?;
+        let handle = std::thread::Builder::new()
+            .name("spe-loader".into())
+            .spawn(move || {
+                pool.install(|| loop {
+                    let mut chunk = Vec::with_capacity(micro_batch);
+                    while chunk.len() < micro_batch {
+                        match rows.next_row() {
+                            Ok(row) => chunk.push(row),
+                            Err(err) => {
+                                let _ = sender.send(Err(err));
+                                return;
+                            }
+                        }
+                    }
+                    // The trainer hung up: stop quietly.
+                    if sender.send(Ok(collate(&chunk, &special))).is_err() {
+                        return;
+                    }
+                })
+            })
+            .context("cannot start the loader thread")?;
+        Ok(BatchStream { receiver, handle: Some(handle) })
+    }
+
+    /// Decodes one unit into rows.
+    fn decode(&self, unit: &Unit) -> Result<Vec<TrainRow>> {
+        let file = &self.files[unit.file];
+        let path = &file.path;
+        let reader = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, file.metadata.clone());
+        let projection = ProjectionMask::columns(builder.parquet_schema(), COLUMNS);
+        let batches = builder
+            .with_projection(projection)
+            .with_row_groups(vec![unit.row_group])
+            .with_batch_size(unit.rows as usize)
+            .build()
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        let mut rows = Vec::with_capacity(unit.rows as usize);
+        for batch in batches {
+            let batch =
+                batch.with_context(|| format!("{}: cannot decode row group {}", path.display(), unit.row_group))?;
+            decode_rows(&batch, &mut rows)
+                .with_context(|| format!("{}: row group {}", path.display(), unit.row_group))?;
+        }
+        ensure!(
+            rows.len() as u64 == unit.rows,
+            "{}: row group {} decoded to {} rows instead of {}",
+            path.display(),
+            unit.row_group,
+            rows.len(),
+            unit.rows
+        );
+        Ok(rows)
+    }
+}
+
+/// Reads and checks the footer of one shard.
+fn open_footer(path: &Path) -> Result<ArrowReaderMetadata> {
+    let file = File::open(path).with_context(|| format!("cannot open shard {}", path.display()))?;
+    let metadata = ArrowReaderMetadata::load(&file, Default::default())
+        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+    let version = metadata
+        .metadata()
+        .file_metadata()
+        .key_value_metadata()
+        .and_then(|kv| kv.iter().find(|kv| kv.key == META_SCHEMA_VERSION))
+        .and_then(|kv| kv.value.clone());
+    if version != Some(SCHEMA_VERSION.to_string()) {
+        bail!(
+            "{}: shard of schema version {}, but this spe reads version {SCHEMA_VERSION}",
+            path.display(),
+            version.as_deref().unwrap_or("(missing)")
+        );
+    }
+    if metadata.schema().fields() != schema().fields() {
+        bail!("{}: the columns do not match spe's shard schema version {SCHEMA_VERSION}", path.display());
+    }
+    Ok(metadata)
+}
+
+/// Appends the rows of a projected record batch to `out`.
+fn decode_rows(batch: &RecordBatch, out: &mut Vec<TrainRow>) -> Result<()> {
+    let column = |name: &str| batch.column_by_name(name).with_context(|| format!("column {name} is missing"));
+    let ints = |name: &str| -> Result<_> { Ok(column(name)?.as_primitive::<Int32Type>().clone()) };
+    let (input_ids, word_starts) = (column("input_ids")?.as_list::<i32>(), column("word_starts")?.as_list::<i32>());
+    let (s1_start, s1_end, s2_start, s2_end) = (ints("s1_start")?, ints("s1_end")?, ints("s2_start")?, ints("s2_end")?);
+    let (spo, tbo) = (column("spo")?.as_list::<i32>(), column("tbo")?.as_list::<i32>());
+    let (target_mask, context_mask) =
+        (column("target_mask")?.as_list::<i32>(), column("context_mask")?.as_list::<i32>());
+    let spo_values = spo.values().as_struct();
+    let (spo_segment, spo_label) =
+        (spo_values.column(0).as_primitive::<Int8Type>(), spo_values.column(1).as_primitive::<Int8Type>());
+    let tbo_values = tbo.values().as_struct();
+    let tbo_int = |i: usize| tbo_values.column(i).as_primitive::<Int32Type>();
+    let (tbo_position, tbo_label, tbo_anchor) = (tbo_int(0), tbo_int(1), tbo_int(2));
+    let tbo_offset = tbo_values.column(3).as_primitive::<Int8Type>();
+    let range = |list: &arrow::array::ListArray, row: usize| {
+        let offsets = list.value_offsets();
+        offsets[row] as usize..offsets[row + 1] as usize
+    };
+    let int_values = |list: &arrow::array::ListArray, row: usize| {
+        list.values().as_primitive::<Int32Type>().values()[range(list, row)].to_vec()
+    };
+    let bool_values = |list: &arrow::array::ListArray, row: usize| {
+        let values = list.values().as_boolean();
+        range(list, row).map(|i| values.value(i)).collect::<Vec<bool>>()
+    };
+    let span = |start: &arrow::array::Int32Array, end: &arrow::array::Int32Array, row: usize| -> Result<Span> {
+        let (s, e) = (start.value(row), end.value(row));
+        ensure!(0 <= s && s <= e, "span [{s}, {e}) is not a valid word range");
+        Ok(Span { start: s as u32, end: e as u32 })
+    };
+    for row in 0..batch.num_rows() {
+        let train = TrainRow {
+            input_ids: int_values(input_ids, row),
+            word_starts: int_values(word_starts, row),
+            pair: SpanPair { s1: span(&s1_start, &s1_end, row)?, s2: span(&s2_start, &s2_end, row)? },
+            spo: range(spo, row)
+                .map(|i| SpoTarget { segment: spo_segment.value(i), label: spo_label.value(i) })
+                .collect(),
+            tbo: range(tbo, row)
+                .map(|i| TboTarget {
+                    position: tbo_position.value(i),
+                    label: tbo_label.value(i),
+                    anchor: tbo_anchor.value(i),
+                    offset: tbo_offset.value(i),
+                })
+                .collect(),
+            target_mask: bool_values(target_mask, row),
+            context_mask: bool_values(context_mask, row),
+        };
+        check_row(&train).with_context(|| format!("row {row}"))?;
+        out.push(train);
+    }
+    Ok(())
+}
+
+/// The invariants the batching relies on, so that a damaged shard fails with a message
+/// instead of an out-of-range index inside the model.
+fn check_row(row: &TrainRow) -> Result<()> {
+    let len = row.input_ids.len();
+    ensure!(len >= 2, "input_ids has {len} tokens");
+    ensure!(row.target_mask.len() == len && row.context_mask.len() == len, "masks and input_ids differ in length");
+    ensure!(row.word_starts.iter().all(|&s| 0 < s && (s as usize) < len), "a word start lies outside input_ids");
+    let words = row.word_starts.len() as u32;
+    ensure!(
+        row.pair.s1.end <= row.pair.s2.start && row.pair.s2.end <= words,
+        "span pair {:?} does not fit {words} words",
+        row.pair
+    );
+    ensure!(row.input_ids.iter().all(|&id| id >= 0), "negative token id");
+    ensure!(
+        row.spo.iter().all(|t| (0..5).contains(&t.segment) && (0..6).contains(&t.label)),
+        "SPO target out of range"
+    );
+    ensure!(
+        row.tbo.iter().all(|t| 0 < t.anchor && (t.anchor as usize) < len && t.offset >= 1 && t.label >= 0),
+        "TBO target out of range"
+    );
+    Ok(())
+}
+
+/// The rows of the loader's order from a global row index on.
+struct RowStream {
+    set: Arc<ShardSet>,
+    config: LoaderConfig,
+    seed: u64,
+    position: u64,
+    window: std::vec::IntoIter<TrainRow>,
+}
+
+impl RowStream {
+    fn next_row(&mut self) -> Result<TrainRow> {
+        loop {
+            if let Some(row) = self.window.next() {
+                self.position += 1;
+                return Ok(row);
+            }
+            self.load_window()?;
+        }
+    }
+
+    /// Decodes the window containing row `position` and skips to it.
+    fn load_window(&mut self) -> Result<()> {
+        let set = &self.set;
+        let epoch = self.position / set.rows;
+        let offset = self.position % set.rows;
+        let units = epoch_order(set.units.len(), self.seed, epoch);
+        let mut first_row = 0;
+        for (index, window) in units.chunks(self.config.shuffle_row_groups).enumerate() {
+            let rows: u64 = window.iter().map(|&u| set.units[u].rows).sum();
+            if offset >= first_row + rows {
+                first_row += rows;
+                continue;
+            }
+            let decoded: Vec<Vec<TrainRow>> =
+                window.par_iter().map(|&u| set.decode(&set.units[u])).collect::<Result<_>>()?;
+            let mut rows: Vec<TrainRow> = decoded.into_iter().flatten().collect();
+            rows.shuffle(&mut stream(self.seed, &format!("loader-window-{epoch}"), index as i32));
+            rows.drain(..(offset - first_row) as usize);
+            self.window = rows.into_iter();
+            return Ok(());
+        }
+        unreachable!("row {offset} lies within the epoch's {} rows", set.rows)
+    }
+}
+
+/// The order of the units in `epoch`.
+fn epoch_order(units: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..units).collect();
+    order.shuffle(&mut stream(seed, "loader-epoch", epoch as i32));
+    order
+}
+
+/// Micro-batches from the loader thread.
+pub struct BatchStream {
+    receiver: Receiver<Result<Batch>>,
+    handle: Option<JoinHandle<()>>,
+}
+
+impl BatchStream {
+    /// The next micro-batch; waits for the loader thread when it is behind.
+    pub fn next_batch(&mut self) -> Result<Batch> {
+        match self.receiver.recv() {
+            Ok(batch) => batch,
+            Err(_) => {
+                let panicked = self.handle.take().map(|h| h.join().is_err()).unwrap_or(false);
+                bail!("the loader thread stopped{}", if panicked { " after a panic" } else { "" })
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_epoch_visits_every_unit_once_in_a_seeded_order() {
+        let a = epoch_order(50, 7, 0);
+        let mut sorted = a.clone();
+        sorted.sort_unstable();
+        assert_eq!(sorted, (0..50).collect::<Vec<_>>());
+        assert_eq!(a, epoch_order(50, 7, 0));
+        assert_ne!(a, epoch_order(50, 7, 1));
+        assert_ne!(a, epoch_order(50, 8, 0));
+    }
+
+    #[test]
+    fn damaged_rows_are_refused_with_a_reason() {
+        let good = crate::batch::tests::row();
+        assert!(check_row(&good).is_ok());
+        let mut bad = good.clone();
+        bad.word_starts[0] = 40;
+        assert!(check_row(&bad).unwrap_err().to_string().contains("word start"));
+        let mut bad = good.clone();
+        bad.pair.s2.end = 9;
+        assert!(check_row(&bad).unwrap_err().to_string().contains("span pair"));
+        let mut bad = good;
+        bad.tbo[0].anchor = 0;
+        assert!(check_row(&bad).is_err());
+    }
+}
