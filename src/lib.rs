@@ -11,7 +11,12 @@
 //! [`prep`] wires these stages into a streaming, parallel and deterministic pipeline;
 //! [`inspect`] and [`shard::verify`] read finished outputs back.
 //!
-//! [`batch`] reads them back for training: the shard loader and the CSPO views.
+//! Training (the `train` feature, on libtorch through tch) reads them in the other
+//! direction:
+//!
+//! ```text
+//! shard reader -> batch (loader, views) -> model (BERT, span and span-pair encoders) -> train (objectives, MoCo)
+//! ```
 
 pub mod batch;
 pub mod clean;
@@ -19,8 +24,12 @@ pub mod config;
 pub mod corpus;
 pub mod export;
 pub mod inspect;
+#[cfg(feature = "train")]
+pub mod model;
 pub mod prep;
 pub mod sample;
 pub mod shard;
 pub mod sources;
 pub mod tokenize;
+#[cfg(feature = "train")]
+pub mod train;

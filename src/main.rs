@@ -49,6 +49,9 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Pre-train the sentence, span and span-pair encoders on pre-training shards with TBO,
+    /// SPO and CSPO (needs spe built with `--features train`).
+    Train(Box<TrainArgs>),
     /// Check local copies of a source against its data manifest (data-manifests/*.toml);
     /// exits non-zero on any difference.
     VerifySource {
@@ -114,6 +117,78 @@ enum Corpus {
         #[command(flatten)]
         args: PrepArgs,
     },
+}
+
+/// Flags of `spe train`.
+#[derive(Args)]
+struct TrainArgs {
+    /// Pre-training output directories (from `spe prep`), read together.
+    #[arg(long, required = true, num_args = 1..)]
+    shards: Vec<PathBuf>,
+    /// Output directory: checkpoints, metrics.jsonl, the exported encoders.
+    #[arg(long)]
+    out: PathBuf,
+    /// A Hugging Face BERT directory (config.json, model.safetensors) to start the sentence
+    /// encoder from; a BERT of the configured size starts from random weights otherwise.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// Configuration file (see pipelines/train*.toml); the built-in defaults otherwise.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Optimizer steps (optim.steps).
+    #[arg(long)]
+    steps: Option<u64>,
+    /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+    #[arg(long)]
+    device: Option<String>,
+    /// The objectives to train, comma-separated (tbo,spo,cspo); the others get weight 0.
+    #[arg(long)]
+    objectives: Option<String>,
+    /// Continue the run in --out from its latest checkpoint.
+    #[arg(long)]
+    resume: bool,
+    /// Random seed.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    seed: Option<u64>,
+    /// Set any configuration value, e.g. --set optim.learning_rate=5e-5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[cfg(feature = "train")]
+fn train(args: TrainArgs) -> Result<()> {
+    let mut overrides = args.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
+    if let Some(steps) = args.steps {
+        overrides.push(Override::new("optim.steps", steps as i64));
+    }
+    if let Some(seed) = args.seed {
+        overrides.push(Override::new("seed", seed as i64));
+    }
+    let options = spe::train::TrainOptions {
+        shards: args.shards,
+        out: args.out,
+        init: args.init,
+        config: args.config,
+        overrides,
+        objectives: args.objectives,
+        device: args.device,
+        resume: args.resume,
+        progress: !args.quiet,
+    };
+    let summary = spe::train::run(&options)?;
+    eprintln!("{} steps; sentence encoder exported to {}", summary.steps, summary.encoder_dir.display());
+    Ok(())
+}
+
+#[cfg(not(feature = "train"))]
+fn train(_: TrainArgs) -> Result<()> {
+    anyhow::bail!(
+        "this spe was built without training; build it with `cargo build --release --features train` \
+         after installing PyTorch as the README describes"
+    )
 }
 
 /// The input files of a text corpus.
@@ -279,6 +354,7 @@ fn prep_corpus(corpus: Corpus) -> Result<()> {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Prep(corpus) => prep_corpus(*corpus)?,
+        Command::Train(args) => train(*args)?,
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),
         Command::Verify { dir } => {
             let report = spe::shard::verify::verify(&dir)?;

@@ -1,0 +1,295 @@
+//! The sentence encoder: BERT (Devlin et al., 2018), laid out like Hugging Face's
+//! `BertModel` so that its checkpoints load by name and spe's exports load back into it.
+//!
+//! Variable names are Hugging Face's (`embeddings.word_embeddings.weight`,
+//! `encoder.layer.0.attention.self.query.weight`, …, `pooler.dense.weight`); attention runs
+//! through `scaled_dot_product_attention`.
+
+use super::embedding;
+use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+/// The fields of a Hugging Face BERT `config.json` that the model uses. The defaults are
+/// BERT-base cased, the paper's encoder.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BertConfig {
+    /// Vocabulary size.
+    pub vocab_size: i64,
+    /// Hidden size.
+    pub hidden_size: i64,
+    /// Transformer layers.
+    pub num_hidden_layers: i64,
+    /// Attention heads per layer.
+    pub num_attention_heads: i64,
+    /// Feed-forward size.
+    pub intermediate_size: i64,
+    /// Feed-forward activation; only `gelu` (the exact, erf-based GELU) is supported.
+    pub hidden_act: String,
+    /// Dropout on embeddings and sub-layer outputs.
+    pub hidden_dropout_prob: f64,
+    /// Dropout on attention probabilities.
+    pub attention_probs_dropout_prob: f64,
+    /// Longest sequence.
+    pub max_position_embeddings: i64,
+    /// Segment (token type) vocabulary.
+    pub type_vocab_size: i64,
+    /// Standard deviation of the initial weights.
+    pub initializer_range: f64,
+    /// LayerNorm epsilon.
+    pub layer_norm_eps: f64,
+}
+
+impl Default for BertConfig {
+    fn default() -> Self {
+        BertConfig {
+            vocab_size: 28996,
+            hidden_size: 768,
+            num_hidden_layers: 12,
+            num_attention_heads: 12,
+            intermediate_size: 3072,
+            hidden_act: "gelu".into(),
+            hidden_dropout_prob: 0.1,
+            attention_probs_dropout_prob: 0.1,
+            max_position_embeddings: 512,
+            type_vocab_size: 2,
+            initializer_range: 0.02,
+            layer_norm_eps: 1e-12,
+        }
+    }
+}
+
+impl BertConfig {
+    /// Reads a Hugging Face `config.json`; fields spe does not use are ignored.
+    pub fn from_file(path: &Path) -> Result<BertConfig> {
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
+        if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {
+            ensure!(kind == "bert", "{}: model_type is {kind:?}; spe loads BERT checkpoints only", path.display());
+        }
+        let config: BertConfig =
+            serde_json::from_value(value).with_context(|| format!("{}: not a BERT config", path.display()))?;
+        config.check().with_context(|| path.display().to_string())?;
+        Ok(config)
+    }
+
+    /// Checks that the sizes fit together and the activation is supported.
+    pub fn check(&self) -> Result<()> {
+        ensure!(self.hidden_act == "gelu", "hidden_act {:?} is not supported (only \"gelu\")", self.hidden_act);
+        ensure!(
+            self.num_attention_heads > 0 && self.hidden_size % self.num_attention_heads == 0,
+            "hidden_size {} is not a multiple of num_attention_heads {}",
+            self.hidden_size,
+            self.num_attention_heads
+        );
+        ensure!(self.vocab_size > 0 && self.num_hidden_layers > 0, "vocab_size and num_hidden_layers must be positive");
+        Ok(())
+    }
+
+    /// The `config.json` of an export, loadable by `transformers.BertModel.from_pretrained`.
+    pub fn to_hf_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("a BERT config serializes");
+        let map = value.as_object_mut().expect("an object");
+        map.insert("model_type".into(), "bert".into());
+        map.insert("architectures".into(), serde_json::json!(["BertModel"]));
+        map.insert("pad_token_id".into(), 0.into());
+        map.insert("position_embedding_type".into(), "absolute".into());
+        value
+    }
+}
+
+/// A biased linear layer with BERT's initialisation.
+fn linear(path: nn::Path, input: i64, output: i64, std: f64) -> nn::Linear {
+    super::linear(path, input, output, std, true)
+}
+
+fn layer_norm(path: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
+    nn::layer_norm(path, vec![dim], nn::LayerNormConfig { eps, ..Default::default() })
+}
+
+/// Word, position and segment embeddings, summed and normalised.
+#[derive(Debug)]
+struct Embeddings {
+    word_embeddings: nn::Embedding,
+    position_embeddings: nn::Embedding,
+    token_type_embeddings: nn::Embedding,
+    layer_norm: nn::LayerNorm,
+    dropout: f64,
+}
+
+impl Embeddings {
+    fn new(p: nn::Path, c: &BertConfig) -> Embeddings {
+        let std = c.initializer_range;
+        Embeddings {
+            word_embeddings: embedding(&p / "word_embeddings", c.vocab_size, c.hidden_size, std),
+            position_embeddings: embedding(&p / "position_embeddings", c.max_position_embeddings, c.hidden_size, std),
+            token_type_embeddings: embedding(&p / "token_type_embeddings", c.type_vocab_size, c.hidden_size, std),
+            layer_norm: layer_norm(&p / "LayerNorm", c.hidden_size, c.layer_norm_eps),
+            dropout: c.hidden_dropout_prob,
+        }
+    }
+
+    /// `[B, T]` ids → `[B, T, D]`. Every token is of segment 0: the paper drops BERT's
+    /// sentence pairs.
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
+        let seq_len = input_ids.size()[1];
+        let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device())).unsqueeze(0);
+        let segments = input_ids.zeros_like();
+        let sum = self.word_embeddings.forward(input_ids)
+            + self.position_embeddings.forward(&positions)
+            + self.token_type_embeddings.forward(&segments);
+        self.layer_norm.forward(&sum).dropout(self.dropout, train)
+    }
+}
+
+/// One Transformer layer: self-attention then feed-forward, each with a residual
+/// connection and LayerNorm after it (post-norm, as BERT).
+#[derive(Debug)]
+struct Layer {
+    query: nn::Linear,
+    key: nn::Linear,
+    value: nn::Linear,
+    attention_output: nn::Linear,
+    attention_norm: nn::LayerNorm,
+    intermediate: nn::Linear,
+    output: nn::Linear,
+    output_norm: nn::LayerNorm,
+    heads: i64,
+    hidden_dropout: f64,
+    attention_dropout: f64,
+}
+
+impl Layer {
+    fn new(p: nn::Path, c: &BertConfig) -> Layer {
+        let (d, std) = (c.hidden_size, c.initializer_range);
+        let attention = &p / "attention";
+        let own = &attention / "self";
+        let output = &attention / "output";
+        Layer {
+            query: linear(&own / "query", d, d, std),
+            key: linear(&own / "key", d, d, std),
+            value: linear(&own / "value", d, d, std),
+            attention_output: linear(&output / "dense", d, d, std),
+            attention_norm: layer_norm(&output / "LayerNorm", d, c.layer_norm_eps),
+            intermediate: linear(&p / "intermediate" / "dense", d, c.intermediate_size, std),
+            output: linear(&p / "output" / "dense", c.intermediate_size, d, std),
+            output_norm: layer_norm(&p / "output" / "LayerNorm", d, c.layer_norm_eps),
+            heads: c.num_attention_heads,
+            hidden_dropout: c.hidden_dropout_prob,
+            attention_dropout: c.attention_probs_dropout_prob,
+        }
+    }
+
+    /// `[B, T, D]` → `[B, T, D]`; `mask` is `[B, 1, 1, T]`, true where a key may be attended.
+    fn forward(&self, xs: &Tensor, mask: &Tensor, train: bool) -> Tensor {
+        let (b, t, d) = xs.size3().expect("[B, T, D]");
+        // [B, T, D] -> [B, H, T, D/H]
+        let split = |x: Tensor| x.view([b, t, self.heads, d / self.heads]).transpose(1, 2);
+        let (q, k, v) = (split(self.query.forward(xs)), split(self.key.forward(xs)), split(self.value.forward(xs)));
+        let dropout = if train { self.attention_dropout } else { 0.0 };
+        let context = Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), dropout, false, None, false);
+        let context = context.transpose(1, 2).contiguous().view([b, t, d]);
+        let attended = self
+            .attention_norm
+            .forward(&(self.attention_output.forward(&context).dropout(self.hidden_dropout, train) + xs));
+        let inner = self.intermediate.forward(&attended).gelu("none");
+        self.output_norm.forward(&(self.output.forward(&inner).dropout(self.hidden_dropout, train) + attended))
+    }
+}
+
+/// BERT's outputs for a batch.
+#[derive(Debug)]
+pub struct BertOutput {
+    /// `[B, T, D]` hidden states of the last layer.
+    pub hidden: Tensor,
+    /// `[B, D]` the pooler's output: tanh(W h_[CLS] + b).
+    pub pooled: Tensor,
+}
+
+/// The BERT sentence encoder.
+#[derive(Debug)]
+pub struct Bert {
+    embeddings: Embeddings,
+    layers: Vec<Layer>,
+    pooler: nn::Linear,
+    config: BertConfig,
+}
+
+impl Bert {
+    /// A randomly initialised BERT under `p` (whose variables are named as Hugging Face's).
+    pub fn new(p: nn::Path, config: &BertConfig) -> Bert {
+        let encoder = &p / "encoder" / "layer";
+        Bert {
+            embeddings: Embeddings::new(&p / "embeddings", config),
+            layers: (0..config.num_hidden_layers).map(|i| Layer::new(&encoder / i, config)).collect(),
+            pooler: linear(&p / "pooler" / "dense", config.hidden_size, config.hidden_size, config.initializer_range),
+            config: config.clone(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// `[B, T]` ids and `[B, T]` attention mask (1 real, 0 padding) → hidden states and
+    /// pooled output.
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor, train: bool) -> BertOutput {
+        let mask = attention_mask.gt(0).unsqueeze(1).unsqueeze(1);
+        let mut hidden = self.embeddings.forward(input_ids, train);
+        for layer in &self.layers {
+            hidden = layer.forward(&hidden, &mask, train);
+        }
+        let pooled = self.pooler.forward(&hidden.select(1, 0)).tanh();
+        BertOutput { hidden, pooled }
+    }
+}
+
+/// Reads the tensors of a Hugging Face checkpoint (`model.safetensors`) under spe's names:
+/// a `bert.` prefix (checkpoints of `BertForPreTraining` and the like) is dropped, and the
+/// old `gamma`/`beta` LayerNorm names become `weight`/`bias`.
+pub fn read_checkpoint(path: &Path) -> Result<HashMap<String, Tensor>> {
+    let tensors = Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let has_prefix = tensors.iter().any(|(name, _)| name.starts_with("bert."));
+    Ok(tensors
+        .into_iter()
+        .filter_map(|(name, tensor)| {
+            let name = if has_prefix { name.strip_prefix("bert.")?.to_string() } else { name };
+            let name = match name.rsplit_once('.') {
+                Some((head, "gamma")) => format!("{head}.weight"),
+                Some((head, "beta")) => format!("{head}.bias"),
+                _ => name,
+            };
+            Some((name, tensor))
+        })
+        .collect())
+}
+
+/// Copies every variable of `vs` under `prefix` (for example `bert.`) from `tensors`, named
+/// without the prefix. Every variable must be found with its exact shape.
+pub fn load_into(vs: &nn::VarStore, prefix: &str, tensors: &HashMap<String, Tensor>, source: &Path) -> Result<()> {
+    let mut variables: Vec<(String, Tensor)> =
+        vs.variables().into_iter().filter(|(name, _)| name.starts_with(prefix)).collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, mut variable) in variables {
+        let key = &name[prefix.len()..];
+        let Some(value) = tensors.get(key) else {
+            bail!("{}: the checkpoint has no tensor {key}", source.display());
+        };
+        if value.size() != variable.size() {
+            bail!(
+                "{}: tensor {key} has shape {:?}, but the configured model needs {:?}",
+                source.display(),
+                value.size(),
+                variable.size()
+            );
+        }
+        tch::no_grad(|| variable.copy_(value));
+    }
+    Ok(())
+}

@@ -1,0 +1,82 @@
+//! The span-pair encoder (paper §3.1): the five segments L, s1, M, s2, R through the span
+//! encoder, then position-aware attention over them with the [CLS] vector as query:
+//!
+//! ```text
+//! e_j = vᵀ tanh(W_h h_j + W_cls h_cls + W_s1 p^s1_j + W_s2 p^s2_j),  a = softmax(e),  h_p = Σ_j a_j h_j
+//! ```
+//!
+//! where p^s1_j and p^s2_j embed segment j's position relative to s1 and to s2 (Zhang et
+//! al., 2017). The authors' code uses GELU where the paper writes tanh; spe follows the
+//! paper.
+
+use super::span::SpanEncoder;
+use super::{embedding, linear, SpanConfig, INIT_STD};
+use tch::nn::{self, Module};
+use tch::{Kind, Tensor};
+
+/// Relative positions run from -3 (R seen from s1 is +3, L seen from s2 is -3) to +3.
+const RELATIVE_POSITIONS: i64 = 7;
+
+/// Attention over the five segment vectors.
+#[derive(Debug)]
+pub struct SpanPairEncoder {
+    positions: nn::Embedding,
+    w_h: nn::Linear,
+    w_cls: nn::Linear,
+    w_s1: nn::Linear,
+    w_s2: nn::Linear,
+    v: nn::Linear,
+    dropout: f64,
+}
+
+/// What the span-pair encoder computes for a batch.
+#[derive(Debug)]
+pub struct PairOutput {
+    /// `[B, 5, span]` h_L, h_s1, h_M, h_s2, h_R.
+    pub segments: Tensor,
+    /// `[B, 5]` attention over the segments.
+    pub attention: Tensor,
+    /// `[B, span]` h_p.
+    pub pair: Tensor,
+}
+
+impl SpanPairEncoder {
+    /// An encoder over span vectors of `config.size` features and a query of `query` features.
+    pub fn new(p: nn::Path, query: i64, config: &SpanConfig) -> SpanPairEncoder {
+        let (size, att, pos) = (config.size, config.attention_size, config.position_size);
+        let weights = |name: &str, input: i64, output: i64| linear(&p / name, input, output, INIT_STD, false);
+        SpanPairEncoder {
+            positions: embedding(&p / "positions", RELATIVE_POSITIONS, pos, INIT_STD),
+            w_h: weights("w_h", size, att),
+            w_cls: weights("w_cls", query, att),
+            w_s1: weights("w_s1", pos, att),
+            w_s2: weights("w_s2", pos, att),
+            v: weights("v", att, 1),
+            dropout: config.dropout,
+        }
+    }
+
+    /// `words`: `[B, W, D]`, `segments`: `[B, 5, 2]` word ranges of L, s1, M, s2, R,
+    /// `cls`: `[B, D]` the pooler output.
+    pub fn forward(
+        &self,
+        span_encoder: &SpanEncoder,
+        words: &Tensor,
+        segments: &Tensor,
+        cls: &Tensor,
+        train: bool,
+    ) -> PairOutput {
+        let h = span_encoder.forward(words, segments, train); // [B, 5, span]
+        let device = words.device();
+        let index = Tensor::arange(5, (Kind::Int64, device));
+        // Segment j sits at j - 1 from s1 and j - 3 from s2; shifted to 0..7.
+        let p_s1 = self.positions.forward(&(&index - 1 + 3)); // [5, pos]
+        let p_s2 = self.positions.forward(&(&index - 3 + 3)); // [5, pos]
+        let energy = self.w_h.forward(&h) // [B, 5, att]
+            + self.w_cls.forward(cls).unsqueeze(1)
+            + (self.w_s1.forward(&p_s1) + self.w_s2.forward(&p_s2)).unsqueeze(0);
+        let attention = self.v.forward(&energy.tanh()).squeeze_dim(2).softmax(1, h.kind()); // [B, 5]
+        let pair = attention.unsqueeze(1).bmm(&h).squeeze_dim(1).dropout(self.dropout, train); // [B, span]
+        PairOutput { segments: h, attention, pair }
+    }
+}

@@ -1,0 +1,214 @@
+//! CSPO with momentum contrast (paper §3.2 and appendix D).
+//!
+//! The key encoder f_k is a copy of the query encoder f_q (BERT, span and span-pair
+//! encoders, projection) that follows it by momentum, θ_k ← m θ_k + (1 − m) θ_q, after each
+//! optimizer step. Two queues keep the K most recent keys of each view. The loss is
+//! symmetric: x_target's query is scored against its own sentence's x_context key and the
+//! queue of context keys, x_context's query against the x_target key and the queue of
+//! target keys.
+//!
+//! Deviations from the authors' code, each for the paper's meaning: the key encoder starts
+//! as a copy of the query encoder (their heads start from separate random weights); the
+//! context key encodes x_context (their appendix encodes x_target twice); keys are unit
+//! vectors (see [`crate::model::Encoder::forward`]); the queues start as random unit
+//! vectors, as in MoCo, instead of switching the loss off until they have filled.
+
+use super::MocoConfig;
+use crate::model::{Encoder, ModelConfig, ViewInput};
+use anyhow::{ensure, Context, Result};
+use std::collections::HashMap;
+use tch::{nn, Device, Kind, Tensor};
+
+/// The momentum encoder and the two queues.
+pub struct Moco {
+    vs: nn::VarStore,
+    encoder: Encoder,
+    target_queue: Tensor,
+    context_queue: Tensor,
+    next: i64,
+    config: MocoConfig,
+}
+
+/// Keys of one micro-batch, waiting for the end of the optimizer step to be enqueued.
+pub struct Keys {
+    /// `[B, C]` keys of x_target.
+    pub target: Tensor,
+    /// `[B, C]` keys of x_context.
+    pub context: Tensor,
+}
+
+impl Moco {
+    /// A key encoder copied from the query encoder in `query_vs`, and random queues
+    /// (from torch's generator, which the caller seeds).
+    pub fn new(query_vs: &nn::VarStore, model: &ModelConfig, config: &MocoConfig, device: Device) -> Result<Moco> {
+        ensure!(config.queue_size > 0, "moco.queue_size must be at least 1");
+        ensure!((0.0..1.0).contains(&config.momentum), "moco.momentum must lie in [0, 1)");
+        ensure!(config.temperature > 0.0, "moco.temperature must be positive");
+        let mut vs = nn::VarStore::new(device);
+        let encoder = Encoder::new(&vs.root(), model);
+        vs.copy(query_vs).context("cannot copy the query encoder into the key encoder")?;
+        vs.freeze();
+        let size = if model.heads.projection { model.heads.projection_size } else { model.span.size };
+        let queue = || {
+            let q = Tensor::randn([config.queue_size, size], (Kind::Float, device));
+            &q / q.norm_scalaropt_dim(2, [1].as_slice(), true)
+        };
+        Ok(Moco { vs, target_queue: queue(), context_queue: queue(), next: 0, encoder, config: config.clone() })
+    }
+
+    /// The key encoder's variables.
+    pub fn vars(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    /// The keys of both views, without gradient.
+    pub fn keys(&self, target: &ViewInput, context: &ViewInput) -> Keys {
+        tch::no_grad(|| Keys {
+            target: self.encoder.forward(target, true).key.to_kind(Kind::Float),
+            context: self.encoder.forward(context, true).key.to_kind(Kind::Float),
+        })
+    }
+
+    /// The symmetric InfoNCE loss of the queries `[B, C]` against `keys` and the queues.
+    pub fn loss(&self, query_target: &Tensor, query_context: &Tensor, keys: &Keys) -> Tensor {
+        let one_side = |query: &Tensor, positive: &Tensor, queue: &Tensor| {
+            let query = query.to_kind(Kind::Float);
+            let positive = (&query * positive).sum_dim_intlist([1].as_slice(), true, Kind::Float); // [B, 1]
+            let negative = query.mm(&queue.tr()); // [B, K]
+            let logits = Tensor::cat(&[positive, negative], 1) / self.config.temperature;
+            let labels = Tensor::zeros([query.size()[0]], (Kind::Int64, query.device()));
+            logits.cross_entropy_for_logits(&labels)
+        };
+        (one_side(query_target, &keys.context, &self.context_queue)
+            + one_side(query_context, &keys.target, &self.target_queue))
+            / 2.0
+    }
+
+    /// θ_k ← m θ_k + (1 − m) θ_q for every key variable.
+    pub fn momentum_update(&mut self, query_vs: &nn::VarStore) {
+        let query = query_vs.variables();
+        tch::no_grad(|| {
+            for (name, mut key) in self.vs.variables() {
+                let _ = key.lerp_(&query[&name], 1.0 - self.config.momentum);
+            }
+        });
+    }
+
+    /// Puts `keys` into the queues, replacing the oldest.
+    pub fn enqueue(&mut self, keys: &Keys) {
+        let n = keys.target.size()[0];
+        let k = self.config.queue_size;
+        let slots = (Tensor::arange(n, (Kind::Int64, self.target_queue.device())) + self.next).remainder(k);
+        tch::no_grad(|| {
+            let _ = self.target_queue.index_copy_(0, &slots, &keys.target);
+            let _ = self.context_queue.index_copy_(0, &slots, &keys.context);
+        });
+        self.next = (self.next + n) % k;
+    }
+
+    /// Queues, queue position and key encoder, for a checkpoint.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        let mut state = vec![
+            ("queue.target".to_string(), self.target_queue.shallow_clone()),
+            ("queue.context".to_string(), self.context_queue.shallow_clone()),
+            ("queue.next".to_string(), Tensor::from_slice(&[self.next])),
+        ];
+        state.extend(self.vs.variables().into_iter().map(|(name, t)| (format!("key.{name}"), t)));
+        state
+    }
+
+    /// Restores what [`Moco::state`] wrote.
+    pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+        let get = |name: &str| tensors.get(name).with_context(|| format!("the checkpoint has no {name}"));
+        tch::no_grad(|| -> Result<()> {
+            ensure!(get("queue.target")?.size() == self.target_queue.size(), "the checkpoint's queue has another size");
+            self.target_queue.copy_(get("queue.target")?);
+            self.context_queue.copy_(get("queue.context")?);
+            for (name, mut key) in self.vs.variables() {
+                key.copy_(get(&format!("key.{name}"))?);
+            }
+            Ok(())
+        })?;
+        self.next = i64::try_from(get("queue.next")?)?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tiny() -> ModelConfig {
+        let mut model = ModelConfig::default();
+        model.bert.vocab_size = 50;
+        model.bert.hidden_size = 8;
+        model.bert.num_hidden_layers = 1;
+        model.bert.num_attention_heads = 2;
+        model.bert.intermediate_size = 16;
+        model.span.filters = 4;
+        model.span.size = 6;
+        model.span.attention_size = 5;
+        model.span.position_size = 3;
+        model.heads.projection_size = 4;
+        model
+    }
+
+    #[test]
+    fn the_key_encoder_starts_as_a_copy_and_follows_by_momentum() {
+        tch::manual_seed(1);
+        let model = tiny();
+        let query_vs = nn::VarStore::new(Device::Cpu);
+        let _query = Encoder::new(&query_vs.root(), &model);
+        let config = MocoConfig { queue_size: 5, momentum: 0.75, ..Default::default() };
+        let mut moco = Moco::new(&query_vs, &model, &config, Device::Cpu).unwrap();
+        let query = query_vs.variables();
+        let name = "pair_encoder.w_h.weight";
+        assert!(moco.vars().variables()[name].equal(&query[name]));
+        assert_eq!(moco.vars().len(), query.len());
+        let before = moco.vars().variables()[name].copy();
+        tch::no_grad(|| {
+            let _ = query[name].shallow_clone().g_add_scalar_(1.0);
+        });
+        moco.momentum_update(&query_vs);
+        let expected = &before * 0.75 + &query[name] * 0.25;
+        assert!(moco.vars().variables()[name].allclose(&expected, 1e-6, 1e-6, false));
+        assert!(!moco.vars().variables()[name].requires_grad());
+    }
+
+    #[test]
+    fn queues_replace_their_oldest_keys_in_order() {
+        let model = tiny();
+        let query_vs = nn::VarStore::new(Device::Cpu);
+        let _query = Encoder::new(&query_vs.root(), &model);
+        let config = MocoConfig { queue_size: 5, ..Default::default() };
+        let mut moco = Moco::new(&query_vs, &model, &config, Device::Cpu).unwrap();
+        let keys = |first: f32, n: i64| Keys {
+            target: Tensor::arange(n, (Kind::Float, Device::Cpu)).unsqueeze(1).repeat([1, 4]) + f64::from(first),
+            context: -(Tensor::arange(n, (Kind::Float, Device::Cpu)).unsqueeze(1).repeat([1, 4]) + f64::from(first)),
+        };
+        moco.enqueue(&keys(10.0, 3));
+        moco.enqueue(&keys(20.0, 3));
+        let column: Vec<f32> = Vec::try_from(moco.target_queue.select(1, 0)).unwrap();
+        // Slots 0..3 took 10, 11, 12; then 20, 21 went to slots 3, 4 and 22 wrapped to 0.
+        assert_eq!(column, [22.0, 11.0, 12.0, 20.0, 21.0]);
+        let column: Vec<f32> = Vec::try_from(moco.context_queue.select(1, 0)).unwrap();
+        assert_eq!(column, [-22.0, -11.0, -12.0, -20.0, -21.0]);
+        assert_eq!(moco.next, 1);
+    }
+
+    #[test]
+    fn the_loss_rewards_the_positive_pair() {
+        let model = tiny();
+        let query_vs = nn::VarStore::new(Device::Cpu);
+        let _query = Encoder::new(&query_vs.root(), &model);
+        let config = MocoConfig { queue_size: 4, ..Default::default() };
+        let moco = Moco::new(&query_vs, &model, &config, Device::Cpu).unwrap();
+        let unit = |t: Tensor| &t / t.norm_scalaropt_dim(2, [1].as_slice(), true);
+        let q = unit(Tensor::randn([3, 4], (Kind::Float, Device::Cpu)));
+        let matching = Keys { target: q.copy(), context: q.copy() };
+        let other = Keys { target: -q.copy(), context: -q.copy() };
+        let good = f64::try_from(moco.loss(&q, &q, &matching)).unwrap();
+        let bad = f64::try_from(moco.loss(&q, &q, &other)).unwrap();
+        assert!(good < bad, "{good} vs {bad}");
+    }
+}

@@ -1,0 +1,283 @@
+//! The trainer on the CPU with tiny models: BERT parity with transformers on a real
+//! checkpoint, falling losses, gradients of every objective, exact resumption, and an
+//! export that transformers loads.
+//!
+//! Needs the `train` feature, `SPE_PYTHON` (a Python with torch and transformers, as
+//! `scripts/test.sh` installs) and `SPE_TEST_BERT` (the all-MiniLM-L6-v2 checkpoint
+//! directory that `scripts/test.sh` unpacks).
+#![cfg(feature = "train")]
+
+mod common;
+
+use common::*;
+use spe::batch::loader::{LoaderConfig, ShardSet};
+use spe::config::Override;
+use spe::model::bert::{self, Bert, BertConfig};
+use spe::model::{Encoder, Heads, BERT_PREFIX};
+use spe::train::metrics::{self, StepRecord};
+use spe::train::moco::Moco;
+use spe::train::objectives::{losses, DeviceBatch};
+use spe::train::{self as trainer, ObjectiveConfig, TrainOptions};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use tch::{nn, Device, Kind, Tensor};
+
+fn env_path(name: &str) -> PathBuf {
+    let value = std::env::var_os(name)
+        .unwrap_or_else(|| panic!("{name} is not set; run the tests with scripts/test.sh, which sets it up"));
+    PathBuf::from(value)
+}
+
+/// Pre-training shards of the first `sentences` real sentences.
+fn shards(dir: &Path, sentences: usize) -> PathBuf {
+    let text = std::fs::read_to_string(sample_text()).unwrap();
+    let few: String = text.lines().take(sentences).map(|l| format!("{l}\n")).collect();
+    let input = dir.join("few.txt");
+    std::fs::write(&input, few).unwrap();
+    let out = dir.join("shards");
+    prep(&[&input], &out, &["--set", "shard.row_group_rows=8"]);
+    out
+}
+
+/// Options for a run with the tiny pipeline and `set` overrides.
+fn options(shards: &Path, out: &Path, set: &[(&str, toml::Value)]) -> TrainOptions {
+    TrainOptions {
+        shards: vec![shards.to_path_buf()],
+        out: out.to_path_buf(),
+        init: None,
+        config: Some(repo("pipelines/train-tiny.toml")),
+        overrides: set.iter().map(|(k, v)| Override::new(k, v.clone())).collect(),
+        objectives: None,
+        device: Some("cpu".into()),
+        resume: false,
+        progress: false,
+    }
+}
+
+/// Runs transformers' BertModel from `model_dir` on `ids` (padded with `mask`).
+fn transformers_outputs(model_dir: &Path, ids: &[Vec<i64>], mask: &[Vec<i64>]) -> (Tensor, Tensor) {
+    let dir = tempfile::tempdir().unwrap();
+    let inputs = dir.path().join("inputs.json");
+    std::fs::write(&inputs, serde_json::json!({ "input_ids": ids, "attention_mask": mask }).to_string()).unwrap();
+    let out = dir.path().join("outputs.safetensors");
+    let status = Command::new(env_path("SPE_PYTHON"))
+        .arg(repo("tests/python/bert_outputs.py"))
+        .args([model_dir, &inputs, &out])
+        .status()
+        .unwrap();
+    assert!(status.success(), "transformers could not run {}", model_dir.display());
+    let tensors: std::collections::HashMap<_, _> = Tensor::read_safetensors(&out).unwrap().into_iter().collect();
+    (tensors["last_hidden_state"].shallow_clone(), tensors["pooler_output"].shallow_clone())
+}
+
+/// spe's BERT from `config` with the weights of `checkpoint`, on `ids`.
+fn spe_outputs(config: &BertConfig, checkpoint: &Path, ids: &[Vec<i64>], mask: &[Vec<i64>]) -> (Tensor, Tensor) {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = Bert::new(vs.root() / "bert", config);
+    bert::load_into(&vs, BERT_PREFIX, &bert::read_checkpoint(checkpoint).unwrap(), checkpoint).unwrap();
+    let (ids, mask) = (Tensor::from_slice2(ids), Tensor::from_slice2(mask));
+    let out = tch::no_grad(|| model.forward(&ids, &mask, false));
+    (out.hidden, out.pooled)
+}
+
+/// Largest difference between two outputs over the real tokens of each row.
+fn max_difference(a: &(Tensor, Tensor), b: &(Tensor, Tensor), mask: &[Vec<i64>]) -> f64 {
+    let real = Tensor::from_slice2(mask).to_kind(Kind::Float).unsqueeze(2);
+    let hidden = ((&a.0 - &b.0) * &real).abs().max();
+    let pooled = (&a.1 - &b.1).abs().max();
+    f64::try_from(hidden.maximum(&pooled)).unwrap()
+}
+
+/// Token ids of real sentences under the checkpoint's own tokenizer, padded with 0.
+fn sentences(tokenizer: &Path) -> (Vec<Vec<i64>>, Vec<Vec<i64>>) {
+    let tokenizer = tokenizers::Tokenizer::from_file(tokenizer).unwrap();
+    let texts = [
+        "Anarchism is a political philosophy that advocates self-governed societies.",
+        "Paris is the capital of France.",
+        "Hi",
+    ];
+    let ids: Vec<Vec<i64>> = texts
+        .iter()
+        .map(|t| tokenizer.encode(*t, true).unwrap().get_ids().iter().map(|&i| i64::from(i)).collect())
+        .collect();
+    let longest = ids.iter().map(Vec::len).max().unwrap();
+    let mask = ids.iter().map(|row| (0..longest).map(|i| i64::from(i < row.len())).collect()).collect();
+    let ids = ids.into_iter().map(|mut row| {
+        row.resize(longest, 0);
+        row
+    });
+    (ids.collect(), mask)
+}
+
+#[test]
+fn bert_matches_transformers_on_a_real_checkpoint() {
+    let dir = env_path("SPE_TEST_BERT");
+    let config = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    assert_eq!((config.hidden_size, config.num_hidden_layers), (384, 6));
+    let (ids, mask) = sentences(&dir.join("tokenizer.json"));
+    let ours = spe_outputs(&config, &dir.join("model.safetensors"), &ids, &mask);
+    let theirs = transformers_outputs(&dir, &ids, &mask);
+    assert_eq!(ours.0.size(), [3, ids[0].len() as i64, 384]);
+    let difference = max_difference(&ours, &theirs, &mask);
+    assert!(difference < 1e-4, "largest difference {difference}");
+    // The check can fail: a perturbed weight shows.
+    let perturbed =
+        spe_outputs(&BertConfig { layer_norm_eps: 1e-3, ..config }, &dir.join("model.safetensors"), &ids, &mask);
+    assert!(max_difference(&perturbed, &theirs, &mask) > 1e-4);
+}
+
+#[test]
+fn every_objective_sends_gradient_into_the_sentence_encoder() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shards(dir.path(), 40);
+    let set = Arc::new(ShardSet::open(&[out]).unwrap());
+    let batch = set.stream(&LoaderConfig { micro_batch: 8, ..Default::default() }, 1, 0).unwrap().next_batch().unwrap();
+    let config = trainer::load_config(&options(dir.path(), dir.path(), &[])).unwrap();
+    for (name, weights) in [
+        ("tbo", ObjectiveConfig { tbo: 1.0, spo: 0.0, cspo: 0.0 }),
+        ("spo", ObjectiveConfig { tbo: 0.0, spo: 1.0, cspo: 0.0 }),
+        ("cspo", ObjectiveConfig { tbo: 0.0, spo: 0.0, cspo: 1.0 }),
+    ] {
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let encoder = Encoder::new(&vs.root(), &config.model);
+        let heads = Heads::new(&vs.root(), &config.model);
+        let moco = Moco::new(&vs, &config.model, &config.moco, Device::Cpu).unwrap();
+        let result = losses(&encoder, &heads, Some(&moco), &DeviceBatch::new(&batch, Device::Cpu), &weights);
+        result.total.backward();
+        let grad = |var: &str| {
+            let g = vs.variables()[var].grad();
+            if g.defined() {
+                f64::try_from(g.abs().sum(Kind::Float)).unwrap()
+            } else {
+                0.0
+            }
+        };
+        for var in ["bert.embeddings.word_embeddings.weight", "bert.encoder.layer.0.attention.self.query.weight"] {
+            assert!(grad(var) > 0.0, "{name}: no gradient reaches {var}");
+        }
+        let span = grad("span_encoder.conv3.weight");
+        let tbo_head = grad("tbo_head.decoder.weight");
+        match name {
+            "tbo" => assert!(span == 0.0 && tbo_head > 0.0, "TBO reads hidden states, not spans"),
+            _ => assert!(span > 0.0 && tbo_head == 0.0, "{name} trains the span encoder"),
+        }
+        assert_eq!(grad("pair_encoder.w_cls.weight") > 0.0, name == "cspo", "only CSPO uses the pair vector");
+    }
+}
+
+#[test]
+fn losses_fall_when_overfitting_a_few_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 20);
+    let no_dropout = |key: &'static str| (key, toml::Value::Float(0.0));
+    let run = options(
+        &shards,
+        &dir.path().join("run"),
+        &[
+            ("optim.steps", 80.into()),
+            ("optim.batch_size", 16.into()),
+            ("loader.micro_batch", 16.into()),
+            ("optim.learning_rate", toml::Value::Float(3e-3)),
+            ("log_every", 1.into()),
+            ("moco.queue_size", 64.into()),
+            no_dropout("model.bert.hidden_dropout_prob"),
+            no_dropout("model.bert.attention_probs_dropout_prob"),
+            no_dropout("model.span.dropout"),
+        ],
+    );
+    let summary = trainer::run(&run).unwrap();
+    let records = &summary.records;
+    assert_eq!(records.len(), 80);
+    let mean = |rows: &[StepRecord], f: fn(&StepRecord) -> Option<f64>| {
+        rows.iter().filter_map(f).sum::<f64>() / rows.iter().filter_map(f).count() as f64
+    };
+    let (first, last) = (&records[..5], &records[75..]);
+    for (name, f) in [
+        ("tbo", (|r: &StepRecord| r.tbo) as fn(&StepRecord) -> Option<f64>),
+        ("spo", |r: &StepRecord| r.spo),
+        ("cspo", |r: &StepRecord| r.cspo),
+        ("total", |r: &StepRecord| Some(r.loss)),
+    ] {
+        let (a, b) = (mean(first, f), mean(last, f));
+        assert!(b < 0.7 * a, "{name}: {a} over the first steps, {b} over the last");
+    }
+    assert_eq!(metrics::read(&dir.path().join("run")).unwrap(), *records);
+}
+
+#[test]
+fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transformers() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 60);
+    let set = [
+        ("optim.steps", 6.into()),
+        ("checkpoint_every", 3.into()),
+        ("log_every", 1.into()),
+        ("moco.queue_size", 48.into()),
+    ];
+    let whole = dir.path().join("whole");
+    trainer::run(&options(&shards, &whole, &set)).unwrap();
+    let checkpoints = whole.join("checkpoints");
+    assert!(checkpoints.join("step-00000003/moco.safetensors").exists());
+
+    // Interrupted after step 3: the later checkpoint and metrics never happened.
+    let cut = dir.path().join("cut");
+    copy_dir(&whole, &cut);
+    std::fs::remove_dir_all(cut.join("checkpoints/step-00000006")).unwrap();
+    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
+    let mut resume = options(&shards, &cut, &set);
+    resume.resume = true;
+    let resumed = trainer::run(&resume).unwrap();
+    assert_eq!(resumed.steps, 3);
+    let strip = |records: Vec<StepRecord>| -> Vec<_> {
+        records.into_iter().map(|r| (r.step, r.lr, r.loss, r.tbo, r.spo, r.cspo, r.grad_norm)).collect()
+    };
+    assert_eq!(strip(metrics::read(&cut).unwrap()), strip(metrics::read(&whole).unwrap()));
+    let weights = |dir: &Path| std::fs::read(dir.join("encoder/model.safetensors")).unwrap();
+    assert!(weights(&cut) == weights(&whole), "the resumed run ends with the same weights");
+
+    // A fresh run into a finished directory is refused instead of mixing two runs.
+    let err = trainer::run(&options(&shards, &whole, &set)).unwrap_err().to_string();
+    assert!(err.contains("--resume"), "{err}");
+
+    // transformers loads the export and computes what spe computes with the trained weights.
+    let encoder = whole.join("encoder");
+    let config = BertConfig::from_file(&encoder.join("config.json")).unwrap();
+    let ids: Vec<Vec<i64>> =
+        vec![vec![101, 1109, 4937, 1110, 1113, 1103, 12477, 119, 102], vec![101, 8667, 102, 0, 0, 0, 0, 0, 0]];
+    let mask: Vec<Vec<i64>> =
+        ids.iter().map(|r| r.iter().enumerate().map(|(i, &id)| i64::from(i == 0 || id != 0)).collect()).collect();
+    let trained = spe_outputs(&config, &checkpoints.join("step-00000006/model.safetensors"), &ids, &mask);
+    let reloaded = spe_outputs(&config, &encoder.join("model.safetensors"), &ids, &mask);
+    assert_eq!(max_difference(&trained, &reloaded, &mask), 0.0);
+    let difference = max_difference(&trained, &transformers_outputs(&encoder, &ids, &mask), &mask);
+    assert!(difference < 1e-4, "largest difference {difference}");
+    let spans: std::collections::HashMap<_, _> =
+        Tensor::read_safetensors(whole.join("span_encoders.safetensors")).unwrap().into_iter().collect();
+    assert!(spans.contains_key("span_encoder.conv2.weight") && spans.contains_key("pair_encoder.v.weight"));
+    assert!(spans.keys().all(|k| !k.starts_with("bert.")));
+}
+
+#[test]
+fn a_vocabulary_mismatch_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 20);
+    let mut run = options(&shards, &dir.path().join("run"), &[]);
+    run.init = Some(env_path("SPE_TEST_BERT"));
+    let err = trainer::run(&run).unwrap_err().to_string();
+    assert!(err.contains("vocabulary of 28996 entries, but the model's has 30522 (from --init)"), "{err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
