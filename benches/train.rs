@@ -9,9 +9,9 @@
 //! `SPE_BENCH_BATCH` the micro-batch (16 by default).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use spe::batch::{collate, TrainRow};
+use spe::batch::collate;
 use spe::model::{Encoder, Heads};
-use spe::sample::{Span, SpanPair, SpoTarget, TboTarget};
+use spe::sample::{Inputs, Span, SpanPair, SpoTarget, TboTarget};
 use spe::tokenize::SpecialIds;
 use spe::train::moco::Moco;
 use spe::train::objectives::{losses, DeviceBatch};
@@ -23,7 +23,7 @@ const SEQ_LEN: usize = 128;
 
 /// A row of exactly 128 sub-tokens: 84 words alternating one and two pieces, a span pair
 /// of 4 and 5 words, 19 TBO pieces and two permuted segments, as the sampler makes them.
-fn row(seed: usize) -> TrainRow {
+fn row(seed: usize) -> Inputs {
     let mut input_ids = vec![101];
     let mut word_starts = Vec::new();
     let mut bounds = Vec::new();
@@ -52,7 +52,7 @@ fn row(seed: usize) -> TrainRow {
         .map(|&(s, _)| TboTarget { position: s as i32 + 1, label: input_ids[s + 1], anchor: s as i32, offset: 1 })
         .collect();
     let spo = vec![SpoTarget { segment: 0, label: (seed % 6) as i8 }, SpoTarget { segment: 3, label: 2 }];
-    TrainRow { input_ids, word_starts, pair, spo, tbo, target_mask, context_mask }
+    Inputs { input_ids, word_starts, pair, spo, tbo, target_mask, context_mask }
 }
 
 fn train_step(c: &mut Criterion) {
@@ -60,7 +60,7 @@ fn train_step(c: &mut Criterion) {
     let micro_batch: usize = std::env::var("SPE_BENCH_BATCH").ok().map_or(16, |b| b.parse().unwrap());
     let config = TrainConfig::default();
     let special = SpecialIds { cls: 101, sep: 102, mask: 103 };
-    let rows: Vec<TrainRow> = (0..micro_batch).map(row).collect();
+    let rows: Vec<Inputs> = (0..micro_batch).map(row).collect();
     let batch = collate(&rows, &special);
     assert_eq!(batch.seq_len, SEQ_LEN);
 

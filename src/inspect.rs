@@ -196,30 +196,44 @@ fn render(out: &mut String, s: &Sample, tokenizer: Option<&WordTokenizer>) -> Re
     let piece = |id: i32| tokenizer.and_then(|t| t.token(id as u32)).unwrap_or_else(|| format!("#{id}"));
     let title = s.title.as_ref().map_or(String::new(), |t| format!(" ({t})"));
     writeln!(out, "{}{title} sentence {} draw {}", s.doc_id, s.sent_id, s.draw)?;
-    let segments = s.pair.segments(s.words.len() as u32);
+    let segments = s.inputs.pair.segments(s.words.len() as u32);
     let rendered: Vec<String> = segments
         .iter()
         .enumerate()
         .map(|(i, span)| {
             let words = s.words[span.start as usize..span.end as usize].join(" ");
-            let spo =
-                s.spo.iter().find(|t| t.segment as usize == i).map_or(String::new(), |t| format!(" perm={}", t.label));
+            let spo = s
+                .inputs
+                .spo
+                .iter()
+                .find(|t| t.segment as usize == i)
+                .map_or(String::new(), |t| format!(" perm={}", t.label));
             format!("[{}{spo}: {words}]", SEGMENT_NAMES[i])
         })
         .collect();
     writeln!(out, "  words:   {}", rendered.join(" "))?;
-    let tbo: Vec<String> = s.tbo.iter().map(|t| format!("{}={}(+{})", t.position, piece(t.label), t.offset)).collect();
+    let tbo: Vec<String> =
+        s.inputs.tbo.iter().map(|t| format!("{}={}(+{})", t.position, piece(t.label), t.offset)).collect();
     writeln!(out, "  tbo:     {}", if tbo.is_empty() { "none".to_string() } else { tbo.join(" ") })?;
     let view = |keep: &[bool]| -> String {
-        s.input_ids
+        s.inputs
+            .input_ids
             .iter()
             .enumerate()
-            .map(|(p, &id)| if keep[p] || p == 0 || p + 1 == s.input_ids.len() { piece(id) } else { "_".to_string() })
+            .map(
+                |(p, &id)| {
+                    if keep[p] || p == 0 || p + 1 == s.inputs.input_ids.len() {
+                        piece(id)
+                    } else {
+                        "_".to_string()
+                    }
+                },
+            )
             .collect::<Vec<_>>()
             .join(" ")
     };
-    writeln!(out, "  input:   {}", s.input_ids.iter().map(|&id| piece(id)).collect::<Vec<_>>().join(" "))?;
-    writeln!(out, "  target:  {}", view(&s.target_mask))?;
-    writeln!(out, "  context: {}", view(&s.context_mask))?;
+    writeln!(out, "  input:   {}", s.inputs.input_ids.iter().map(|&id| piece(id)).collect::<Vec<_>>().join(" "))?;
+    writeln!(out, "  target:  {}", view(&s.inputs.target_mask))?;
+    writeln!(out, "  context: {}", view(&s.inputs.context_mask))?;
     Ok(())
 }

@@ -68,32 +68,35 @@ fn pyarrow_duckdb_and_polars_read_the_shards() {
     assert_eq!(first["title"], Value::Null, "text documents have no title");
     assert_eq!(first["sent_id"], r.sent_id);
     assert_eq!(first["words"], serde_json::json!(r.words));
-    assert_eq!(first["input_ids"], serde_json::json!(r.input_ids));
-    assert_eq!(first["word_starts"], serde_json::json!(r.word_starts));
+    assert_eq!(first["input_ids"], serde_json::json!(r.inputs.input_ids));
+    assert_eq!(first["word_starts"], serde_json::json!(r.inputs.word_starts));
     assert_eq!(
         (first["s1_start"].as_u64(), first["s2_end"].as_u64()),
-        (Some(u64::from(r.pair.s1.start)), Some(u64::from(r.pair.s2.end)))
+        (Some(u64::from(r.inputs.pair.s1.start)), Some(u64::from(r.inputs.pair.s2.end)))
     );
-    assert_eq!(first["target_mask"], serde_json::json!(r.target_mask));
-    assert_eq!(first["context_mask"], serde_json::json!(r.context_mask));
+    assert_eq!(first["target_mask"], serde_json::json!(r.inputs.target_mask));
+    assert_eq!(first["context_mask"], serde_json::json!(r.inputs.context_mask));
     let spo: Vec<(i64, i64)> = first["spo"]
         .as_array()
         .unwrap()
         .iter()
         .map(|t| (t["segment"].as_i64().unwrap(), t["label"].as_i64().unwrap()))
         .collect();
-    assert_eq!(spo, r.spo.iter().map(|t| (i64::from(t.segment), i64::from(t.label))).collect::<Vec<_>>());
+    assert_eq!(spo, r.inputs.spo.iter().map(|t| (i64::from(t.segment), i64::from(t.label))).collect::<Vec<_>>());
     let tbo: Vec<i64> = first["tbo"].as_array().unwrap().iter().map(|t| t["position"].as_i64().unwrap()).collect();
-    assert_eq!(tbo, r.tbo.iter().map(|t| i64::from(t.position)).collect::<Vec<_>>());
+    assert_eq!(tbo, r.inputs.tbo.iter().map(|t| i64::from(t.position)).collect::<Vec<_>>());
 
     let duck = &seen["duckdb"];
     assert_eq!(duck["rows"], rows.len());
     assert_eq!(duck["tbo_targets"], manifest.totals.tbo_targets);
-    assert_eq!(duck["first_len"], r.input_ids.len());
+    assert_eq!(duck["first_len"], r.inputs.input_ids.len());
 
     let polars = &seen["polars"];
     assert_eq!(polars["rows"], rows.len());
-    assert_eq!(polars["target_true"], rows.iter().map(|s| s.target_mask.iter().filter(|&&m| m).count()).sum::<usize>());
+    assert_eq!(
+        polars["target_true"],
+        rows.iter().map(|s| s.inputs.target_mask.iter().filter(|&&m| m).count()).sum::<usize>()
+    );
     assert_eq!(polars["first_words"], serde_json::json!(r.words));
 }
 

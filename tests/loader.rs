@@ -51,9 +51,10 @@ fn an_epoch_holds_every_row_once_in_a_seeded_order() {
     let mut expected: Vec<Vec<i64>> = read_rows(&out)
         .iter()
         .map(|s| {
-            s.input_ids
+            s.inputs
+                .input_ids
                 .iter()
-                .zip(&s.target_mask)
+                .zip(&s.inputs.target_mask)
                 .map(|(&id, &hidden)| if hidden { 103 } else { i64::from(id) })
                 .collect()
         })

@@ -232,5 +232,5 @@ fn inspect_shows_the_pair_the_permutations_and_both_views() {
     let rows = read_rows(&out);
     let first_target = text.lines().find(|l| l.trim_start().starts_with("target:")).unwrap();
     let kept = first_target.split_whitespace().skip(1).filter(|p| *p != "_").count();
-    assert_eq!(kept, rows[0].target_mask.iter().filter(|&&m| m).count() + 2, "pair pieces plus [CLS] and [SEP]");
+    assert_eq!(kept, rows[0].inputs.target_mask.iter().filter(|&&m| m).count() + 2, "pair pieces plus [CLS] and [SEP]");
 }

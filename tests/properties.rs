@@ -54,8 +54,8 @@ proptest! {
 
             // Undoing each permutation restores the original word order; other segments are untouched.
             let mut words = sample.words.clone();
-            for target in &sample.spo {
-                let span = sample.pair.segments(n as u32)[target.segment as usize];
+            for target in &sample.inputs.spo {
+                let span = sample.inputs.pair.segments(n as u32)[target.segment as usize];
                 let seg = &mut words[span.start as usize..span.end as usize];
                 let len = seg.len();
                 // Part sizes in the permuted order, then put each part back in its place.
@@ -71,8 +71,8 @@ proptest! {
             prop_assert_eq!(&words, &sentence.words);
 
             // Unmasked, each word's pieces are exactly its sub-tokens in the sentence.
-            let mut ids = sample.input_ids.clone();
-            for target in &sample.tbo {
+            let mut ids = sample.inputs.input_ids.clone();
+            for target in &sample.inputs.tbo {
                 ids[target.position as usize] = target.label;
             }
             let original_index: Vec<usize> = {
@@ -84,18 +84,18 @@ proptest! {
                     i
                 }).collect()
             };
-            for (w, (start, end)) in sample.word_bounds().into_iter().enumerate() {
+            for (w, (start, end)) in sample.inputs.word_bounds().into_iter().enumerate() {
                 let pieces: Vec<u32> = ids[start as usize..end as usize].iter().map(|&id| id as u32).collect();
                 prop_assert_eq!(&pieces[..], sentence.pieces(original_index[w]));
             }
 
             // The TBO budget: reached unless the candidates run out, crossed by one word at most.
-            let budget = tbo::budget(sample.input_ids.len() - 2, config.tbo_ratio, config.tbo_max);
-            let maskable: usize = sample.word_bounds().iter().map(|(s, e)| (e - s - 1) as usize).sum();
-            let masked = sample.tbo.len();
+            let budget = tbo::budget(sample.inputs.input_ids.len() - 2, config.tbo_ratio, config.tbo_max);
+            let maskable: usize = sample.inputs.word_bounds().iter().map(|(s, e)| (e - s - 1) as usize).sum();
+            let masked = sample.inputs.tbo.len();
             prop_assert!(masked >= budget.min(maskable));
-            let largest = sample.word_bounds().iter()
-                .filter(|(s, _)| sample.tbo.iter().any(|t| t.anchor == *s as i32))
+            let largest = sample.inputs.word_bounds().iter()
+                .filter(|(s, _)| sample.inputs.tbo.iter().any(|t| t.anchor == *s as i32))
                 .map(|(s, e)| (e - s - 1) as usize).max().unwrap_or(0);
             prop_assert!(masked == 0 || masked - largest < budget);
         }

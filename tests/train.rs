@@ -13,7 +13,7 @@ use common::*;
 use spe::batch::loader::{LoaderConfig, ShardSet};
 use spe::config::Override;
 use spe::model::bert::{self, Bert, BertConfig};
-use spe::model::{Encoder, Heads, BERT_PREFIX};
+use spe::model::{load_variables, Encoder, Heads, BERT_PREFIX};
 use spe::train::metrics::{self, StepRecord};
 use spe::train::moco::Moco;
 use spe::train::objectives::{losses, DeviceBatch};
@@ -75,7 +75,7 @@ fn transformers_outputs(model_dir: &Path, ids: &[Vec<i64>], mask: &[Vec<i64>]) -
 fn spe_outputs(config: &BertConfig, checkpoint: &Path, ids: &[Vec<i64>], mask: &[Vec<i64>]) -> (Tensor, Tensor) {
     let vs = nn::VarStore::new(Device::Cpu);
     let model = Bert::new(vs.root() / "bert", config);
-    bert::load_into(&vs, BERT_PREFIX, &bert::read_checkpoint(checkpoint).unwrap(), checkpoint).unwrap();
+    load_variables(&vs, BERT_PREFIX, &bert::read_checkpoint(checkpoint).unwrap(), checkpoint).unwrap();
     let (ids, mask) = (Tensor::from_slice2(ids), Tensor::from_slice2(mask));
     let out = tch::no_grad(|| model.forward(&ids, &mask, false));
     (out.hidden, out.pooled)

@@ -17,15 +17,13 @@
 //! Resuming at row `n` skips whole windows by their row counts from the footers and
 //! decodes only the window that contains row `n`.
 
-use super::{collate, Batch, TrainRow};
+use super::{collate, Batch};
 use crate::sample::rng::stream;
-use crate::sample::{Span, SpanPair, SpoTarget, TboTarget};
-use crate::shard::schema::{schema, META_SCHEMA_VERSION};
+use crate::sample::Inputs;
+use crate::shard::schema::{inputs_from_batch, schema, INPUT_COLUMNS, META_SCHEMA_VERSION};
 use crate::shard::{Manifest, SCHEMA_VERSION};
 use crate::tokenize::SpecialIds;
 use anyhow::{bail, ensure, Context, Result};
-use arrow::array::{AsArray, RecordBatch};
-use arrow::datatypes::{Int32Type, Int8Type};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ParquetRecordBatchReaderBuilder};
 use parquet::arrow::ProjectionMask;
 use rand::seq::SliceRandom;
@@ -56,20 +54,6 @@ impl Default for LoaderConfig {
         LoaderConfig { micro_batch: 16, shuffle_row_groups: 8, prefetch: 8, decode_threads: 1 }
     }
 }
-
-/// The columns the trainer reads; the others (ids, words) are never decoded.
-const COLUMNS: [&str; 10] = [
-    "input_ids",
-    "word_starts",
-    "s1_start",
-    "s1_end",
-    "s2_start",
-    "s2_end",
-    "spo",
-    "tbo",
-    "target_mask",
-    "context_mask",
-];
 
 /// One row group of one shard.
 #[derive(Debug, Clone)]
@@ -187,6 +171,7 @@ impl ShardSet {
             seed,
             position: start,
             window: Vec::new().into_iter(),
+            order: None,
         };
         let special = self.special;
         let micro_batch = config.micro_batch;
@@ -220,12 +205,12 @@ impl ShardSet {
     }
 
     /// Decodes one unit into rows.
-    fn decode(&self, unit: &Unit) -> Result<Vec<TrainRow>> {
+    fn decode(&self, unit: &Unit) -> Result<Vec<Inputs>> {
         let file = &self.files[unit.file];
         let path = &file.path;
         let reader = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, file.metadata.clone());
-        let projection = ProjectionMask::columns(builder.parquet_schema(), COLUMNS);
+        let projection = ProjectionMask::columns(builder.parquet_schema(), INPUT_COLUMNS);
         let batches = builder
             .with_projection(projection)
             .with_row_groups(vec![unit.row_group])
@@ -236,8 +221,11 @@ impl ShardSet {
         for batch in batches {
             let batch =
                 batch.with_context(|| format!("{}: cannot decode row group {}", path.display(), unit.row_group))?;
-            decode_rows(&batch, &mut rows)
-                .with_context(|| format!("{}: row group {}", path.display(), unit.row_group))?;
+            let context = || format!("{}: row group {}", path.display(), unit.row_group);
+            for (row, inputs) in inputs_from_batch(&batch).with_context(context)?.into_iter().enumerate() {
+                check_row(&inputs).with_context(|| format!("row {row}")).with_context(context)?;
+                rows.push(inputs);
+            }
         }
         ensure!(
             rows.len() as u64 == unit.rows,
@@ -275,66 +263,9 @@ fn open_footer(path: &Path) -> Result<ArrowReaderMetadata> {
     Ok(metadata)
 }
 
-/// Appends the rows of a projected record batch to `out`.
-fn decode_rows(batch: &RecordBatch, out: &mut Vec<TrainRow>) -> Result<()> {
-    let column = |name: &str| batch.column_by_name(name).with_context(|| format!("column {name} is missing"));
-    let ints = |name: &str| -> Result<_> { Ok(column(name)?.as_primitive::<Int32Type>().clone()) };
-    let (input_ids, word_starts) = (column("input_ids")?.as_list::<i32>(), column("word_starts")?.as_list::<i32>());
-    let (s1_start, s1_end, s2_start, s2_end) = (ints("s1_start")?, ints("s1_end")?, ints("s2_start")?, ints("s2_end")?);
-    let (spo, tbo) = (column("spo")?.as_list::<i32>(), column("tbo")?.as_list::<i32>());
-    let (target_mask, context_mask) =
-        (column("target_mask")?.as_list::<i32>(), column("context_mask")?.as_list::<i32>());
-    let spo_values = spo.values().as_struct();
-    let (spo_segment, spo_label) =
-        (spo_values.column(0).as_primitive::<Int8Type>(), spo_values.column(1).as_primitive::<Int8Type>());
-    let tbo_values = tbo.values().as_struct();
-    let tbo_int = |i: usize| tbo_values.column(i).as_primitive::<Int32Type>();
-    let (tbo_position, tbo_label, tbo_anchor) = (tbo_int(0), tbo_int(1), tbo_int(2));
-    let tbo_offset = tbo_values.column(3).as_primitive::<Int8Type>();
-    let range = |list: &arrow::array::ListArray, row: usize| {
-        let offsets = list.value_offsets();
-        offsets[row] as usize..offsets[row + 1] as usize
-    };
-    let int_values = |list: &arrow::array::ListArray, row: usize| {
-        list.values().as_primitive::<Int32Type>().values()[range(list, row)].to_vec()
-    };
-    let bool_values = |list: &arrow::array::ListArray, row: usize| {
-        let values = list.values().as_boolean();
-        range(list, row).map(|i| values.value(i)).collect::<Vec<bool>>()
-    };
-    let span = |start: &arrow::array::Int32Array, end: &arrow::array::Int32Array, row: usize| -> Result<Span> {
-        let (s, e) = (start.value(row), end.value(row));
-        ensure!(0 <= s && s <= e, "span [{s}, {e}) is not a valid word range");
-        Ok(Span { start: s as u32, end: e as u32 })
-    };
-    for row in 0..batch.num_rows() {
-        let train = TrainRow {
-            input_ids: int_values(input_ids, row),
-            word_starts: int_values(word_starts, row),
-            pair: SpanPair { s1: span(&s1_start, &s1_end, row)?, s2: span(&s2_start, &s2_end, row)? },
-            spo: range(spo, row)
-                .map(|i| SpoTarget { segment: spo_segment.value(i), label: spo_label.value(i) })
-                .collect(),
-            tbo: range(tbo, row)
-                .map(|i| TboTarget {
-                    position: tbo_position.value(i),
-                    label: tbo_label.value(i),
-                    anchor: tbo_anchor.value(i),
-                    offset: tbo_offset.value(i),
-                })
-                .collect(),
-            target_mask: bool_values(target_mask, row),
-            context_mask: bool_values(context_mask, row),
-        };
-        check_row(&train).with_context(|| format!("row {row}"))?;
-        out.push(train);
-    }
-    Ok(())
-}
-
 /// The invariants the batching relies on, so that a damaged shard fails with a message
 /// instead of an out-of-range index inside the model.
-fn check_row(row: &TrainRow) -> Result<()> {
+fn check_row(row: &Inputs) -> Result<()> {
     let len = row.input_ids.len();
     ensure!(len >= 2, "input_ids has {len} tokens");
     ensure!(row.target_mask.len() == len && row.context_mask.len() == len, "masks and input_ids differ in length");
@@ -363,11 +294,13 @@ struct RowStream {
     config: LoaderConfig,
     seed: u64,
     position: u64,
-    window: std::vec::IntoIter<TrainRow>,
+    window: std::vec::IntoIter<Inputs>,
+    /// The unit order of the epoch being read, kept across its windows.
+    order: Option<(u64, Vec<usize>)>,
 }
 
 impl RowStream {
-    fn next_row(&mut self) -> Result<TrainRow> {
+    fn next_row(&mut self) -> Result<Inputs> {
         loop {
             if let Some(row) = self.window.next() {
                 self.position += 1;
@@ -382,7 +315,10 @@ impl RowStream {
         let set = &self.set;
         let epoch = self.position / set.rows;
         let offset = self.position % set.rows;
-        let units = epoch_order(set.units.len(), self.seed, epoch);
+        if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
+            self.order = Some((epoch, epoch_order(set.units.len(), self.seed, epoch)));
+        }
+        let units = &self.order.as_ref().expect("just set").1;
         let mut first_row = 0;
         for (index, window) in units.chunks(self.config.shuffle_row_groups).enumerate() {
             let rows: u64 = window.iter().map(|&u| set.units[u].rows).sum();
@@ -390,9 +326,9 @@ impl RowStream {
                 first_row += rows;
                 continue;
             }
-            let decoded: Vec<Vec<TrainRow>> =
+            let decoded: Vec<Vec<Inputs>> =
                 window.par_iter().map(|&u| set.decode(&set.units[u])).collect::<Result<_>>()?;
-            let mut rows: Vec<TrainRow> = decoded.into_iter().flatten().collect();
+            let mut rows: Vec<Inputs> = decoded.into_iter().flatten().collect();
             rows.shuffle(&mut stream(self.seed, &format!("loader-window-{epoch}"), index as i32));
             rows.drain(..(offset - first_row) as usize);
             self.window = rows.into_iter();

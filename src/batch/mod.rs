@@ -1,4 +1,4 @@
-//! From shard rows to training batches: the columns the trainer reads ([`TrainRow`]), and
+//! From shard rows to training batches: the rows' [`Inputs`] as the loader decodes them, and
 //! micro-batches padded to their longest row and split into the two CSPO views
 //! ([`Batch`]). Nothing here needs libtorch: the trainer turns a [`Batch`] into tensors.
 //!
@@ -10,27 +10,8 @@
 
 pub mod loader;
 
-use crate::sample::{SpanPair, SpoTarget, TboTarget};
+use crate::sample::Inputs;
 use crate::tokenize::SpecialIds;
-
-/// The columns of a shard row that training uses.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TrainRow {
-    /// `[CLS]`, sub-tokens with TBO masks applied, `[SEP]`.
-    pub input_ids: Vec<i32>,
-    /// Position of each word's first sub-token.
-    pub word_starts: Vec<i32>,
-    /// The span pair, in word offsets.
-    pub pair: SpanPair,
-    /// Permuted segments.
-    pub spo: Vec<SpoTarget>,
-    /// Masked sub-tokens.
-    pub tbo: Vec<TboTarget>,
-    /// Sub-tokens of s1 and s2.
-    pub target_mask: Vec<bool>,
-    /// Sub-tokens of L, M and R.
-    pub context_mask: Vec<bool>,
-}
 
 /// The two views of a sample, in the order of [`Batch::views`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -108,7 +89,7 @@ pub struct Batch {
 }
 
 /// Pads `rows` into a [`Batch`]; padding uses id 0, which attention never sees.
-pub fn collate(rows: &[TrainRow], special: &SpecialIds) -> Batch {
+pub fn collate(rows: &[Inputs], special: &SpecialIds) -> Batch {
     let seq_len = rows.iter().map(|r| r.input_ids.len()).max().unwrap_or(0);
     let words = rows.iter().map(|r| r.word_starts.len()).max().unwrap_or(0);
     let mut batch = Batch {
@@ -165,12 +146,12 @@ pub fn collate(rows: &[TrainRow], special: &SpecialIds) -> Batch {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
-    use crate::sample::Span;
+    use crate::sample::{Span, SpanPair, SpoTarget, TboTarget};
 
     /// `[CLS] a b ##c d e ##f [SEP]` with words a, bc, d, ef; pair (bc, ef); "c" and "f"
     /// masked for TBO; segment s1 (0-based 1) and M (2) permuted.
-    pub(crate) fn row() -> TrainRow {
-        TrainRow {
+    pub(crate) fn row() -> Inputs {
+        Inputs {
             input_ids: vec![101, 10, 11, 103, 13, 14, 103, 102],
             word_starts: vec![1, 2, 4, 5],
             pair: SpanPair { s1: Span { start: 1, end: 2 }, s2: Span { start: 3, end: 4 } },

@@ -6,7 +6,7 @@
 //! through `scaled_dot_product_attention`.
 
 use super::embedding;
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
@@ -268,28 +268,4 @@ pub fn read_checkpoint(path: &Path) -> Result<HashMap<String, Tensor>> {
             Some((name, tensor))
         })
         .collect())
-}
-
-/// Copies every variable of `vs` under `prefix` (for example `bert.`) from `tensors`, named
-/// without the prefix. Every variable must be found with its exact shape.
-pub fn load_into(vs: &nn::VarStore, prefix: &str, tensors: &HashMap<String, Tensor>, source: &Path) -> Result<()> {
-    let mut variables: Vec<(String, Tensor)> =
-        vs.variables().into_iter().filter(|(name, _)| name.starts_with(prefix)).collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
-    for (name, mut variable) in variables {
-        let key = &name[prefix.len()..];
-        let Some(value) = tensors.get(key) else {
-            bail!("{}: the checkpoint has no tensor {key}", source.display());
-        };
-        if value.size() != variable.size() {
-            bail!(
-                "{}: tensor {key} has shape {:?}, but the configured model needs {:?}",
-                source.display(),
-                value.size(),
-                variable.size()
-            );
-        }
-        tch::no_grad(|| variable.copy_(value));
-    }
-    Ok(())
 }

@@ -11,11 +11,14 @@ pub mod heads;
 pub mod pair;
 pub mod span;
 
+use anyhow::{bail, Result};
 use bert::{Bert, BertConfig};
 use heads::{Projection, SpoHead, TboHead};
 use pair::{PairOutput, SpanPairEncoder};
 use serde::{Deserialize, Serialize};
 use span::SpanEncoder;
+use std::collections::HashMap;
+use std::path::Path;
 use tch::{nn, Tensor};
 
 /// Standard deviation of the initial weights of everything outside BERT, as BERT's
@@ -37,6 +40,36 @@ pub fn linear(p: nn::Path, input: i64, output: i64, std: f64, bias: bool) -> nn:
 pub fn embedding(p: nn::Path, count: i64, dim: i64, std: f64) -> nn::Embedding {
     let config = nn::EmbeddingConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: std }, ..Default::default() };
     nn::embedding(p, count, dim, config)
+}
+
+/// Each row of `[N, C]` scaled to unit L2 norm.
+pub fn unit_rows(xs: &Tensor) -> Tensor {
+    xs / xs.norm_scalaropt_dim(2, [1].as_slice(), true).clamp_min(1e-12)
+}
+
+/// Copies every variable of `vs` whose name starts with `prefix` from `tensors`, where it
+/// is named without the prefix. Every variable must be found with its exact shape;
+/// `source` names the file in errors.
+pub fn load_variables(vs: &nn::VarStore, prefix: &str, tensors: &HashMap<String, Tensor>, source: &Path) -> Result<()> {
+    let mut variables: Vec<(String, Tensor)> =
+        vs.variables().into_iter().filter(|(name, _)| name.starts_with(prefix)).collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    for (name, mut variable) in variables {
+        let key = &name[prefix.len()..];
+        let Some(value) = tensors.get(key) else {
+            bail!("{}: the checkpoint has no tensor {key}", source.display());
+        };
+        if value.size() != variable.size() {
+            bail!(
+                "{}: tensor {key} has shape {:?}, but the configured model needs {:?}",
+                source.display(),
+                value.size(),
+                variable.size()
+            );
+        }
+        tch::no_grad(|| variable.copy_(value));
+    }
+    Ok(())
 }
 
 /// Sizes of the span and span-pair encoders; the defaults are the paper's and the
@@ -175,7 +208,7 @@ impl Encoder {
         };
         // MoCo compares unit vectors; the authors' code leaves them unnormalised, which lets
         // the dot products, divided by a temperature of 0.2, grow without bound.
-        let key = &projected / projected.norm_scalaropt_dim(2, [1].as_slice(), true).clamp_min(1e-12);
+        let key = unit_rows(&projected);
         EncodedView { hidden: bert.hidden, pair, key }
     }
 }

@@ -104,6 +104,13 @@ pub struct Sample {
     pub draw: i32,
     /// The words in the order the model sees them (after permutation).
     pub words: Vec<String>,
+    /// What the model reads.
+    pub inputs: Inputs,
+}
+
+/// The part of a sample the model reads, and all that training decodes of a shard row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Inputs {
     /// `[CLS]`, the permuted words' sub-tokens with TBO masks applied, `[SEP]`.
     pub input_ids: Vec<i32>,
     /// Position in `input_ids` of each word's first sub-token.
@@ -218,18 +225,20 @@ impl Sampler {
             sent_id: 0,
             draw: 0,
             words: order.iter().map(|&w| sentence.words[w as usize].clone()).collect(),
-            input_ids: ids.iter().map(|&id| id as i32).collect(),
-            word_starts: bounds.iter().map(|&(s, _)| s as i32).collect(),
-            pair,
-            spo,
-            tbo,
-            target_mask,
-            context_mask,
+            inputs: Inputs {
+                input_ids: ids.iter().map(|&id| id as i32).collect(),
+                word_starts: bounds.iter().map(|&(s, _)| s as i32).collect(),
+                pair,
+                spo,
+                tbo,
+                target_mask,
+                context_mask,
+            },
         })
     }
 }
 
-impl Sample {
+impl Inputs {
     /// The `[start, end)` of each word's sub-tokens in `input_ids`.
     pub fn word_bounds(&self) -> Vec<(u32, u32)> {
         let sep = self.input_ids.len().saturating_sub(1) as u32;
@@ -237,51 +246,51 @@ impl Sample {
         let ends = starts.clone().skip(1).chain(std::iter::once(sep));
         starts.zip(ends).collect()
     }
+}
 
+impl Sample {
     /// Checks the invariants every sample satisfies; used by `spe verify` and the tests.
     /// Returns a description of the first violation.
     pub fn check(&self, special: &SpecialIds) -> std::result::Result<(), String> {
-        let len = self.input_ids.len();
+        let Inputs { input_ids, word_starts, pair, spo, tbo, target_mask, context_mask } = &self.inputs;
+        let len = input_ids.len();
         let n = self.words.len() as u32;
         let ensure = |ok: bool, what: &str| if ok { Ok(()) } else { Err(what.to_string()) };
         ensure(len >= 4, "input_ids is shorter than [CLS] w w [SEP]")?;
-        ensure(self.input_ids[0] == special.cls as i32, "input_ids does not start with [CLS]")?;
-        ensure(self.input_ids[len - 1] == special.sep as i32, "input_ids does not end with [SEP]")?;
-        ensure(self.word_starts.len() == self.words.len(), "word_starts and words differ in length")?;
-        ensure(self.word_starts.first() == Some(&1), "the first word does not start at position 1")?;
-        ensure(self.word_starts.windows(2).all(|w| w[0] < w[1]), "word_starts is not increasing")?;
-        ensure(*self.word_starts.last().unwrap() < len as i32 - 1, "a word starts at or after [SEP]")?;
-        let (s1, s2) = (self.pair.s1, self.pair.s2);
+        ensure(input_ids[0] == special.cls as i32, "input_ids does not start with [CLS]")?;
+        ensure(input_ids[len - 1] == special.sep as i32, "input_ids does not end with [SEP]")?;
+        ensure(word_starts.len() == self.words.len(), "word_starts and words differ in length")?;
+        ensure(word_starts.first() == Some(&1), "the first word does not start at position 1")?;
+        ensure(word_starts.windows(2).all(|w| w[0] < w[1]), "word_starts is not increasing")?;
+        ensure(*word_starts.last().unwrap() < len as i32 - 1, "a word starts at or after [SEP]")?;
+        let (s1, s2) = (pair.s1, pair.s2);
         ensure(
             !s1.is_empty() && !s2.is_empty() && s1.end <= s2.start && s2.end <= n,
             "the span pair is empty, unordered or out of range",
         )?;
-        ensure(
-            self.target_mask.len() == len && self.context_mask.len() == len,
-            "a view mask differs in length from input_ids",
-        )?;
-        let (target, context) = views::view_masks(&self.word_bounds(), len, &self.pair);
-        ensure(target == self.target_mask, "target_mask does not cover exactly the sub-tokens of s1 and s2")?;
-        ensure(context == self.context_mask, "context_mask does not cover exactly the sub-tokens of L, M and R")?;
-        let segments = self.pair.segments(n);
-        ensure(self.spo.windows(2).all(|w| w[0].segment < w[1].segment), "spo segments are repeated or unsorted")?;
-        for t in &self.spo {
+        ensure(target_mask.len() == len && context_mask.len() == len, "a view mask differs in length from input_ids")?;
+        let (target, context) = views::view_masks(&self.inputs.word_bounds(), len, pair);
+        ensure(&target == target_mask, "target_mask does not cover exactly the sub-tokens of s1 and s2")?;
+        ensure(&context == context_mask, "context_mask does not cover exactly the sub-tokens of L, M and R")?;
+        let segments = pair.segments(n);
+        ensure(spo.windows(2).all(|w| w[0].segment < w[1].segment), "spo segments are repeated or unsorted")?;
+        for t in spo {
             ensure(
                 (0..5).contains(&t.segment) && (0..6).contains(&t.label),
                 "an spo segment or label is out of range",
             )?;
             ensure(segments[t.segment as usize].len() >= 3, "a permuted segment has fewer than 3 words")?;
         }
-        ensure(self.tbo.windows(2).all(|w| w[0].position < w[1].position), "tbo positions are repeated or unsorted")?;
-        for t in &self.tbo {
+        ensure(tbo.windows(2).all(|w| w[0].position < w[1].position), "tbo positions are repeated or unsorted")?;
+        for t in tbo {
             let p = t.position as usize;
             ensure(p > 0 && p < len - 1, "a tbo position is outside the words")?;
-            ensure(self.input_ids[p] == special.mask as i32, "a tbo position is not [MASK] in input_ids")?;
+            ensure(input_ids[p] == special.mask as i32, "a tbo position is not [MASK] in input_ids")?;
             ensure(
                 t.offset >= 1 && t.anchor + i32::from(t.offset) == t.position,
                 "a tbo offset does not match its anchor",
             )?;
-            ensure(self.word_starts.binary_search(&t.anchor).is_ok(), "a tbo anchor is not a word's first sub-token")?;
+            ensure(word_starts.binary_search(&t.anchor).is_ok(), "a tbo anchor is not a word's first sub-token")?;
         }
         Ok(())
     }
@@ -309,11 +318,11 @@ mod tests {
         for sample in &out.samples {
             sample.check(&t.special_ids()).unwrap();
             // Each word's pieces (unmasked) spell the word itself.
-            let mut unmasked = sample.input_ids.clone();
-            for target in &sample.tbo {
+            let mut unmasked = sample.inputs.input_ids.clone();
+            for target in &sample.inputs.tbo {
                 unmasked[target.position as usize] = target.label;
             }
-            for (w, (start, end)) in sample.word_bounds().into_iter().enumerate() {
+            for (w, (start, end)) in sample.inputs.word_bounds().into_iter().enumerate() {
                 let pieces: String =
                     (start..end).map(|p| t.token(unmasked[p as usize] as u32).unwrap().replace("##", "")).collect();
                 assert_eq!(pieces, sample.words[w]);
@@ -323,7 +332,7 @@ mod tests {
             let mut original = sentence.words.clone();
             original.sort();
             assert_eq!(sorted, original, "permutation keeps the multiset of words");
-            saw_tbo |= !sample.tbo.is_empty();
+            saw_tbo |= !sample.inputs.tbo.is_empty();
         }
         assert!(saw_tbo);
     }

@@ -129,9 +129,9 @@ impl Totals {
     pub fn add(&mut self, sample: &Sample) {
         self.samples += 1;
         self.words += sample.words.len() as u64;
-        self.subtokens += sample.input_ids.len() as u64;
-        self.spo_targets += sample.spo.len() as u64;
-        self.tbo_targets += sample.tbo.len() as u64;
+        self.subtokens += sample.inputs.input_ids.len() as u64;
+        self.spo_targets += sample.inputs.spo.len() as u64;
+        self.tbo_targets += sample.inputs.tbo.len() as u64;
     }
 }
 
@@ -277,14 +277,21 @@ pub fn format_of(dir: &Path) -> Result<String> {
 }
 
 fn write_json<T: Serialize>(manifest: &T, dir: &Path) -> Result<()> {
-    let path = dir.join(MANIFEST_FILE);
-    let tmp = dir.join(format!("{MANIFEST_FILE}.tmp"));
-    let mut json = serde_json::to_vec_pretty(manifest)?;
+    write_json_file(manifest, &dir.join(MANIFEST_FILE))
+}
+
+/// Writes `value` as pretty JSON to `path` through `path.tmp`, synced and renamed, so that
+/// `path` is either absent or complete.
+pub fn write_json_file<T: Serialize>(value: &T, path: &Path) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
+    let mut json = serde_json::to_vec_pretty(value)?;
     json.push(b'\n');
     let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
     file.write_all(&json)?;
     file.sync_all()?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(())
 }
 

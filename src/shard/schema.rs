@@ -3,8 +3,8 @@
 //! The column names and meanings are spe's interface to every consumer (the trainer,
 //! pyarrow, DuckDB, polars); [`SCHEMA_VERSION`] changes whenever they do.
 
-use crate::sample::{Sample, Span, SpanPair, SpoTarget, TboTarget};
-use anyhow::{bail, Context, Result};
+use crate::sample::{Inputs, Sample, Span, SpanPair, SpoTarget, TboTarget};
+use anyhow::{bail, ensure, Context, Result};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int8Array, ListArray, RecordBatch, StringArray, StructArray,
 };
@@ -85,7 +85,7 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
     };
     let per_row =
         |f: &dyn Fn(&Sample) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(samples.iter().map(f))) };
-    let spo = samples.iter().flat_map(|s| &s.spo);
+    let spo = samples.iter().flat_map(|s| &s.inputs.spo);
     let spo_values = StructArray::new(
         spo_fields(),
         vec![
@@ -94,7 +94,7 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
         ],
         None,
     );
-    let tbo = samples.iter().flat_map(|s| &s.tbo);
+    let tbo = samples.iter().flat_map(|s| &s.inputs.tbo);
     let tbo_values = StructArray::new(
         tbo_fields(),
         vec![
@@ -114,16 +114,16 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
             samples.iter().map(|s| s.words.len()),
             Arc::new(StringArray::from_iter_values(samples.iter().flat_map(|s| &s.words))),
         ),
-        list(samples.iter().map(|s| s.input_ids.len()), flat_i32(&|s| &s.input_ids)),
-        list(samples.iter().map(|s| s.word_starts.len()), flat_i32(&|s| &s.word_starts)),
-        per_row(&|s| s.pair.s1.start as i32),
-        per_row(&|s| s.pair.s1.end as i32),
-        per_row(&|s| s.pair.s2.start as i32),
-        per_row(&|s| s.pair.s2.end as i32),
-        list(samples.iter().map(|s| s.spo.len()), Arc::new(spo_values)),
-        list(samples.iter().map(|s| s.tbo.len()), Arc::new(tbo_values)),
-        list(samples.iter().map(|s| s.target_mask.len()), flat_bool(&|s| &s.target_mask)),
-        list(samples.iter().map(|s| s.context_mask.len()), flat_bool(&|s| &s.context_mask)),
+        list(samples.iter().map(|s| s.inputs.input_ids.len()), flat_i32(&|s| &s.inputs.input_ids)),
+        list(samples.iter().map(|s| s.inputs.word_starts.len()), flat_i32(&|s| &s.inputs.word_starts)),
+        per_row(&|s| s.inputs.pair.s1.start as i32),
+        per_row(&|s| s.inputs.pair.s1.end as i32),
+        per_row(&|s| s.inputs.pair.s2.start as i32),
+        per_row(&|s| s.inputs.pair.s2.end as i32),
+        list(samples.iter().map(|s| s.inputs.spo.len()), Arc::new(spo_values)),
+        list(samples.iter().map(|s| s.inputs.tbo.len()), Arc::new(tbo_values)),
+        list(samples.iter().map(|s| s.inputs.target_mask.len()), flat_bool(&|s| &s.inputs.target_mask)),
+        list(samples.iter().map(|s| s.inputs.context_mask.len()), flat_bool(&|s| &s.inputs.context_mask)),
     ];
     RecordBatch::try_new(schema(), columns).context("cannot assemble a record batch")
 }
@@ -133,54 +133,89 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
     if batch.schema().fields() != schema().fields() {
         bail!("the columns do not match spe's shard schema version {SCHEMA_VERSION}");
     }
-    let title = batch.column(1).as_string::<i32>().clone();
-    // Every other column by its index in the schema without `title`.
-    let col = |i: usize| batch.column(if i == 0 { 0 } else { i + 1 });
-    let int = |i: usize| col(i).as_primitive::<Int32Type>();
-    let lists = |i: usize| col(i).as_list::<i32>();
-    let (doc_id, sent_id, draw) = (col(0).as_string::<i32>(), int(1), int(2));
-    let (words, input_ids, word_starts) = (lists(3), lists(4), lists(5));
-    let (s1_start, s1_end, s2_start, s2_end) = (int(6), int(7), int(8), int(9));
-    let (spo, tbo, target_mask, context_mask) = (lists(10), lists(11), lists(12), lists(13));
-    let span = |start: &arrow::array::Int32Array, end: &arrow::array::Int32Array, row: usize| Span {
-        start: start.value(row) as u32,
-        end: end.value(row) as u32,
+    let (doc_id, title) = (batch.column(0).as_string::<i32>(), batch.column(1).as_string::<i32>());
+    let (sent_id, draw) = (batch.column(2).as_primitive::<Int32Type>(), batch.column(3).as_primitive::<Int32Type>());
+    let words = batch.column(4).as_list::<i32>();
+    Ok(inputs_from_batch(batch)?
+        .into_iter()
+        .enumerate()
+        .map(|(row, inputs)| Sample {
+            doc_id: doc_id.value(row).to_string(),
+            title: title.is_valid(row).then(|| title.value(row).to_string()),
+            sent_id: sent_id.value(row),
+            draw: draw.value(row),
+            words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("").to_string()).collect(),
+            inputs,
+        })
+        .collect())
+}
+
+/// The columns of [`Inputs`], the only ones training decodes.
+pub const INPUT_COLUMNS: [&str; 10] = [
+    "input_ids",
+    "word_starts",
+    "s1_start",
+    "s1_end",
+    "s2_start",
+    "s2_end",
+    "spo",
+    "tbo",
+    "target_mask",
+    "context_mask",
+];
+
+/// Reads the [`Inputs`] of each row from a record batch holding at least
+/// [`INPUT_COLUMNS`] (a whole shard batch, or one read with only those columns).
+pub fn inputs_from_batch(batch: &RecordBatch) -> Result<Vec<Inputs>> {
+    let column = |name: &str| batch.column_by_name(name).with_context(|| format!("column {name} is missing"));
+    let ints = |name: &str| -> Result<_> { Ok(column(name)?.as_primitive::<Int32Type>().clone()) };
+    let lists = |name: &str| -> Result<_> { Ok(column(name)?.as_list::<i32>().clone()) };
+    let (input_ids, word_starts) = (lists("input_ids")?, lists("word_starts")?);
+    let (s1_start, s1_end, s2_start, s2_end) = (ints("s1_start")?, ints("s1_end")?, ints("s2_start")?, ints("s2_end")?);
+    let (spo, tbo, target_mask, context_mask) =
+        (lists("spo")?, lists("tbo")?, lists("target_mask")?, lists("context_mask")?);
+    let spo_values = spo.values().as_struct();
+    let (spo_segment, spo_label) =
+        (spo_values.column(0).as_primitive::<Int8Type>(), spo_values.column(1).as_primitive::<Int8Type>());
+    let tbo_values = tbo.values().as_struct();
+    let tbo_int = |i: usize| tbo_values.column(i).as_primitive::<Int32Type>();
+    let (tbo_position, tbo_label, tbo_anchor) = (tbo_int(0), tbo_int(1), tbo_int(2));
+    let tbo_offset = tbo_values.column(3).as_primitive::<Int8Type>();
+    // Rows are read through the list offsets, without slicing an array per row.
+    let range = |list: &ListArray, row: usize| {
+        let offsets = list.value_offsets();
+        offsets[row] as usize..offsets[row + 1] as usize
     };
-    let ints = |l: &ListArray, row: usize| l.value(row).as_primitive::<Int32Type>().values().to_vec();
-    let bools = |l: &ListArray, row: usize| l.value(row).as_boolean().iter().map(|b| b.unwrap_or(false)).collect();
+    let int_values =
+        |list: &ListArray, row: usize| list.values().as_primitive::<Int32Type>().values()[range(list, row)].to_vec();
+    let bool_values = |list: &ListArray, row: usize| {
+        let values = list.values().as_boolean();
+        range(list, row).map(|i| values.value(i)).collect::<Vec<bool>>()
+    };
+    let span = |start: &Int32Array, end: &Int32Array, row: usize| -> Result<Span> {
+        let (s, e) = (start.value(row), end.value(row));
+        ensure!(0 <= s && s <= e, "row {row}: span [{s}, {e}) is not a valid word range");
+        Ok(Span { start: s as u32, end: e as u32 })
+    };
     (0..batch.num_rows())
         .map(|row| {
-            let spo_row = spo.value(row);
-            let spo_row = spo_row.as_struct();
-            let (segment, label) =
-                (spo_row.column(0).as_primitive::<Int8Type>(), spo_row.column(1).as_primitive::<Int8Type>());
-            let tbo_row = tbo.value(row);
-            let tbo_row = tbo_row.as_struct();
-            let tbo_col = |i: usize| tbo_row.column(i).as_primitive::<Int32Type>().clone();
-            let (position, tlabel, anchor) = (tbo_col(0), tbo_col(1), tbo_col(2));
-            let offset = tbo_row.column(3).as_primitive::<Int8Type>();
-            Ok(Sample {
-                doc_id: doc_id.value(row).to_string(),
-                title: title.is_valid(row).then(|| title.value(row).to_string()),
-                sent_id: sent_id.value(row),
-                draw: draw.value(row),
-                words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("").to_string()).collect(),
-                input_ids: ints(input_ids, row),
-                word_starts: ints(word_starts, row),
-                pair: SpanPair { s1: span(s1_start, s1_end, row), s2: span(s2_start, s2_end, row) },
-                spo: (0..spo_row.len())
-                    .map(|i| SpoTarget { segment: segment.value(i), label: label.value(i) })
+            Ok(Inputs {
+                input_ids: int_values(&input_ids, row),
+                word_starts: int_values(&word_starts, row),
+                pair: SpanPair { s1: span(&s1_start, &s1_end, row)?, s2: span(&s2_start, &s2_end, row)? },
+                spo: range(&spo, row)
+                    .map(|i| SpoTarget { segment: spo_segment.value(i), label: spo_label.value(i) })
                     .collect(),
-                tbo: (0..tbo_row.len())
+                tbo: range(&tbo, row)
                     .map(|i| TboTarget {
-                        position: position.value(i),
-                        label: tlabel.value(i),
-                        anchor: anchor.value(i),
-                        offset: offset.value(i),
+                        position: tbo_position.value(i),
+                        label: tbo_label.value(i),
+                        anchor: tbo_anchor.value(i),
+                        offset: tbo_offset.value(i),
                     })
                     .collect(),
-                target_mask: bools(target_mask, row),
-                context_mask: bools(context_mask, row),
+                target_mask: bool_values(&target_mask, row),
+                context_mask: bool_values(&context_mask, row),
             })
         })
         .collect()

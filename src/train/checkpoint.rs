@@ -11,7 +11,9 @@ use super::export::write_safetensors as write;
 use super::moco::Moco;
 use super::optim::AdamW;
 use super::TrainConfig;
-use anyhow::{bail, ensure, Context, Result};
+use crate::model::load_variables;
+use crate::shard::manifest::write_json_file;
+use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -74,7 +76,7 @@ impl Checkpoint {
             config: config.clone(),
             spe_version: env!("CARGO_PKG_VERSION").to_string(),
         };
-        std::fs::write(tmp.join(STATE_FILE), serde_json::to_string_pretty(&state)? + "\n")?;
+        write_json_file(&state, &tmp.join(STATE_FILE))?;
         if done.exists() {
             std::fs::remove_dir_all(&done).with_context(|| format!("cannot replace {}", done.display()))?;
         }
@@ -143,20 +145,14 @@ impl Checkpoint {
                 differ.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
             );
         }
-        let model = read(&path.join("model.safetensors"))?;
-        tch::no_grad(|| -> Result<()> {
-            for (name, mut variable) in vs.variables() {
-                let value = model.get(&name).with_context(|| format!("{}: no variable {name}", path.display()))?;
-                ensure!(value.size() == variable.size(), "{}: variable {name} has another shape", path.display());
-                variable.copy_(value);
-            }
-            Ok(())
-        })?;
+        let model_path = path.join("model.safetensors");
+        load_variables(vs, "", &read(&model_path)?, &model_path)?;
         optimizer
             .load_state(read(&path.join("optimizer.safetensors"))?, state.optimizer_steps)
             .with_context(|| path.display().to_string())?;
         if let Some(moco) = moco {
-            moco.load_state(&read(&path.join("moco.safetensors"))?).with_context(|| path.display().to_string())?;
+            let moco_path = path.join("moco.safetensors");
+            moco.load_state(&read(&moco_path)?, &moco_path)?;
         }
         Ok(state)
     }

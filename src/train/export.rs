@@ -7,6 +7,7 @@
 //! `span_encoders.json` giving their sizes.
 
 use crate::model::{ModelConfig, BERT_PREFIX};
+use crate::shard::manifest::write_json_file;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 use tch::{nn, Tensor};
@@ -34,10 +35,10 @@ pub fn export(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Result<Path
     let dir = out.join(ENCODER_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_safetensors(&bert, &dir.join("model.safetensors"))?;
-    write_json(&model.bert.to_hf_json(), &dir.join("config.json"))?;
+    write_json_file(&model.bert.to_hf_json(), &dir.join("config.json"))?;
     write_safetensors(&spans, &out.join(SPAN_ENCODERS_FILE))?;
     let sizes = serde_json::json!({ "hidden_size": model.bert.hidden_size, "span": model.span, "heads": model.heads });
-    write_json(&sizes, &out.join("span_encoders.json"))?;
+    write_json_file(&sizes, &out.join("span_encoders.json"))?;
     Ok(dir)
 }
 
@@ -47,13 +48,5 @@ pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()
     let host: Vec<(&str, Tensor)> =
         tensors.iter().map(|(name, t)| (name.as_str(), t.detach().to_device(tch::Device::Cpu).contiguous())).collect();
     Tensor::write_safetensors(&host, &tmp).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}
-
-/// Writes pretty JSON through a temporary file and a rename.
-pub fn write_json(value: &serde_json::Value, path: &Path) -> Result<()> {
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, serde_json::to_string_pretty(value)? + "\n")
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }

@@ -14,9 +14,10 @@
 //! vectors, as in MoCo, instead of switching the loss off until they have filled.
 
 use super::MocoConfig;
-use crate::model::{Encoder, ModelConfig, ViewInput};
+use crate::model::{load_variables, unit_rows, Encoder, ModelConfig, ViewInput};
 use anyhow::{ensure, Context, Result};
 use std::collections::HashMap;
+use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
 /// The momentum encoder and the two queues.
@@ -49,10 +50,7 @@ impl Moco {
         vs.copy(query_vs).context("cannot copy the query encoder into the key encoder")?;
         vs.freeze();
         let size = if model.heads.projection { model.heads.projection_size } else { model.span.size };
-        let queue = || {
-            let q = Tensor::randn([config.queue_size, size], (Kind::Float, device));
-            &q / q.norm_scalaropt_dim(2, [1].as_slice(), true)
-        };
+        let queue = || unit_rows(&Tensor::randn([config.queue_size, size], (Kind::Float, device)));
         Ok(Moco { vs, target_queue: queue(), context_queue: queue(), next: 0, encoder, config: config.clone() })
     }
 
@@ -117,18 +115,20 @@ impl Moco {
         state
     }
 
-    /// Restores what [`Moco::state`] wrote.
-    pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>) -> Result<()> {
+    /// Restores what [`Moco::state`] wrote, read from `source`.
+    pub fn load_state(&mut self, tensors: &HashMap<String, Tensor>, source: &Path) -> Result<()> {
         let get = |name: &str| tensors.get(name).with_context(|| format!("the checkpoint has no {name}"));
         tch::no_grad(|| -> Result<()> {
             ensure!(get("queue.target")?.size() == self.target_queue.size(), "the checkpoint's queue has another size");
             self.target_queue.copy_(get("queue.target")?);
             self.context_queue.copy_(get("queue.context")?);
-            for (name, mut key) in self.vs.variables() {
-                key.copy_(get(&format!("key.{name}"))?);
-            }
             Ok(())
         })?;
+        let keys: HashMap<String, Tensor> = tensors
+            .iter()
+            .filter_map(|(name, t)| Some((name.strip_prefix("key.")?.to_string(), t.shallow_clone())))
+            .collect();
+        load_variables(&self.vs, "", &keys, source)?;
         self.next = i64::try_from(get("queue.next")?)?;
         Ok(())
     }
@@ -203,8 +203,7 @@ mod tests {
         let _query = Encoder::new(&query_vs.root(), &model);
         let config = MocoConfig { queue_size: 4, ..Default::default() };
         let moco = Moco::new(&query_vs, &model, &config, Device::Cpu).unwrap();
-        let unit = |t: Tensor| &t / t.norm_scalaropt_dim(2, [1].as_slice(), true);
-        let q = unit(Tensor::randn([3, 4], (Kind::Float, Device::Cpu)));
+        let q = unit_rows(&Tensor::randn([3, 4], (Kind::Float, Device::Cpu)));
         let matching = Keys { target: q.copy(), context: q.copy() };
         let other = Keys { target: -q.copy(), context: -q.copy() };
         let good = f64::try_from(moco.loss(&q, &q, &matching)).unwrap();

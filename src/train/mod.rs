@@ -18,7 +18,7 @@ pub mod optim;
 use crate::batch::loader::{LoaderConfig, ShardSet};
 use crate::config::{self, Override};
 use crate::model::bert::{self, BertConfig};
-use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
+use crate::model::{load_variables, Encoder, Heads, ModelConfig, BERT_PREFIX};
 use anyhow::{bail, ensure, Context, Result};
 use checkpoint::Checkpoint;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -301,7 +301,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let heads = Heads::new(&vs.root(), &config.model);
     if let Some(init) = &options.init {
         let path = init.join("model.safetensors");
-        bert::load_into(&vs, BERT_PREFIX, &bert::read_checkpoint(&path)?, &path)?;
+        load_variables(&vs, BERT_PREFIX, &bert::read_checkpoint(&path)?, &path)?;
     }
     let mut moco = match config.objectives.cspo > 0.0 {
         true => Some(Moco::new(&vs, &config.model, &config.moco, device)?),
