@@ -1,4 +1,4 @@
-//! With the `train` feature: compiles the small libtorch shim of `src/train/autocast.cpp`,
+//! With the `train` feature: compiles the small libtorch shim of `src/runtime/autocast.cpp`,
 //! lets spe's binaries find libtorch without LD_LIBRARY_PATH, and keeps libtorch's CUDA
 //! library linked.
 
@@ -30,7 +30,7 @@ mod train {
     /// Compiles the autocast shim against the headers beside `lib` (libtorch's and
     /// PyTorch's layouts both keep `include/` next to `lib/`).
     pub fn shim(lib: &Path) {
-        println!("cargo:rerun-if-changed=src/train/autocast.cpp");
+        println!("cargo:rerun-if-changed=src/runtime/autocast.cpp");
         let include = lib.parent().expect("libtorch's lib directory has a parent").join("include");
         cc::Build::new()
             .cpp(true)
@@ -40,7 +40,7 @@ mod train {
             .include(include.join("torch/csrc/api/include"))
             .flag("-std=c++17")
             .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
-            .file("src/train/autocast.cpp")
+            .file("src/runtime/autocast.cpp")
             .compile("spe_autocast");
     }
 

@@ -11,12 +11,14 @@
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use spe::batch::collate;
 use spe::model::{Encoder, Heads};
+use spe::runtime::device::{autocast_bfloat16, parse_device};
+use spe::runtime::optim::AdamW;
 use spe::sample::{Inputs, Span, SpanPair, SpoTarget, TboTarget};
 use spe::tokenize::SpecialIds;
+use spe::train::device_batch::DeviceBatch;
 use spe::train::moco::Moco;
-use spe::train::objectives::{losses, DeviceBatch};
-use spe::train::optim::AdamW;
-use spe::train::{parse_device, TrainConfig};
+use spe::train::objectives::losses;
+use spe::train::TrainConfig;
 use tch::nn;
 
 const SEQ_LEN: usize = 128;
@@ -72,7 +74,7 @@ fn train_step(c: &mut Criterion) {
     let mut optimizer = AdamW::new(&vs, &config.optim);
     let autocast = device.is_cuda() && config.optim.bf16;
     if autocast {
-        spe::train::autocast_bfloat16();
+        autocast_bfloat16();
     }
 
     let mut group = c.benchmark_group("train");

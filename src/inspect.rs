@@ -2,7 +2,7 @@
 //! schema, and rows rendered with their span pair, permutations, TBO targets and views,
 //! or, for labeled outputs, with their entities and relations over the words.
 
-use crate::prep::describe;
+use crate::counts::describe;
 use crate::sample::spans::SEGMENT_NAMES;
 use crate::sample::Sample;
 use crate::shard::labeled::{read_batches, LabeledRow};

@@ -1,6 +1,7 @@
 //! spe prepares pre-training corpora for entity-relation extraction, following
 //! "Pre-training Entity Relation Encoder with Intra-span and Inter-span Information"
-//! (Wang et al., 2020), and writes them as zstd Parquet shards.
+//! (Wang et al., 2020), writes them as zstd Parquet shards, and trains the paper's
+//! encoders on them.
 //!
 //! The modules follow the data flow of `spe prep`:
 //!
@@ -9,7 +10,7 @@
 //! ```
 //!
 //! [`prep`] wires these stages into a streaming, parallel and deterministic pipeline;
-//! [`inspect`] and [`shard::verify`] read finished outputs back.
+//! [`inspect`], [`export`] and [`shard::verify`] read finished outputs back.
 //!
 //! Training (the `train` feature, on libtorch through tch) reads them in the other
 //! direction:
@@ -17,16 +18,26 @@
 //! ```text
 //! shard reader -> batch (loader, views) -> model (BERT, span and span-pair encoders) -> train (objectives, MoCo)
 //! ```
+//!
+//! [`runtime`] holds what every libtorch command shares (device, AdamW, schedule,
+//! checkpoints, metrics). The ground floor serves every stage: [`rng`] (keyed random
+//! streams), [`counts`] (counts by reason), [`atomic`] (whole-or-nothing files) and
+//! [`config`] (TOML configurations and `--set`).
 
+pub mod atomic;
 pub mod batch;
 pub mod clean;
 pub mod config;
 pub mod corpus;
+pub mod counts;
 pub mod export;
 pub mod inspect;
 #[cfg(feature = "train")]
 pub mod model;
 pub mod prep;
+pub mod rng;
+#[cfg(feature = "train")]
+pub mod runtime;
 pub mod sample;
 pub mod shard;
 pub mod sources;

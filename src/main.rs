@@ -1,8 +1,8 @@
 //! The `spe` command line: parses arguments and calls the library.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
-use spe::config::{self, Override};
+use spe::config::Override;
 use spe::corpus::wiki::WikiInput;
 use spe::prep::labeled::{LabeledInputs, SPLITS};
 use spe::prep::{self, PrepConfig, PrepOptions};
@@ -67,21 +67,21 @@ enum Corpus {
     /// Plain text, one sentence per line, a blank line between documents (.txt, .zst, .bz2).
     Text {
         #[command(flatten)]
-        inputs: Inputs,
+        inputs: InputFiles,
         #[command(flatten)]
         args: PrepArgs,
     },
     /// Directory trees of plain-text books, one .txt (.txt.zst, .txt.bz2) per book.
     Books {
         #[command(flatten)]
-        inputs: Inputs,
+        inputs: InputFiles,
         #[command(flatten)]
         args: PrepArgs,
     },
     /// MediaWiki XML dumps (.xml, .xml.zst, .xml.bz2; multistream dumps decoded in parallel).
     Wiki {
         #[command(flatten)]
-        inputs: Inputs,
+        inputs: InputFiles,
         #[command(flatten)]
         args: PrepArgs,
         /// The multistream-index.txt.bz2 of each input, in order; by default the index next
@@ -193,7 +193,7 @@ fn train(_: TrainArgs) -> Result<()> {
 
 /// The input files of a text corpus.
 #[derive(Args)]
-struct Inputs {
+struct InputFiles {
     /// Input files (for books: directories or files).
     #[arg(long, required = true, num_args = 1..)]
     input: Vec<PathBuf>,
@@ -231,19 +231,15 @@ impl SplitArgs {
 
     /// Writes the labeled shards, and the in-domain pre-training shards when asked.
     fn run(&self, corpus: &str, args: &PrepArgs) -> Result<()> {
-        let mut config = args.config(corpus)?;
-        if let Some(format) = &self.format {
-            config.labels.format = Some(format.parse()?);
-        }
-        let manifest = prep::labeled::run(corpus, &self.inputs(), &config, &args.options())?;
-        eprintln!("{}", prep::labeled::summary(&manifest));
-        if let Some(out) = &self.pretrain_out {
-            let train = self.train.clone().context("--pretrain-out reads the training split: pass --train")?;
-            let options = PrepOptions { out: out.clone(), ..args.options() };
-            let text = format!("{corpus}-text");
-            let (manifest, log) = prep::labeled_text(&text, vec![train], self.documents.clone(), &config, &options)?;
-            eprintln!("{}", prep::summary(&manifest, &log));
-        }
+        let config = args.config(corpus, self.format.as_deref())?;
+        let run = prep::labeled::run_with_pretraining(
+            corpus,
+            &self.inputs(),
+            self.pretrain_out.as_deref(),
+            &config,
+            &args.options(),
+        )?;
+        eprintln!("{}", run.summary());
         Ok(())
     }
 }
@@ -281,7 +277,8 @@ struct PrepArgs {
 }
 
 impl PrepArgs {
-    fn config(&self, corpus: &str) -> Result<PrepConfig> {
+    /// The configuration of `corpus` with every flag applied; `format` is `--format`.
+    fn config(&self, corpus: &str, format: Option<&str>) -> Result<PrepConfig> {
         let mut overrides = self.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
         if let Some(path) = &self.tokenizer {
             overrides.push(Override::new("tokenizer.path", path.display().to_string()));
@@ -295,7 +292,10 @@ impl PrepArgs {
         if self.skip_bad_records {
             overrides.push(Override::new("read.on_bad_record", "skip"));
         }
-        config::load_with_defaults(PrepConfig::for_corpus(corpus), self.config.as_deref(), &overrides)
+        if let Some(format) = format {
+            overrides.push(Override::new("labels.format", format));
+        }
+        PrepConfig::load(corpus, self.config.as_deref(), &overrides)
     }
 
     fn options(&self) -> PrepOptions {
@@ -306,44 +306,23 @@ impl PrepArgs {
 fn prep_corpus(corpus: Corpus) -> Result<()> {
     match corpus {
         Corpus::Text { inputs, args } => {
-            let (manifest, log) = prep::text(inputs.input, &args.config("text")?, &args.options())?;
+            let (manifest, log) = prep::text(inputs.input, &args.config("text", None)?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Books { inputs, args } => {
-            let (manifest, log) = prep::books(inputs.input, &args.config("books")?, &args.options())?;
+            let (manifest, log) = prep::books(inputs.input, &args.config("books", None)?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Wiki { inputs, args, index } => {
-            if !index.is_empty() && index.len() != inputs.input.len() {
-                anyhow::bail!(
-                    "--index was given {} times for {} inputs; give one per input or none",
-                    index.len(),
-                    inputs.input.len()
-                );
-            }
-            let inputs = inputs
-                .input
-                .iter()
-                .enumerate()
-                .map(|(i, dump)| match index.get(i) {
-                    Some(index) => WikiInput { dump: dump.clone(), index: Some(index.clone()) },
-                    None => WikiInput::with_sibling_index(dump.clone()),
-                })
-                .collect();
-            let (manifest, log) = prep::wiki(inputs, &args.config("wiki")?, &args.options())?;
+            let inputs = WikiInput::pair(inputs.input, index)?;
+            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", None)?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
-        Corpus::Nyt { input, labeled, splits, args } => {
-            if labeled {
-                splits.run("nyt", &args)?;
-            } else {
-                let mut config = args.config("nyt")?;
-                if let Some(format) = &splits.format {
-                    config.labels.format = Some(format.parse()?);
-                }
-                let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options())?;
-                eprintln!("{}", prep::summary(&manifest, &log));
-            }
+        Corpus::Nyt { labeled: true, splits, args, .. } => splits.run("nyt", &args)?,
+        Corpus::Nyt { input, splits, args, .. } => {
+            let config = args.config("nyt", splits.format.as_deref())?;
+            let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Ace05 { splits, args } => splits.run("ace05", &args)?,
         Corpus::Scierc { splits, args } => splits.run("scierc", &args)?,

@@ -61,7 +61,7 @@ impl SourceManifest {
 
 /// The outcome of checking a local copy.
 #[derive(Debug, Default)]
-pub struct SourceReport {
+pub struct SourceCheck {
     /// One line per check that passed.
     pub passed: Vec<String>,
     /// One line per difference or missing file.
@@ -69,8 +69,8 @@ pub struct SourceReport {
 }
 
 /// Checks the files of `manifest` under `dir`.
-pub fn verify_source(manifest: &SourceManifest, dir: &Path) -> Result<SourceReport> {
-    let mut report = SourceReport::default();
+pub fn verify_source(manifest: &SourceManifest, dir: &Path) -> Result<SourceCheck> {
+    let mut report = SourceCheck::default();
     for file in &manifest.files {
         let path = dir.join(&file.path);
         let name = &file.path;

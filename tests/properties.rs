@@ -4,7 +4,7 @@
 mod common;
 
 use proptest::prelude::*;
-use spe::sample::permute::PERMUTATIONS;
+use spe::sample::spo::PERMUTATIONS;
 use spe::sample::{tbo, SampleConfig, Sampled, Sampler};
 use spe::tokenize::{Casing, TokenizerConfig, WordTokenizer};
 use std::sync::OnceLock;

@@ -12,12 +12,15 @@ mod common;
 use common::*;
 use spe::batch::loader::{LoaderConfig, ShardSet};
 use spe::config::Override;
-use spe::model::bert::{self, Bert, BertConfig};
-use spe::model::{load_variables, Encoder, Heads, BERT_PREFIX};
-use spe::train::metrics::{self, StepRecord};
+use spe::model::bert::{Bert, BertConfig};
+use spe::model::weights::{load_variables, read_hf_bert};
+use spe::model::{Encoder, Heads, BERT_PREFIX};
+use spe::runtime::metrics;
+use spe::train::device_batch::DeviceBatch;
+use spe::train::metrics::StepRecord;
 use spe::train::moco::Moco;
-use spe::train::objectives::{losses, DeviceBatch};
-use spe::train::{self as trainer, ObjectiveConfig, TrainOptions};
+use spe::train::objectives::{losses, ObjectiveConfig};
+use spe::train::{self as trainer, TrainOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -75,7 +78,7 @@ fn transformers_outputs(model_dir: &Path, ids: &[Vec<i64>], mask: &[Vec<i64>]) -
 fn spe_outputs(config: &BertConfig, checkpoint: &Path, ids: &[Vec<i64>], mask: &[Vec<i64>]) -> (Tensor, Tensor) {
     let vs = nn::VarStore::new(Device::Cpu);
     let model = Bert::new(vs.root() / "bert", config);
-    load_variables(&vs, BERT_PREFIX, &bert::read_checkpoint(checkpoint).unwrap(), checkpoint).unwrap();
+    load_variables(&vs, BERT_PREFIX, &read_hf_bert(checkpoint).unwrap(), checkpoint).unwrap();
     let (ids, mask) = (Tensor::from_slice2(ids), Tensor::from_slice2(mask));
     let out = tch::no_grad(|| model.forward(&ids, &mask, false));
     (out.hidden, out.pooled)
@@ -203,7 +206,7 @@ fn losses_fall_when_overfitting_a_few_rows() {
         let (a, b) = (mean(first, f), mean(last, f));
         assert!(b < 0.7 * a, "{name}: {a} over the first steps, {b} over the last");
     }
-    assert_eq!(metrics::read(&dir.path().join("run")).unwrap(), *records);
+    assert_eq!(metrics::read::<StepRecord>(&dir.path().join("run")).unwrap(), *records);
 }
 
 #[test]

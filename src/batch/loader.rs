@@ -18,7 +18,7 @@
 //! decodes only the window that contains row `n`.
 
 use super::{collate, Batch};
-use crate::sample::rng::stream;
+use crate::rng::stream;
 use crate::sample::Inputs;
 use crate::shard::schema::{inputs_from_batch, schema, INPUT_COLUMNS, META_SCHEMA_VERSION};
 use crate::shard::{Manifest, SCHEMA_VERSION};

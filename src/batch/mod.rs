@@ -52,7 +52,7 @@ pub struct SpoBatch {
     pub row: Vec<i64>,
     /// Segment index, 0..5 for L, s1, M, s2, R.
     pub segment: Vec<i64>,
-    /// Index into [`crate::sample::permute::PERMUTATIONS`].
+    /// Index into [`crate::sample::spo::PERMUTATIONS`].
     pub label: Vec<i64>,
 }
 

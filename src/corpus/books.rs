@@ -4,7 +4,8 @@
 //! ids are the book's path relative to the root given, without a compression suffix.
 
 use super::input::{ByteProgress, Compression, OpenInput};
-use super::{bad_record, count, Content, Document, ReadConfig, Source, SourceReport};
+use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
+use crate::counts::count;
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::io::Read;

@@ -10,27 +10,10 @@ pub mod labeled;
 pub mod text;
 pub mod wiki;
 
+use crate::counts::{count, Counts};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 pub use input::InputRecord;
-
-/// Counts keyed by reason, ordered so that manifests are byte-stable.
-pub type Counts = BTreeMap<String, u64>;
-
-/// Adds `n` to the count of `reason`.
-pub fn count(counts: &mut Counts, reason: &str, n: u64) {
-    if n > 0 {
-        *counts.entry(reason.to_string()).or_default() += n;
-    }
-}
-
-/// Merges `other` into `counts`.
-pub fn merge_counts(counts: &mut Counts, other: &Counts) {
-    for (reason, n) in other {
-        count(counts, reason, *n);
-    }
-}
 
 /// Handles a bad record at `location` (`FILE:LINE`, or `FILE` for the whole file): an
 /// error under [`BadRecordPolicy::Error`], a count in `report` under [`BadRecordPolicy::Skip`].

@@ -176,7 +176,8 @@ impl Source for TextSource {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::corpus::{BadRecordPolicy, Counts};
+    use crate::corpus::BadRecordPolicy;
+    use crate::counts::Counts;
 
     fn sentences(doc: &Document) -> &[String] {
         match &doc.content {

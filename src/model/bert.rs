@@ -5,10 +5,9 @@
 //! `encoder.layer.0.attention.self.query.weight`, …, `pooler.dense.weight`); attention runs
 //! through `scaled_dot_product_attention`.
 
-use super::embedding;
+use super::layers::{embedding, layer_norm, linear};
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
 use std::path::Path;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -103,15 +102,6 @@ impl BertConfig {
     }
 }
 
-/// A biased linear layer with BERT's initialisation.
-fn linear(path: nn::Path, input: i64, output: i64, std: f64) -> nn::Linear {
-    super::linear(path, input, output, std, true)
-}
-
-fn layer_norm(path: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
-    nn::layer_norm(path, vec![dim], nn::LayerNormConfig { eps, ..Default::default() })
-}
-
 /// Word, position and segment embeddings, summed and normalised.
 #[derive(Debug)]
 struct Embeddings {
@@ -171,13 +161,13 @@ impl Layer {
         let own = &attention / "self";
         let output = &attention / "output";
         Layer {
-            query: linear(&own / "query", d, d, std),
-            key: linear(&own / "key", d, d, std),
-            value: linear(&own / "value", d, d, std),
-            attention_output: linear(&output / "dense", d, d, std),
+            query: linear(&own / "query", d, d, std, true),
+            key: linear(&own / "key", d, d, std, true),
+            value: linear(&own / "value", d, d, std, true),
+            attention_output: linear(&output / "dense", d, d, std, true),
             attention_norm: layer_norm(&output / "LayerNorm", d, c.layer_norm_eps),
-            intermediate: linear(&p / "intermediate" / "dense", d, c.intermediate_size, std),
-            output: linear(&p / "output" / "dense", c.intermediate_size, d, std),
+            intermediate: linear(&p / "intermediate" / "dense", d, c.intermediate_size, std, true),
+            output: linear(&p / "output" / "dense", c.intermediate_size, d, std, true),
             output_norm: layer_norm(&p / "output" / "LayerNorm", d, c.layer_norm_eps),
             heads: c.num_attention_heads,
             hidden_dropout: c.hidden_dropout_prob,
@@ -207,7 +197,7 @@ impl Layer {
 pub struct BertOutput {
     /// `[B, T, D]` hidden states of the last layer.
     pub hidden: Tensor,
-    /// `[B, D]` the pooler's output: tanh(W h_[CLS] + b).
+    /// `[B, D]` the pooler's output: `tanh(W h_[CLS] + b)`.
     pub pooled: Tensor,
 }
 
@@ -227,7 +217,13 @@ impl Bert {
         Bert {
             embeddings: Embeddings::new(&p / "embeddings", config),
             layers: (0..config.num_hidden_layers).map(|i| Layer::new(&encoder / i, config)).collect(),
-            pooler: linear(&p / "pooler" / "dense", config.hidden_size, config.hidden_size, config.initializer_range),
+            pooler: linear(
+                &p / "pooler" / "dense",
+                config.hidden_size,
+                config.hidden_size,
+                config.initializer_range,
+                true,
+            ),
             config: config.clone(),
         }
     }
@@ -248,24 +244,4 @@ impl Bert {
         let pooled = self.pooler.forward(&hidden.select(1, 0)).tanh();
         BertOutput { hidden, pooled }
     }
-}
-
-/// Reads the tensors of a Hugging Face checkpoint (`model.safetensors`) under spe's names:
-/// a `bert.` prefix (checkpoints of `BertForPreTraining` and the like) is dropped, and the
-/// old `gamma`/`beta` LayerNorm names become `weight`/`bias`.
-pub fn read_checkpoint(path: &Path) -> Result<HashMap<String, Tensor>> {
-    let tensors = Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let has_prefix = tensors.iter().any(|(name, _)| name.starts_with("bert."));
-    Ok(tensors
-        .into_iter()
-        .filter_map(|(name, tensor)| {
-            let name = if has_prefix { name.strip_prefix("bert.")?.to_string() } else { name };
-            let name = match name.rsplit_once('.') {
-                Some((head, "gamma")) => format!("{head}.weight"),
-                Some((head, "beta")) => format!("{head}.bias"),
-                _ => name,
-            };
-            Some((name, tensor))
-        })
-        .collect())
 }

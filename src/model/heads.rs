@@ -1,9 +1,31 @@
 //! The heads of the three objectives (paper §3.2) and the CSPO projection.
 
-use super::span::Dense;
-use super::{embedding, linear, HeadsConfig, INIT_STD};
+use super::layers::{embedding, linear, Dense, INIT_STD};
+use super::ModelConfig;
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
+
+/// Sizes of the heads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HeadsConfig {
+    /// Entries of the TBO offset embedding (offsets inside a word are below 128).
+    pub tbo_offsets: i64,
+    /// Size of a TBO offset embedding.
+    pub tbo_offset_size: i64,
+    /// Whether CSPO compares projections (MLP head) or the span-pair vectors themselves
+    /// (the paper's "w/o MLP head" ablation).
+    pub projection: bool,
+    /// Size of the projection.
+    pub projection_size: i64,
+}
+
+impl Default for HeadsConfig {
+    fn default() -> Self {
+        HeadsConfig { tbo_offsets: 150, tbo_offset_size: 200, projection: true, projection_size: 768 }
+    }
+}
 
 /// TBO: a masked piece is predicted from its word's first sub-token state and an
 /// embedding of the piece's offset inside the word.
@@ -75,5 +97,25 @@ impl Projection {
     /// `[B, span]` → `[B, size]`.
     pub fn forward(&self, pair: &Tensor, train: bool) -> Tensor {
         self.second.forward(&self.first.forward(pair, train), train)
+    }
+}
+
+/// The query side's heads of TBO and SPO.
+#[derive(Debug)]
+pub struct Heads {
+    /// Token boundary objective.
+    pub tbo: TboHead,
+    /// Span permutation objective.
+    pub spo: SpoHead,
+}
+
+impl Heads {
+    /// Randomly initialised heads under `p`.
+    pub fn new(p: &nn::Path, config: &ModelConfig) -> Heads {
+        let dropout = config.span.dropout;
+        Heads {
+            tbo: TboHead::new(p / "tbo_head", config.bert.hidden_size, config.bert.vocab_size, &config.heads, dropout),
+            spo: SpoHead::new(p / "spo_head", config.span.size, dropout),
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! The span-pair encoder (paper §3.1): the five segments L, s1, M, s2, R through the span
-//! encoder, then position-aware attention over them with the [CLS] vector as query:
+//! encoder, then position-aware attention over them with the `[CLS]` vector as query:
 //!
 //! ```text
 //! e_j = vᵀ tanh(W_h h_j + W_cls h_cls + W_s1 p^s1_j + W_s2 p^s2_j),  a = softmax(e),  h_p = Σ_j a_j h_j
@@ -9,8 +9,8 @@
 //! al., 2017). The authors' code uses GELU where the paper writes tanh; spe follows the
 //! paper.
 
-use super::span::SpanEncoder;
-use super::{embedding, linear, SpanConfig, INIT_STD};
+use super::layers::{embedding, linear, INIT_STD};
+use super::span::{SpanConfig, SpanEncoder};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -78,5 +78,40 @@ impl SpanPairEncoder {
         let attention = self.v.forward(&energy.tanh()).squeeze_dim(2).softmax(1, h.kind()); // [B, 5]
         let pair = attention.unsqueeze(1).bmm(&h).squeeze_dim(1).dropout(self.dropout, train); // [B, span]
         PairOutput { segments: h, attention, pair }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    #[test]
+    fn shapes_attention_and_gradients() {
+        tch::manual_seed(3);
+        let (b, w, d) = (2, 9, 8);
+        let config = SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let span = SpanEncoder::new(vs.root() / "span_encoder", d, &config);
+        let pair = SpanPairEncoder::new(vs.root() / "pair_encoder", d, &config);
+        let words = Tensor::randn([b, w, d], (Kind::Float, Device::Cpu));
+        let cls = Tensor::randn([b, d], (Kind::Float, Device::Cpu));
+        // L, s1, M, s2, R of two sentences; the second has an empty L and an empty M.
+        let segments =
+            Tensor::from_slice(&[0i64, 2, 2, 4, 4, 5, 5, 7, 7, 9, 0, 0, 0, 3, 3, 3, 3, 6, 6, 9]).view([b, 5, 2]);
+        let out = pair.forward(&span, &words, &segments, &cls, true);
+        assert_eq!(out.segments.size(), [b, 5, 6]);
+        assert_eq!(out.attention.size(), [b, 5]);
+        assert_eq!(out.pair.size(), [b, 6]);
+        let sums = out.attention.sum_dim_intlist([1].as_slice(), false, Kind::Float);
+        assert!(sums.allclose(&Tensor::ones([b], (Kind::Float, Device::Cpu)), 1e-6, 1e-6, false), "{sums}");
+        assert!(bool::try_from(out.attention.ge(0.0).all()).unwrap());
+
+        out.pair.square().sum(Kind::Float).backward();
+        for (name, variable) in vs.variables() {
+            let grad = variable.grad();
+            let reached = grad.defined() && f64::try_from(grad.abs().sum(Kind::Float)).unwrap() > 0.0;
+            assert!(reached, "no gradient reaches {name}");
+        }
     }
 }

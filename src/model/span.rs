@@ -1,32 +1,40 @@
 //! The span encoder (paper §3.1): a single convolution layer over a span's word vectors,
 //! max-pooled over time, followed by an MLP.
 
-use super::{linear, SpanConfig, INIT_STD};
+use super::layers::Dense;
+use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
-/// Linear, GELU, LayerNorm, dropout: the MLP block of the span encoder and of every head
-/// (the authors' `BertLinear`).
-#[derive(Debug)]
-pub struct Dense {
-    linear: nn::Linear,
-    norm: nn::LayerNorm,
-    dropout: f64,
+/// Sizes of the span and span-pair encoders; the defaults are the paper's and the
+/// reference code's.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SpanConfig {
+    /// Convolution kernel sizes, in words.
+    pub kernel_sizes: Vec<i64>,
+    /// Filters per kernel size.
+    pub filters: i64,
+    /// Size of a span vector (the MLP's output).
+    pub size: i64,
+    /// Size of the span-pair attention's hidden layer.
+    pub attention_size: i64,
+    /// Size of a relative position embedding.
+    pub position_size: i64,
+    /// Dropout after the MLP and the attention.
+    pub dropout: f64,
 }
 
-impl Dense {
-    /// A block from `input` to `output` features.
-    pub fn new(p: nn::Path, input: i64, output: i64, dropout: f64) -> Dense {
-        Dense {
-            linear: linear(&p / "linear", input, output, INIT_STD, true),
-            norm: nn::layer_norm(&p / "LayerNorm", vec![output], Default::default()),
-            dropout,
+impl Default for SpanConfig {
+    fn default() -> Self {
+        SpanConfig {
+            kernel_sizes: vec![2, 3, 4],
+            filters: 100,
+            size: 300,
+            attention_size: 500,
+            position_size: 100,
+            dropout: 0.1,
         }
-    }
-
-    /// `[…, input]` → `[…, output]`.
-    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
-        self.norm.forward(&self.linear.forward(xs).gelu("none")).dropout(self.dropout, train)
     }
 }
 
@@ -88,5 +96,87 @@ impl SpanEncoder {
             .collect();
         // [B*S, filters * kernels] -> [B, S, size]
         self.mlp.forward(&Tensor::cat(&pooled, 1), train).view([b, s, -1])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    const D: i64 = 6;
+
+    fn encoder(kernel_sizes: Vec<i64>) -> (nn::VarStore, SpanEncoder) {
+        tch::manual_seed(7);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = SpanConfig { kernel_sizes, filters: 4, size: 5, dropout: 0.0, ..SpanConfig::default() };
+        let encoder = SpanEncoder::new(vs.root(), D, &config);
+        (vs, encoder)
+    }
+
+    fn spans(ranges: &[(i64, i64)]) -> Tensor {
+        let flat: Vec<i64> = ranges.iter().flat_map(|&(s, e)| [s, e]).collect();
+        Tensor::from_slice(&flat).view([1, ranges.len() as i64, 2])
+    }
+
+    /// The encoding of `range` of `words` `[1, W, D]`, in a batch with a span as long as the
+    /// sentence, so that padded windows exist beside it.
+    fn encode(encoder: &SpanEncoder, words: &Tensor, range: (i64, i64)) -> Tensor {
+        let w = words.size()[1];
+        encoder.forward(words, &spans(&[range, (0, w)]), false).select(1, 0)
+    }
+
+    #[test]
+    fn a_span_reads_only_its_own_words_and_only_its_full_windows() {
+        let (_vs, encoder) = encoder(vec![2, 3, 4]);
+        let words = Tensor::randn([1, 10, D], (Kind::Float, Device::Cpu));
+        // The span alone, as a sentence of its own words: no padding at all.
+        let alone = encoder.forward(&words.narrow(1, 3, 5), &spans(&[(0, 5)]), false).select(1, 0);
+        let inside = encode(&encoder, &words, (3, 8));
+        assert!(inside.allclose(&alone, 1e-5, 1e-6, false), "{inside} vs {alone}");
+        // Changing words outside the span changes nothing, at the end of the sentence too.
+        let other = words.copy();
+        let _ = other.narrow(1, 0, 3).fill_(5.0);
+        assert!(encode(&encoder, &other, (3, 8)).allclose(&inside, 1e-5, 1e-6, false));
+        let at_end = encode(&encoder, &words, (7, 10));
+        let _ = other.narrow(1, 0, 7).fill_(-3.0);
+        assert!(encode(&encoder, &other, (7, 10)).allclose(&at_end, 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn spans_shorter_than_a_kernel_and_empty_spans_are_finite() {
+        let (_vs, encoder) = encoder(vec![2, 3, 4]);
+        let words = Tensor::randn([1, 6, D], (Kind::Float, Device::Cpu));
+        let out = encoder.forward(&words, &spans(&[(2, 3), (4, 4), (0, 6)]), false); // [1, 3, 5]
+        assert_eq!(out.size(), [1, 3, 5]);
+        assert!(bool::try_from(out.isfinite().all()).unwrap());
+        // A one-word span keeps its first, zero-padded window: it reads that word only.
+        let other = words.copy();
+        let _ = other.narrow(1, 3, 3).fill_(9.0);
+        let again = encoder.forward(&other, &spans(&[(2, 3), (4, 4), (0, 6)]), false);
+        assert!(again.select(1, 0).allclose(&out.select(1, 0), 1e-5, 1e-6, false));
+        // An empty span reads no word at all.
+        assert!(again.select(1, 1).allclose(&out.select(1, 1), 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn padded_windows_never_win_the_max() {
+        // With one kernel of 2 and a span of 3 words, a third window (its last word and a
+        // zero) and zero windows exist once a longer span widens the batch. Positive words
+        // and small negative weights put every pre-activation in (-0.75, 0), where GELU
+        // rises: a window with fewer real words would score higher, so counting one would
+        // change the max. Masked, the span gives what it gives alone, unpadded.
+        let (vs, encoder) = encoder(vec![2]);
+        tch::no_grad(|| {
+            for (name, mut variable) in vs.variables() {
+                if name.starts_with("conv2.") {
+                    let _ = variable.fill_(if name.ends_with("weight") { -0.02 } else { 0.0 });
+                }
+            }
+        });
+        let words = Tensor::rand([1, 8, D], (Kind::Float, Device::Cpu)) + 0.5;
+        let alone = encoder.forward(&words.narrow(1, 0, 3), &spans(&[(0, 3)]), false).select(1, 0);
+        let padded = encode(&encoder, &words, (0, 3));
+        assert!(padded.allclose(&alone, 1e-5, 1e-6, false), "{padded} vs {alone}");
     }
 }

@@ -5,12 +5,23 @@
 //! the output is byte-identical at any thread count. Each word keeps its release
 //! boundaries and gets its own sub-tokens ([`WordTokenizer::tokenize_words`]), so the
 //! entity offsets stay word offsets.
+//!
+//! This path does not go through the pre-training pipeline of [`super::run`]: that one
+//! streams [`crate::corpus::Document`]s of text through cleaning, sentence splitting and
+//! sampling into one shard writer, while a labeled split keeps its release's words and
+//! annotations, needs none of those stages, and is written per split under one manifest.
+//! Labeled splits are also small (the largest, ACE05's training split, has about 10,000
+//! sentences), so one batch loop on the calling thread, with the tokenizing in parallel,
+//! is all they need.
 
-use super::{prepare_output, shard_metadata, PrepConfig, PrepOptions};
+use super::output::{labeled_summary, prepare_output, shard_metadata, summary, RunLog};
+use super::{PrepConfig, PrepOptions};
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
-use crate::corpus::{count, merge_counts};
+use crate::counts::{count, merge_counts};
 use crate::shard::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
-use crate::shard::manifest::{LabeledManifest, SplitRecord, SplitStats, TokenizerRecord, ToolRecord, LABELED_FORMAT};
+use crate::shard::manifest::{
+    LabeledManifest, Manifest, SplitRecord, SplitStats, TokenizerRecord, ToolRecord, LABELED_FORMAT,
+};
 use crate::shard::ShardWriter;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, Context, Result};
@@ -51,6 +62,50 @@ impl LabeledInputs {
         }
         found.map(|(f, _)| f).context("no split given: pass --train, --dev or --test")
     }
+}
+
+/// What a labeled preparation wrote: the labeled shards, and the in-domain pre-training
+/// shards when they were asked for.
+#[derive(Debug, Clone)]
+pub struct LabeledRun {
+    /// The labeled output's manifest.
+    pub manifest: LabeledManifest,
+    /// The pre-training output of the training split's sentences (`--pretrain-out`).
+    pub pretraining: Option<(Manifest, RunLog)>,
+}
+
+impl LabeledRun {
+    /// The end-of-run summary.
+    pub fn summary(&self) -> String {
+        let mut text = labeled_summary(&self.manifest);
+        if let Some((manifest, log)) = &self.pretraining {
+            text = format!("{text}\n{}", summary(manifest, log));
+        }
+        text
+    }
+}
+
+/// Writes the labeled shards of `inputs` into `options.out` and, with `pretrain_out`, the
+/// pre-training shards of the training split's sentences there (`CORPUS-text`).
+pub fn run_with_pretraining(
+    corpus: &str,
+    inputs: &LabeledInputs,
+    pretrain_out: Option<&Path>,
+    config: &PrepConfig,
+    options: &PrepOptions,
+) -> Result<LabeledRun> {
+    let manifest = run(corpus, inputs, config, options)?;
+    let pretraining = match pretrain_out {
+        Some(out) => {
+            let train = inputs.splits.iter().find(|(name, _)| name == "train");
+            let (_, train) = train.context("--pretrain-out reads the training split: pass --train")?;
+            let options = PrepOptions { out: out.to_path_buf(), ..options.clone() };
+            let text = format!("{corpus}-text");
+            Some(super::labeled_text(&text, vec![train.clone()], inputs.documents.clone(), config, &options)?)
+        }
+        None => None,
+    };
+    Ok(LabeledRun { manifest, pretraining })
 }
 
 /// Writes the labeled shards of `inputs` into `options.out`.
@@ -176,24 +231,4 @@ fn rows(doc: LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Resu
             })
         })
         .collect()
-}
-
-/// The end-of-run summary printed on stderr: counts per split.
-pub fn summary(manifest: &LabeledManifest) -> String {
-    let mut lines = vec![format!("{} ({} format) -> labeled shards:", manifest.corpus, manifest.source_format)];
-    for (name, split) in &manifest.splits {
-        let s = &split.stats;
-        lines.push(format!(
-            "  {name}: {} documents, {} sentences, {} entities ({} nested, {} overlapping), {} relations; \
-             skipped: {}",
-            s.documents,
-            s.sentences,
-            s.entities,
-            s.nested_entities,
-            s.overlapping_entities,
-            s.relations,
-            super::describe(&split.skipped_records)
-        ));
-    }
-    lines.join("\n")
 }

@@ -9,33 +9,37 @@
 //!
 //! Workers tokenize and sample the documents of a batch in parallel; the batch's results
 //! are collected in document order and each sentence draws from its own random stream
-//! ([`crate::sample::rng`]), so the output is byte-identical at any thread count. The
+//! ([`crate::rng`]), so the output is byte-identical at any thread count. The
 //! manifest is written last, after every shard is complete.
 //!
 //! Labeled corpora (entities and relations) take their own path, [`labeled`].
 
 pub mod labeled;
+pub mod output;
 
 use crate::clean::wikitext::is_debris;
 use crate::clean::{plain, CleanConfig, Cleaner, SplitConfig, Splitter};
+use crate::config::Override;
 use crate::corpus::books::BooksSource;
 use crate::corpus::labeled::text::LabeledText;
-use crate::corpus::labeled::{Format, LabelConfig};
+use crate::corpus::labeled::LabelConfig;
 use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
-use crate::corpus::{count, merge_counts, Content, Counts, Document, ReadConfig, Source, SourceReport};
+use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
+use crate::counts::{count, describe, merge_counts, Counts};
 use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
-use crate::shard::schema::{META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
-use crate::shard::writer::TMP_SUFFIX;
-use crate::shard::{ShardConfig, ShardRecord, ShardWriter, MANIFEST_FILE, SCHEMA_VERSION};
+use crate::shard::{ShardConfig, ShardRecord, ShardWriter, SCHEMA_VERSION};
+use output::{prepare_output, shard_metadata, unix_now, RunLog};
+
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{anyhow, bail, Context, Result};
+pub use output::{labeled_summary, summary};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::Instant;
 
 /// The configuration of a `spe prep` run: one section per stage (`pipelines/*.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -81,37 +85,13 @@ impl PrepConfig {
     /// The built-in configuration of `corpus` (`pipelines/CORPUS.toml`): the defaults,
     /// with the label sets of the labeled corpora.
     pub fn for_corpus(corpus: &str) -> PrepConfig {
-        let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let labels = match corpus {
-            "ace05" => LabelConfig {
-                entities: strings(&["FAC", "GPE", "LOC", "ORG", "PER", "VEH", "WEA"]),
-                relations: strings(&["ART", "GEN-AFF", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]),
-                symmetric: strings(&["PER-SOC"]),
-                ..LabelConfig::default()
-            },
-            "scierc" => LabelConfig {
-                format: Some(Format::Dygie),
-                entities: strings(&["Generic", "Material", "Method", "Metric", "OtherScientificTerm", "Task"]),
-                relations: strings(&[
-                    "COMPARE",
-                    "CONJUNCTION",
-                    "EVALUATE-FOR",
-                    "FEATURE-OF",
-                    "HYPONYM-OF",
-                    "PART-OF",
-                    "USED-FOR",
-                ]),
-                symmetric: strings(&["COMPARE", "CONJUNCTION"]),
-                ..LabelConfig::default()
-            },
-            "nyt" => LabelConfig {
-                format: Some(Format::Arnor),
-                no_relation: Some("None".to_string()),
-                ..LabelConfig::default()
-            },
-            _ => LabelConfig::default(),
-        };
-        PrepConfig { labels, ..PrepConfig::default() }
+        PrepConfig { labels: LabelConfig::for_corpus(corpus), ..PrepConfig::default() }
+    }
+
+    /// The configuration of `corpus`: `file`, or the corpus's built-in configuration, with
+    /// `overrides` (the `--set` flags and those named flags that stand for a key) applied.
+    pub fn load(corpus: &str, file: Option<&Path>, overrides: &[Override]) -> Result<PrepConfig> {
+        crate::config::load_with_defaults(PrepConfig::for_corpus(corpus), file, overrides)
     }
 }
 
@@ -142,27 +122,6 @@ pub struct PrepOptions {
     /// Replace an existing output in `out`.
     pub force: bool,
 }
-
-/// Times and host details of a run, kept out of the manifest so that manifests compare
-/// equal across machines and thread counts.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct RunLog {
-    /// Start, in seconds since the Unix epoch.
-    pub started_unix: u64,
-    /// Wall-clock seconds.
-    pub seconds: f64,
-    /// Worker threads used.
-    pub threads: usize,
-    /// Host name.
-    pub host: String,
-    /// Sentences read per second.
-    pub sentences_per_second: f64,
-    /// Input megabytes (as stored) read per second.
-    pub input_mb_per_second: f64,
-}
-
-/// File name of the run log within an output directory.
-pub const RUN_LOG_FILE: &str = "run.json";
 
 /// `spe prep text`: sentence-per-line files to shards.
 pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
@@ -203,7 +162,7 @@ pub fn run(
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
     let started = Instant::now();
-    let started_unix = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let started_unix = unix_now();
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
     let sampler = Sampler::new(config.sample.clone(), tokenizer.special_ids())?;
     let stages = Stages {
@@ -286,16 +245,8 @@ pub fn run(
             describe(&sampled.dropped_draws)
         );
     }
-    let seconds = started.elapsed().as_secs_f64();
     let input_bytes: u64 = report.inputs.iter().map(|i| i.bytes).sum();
-    let log = RunLog {
-        started_unix,
-        seconds,
-        threads: pool.current_num_threads(),
-        host: host_name(),
-        sentences_per_second: totals.sentences as f64 / seconds,
-        input_mb_per_second: input_bytes as f64 / 1e6 / seconds,
-    };
+    let log = RunLog::new(started, started_unix, pool.current_num_threads(), totals.sentences, input_bytes);
     let manifest = Manifest {
         format: FORMAT.to_string(),
         schema_version: SCHEMA_VERSION,
@@ -311,26 +262,9 @@ pub fn run(
         dropped_sentences: sampled.dropped_sentences,
         dropped_draws: sampled.dropped_draws,
     };
-    let log_path = options.out.join(RUN_LOG_FILE);
-    std::fs::write(&log_path, serde_json::to_vec_pretty(&log)?)
-        .with_context(|| format!("cannot write {}", log_path.display()))?;
+    log.write(&options.out)?;
     manifest.write(&options.out)?;
     Ok((manifest, log))
-}
-
-/// The Parquet key-value metadata every shard of a run carries.
-fn shard_metadata(
-    schema_version: u32,
-    tokenizer: &WordTokenizer,
-    config: &serde_json::Value,
-    corpus: &str,
-) -> Vec<(String, String)> {
-    vec![
-        (META_SCHEMA_VERSION.to_string(), schema_version.to_string()),
-        (META_TOKENIZER_SHA256.to_string(), tokenizer.sha256().to_string()),
-        (META_CONFIG.to_string(), config.to_string()),
-        (META_CORPUS.to_string(), corpus.to_string()),
-    ]
 }
 
 /// The stages a worker runs on each document.
@@ -449,73 +383,6 @@ fn write_batches(
         writer.write(&samples)?;
     }
     writer.finish()
-}
-
-/// Creates `out`, or clears a previous output in it (and in its split folders `splits`)
-/// when `force` is set. The manifest is removed first, so an interrupted clean-up never
-/// leaves a finished-looking output.
-fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut previous = Vec::new();
-    let dirs = std::iter::once(out.to_path_buf()).chain(splits.iter().map(|s| out.join(s)));
-    for dir in dirs.filter(|d| d.is_dir()) {
-        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
-            let path = entry?.path();
-            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name == MANIFEST_FILE || name == RUN_LOG_FILE || name.ends_with(".parquet") || name.ends_with(TMP_SUFFIX)
-            {
-                previous.push(path);
-            }
-        }
-    }
-    if previous.is_empty() {
-        return Ok(());
-    }
-    if !force {
-        bail!("{} already holds spe output; pass --force to replace it", out.display());
-    }
-    previous.sort_by_key(|p| p.file_name() != Some(MANIFEST_FILE.as_ref()));
-    for path in previous {
-        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
-    }
-    Ok(())
-}
-
-fn host_name() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .or_else(|_| std::env::var("HOSTNAME"))
-        .unwrap_or_default()
-}
-
-/// `reason: n, …` for messages.
-pub fn describe(counts: &Counts) -> String {
-    if counts.is_empty() {
-        return "none".to_string();
-    }
-    counts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
-}
-
-/// The end-of-run summary printed on stderr.
-pub fn summary(manifest: &Manifest, log: &RunLog) -> String {
-    let t = &manifest.totals;
-    format!(
-        "{} documents, {} sentences -> {} samples in {} shards ({} words, {} sub-tokens) in {:.2} s \
-         ({:.0} sentences/s, {:.1} MB/s, {} threads)\nskipped records: {}; dropped sentences: {}; dropped draws: {}",
-        t.documents,
-        t.sentences,
-        t.samples,
-        manifest.shards.len(),
-        t.words,
-        t.subtokens,
-        log.seconds,
-        log.sentences_per_second,
-        log.input_mb_per_second,
-        log.threads,
-        describe(&manifest.skipped_records),
-        describe(&manifest.dropped_sentences),
-        describe(&manifest.dropped_draws),
-    )
 }
 
 #[cfg(test)]

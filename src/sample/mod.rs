@@ -2,25 +2,25 @@
 //! objectives, as the authors' `inputs/preprocess.py` intends.
 //!
 //! For each draw of a sentence, in this order: a span pair (s1, s2) and the segments
-//! L, s1, M, s2, R ([`spans`]); up to two segments permuted for SPO ([`permute`]); the
+//! L, s1, M, s2, R ([`spans`]); up to two segments permuted for SPO ([`spo`]); the
 //! sub-token sequence `[CLS] … [SEP]` of the permuted words; TBO masking ([`tbo`]); the
 //! CSPO view masks ([`views`]). All randomness comes from the sentence's own stream
-//! ([`rng`]).
+//! ([`crate::rng`]).
 
-pub mod permute;
-pub mod rng;
 pub mod spans;
+pub mod spo;
 pub mod tbo;
 pub mod views;
 
-use crate::corpus::{count, Counts};
+use crate::counts::{count, Counts};
+use crate::rng;
 use crate::tokenize::{SpecialIds, TokenizedSentence};
 use anyhow::{ensure, Result};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 
-pub use permute::SpoTarget;
 pub use spans::{Span, SpanPair};
+pub use spo::SpoTarget;
 pub use tbo::TboTarget;
 
 /// Configuration of the sampler. The defaults are the paper's and the reference code's.
@@ -203,7 +203,7 @@ impl Sampler {
         let pair = spans::sample_pair(n, &self.lengths, cfg.max_tries, rng)?;
 
         let mut order: Vec<u32> = (0..n).collect();
-        let spo = permute::permute_segments(&mut order, &pair.segments(n), cfg.spo_min_len, cfg.spo_max_segments, rng);
+        let spo = spo::permute_segments(&mut order, &pair.segments(n), cfg.spo_min_len, cfg.spo_max_segments, rng);
 
         let mut ids = Vec::with_capacity(sentence.ids.len() + 2);
         let mut bounds = Vec::with_capacity(order.len());

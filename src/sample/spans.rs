@@ -130,7 +130,7 @@ pub fn sample_pair<R: Rng + ?Sized>(n: u32, lengths: &SpanLengths, max_tries: u3
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::rng::stream;
+    use crate::rng::stream;
 
     #[test]
     fn length_distribution_matches_the_geometric_law() {

@@ -59,7 +59,7 @@ pub fn budget(pieces: usize, ratio: f64, max: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::rng::stream;
+    use crate::rng::stream;
 
     #[test]
     fn budget_follows_the_reference() {

@@ -5,14 +5,14 @@ use super::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
 use super::schema::SCHEMA_VERSION;
 use super::writer::ShardRecord;
 use crate::corpus::labeled::Format;
-use crate::corpus::{count, Counts, InputRecord};
+use crate::corpus::InputRecord;
+use crate::counts::{count, Counts};
 use crate::sample::Sample;
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 /// File name of the manifest within an output directory.
@@ -277,22 +277,7 @@ pub fn format_of(dir: &Path) -> Result<String> {
 }
 
 fn write_json<T: Serialize>(manifest: &T, dir: &Path) -> Result<()> {
-    write_json_file(manifest, &dir.join(MANIFEST_FILE))
-}
-
-/// Writes `value` as pretty JSON to `path` through `path.tmp`, synced and renamed, so that
-/// `path` is either absent or complete.
-pub fn write_json_file<T: Serialize>(value: &T, path: &Path) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = std::path::PathBuf::from(tmp);
-    let mut json = serde_json::to_vec_pretty(value)?;
-    json.push(b'\n');
-    let mut file = std::fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    file.write_all(&json)?;
-    file.sync_all()?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    crate::atomic::write_json(manifest, &dir.join(MANIFEST_FILE))
 }
 
 fn read_value(dir: &Path) -> Result<serde_json::Value> {

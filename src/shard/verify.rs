@@ -3,13 +3,14 @@
 //!
 //! Every shard's size, checksum, row and row-group counts and embedded schema version are
 //! compared with the manifest; every row is decoded and checked against the sample
-//! invariants ([`Sample::check`]); the manifest's totals are recomputed; stray or
+//! invariants ([`crate::sample::Sample::check`]); the manifest's totals are recomputed; stray or
 //! unfinished files are reported.
 
 use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
 use super::manifest::{format_of, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
 use super::schema::{from_batch, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
-use super::writer::{ShardRecord, TMP_SUFFIX};
+use super::writer::ShardRecord;
+use crate::atomic::TMP_SUFFIX;
 use crate::corpus::input::sha256_file;
 use crate::tokenize::SpecialIds;
 use anyhow::{Context, Result};

@@ -1,6 +1,7 @@
 //! Writes rows into rolling zstd Parquet shards, each under a temporary name until it is
 //! complete, hashing the bytes as they are written.
 
+use crate::atomic::tmp_path;
 use anyhow::{ensure, Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
@@ -51,9 +52,6 @@ pub struct ShardRecord {
 pub fn shard_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
-
-/// Suffix of files still being written.
-pub const TMP_SUFFIX: &str = ".tmp";
 
 /// A row type with a shard layout: pre-training samples or labeled sentences.
 pub trait ShardRow: Sized {
@@ -134,7 +132,7 @@ impl<R: ShardRow> ShardWriter<R> {
 
     fn open_shard(&self) -> Result<OpenShard> {
         let name = shard_name(self.shards.len());
-        let tmp = self.dir.join(format!("{name}{TMP_SUFFIX}"));
+        let tmp = tmp_path(&self.dir.join(&name));
         let file = File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
         let sink = HashingFile { file: BufWriter::with_capacity(1 << 20, file), hasher: Sha256::new(), bytes: 0 };
         let writer = ArrowWriter::try_new(sink, R::schema(), Some(self.props.clone()))?;

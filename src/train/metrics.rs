@@ -1,14 +1,8 @@
-//! The metrics file (`metrics.jsonl`, one JSON object per logged step) and the log line.
+//! What a logged pre-training step records: one line of `metrics.jsonl` (written by
+//! [`crate::runtime::metrics`]) and of the terminal.
 
-use super::ObjectiveConfig;
-use anyhow::{Context, Result};
+use super::objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-
-/// File name of the metrics in the output directory.
-pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// What one logged step measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,55 +66,4 @@ impl StepRecord {
             self.tokens_per_s
         )
     }
-}
-
-/// The open metrics file.
-pub struct Metrics {
-    file: File,
-    path: PathBuf,
-}
-
-impl Metrics {
-    /// Opens `out/metrics.jsonl` for a run at `step`: records of later steps (written
-    /// after the checkpoint a resumed run starts from) are dropped.
-    pub fn open(out: &Path, step: u64) -> Result<Metrics> {
-        let path = out.join(METRICS_FILE);
-        let kept = match File::open(&path) {
-            Ok(file) => BufReader::new(file)
-                .lines()
-                .map(|line| line.with_context(|| format!("cannot read {}", path.display())))
-                .filter(|line| match line {
-                    Ok(line) => serde_json::from_str::<StepRecord>(line).is_ok_and(|r| r.step <= step),
-                    Err(_) => true,
-                })
-                .collect::<Result<Vec<String>>>()?,
-            Err(_) => Vec::new(),
-        };
-        let mut file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
-        for line in kept {
-            writeln!(file, "{line}")?;
-        }
-        let file = OpenOptions::new().append(true).open(&path)?;
-        Ok(Metrics { file, path })
-    }
-
-    /// Appends a record.
-    pub fn write(&mut self, record: &StepRecord) -> Result<()> {
-        let line = serde_json::to_string(record)?;
-        writeln!(self.file, "{line}").with_context(|| format!("cannot write {}", self.path.display()))
-    }
-}
-
-/// Reads every record of `out/metrics.jsonl`.
-pub fn read(out: &Path) -> Result<Vec<StepRecord>> {
-    let path = out.join(METRICS_FILE);
-    let file = File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    BufReader::new(file)
-        .lines()
-        .enumerate()
-        .map(|(i, line)| {
-            let line = line?;
-            serde_json::from_str(&line).with_context(|| format!("{}:{}: not a metrics record", path.display(), i + 1))
-        })
-        .collect()
 }

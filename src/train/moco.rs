@@ -3,9 +3,7 @@
 //! The key encoder f_k is a copy of the query encoder f_q (BERT, span and span-pair
 //! encoders, projection) that follows it by momentum, θ_k ← m θ_k + (1 − m) θ_q, after each
 //! optimizer step. Two queues keep the K most recent keys of each view. The loss is
-//! symmetric: x_target's query is scored against its own sentence's x_context key and the
-//! queue of context keys, x_context's query against the x_target key and the queue of
-//! target keys.
+//! symmetric ([`crate::train::objectives::cspo`], which maps every part of CSPO).
 //!
 //! Deviations from the authors' code, each for the paper's meaning: the key encoder starts
 //! as a copy of the query encoder (their heads start from separate random weights); the
@@ -13,12 +11,35 @@
 //! vectors (see [`crate::model::Encoder::forward`]); the queues start as random unit
 //! vectors, as in MoCo, instead of switching the loss off until they have filled.
 
-use super::MocoConfig;
-use crate::model::{load_variables, unit_rows, Encoder, ModelConfig, ViewInput};
+use crate::model::layers::unit_rows;
+use crate::model::weights::load_variables;
+use crate::model::{Encoder, ModelConfig, ViewInput};
 use anyhow::{ensure, Context, Result};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
+
+/// Momentum contrast (`[moco]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MocoConfig {
+    /// Keys per queue (K). The authors' code keeps 4,096 micro-batches of 16 keys.
+    pub queue_size: i64,
+    /// Momentum m of the key encoder.
+    pub momentum: f64,
+    /// Temperature of the contrastive loss.
+    pub temperature: f64,
+    /// Export the momentum (key) encoder instead of the query encoder (an ablation of
+    /// paper §4.4).
+    pub export_momentum_encoder: bool,
+}
+
+impl Default for MocoConfig {
+    fn default() -> Self {
+        MocoConfig { queue_size: 65536, momentum: 0.999, temperature: 0.2, export_momentum_encoder: false }
+    }
+}
 
 /// The momentum encoder and the two queues.
 pub struct Moco {
@@ -67,19 +88,14 @@ impl Moco {
         })
     }
 
-    /// The symmetric InfoNCE loss of the queries `[B, C]` against `keys` and the queues.
-    pub fn loss(&self, query_target: &Tensor, query_context: &Tensor, keys: &Keys) -> Tensor {
-        let one_side = |query: &Tensor, positive: &Tensor, queue: &Tensor| {
-            let query = query.to_kind(Kind::Float);
-            let positive = (&query * positive).sum_dim_intlist([1].as_slice(), true, Kind::Float); // [B, 1]
-            let negative = query.mm(&queue.tr()); // [B, K]
-            let logits = Tensor::cat(&[positive, negative], 1) / self.config.temperature;
-            let labels = Tensor::zeros([query.size()[0]], (Kind::Int64, query.device()));
-            logits.cross_entropy_for_logits(&labels)
-        };
-        (one_side(query_target, &keys.context, &self.context_queue)
-            + one_side(query_context, &keys.target, &self.target_queue))
-            / 2.0
+    /// The queues of x_target and x_context keys, `[K, C]` each.
+    pub fn queues(&self) -> (&Tensor, &Tensor) {
+        (&self.target_queue, &self.context_queue)
+    }
+
+    /// The temperature of the contrastive loss.
+    pub fn temperature(&self) -> f64 {
+        self.config.temperature
     }
 
     /// θ_k ← m θ_k + (1 − m) θ_q for every key variable.
@@ -138,25 +154,10 @@ impl Moco {
 mod tests {
     use super::*;
 
-    fn tiny() -> ModelConfig {
-        let mut model = ModelConfig::default();
-        model.bert.vocab_size = 50;
-        model.bert.hidden_size = 8;
-        model.bert.num_hidden_layers = 1;
-        model.bert.num_attention_heads = 2;
-        model.bert.intermediate_size = 16;
-        model.span.filters = 4;
-        model.span.size = 6;
-        model.span.attention_size = 5;
-        model.span.position_size = 3;
-        model.heads.projection_size = 4;
-        model
-    }
-
     #[test]
     fn the_key_encoder_starts_as_a_copy_and_follows_by_momentum() {
         tch::manual_seed(1);
-        let model = tiny();
+        let model = ModelConfig::tiny();
         let query_vs = nn::VarStore::new(Device::Cpu);
         let _query = Encoder::new(&query_vs.root(), &model);
         let config = MocoConfig { queue_size: 5, momentum: 0.75, ..Default::default() };
@@ -177,7 +178,7 @@ mod tests {
 
     #[test]
     fn queues_replace_their_oldest_keys_in_order() {
-        let model = tiny();
+        let model = ModelConfig::tiny();
         let query_vs = nn::VarStore::new(Device::Cpu);
         let _query = Encoder::new(&query_vs.root(), &model);
         let config = MocoConfig { queue_size: 5, ..Default::default() };
@@ -194,20 +195,5 @@ mod tests {
         let column: Vec<f32> = Vec::try_from(moco.context_queue.select(1, 0)).unwrap();
         assert_eq!(column, [-22.0, -11.0, -12.0, -20.0, -21.0]);
         assert_eq!(moco.next, 1);
-    }
-
-    #[test]
-    fn the_loss_rewards_the_positive_pair() {
-        let model = tiny();
-        let query_vs = nn::VarStore::new(Device::Cpu);
-        let _query = Encoder::new(&query_vs.root(), &model);
-        let config = MocoConfig { queue_size: 4, ..Default::default() };
-        let moco = Moco::new(&query_vs, &model, &config, Device::Cpu).unwrap();
-        let q = unit_rows(&Tensor::randn([3, 4], (Kind::Float, Device::Cpu)));
-        let matching = Keys { target: q.copy(), context: q.copy() };
-        let other = Keys { target: -q.copy(), context: -q.copy() };
-        let good = f64::try_from(moco.loss(&q, &q, &matching)).unwrap();
-        let bad = f64::try_from(moco.loss(&q, &q, &other)).unwrap();
-        assert!(good < bad, "{good} vs {bad}");
     }
 }

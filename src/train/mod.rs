@@ -9,128 +9,31 @@
 //! so a run resumed from a checkpoint computes what the uninterrupted run would have.
 
 pub mod checkpoint;
-pub mod export;
+pub mod device_batch;
 pub mod metrics;
 pub mod moco;
 pub mod objectives;
-pub mod optim;
 
 use crate::batch::loader::{LoaderConfig, ShardSet};
 use crate::config::{self, Override};
-use crate::model::bert::{self, BertConfig};
-use crate::model::{load_variables, Encoder, Heads, ModelConfig, BERT_PREFIX};
+use crate::model::bert::BertConfig;
+use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
+use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
+use crate::runtime::checkpoint as checkpoints;
+use crate::runtime::device::{autocast_bfloat16, parse_device};
+use crate::runtime::metrics::{MetricsFile, Throughput};
+use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
+use crate::runtime::progress::{log_line, steps_bar};
 use anyhow::{bail, ensure, Context, Result};
-use checkpoint::Checkpoint;
-use indicatif::{ProgressBar, ProgressStyle};
-use metrics::{Metrics, StepRecord};
-use moco::Moco;
-use objectives::{losses, DeviceBatch};
-use optim::{learning_rate, AdamW};
+use device_batch::DeviceBatch;
+use metrics::StepRecord;
+use moco::{Moco, MocoConfig};
+use objectives::{losses, ObjectiveConfig, StepLosses};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
-use tch::{nn, Device, Kind, Tensor};
-
-/// Weights of the objectives in the loss; 0 turns one off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ObjectiveConfig {
-    /// Token boundary objective.
-    pub tbo: f64,
-    /// Span permutation objective.
-    pub spo: f64,
-    /// Contrastive span pair objective.
-    pub cspo: f64,
-}
-
-impl Default for ObjectiveConfig {
-    fn default() -> Self {
-        ObjectiveConfig { tbo: 0.5, spo: 1.0, cspo: 0.3 }
-    }
-}
-
-impl ObjectiveConfig {
-    /// Keeps the weights of the objectives named in `list` (comma-separated `tbo`, `spo`,
-    /// `cspo`) and sets the others to 0.
-    pub fn keep_only(&mut self, list: &str) -> Result<()> {
-        let names: Vec<&str> = list.split(',').map(str::trim).filter(|s| !s.is_empty()).collect();
-        for name in &names {
-            ensure!(["tbo", "spo", "cspo"].contains(name), "unknown objective {name:?}: expected tbo, spo or cspo");
-        }
-        ensure!(!names.is_empty(), "--objectives needs at least one of tbo, spo, cspo");
-        for (name, weight) in [("tbo", &mut self.tbo), ("spo", &mut self.spo), ("cspo", &mut self.cspo)] {
-            if !names.contains(&name) {
-                *weight = 0.0;
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Momentum contrast.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct MocoConfig {
-    /// Keys per queue (K). The authors' code keeps 4,096 micro-batches of 16 keys.
-    pub queue_size: i64,
-    /// Momentum m of the key encoder.
-    pub momentum: f64,
-    /// Temperature of the contrastive loss.
-    pub temperature: f64,
-    /// Export the momentum (key) encoder instead of the query encoder (an ablation of
-    /// paper §4.4).
-    pub export_momentum_encoder: bool,
-}
-
-impl Default for MocoConfig {
-    fn default() -> Self {
-        MocoConfig { queue_size: 65536, momentum: 0.999, temperature: 0.2, export_momentum_encoder: false }
-    }
-}
-
-/// Optimisation. The defaults are the paper's Wiki-Book set-up (§3.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct OptimConfig {
-    /// Optimizer steps.
-    pub steps: u64,
-    /// Rows per optimizer step, reached by accumulating micro-batches.
-    pub batch_size: usize,
-    /// Peak learning rate.
-    pub learning_rate: f64,
-    /// Share of the steps spent warming up (18,000 of 40,000 in the paper).
-    pub warmup_fraction: f64,
-    /// Adam β1.
-    pub beta1: f64,
-    /// Adam β2.
-    pub beta2: f64,
-    /// Adam ε.
-    pub eps: f64,
-    /// Decoupled weight decay (not on biases and LayerNorm).
-    pub weight_decay: f64,
-    /// Largest global gradient norm; 0 turns clipping off.
-    pub clip_norm: f64,
-    /// bfloat16 autocast on CUDA.
-    pub bf16: bool,
-}
-
-impl Default for OptimConfig {
-    fn default() -> Self {
-        OptimConfig {
-            steps: 40_000,
-            batch_size: 256,
-            learning_rate: 1e-4,
-            warmup_fraction: 0.45,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-6,
-            weight_decay: 0.01,
-            clip_norm: 1.0,
-            bf16: true,
-        }
-    }
-}
+use tch::nn;
 
 /// The configuration of `spe train` (`pipelines/train*.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -231,25 +134,6 @@ pub struct TrainSummary {
     pub encoder_dir: PathBuf,
 }
 
-/// Parses `--device`.
-pub fn parse_device(name: Option<&str>) -> Result<Device> {
-    Ok(match name {
-        None | Some("auto") => Device::cuda_if_available(),
-        Some("cpu") => Device::Cpu,
-        Some("cuda") => {
-            ensure!(tch::Cuda::is_available(), "--device cuda: no CUDA device is available to libtorch");
-            Device::Cuda(0)
-        }
-        Some(other) => match other.strip_prefix("cuda:").and_then(|i| i.parse::<usize>().ok()) {
-            Some(i) => {
-                ensure!(i < tch::Cuda::device_count() as usize, "--device {other}: no such CUDA device");
-                Device::Cuda(i)
-            }
-            None => bail!("--device {other:?}: expected cpu, cuda or cuda:N"),
-        },
-    })
-}
-
 /// Reads the configuration, applying `--init`'s BERT config and `--objectives`.
 pub fn load_config(options: &TrainOptions) -> Result<TrainConfig> {
     let mut config: TrainConfig = config::load(options.config.as_deref(), &options.overrides)?;
@@ -265,12 +149,14 @@ pub fn load_config(options: &TrainOptions) -> Result<TrainConfig> {
 
 /// The seed of torch's generator for micro-batch `micro` of step `step`.
 fn micro_seed(seed: u64, step: u64, micro: usize) -> i64 {
-    let mut rng = crate::sample::rng::stream(seed, &format!("train-step-{step}"), micro as i32);
+    let mut rng = crate::rng::stream(seed, &format!("train-step-{step}"), micro as i32);
     (rand::RngExt::random::<u64>(&mut rng) >> 1) as i64
 }
 
-/// Runs `spe train`.
+/// Runs `spe train`: set-up, then steps, each logged and checkpointed as configured, then
+/// the exports.
 pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
+    // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
     let device = parse_device(options.device.as_deref())?;
     let set = Arc::new(ShardSet::open(&options.shards)?);
@@ -283,7 +169,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     );
     let accumulation = config.accumulation()?;
     let out = &options.out;
-    let latest = Checkpoint::latest(out)?;
+    let latest = checkpoints::latest(out)?;
     match (&latest, options.resume) {
         (Some(path), false) => bail!(
             "{} already holds a run (checkpoint {}); pass --resume to continue it or choose another --out",
@@ -301,7 +187,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let heads = Heads::new(&vs.root(), &config.model);
     if let Some(init) = &options.init {
         let path = init.join("model.safetensors");
-        load_variables(&vs, BERT_PREFIX, &bert::read_checkpoint(&path)?, &path)?;
+        load_variables(&vs, BERT_PREFIX, &read_hf_bert(&path)?, &path)?;
     }
     let mut moco = match config.objectives.cspo > 0.0 {
         true => Some(Moco::new(&vs, &config.model, &config.moco, device)?),
@@ -310,47 +196,38 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let mut optimizer = AdamW::new(&vs, &config.optim);
     let (mut step, mut rows) = (0, 0);
     if let Some(path) = &latest {
-        let state = Checkpoint::load(path, &config, &vs, &mut optimizer, moco.as_mut())?;
+        let state = checkpoint::load(path, &config, &vs, &mut optimizer, moco.as_mut())?;
         (step, rows) = (state.step, state.rows);
     }
     let total = config.optim.steps;
     ensure!(step < total, "the run in {} has already taken its {total} steps", out.display());
-    let mut metrics = Metrics::open(out, step)?;
+    let mut metrics = MetricsFile::open(out, step)?;
     let mut stream = set.stream(&config.loader, config.seed, rows)?;
     let autocast = config.optim.bf16 && device.is_cuda();
     if autocast {
         autocast_bfloat16();
     }
-
-    let progress = progress_bar(options.progress, total, step);
+    let progress = steps_bar(options.progress, total, step);
     let start_step = step;
     let mut records = Vec::new();
-    let mut window = (Instant::now(), 0usize, 0usize); // since the last log: time, rows, tokens
+    let mut throughput = Throughput::default();
     let run_start = Instant::now();
+
     while step < total {
+        // One optimizer step: accumulate the micro-batches' gradients, clip, update, then
+        // let the key encoder follow and the step's keys enter the queues.
         let lr = learning_rate(&config.optim, step, total);
-        let mut sums: [Option<Tensor>; 3] = Default::default();
-        let mut counts = [0u32; 3];
+        let mut step_losses = StepLosses::default();
         let mut keys = Vec::with_capacity(accumulation);
         for micro in 0..accumulation {
             let batch = stream.next_batch()?;
-            window.1 += batch.rows;
-            window.2 += batch.tokens;
+            throughput.add(batch.rows, batch.tokens);
             tch::manual_seed(micro_seed(config.seed, step, micro));
             let device_batch = DeviceBatch::new(&batch, device);
             let result =
                 tch::autocast(autocast, || losses(&encoder, &heads, moco.as_ref(), &device_batch, &config.objectives));
             (&result.total / accumulation as f64).backward();
-            for (i, loss) in [&result.tbo, &result.spo, &result.cspo].into_iter().enumerate() {
-                if let Some(loss) = loss {
-                    let loss = loss.detach().to_kind(Kind::Float);
-                    sums[i] = Some(match sums[i].take() {
-                        Some(sum) => sum + loss,
-                        None => loss,
-                    });
-                    counts[i] += 1;
-                }
-            }
+            step_losses.add(&result);
             keys.extend(result.keys);
         }
         let grad_norm = optimizer.clip_gradients(config.optim.clip_norm);
@@ -365,33 +242,27 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         rows += config.optim.batch_size as u64;
         progress.inc(1);
 
+        // Log.
         if step % config.log_every == 0 || step == total {
-            let mean = |i: usize| -> Result<Option<f64>> {
-                sums[i].as_ref().map(|sum| Ok(f64::try_from(sum)? / f64::from(counts[i]))).transpose()
-            };
-            let seconds = window.0.elapsed().as_secs_f64().max(1e-9);
+            let (samples_per_s, tokens_per_s) = throughput.rates();
             let record = StepRecord::new(
                 step,
                 lr,
-                [mean(0)?, mean(1)?, mean(2)?],
+                step_losses.means()?,
                 &config.objectives,
                 grad_norm,
-                window.1 as f64 / seconds,
-                window.2 as f64 / seconds,
+                samples_per_s,
+                tokens_per_s,
                 run_start.elapsed().as_secs_f64(),
             );
-            let line = record.line(total);
-            if progress.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                progress.println(line);
-            }
+            log_line(&progress, record.line(total));
             metrics.write(&record)?;
             records.push(record);
-            window = (Instant::now(), 0, 0);
+            throughput.restart();
         }
+        // Checkpoint.
         if step % config.checkpoint_every == 0 || step == total {
-            Checkpoint::save(out, &config, step, rows, &vs, &optimizer, moco.as_ref(), config.keep_checkpoints)?;
+            checkpoint::save(out, &config, step, rows, &vs, &optimizer, moco.as_ref(), config.keep_checkpoints)?;
         }
     }
     progress.finish_and_clear();
@@ -399,44 +270,13 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         (Some(moco), true) => moco.vars(),
         _ => &vs,
     };
-    let encoder_dir = export::export(out, exported, &config.model)?;
+    let encoder_dir = export_encoders(out, exported, &config.model)?;
     Ok(TrainSummary { steps: step - start_step, records, encoder_dir })
-}
-
-/// Switches libtorch's CUDA autocast to bfloat16 (its default is float16).
-pub fn autocast_bfloat16() {
-    extern "C" {
-        fn spe_autocast_use_bfloat16();
-    }
-    // SAFETY: the shim only sets libtorch's autocast type, a global setting.
-    unsafe { spe_autocast_use_bfloat16() }
-}
-
-fn progress_bar(show: bool, total: u64, done: u64) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total).with_position(done);
-    bar.set_style(
-        ProgressStyle::with_template("{elapsed_precise} [{bar:30}] step {pos}/{len} eta {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn objectives_can_be_switched_off_by_name() {
-        let mut o = ObjectiveConfig::default();
-        o.keep_only("tbo, cspo").unwrap();
-        assert_eq!((o.tbo, o.spo, o.cspo), (0.5, 0.0, 0.3));
-        assert!(ObjectiveConfig::default().keep_only("mlm").is_err());
-        assert!(ObjectiveConfig::default().keep_only("").is_err());
-    }
 
     #[test]
     fn the_pipeline_files_are_the_defaults_and_a_valid_tiny_model() {
@@ -454,15 +294,5 @@ mod tests {
         assert_eq!(config.accumulation().unwrap(), 16);
         config.loader.micro_batch = 24;
         assert!(config.accumulation().unwrap_err().to_string().contains("multiple"));
-    }
-
-    #[test]
-    fn autocast_is_set_to_bfloat16() {
-        extern "C" {
-            fn spe_autocast_is_bfloat16() -> i32;
-        }
-        autocast_bfloat16();
-        // SAFETY: reads libtorch's global autocast type.
-        assert_eq!(unsafe { spe_autocast_is_bfloat16() }, 1);
     }
 }

@@ -15,8 +15,11 @@
 
 pub mod brat;
 pub mod dygie;
+pub mod labels;
 pub mod sentences;
 pub mod text;
+
+pub use labels::LabelConfig;
 
 use super::input::{read_line_bounded, Line, OpenInput};
 use super::{bad_record, ReadConfig, SourceReport};
@@ -272,46 +275,6 @@ fn accept(
         }
     }
     Ok(Some(doc))
-}
-
-/// The label sets of a corpus (`[labels]` in `pipelines/*.toml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct LabelConfig {
-    /// The release format; detected from the first records when absent.
-    pub format: Option<Format>,
-    /// Entity types; any other is a bad record. Empty: any label.
-    pub entities: Vec<String>,
-    /// Relation types; any other is a bad record. Empty: any label.
-    pub relations: Vec<String>,
-    /// Relation types without direction (ACE05 PER-SOC; SciERC COMPARE, CONJUNCTION).
-    /// They are stored as released, and (a, b) and (b, a) mean the same relation: a
-    /// sentence holding both directions is counted in `symmetric_both_directions`, and
-    /// evaluation matches them regardless of order.
-    pub symmetric: Vec<String>,
-    /// The label that marks a pair of mentions as not related (NYT's `None`); such pairs
-    /// are left out and counted as `no_relation_pairs`.
-    pub no_relation: Option<String>,
-    /// ARNOR test relations marked `is_noise` (wrong distant labels) are kept when set;
-    /// otherwise they are left out and counted as `noise_relations`.
-    pub keep_noise: bool,
-    /// Penn Treebank escapes among the released words (`-LRB-`, `-RSB-`, `` `` ``, …) are
-    /// given the sub-tokens of the characters they stand for; the words stay as released.
-    pub unescape_ptb: bool,
-}
-
-impl Default for LabelConfig {
-    fn default() -> Self {
-        LabelConfig {
-            format: None,
-            entities: Vec::new(),
-            relations: Vec::new(),
-            symmetric: Vec::new(),
-            no_relation: None,
-            keep_noise: false,
-            unescape_ptb: true,
-        }
-    }
 }
 
 /// The text a Penn Treebank escape stands for, or `word` itself.

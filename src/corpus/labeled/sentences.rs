@@ -17,7 +17,8 @@
 //! `articleId` make a document; `sentId` is not kept (sentences are numbered in order).
 
 use super::{Entity, Fault, Format, LabelConfig, LabeledDocument, LabeledSentence, Relation};
-use crate::corpus::{count, SourceReport};
+use crate::corpus::SourceReport;
+use crate::counts::count;
 use serde_json::Value;
 
 /// Parses one line's record into a one-sentence document. Relations left out by the

@@ -4,7 +4,8 @@
 
 use super::{Format, LabelConfig, LabeledReader};
 use crate::corpus::input::ByteProgress;
-use crate::corpus::{merge_counts, Content, Document, ReadConfig, Source, SourceReport};
+use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
+use crate::counts::merge_counts;
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 

@@ -12,7 +12,8 @@ pub mod dump;
 pub mod multistream;
 
 use super::input::{ByteProgress, Compression, InputDigest, OpenInput};
-use super::{count, Content, Document, ReadConfig, Source, SourceReport};
+use super::{Content, Document, ReadConfig, Source, SourceReport};
+use crate::counts::count;
 use anyhow::Result;
 use dump::{DumpReader, Page};
 use multistream::{read_index, Boundaries, ParallelBz2};
@@ -42,6 +43,21 @@ impl WikiInput {
             })
             .filter(|p| p.is_file());
         WikiInput { dump, index }
+    }
+
+    /// Pairs each dump with its index: `indexes` gives one per dump, in order, or none, in
+    /// which case each dump takes the index beside it where there is one.
+    pub fn pair(dumps: Vec<PathBuf>, indexes: Vec<PathBuf>) -> anyhow::Result<Vec<WikiInput>> {
+        if indexes.is_empty() {
+            return Ok(dumps.into_iter().map(WikiInput::with_sibling_index).collect());
+        }
+        anyhow::ensure!(
+            indexes.len() == dumps.len(),
+            "--index was given {} times for {} inputs; give one per input or none",
+            indexes.len(),
+            dumps.len()
+        );
+        Ok(dumps.into_iter().zip(indexes).map(|(dump, index)| WikiInput { dump, index: Some(index) }).collect())
     }
 }
 

@@ -1,10 +1,13 @@
-//! Random streams keyed by sentence, so that samples do not depend on thread count,
-//! batch boundaries or where a long document was cut.
+//! Random streams keyed by a seed, a name and an index. The sampler keys them by document
+//! and sentence, so that samples do not depend on thread count, batch boundaries or where a
+//! long document was cut; the loader by epoch and window, and the trainer by step and
+//! micro-batch, so that a resumed run draws what the uninterrupted run would have.
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 
-/// The random stream of sentence `sent_id` of document `doc_id` under `seed`.
+/// The random stream of index `sent_id` under name `doc_id` and `seed` (for the sampler:
+/// sentence `sent_id` of document `doc_id`).
 pub fn stream(seed: u64, doc_id: &str, sent_id: i32) -> Xoshiro256PlusPlus {
     // FNV-1a over the id, then SplitMix64 finalisers to spread every input bit.
     let mut doc = 0xcbf2_9ce4_8422_2325u64;

@@ -61,7 +61,7 @@ pub fn permute_parts<T: Clone>(words: &mut [T], label: usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sample::rng::stream;
+    use crate::rng::stream;
 
     #[test]
     fn labels_follow_itertools_order() {

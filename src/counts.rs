@@ -1,0 +1,48 @@
+//! Counts keyed by reason: skipped records, dropped sentences and draws, labels. Readers,
+//! the sampler and the manifests all keep them, ordered so that manifests are byte-stable.
+
+use std::collections::BTreeMap;
+
+/// Counts keyed by reason.
+pub type Counts = BTreeMap<String, u64>;
+
+/// Adds `n` to the count of `reason`.
+pub fn count(counts: &mut Counts, reason: &str, n: u64) {
+    if n > 0 {
+        *counts.entry(reason.to_string()).or_default() += n;
+    }
+}
+
+/// Merges `other` into `counts`.
+pub fn merge_counts(counts: &mut Counts, other: &Counts) {
+    for (reason, n) in other {
+        count(counts, reason, *n);
+    }
+}
+
+/// `reason: n, …` for messages; `none` when empty.
+pub fn describe(counts: &Counts) -> String {
+    if counts.is_empty() {
+        return "none".to_string();
+    }
+    counts.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zero_counts_leave_no_key_and_merges_add() {
+        let mut a = Counts::new();
+        count(&mut a, "x", 0);
+        assert!(a.is_empty());
+        assert_eq!(describe(&a), "none");
+        count(&mut a, "x", 2);
+        let mut b = Counts::new();
+        count(&mut b, "x", 1);
+        count(&mut b, "a", 3);
+        merge_counts(&mut a, &b);
+        assert_eq!(describe(&a), "a: 3, x: 3");
+    }
+}

@@ -1,0 +1,60 @@
+//! The building blocks every part of the network shares, initialised as Hugging Face
+//! initialises BERT: weights from N(0, std²), biases 0, LayerNorm 1 and 0.
+
+use tch::nn::{self, Module};
+use tch::Tensor;
+
+/// Standard deviation of the initial weights of everything outside BERT, as BERT's
+/// `initializer_range`.
+pub const INIT_STD: f64 = 0.02;
+
+/// A linear layer with weights from N(0, std²) and, with `bias`, biases 0.
+pub fn linear(p: nn::Path, input: i64, output: i64, std: f64, bias: bool) -> nn::Linear {
+    let config = nn::LinearConfig {
+        ws_init: nn::Init::Randn { mean: 0.0, stdev: std },
+        bs_init: bias.then_some(nn::Init::Const(0.0)),
+        bias,
+    };
+    nn::linear(p, input, output, config)
+}
+
+/// An embedding table with weights from N(0, std²).
+pub fn embedding(p: nn::Path, count: i64, dim: i64, std: f64) -> nn::Embedding {
+    let config = nn::EmbeddingConfig { ws_init: nn::Init::Randn { mean: 0.0, stdev: std }, ..Default::default() };
+    nn::embedding(p, count, dim, config)
+}
+
+/// LayerNorm over the last dimension of size `dim`.
+pub fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
+    nn::layer_norm(p, vec![dim], nn::LayerNormConfig { eps, ..Default::default() })
+}
+
+/// Each row of `[N, C]` scaled to unit L2 norm.
+pub fn unit_rows(xs: &Tensor) -> Tensor {
+    xs / xs.norm_scalaropt_dim(2, [1].as_slice(), true).clamp_min(1e-12)
+}
+
+/// Linear, GELU, LayerNorm, dropout: the MLP block of the span encoder and of every head
+/// (the authors' `BertLinear`).
+#[derive(Debug)]
+pub struct Dense {
+    linear: nn::Linear,
+    norm: nn::LayerNorm,
+    dropout: f64,
+}
+
+impl Dense {
+    /// A block from `input` to `output` features.
+    pub fn new(p: nn::Path, input: i64, output: i64, dropout: f64) -> Dense {
+        Dense {
+            linear: linear(&p / "linear", input, output, INIT_STD, true),
+            norm: nn::layer_norm(&p / "LayerNorm", vec![output], Default::default()),
+            dropout,
+        }
+    }
+
+    /// `[…, input]` → `[…, output]`.
+    pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
+        self.norm.forward(&self.linear.forward(xs).gelu("none")).dropout(self.dropout, train)
+    }
+}

@@ -1,0 +1,155 @@
+//! What a preparation run writes around its rows: the output directory (refusing to mix
+//! two runs, clearing a previous output on `--force`), the key-value metadata every shard
+//! carries, the run log (`run.json`) and the summaries printed at the end.
+
+use crate::atomic::TMP_SUFFIX;
+use crate::counts::describe;
+use crate::shard::manifest::{LabeledManifest, Manifest};
+use crate::shard::schema::{META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
+use crate::shard::MANIFEST_FILE;
+use crate::tokenize::WordTokenizer;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+/// Times and host details of a run, kept out of the manifest so that manifests compare
+/// equal across machines and thread counts.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunLog {
+    /// Start, in seconds since the Unix epoch.
+    pub started_unix: u64,
+    /// Wall-clock seconds.
+    pub seconds: f64,
+    /// Worker threads used.
+    pub threads: usize,
+    /// Host name.
+    pub host: String,
+    /// Sentences read per second.
+    pub sentences_per_second: f64,
+    /// Input megabytes (as stored) read per second.
+    pub input_mb_per_second: f64,
+}
+
+/// File name of the run log within an output directory.
+pub const RUN_LOG_FILE: &str = "run.json";
+
+impl RunLog {
+    /// The log of a run that started at `started` (and `started_unix`) on `threads` workers
+    /// and read `sentences` sentences from `input_bytes` bytes.
+    pub fn new(started: Instant, started_unix: u64, threads: usize, sentences: u64, input_bytes: u64) -> RunLog {
+        let seconds = started.elapsed().as_secs_f64();
+        RunLog {
+            started_unix,
+            seconds,
+            threads,
+            host: host_name(),
+            sentences_per_second: sentences as f64 / seconds,
+            input_mb_per_second: input_bytes as f64 / 1e6 / seconds,
+        }
+    }
+
+    /// Writes `dir/run.json`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        crate::atomic::write_json(self, &dir.join(RUN_LOG_FILE))
+    }
+}
+
+/// Seconds since the Unix epoch, for [`RunLog::started_unix`].
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// The Parquet key-value metadata every shard of a run carries.
+pub fn shard_metadata(
+    schema_version: u32,
+    tokenizer: &WordTokenizer,
+    config: &serde_json::Value,
+    corpus: &str,
+) -> Vec<(String, String)> {
+    vec![
+        (META_SCHEMA_VERSION.to_string(), schema_version.to_string()),
+        (META_TOKENIZER_SHA256.to_string(), tokenizer.sha256().to_string()),
+        (META_CONFIG.to_string(), config.to_string()),
+        (META_CORPUS.to_string(), corpus.to_string()),
+    ]
+}
+
+/// Creates `out`, or clears a previous output in it (and in its split folders `splits`)
+/// when `force` is set. The manifest is removed first, so an interrupted clean-up never
+/// leaves a finished-looking output.
+pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let mut previous = Vec::new();
+    let dirs = std::iter::once(out.to_path_buf()).chain(splits.iter().map(|s| out.join(s)));
+    for dir in dirs.filter(|d| d.is_dir()) {
+        for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+            let path = entry?.path();
+            let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            if name == MANIFEST_FILE || name == RUN_LOG_FILE || name.ends_with(".parquet") || name.ends_with(TMP_SUFFIX)
+            {
+                previous.push(path);
+            }
+        }
+    }
+    if previous.is_empty() {
+        return Ok(());
+    }
+    if !force {
+        bail!("{} already holds spe output; pass --force to replace it", out.display());
+    }
+    previous.sort_by_key(|p| p.file_name() != Some(MANIFEST_FILE.as_ref()));
+    for path in previous {
+        std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_default()
+}
+
+/// The end-of-run summary printed on stderr.
+pub fn summary(manifest: &Manifest, log: &RunLog) -> String {
+    let t = &manifest.totals;
+    format!(
+        "{} documents, {} sentences -> {} samples in {} shards ({} words, {} sub-tokens) in {:.2} s \
+         ({:.0} sentences/s, {:.1} MB/s, {} threads)\nskipped records: {}; dropped sentences: {}; dropped draws: {}",
+        t.documents,
+        t.sentences,
+        t.samples,
+        manifest.shards.len(),
+        t.words,
+        t.subtokens,
+        log.seconds,
+        log.sentences_per_second,
+        log.input_mb_per_second,
+        log.threads,
+        describe(&manifest.skipped_records),
+        describe(&manifest.dropped_sentences),
+        describe(&manifest.dropped_draws),
+    )
+}
+
+/// The end-of-run summary printed on stderr: counts per split.
+pub fn labeled_summary(manifest: &LabeledManifest) -> String {
+    let mut lines = vec![format!("{} ({} format) -> labeled shards:", manifest.corpus, manifest.source_format)];
+    for (name, split) in &manifest.splits {
+        let s = &split.stats;
+        lines.push(format!(
+            "  {name}: {} documents, {} sentences, {} entities ({} nested, {} overlapping), {} relations; \
+             skipped: {}",
+            s.documents,
+            s.sentences,
+            s.entities,
+            s.nested_entities,
+            s.overlapping_entities,
+            s.relations,
+            describe(&split.skipped_records)
+        ));
+    }
+    lines.join("\n")
+}

@@ -1,0 +1,18 @@
+//! What every libtorch command shares, whatever it trains (the `train` feature):
+//! pre-training (`spe train`) now, fine-tuning and evaluation next.
+//!
+//! - [`device`]: choosing the device, bf16 autocast on CUDA, copying host buffers to it;
+//! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
+//!   variable), the warm-up and decay schedule, gradient clipping;
+//! - [`checkpoint`]: checkpoint directories written atomically, found and pruned;
+//! - [`metrics`]: the `metrics.jsonl` file of a run and the throughput since the last log;
+//! - [`progress`]: the progress bar.
+//!
+//! Nothing here knows the objectives, the model or the data: the trainers in
+//! [`crate::train`] compose these pieces.
+
+pub mod checkpoint;
+pub mod device;
+pub mod metrics;
+pub mod optim;
+pub mod progress;
