@@ -2,7 +2,7 @@
 """Writes the hand-made labeled test fixtures under tests/fixtures/: one small ACE05-like
 corpus (invented sentences, ACE05's label sets) in the three formats spe reads (DyGIE JSON
 lines, NERE sentence JSON lines, brat standoff with id lists), and a small NYT corpus in
-ARNOR's layout. ACE05 itself is licensed by the LDC and is never shipped.
+the layout of its real release (ARNOR). ACE05 itself is licensed by the LDC and is never shipped.
 
 Usage: scripts/make-labeled-fixtures.py [OUT_DIR]   (default: tests/fixtures)
 """
@@ -49,25 +49,46 @@ ACE05 = {
     ],
 }
 
+# NYT in the layout of the real release (ARNOR; CoType before it): `start` is the
+# mention's ordinal, with gaps, not a position; mentions are found by their text; sentText
+# ends with \r\n and may glue a quote to a word; every related pair also appears reversed
+# with the label None; texts can repeat. Invented sentences.
+# (article id, sentence, [(ordinal, label, text)], [(em1 text, em2 text, label, is_noise)])
 NYT = {
     "train": [
-        ("/nyt/fix/1", "He moved from Boston , Massachusetts to Paris , France .",
-         [(3, "LOCATION", "Boston"), (5, "LOCATION", "Massachusetts"), (7, "LOCATION", "Paris"),
-          (9, "LOCATION", "France")],
+        ("1", "He moved from Boston , Massachusetts to Paris , France .",
+         [(0, "LOCATION", "Boston"), (1, "LOCATION", "Massachusetts"), (2, "LOCATION", "Paris"),
+          (3, "LOCATION", "France")],
          [("Massachusetts", "Boston", "/location/location/contains", None),
+          ("Boston", "Massachusetts", "None", None),
           ("France", "Paris", "/location/location/contains", None),
-          ("Boston", "Paris", "None", None)]),
-        ("/nyt/fix/1", "Barack Obama was born in Honolulu .",
-         [(0, "PERSON", "Barack Obama"), (5, "LOCATION", "Honolulu")],
-         [("Barack Obama", "Honolulu", "/people/person/place_of_birth", None)]),
-        ("/nyt/fix/2", "Steve Jobs founded Apple in Cupertino .",
-         [(0, "PERSON", "Steve Jobs"), (3, "ORGANIZATION", "Apple"), (5, "LOCATION", "Cupertino")],
-         [("Steve Jobs", "Apple", "/business/person/company", None)]),
+          ("Paris", "France", "None", None)]),
+        ("1", "\"Barack Obama was born in Honolulu , '' his aide said .",
+         [(0, "PERSON", "Barack Obama"), (2, "LOCATION", "Honolulu")],
+         [("Barack Obama", "Honolulu", "/people/person/place_of_birth", None),
+          ("Honolulu", "Barack Obama", "None", None)]),
+        ("2", "Steve Jobs founded Apple , and Apple moved to Cupertino .",
+         [(0, "PERSON", "Steve Jobs"), (1, "ORGANIZATION", "Apple"), (3, "ORGANIZATION", "Apple"),
+          (5, "LOCATION", "Cupertino")],
+         [("Steve Jobs", "Apple", "/business/person/company", None),
+          ("Apple", "Steve Jobs", "None", None)]),
+    ],
+    # The second line names a mention whose text is not in its sentence: a bad record for
+    # labeled shards, harmless for pre-training text.
+    "dev": [
+        ("4", "The Red Sox beat the Yankees in Boston .",
+         [(0, "ORGANIZATION", "Red Sox"), (1, "LOCATION", "Boston")],
+         [("Red Sox", "Boston", "/business/company/place_founded", None),
+          ("Boston", "Red Sox", "None", None)]),
+        ("4", "Fenway Park opened in 1912 .",
+         [(0, "LOCATION", "Fenway Park"), (1, "LOCATION", "Fenway Stadium")],
+         []),
     ],
     "test": [
-        ("/nyt/fix/3", "Mayor Daley spoke in Chicago on Tuesday .",
+        ("3", "Mayor Daley spoke in Chicago on Tuesday .",
          [(1, "PERSON", "Daley"), (4, "LOCATION", "Chicago")],
          [("Daley", "Chicago", "/people/person/place_lived", False),
+          ("Chicago", "Daley", "None", False),
           ("Daley", "Chicago", "/people/person/place_of_birth", True)]),
     ],
 }
@@ -136,16 +157,18 @@ def write_ace05(out):
 
 def write_nyt(out):
     os.makedirs(os.path.join(out, "nyt"), exist_ok=True)
+    sent_id = 0
     for split, sentences in NYT.items():
-        with open(os.path.join(out, "nyt", f"{split}.json"), "w") as f:
-            for i, (article, text, mentions, relations) in enumerate(sentences):
+        with open(os.path.join(out, "nyt", f"{split}.json"), "w", newline="") as f:
+            for article, text, mentions, relations in sentences:
+                sent_id += 1
                 rels = []
                 for em1, em2, label, noise in relations:
                     rel = {"em1Text": em1, "em2Text": em2, "label": label}
                     if noise is not None:
                         rel["is_noise"] = noise
                     rels.append(rel)
-                record = {"sentText": text, "articleId": article, "sentId": str(i + 1),
+                record = {"sentId": sent_id, "articleId": article, "sentText": text + "\r\n",
                           "entityMentions": [{"start": s, "label": l, "text": t} for s, l, t in mentions],
                           "relationMentions": rels}
                 f.write(json.dumps(record) + "\n")

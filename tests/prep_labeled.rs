@@ -1,6 +1,6 @@
 //! Labeled corpora: real SciERC documents (data/sample/scierc), a hand-written ACE05-like
-//! corpus in the three formats spe reads, and a hand-written NYT corpus in ARNOR's layout
-//! (made by scripts/make-labeled-fixtures.py).
+//! corpus in the three formats spe reads, and a hand-written NYT corpus in the layout of
+//! its real release (made by scripts/make-labeled-fixtures.py).
 
 mod common;
 
@@ -223,18 +223,27 @@ fn bad_records_name_file_line_and_field_or_are_counted() {
     assert!(stderr(&output).contains("unknown format"), "{}", stderr(&output));
 }
 
+/// The words of every entity of `row`, with its label.
+fn entity_words(row: &LabeledRow) -> Vec<(String, &str)> {
+    row.entities.iter().map(|e| (row.words[e.start as usize..e.end as usize].join(" "), e.label.as_str())).collect()
+}
+
 #[test]
-fn nyt_gives_pretraining_text_and_distantly_supervised_labels() {
+fn nyt_in_its_release_layout_gives_pretraining_text_and_distantly_supervised_labels() {
     let dir = tempfile::tempdir().unwrap();
-    let train = repo("tests/fixtures/nyt/train.json");
-    let test = repo("tests/fixtures/nyt/test.json");
-    let text = dir.path().join("text");
+    let fixture = |split: &str| repo(&format!("tests/fixtures/nyt/{split}.json"));
+    let (train, dev, test) = (fixture("train"), fixture("dev"), fixture("test"));
     let vocab = vocab();
+
+    // Pre-training text reads only sentText: the dev file's unknown mention does no harm.
+    let text = dir.path().join("text");
+    let inputs = [train.to_str().unwrap(), dev.to_str().unwrap()];
     ok(spe(&[
         "prep",
         "nyt",
         "--input",
-        train.to_str().unwrap(),
+        inputs[0],
+        inputs[1],
         "--out",
         text.to_str().unwrap(),
         "--tokenizer",
@@ -242,18 +251,59 @@ fn nyt_gives_pretraining_text_and_distantly_supervised_labels() {
     ]));
     let samples = read_rows(&text);
     let docs: Vec<(&str, i32)> = samples.iter().map(|s| (s.doc_id.as_str(), s.sent_id)).collect();
-    assert_eq!(docs, [("/nyt/fix/1", 0), ("/nyt/fix/1", 1), ("/nyt/fix/2", 0)]);
+    assert_eq!(docs, [("1", 0), ("1", 1), ("2", 0), ("4", 0), ("4", 1)]);
 
+    // Labeled shards: the mentions sit on their words, found by text.
     let out = dir.path().join("labeled");
-    ok(labeled("nyt", &[("train", train), ("test", test)], &out, &["--labeled"]));
+    ok(labeled("nyt", &[("train", train.clone()), ("test", test.clone())], &out, &["--labeled"]));
     let manifest = LabeledManifest::read(&out).unwrap();
-    let (train, test) = (&manifest.splits["train"], &manifest.splits["test"]);
-    assert_eq!((train.stats.documents, train.stats.sentences, train.stats.relations), (2, 3, 4));
-    assert_eq!(train.skipped_records.get("no_relation_pairs"), Some(&1));
-    assert_eq!(test.skipped_records.get("noise_relations"), Some(&1));
-    assert_eq!(test.stats.relations, 1);
-    let first = &rows(&out, "train")[0];
-    assert_eq!((first.relations[0].head, first.relations[0].tail), (1, 0)); // Massachusetts contains Boston
+    let (train_split, test_split) = (&manifest.splits["train"], &manifest.splits["test"]);
+    assert_eq!((train_split.stats.documents, train_split.stats.sentences, train_split.stats.relations), (2, 3, 4));
+    assert_eq!(train_split.skipped_records.get("no_relation_pairs"), Some(&4));
+    assert_eq!(test_split.skipped_records.get("noise_relations"), Some(&1));
+    assert_eq!(test_split.skipped_records.get("no_relation_pairs"), Some(&1));
+    assert_eq!(test_split.stats.relations, 1);
+    let train_rows = rows(&out, "train");
+    let words = |row: &LabeledRow| entity_words(row).into_iter().map(|(w, _)| w).collect::<Vec<_>>();
+    assert_eq!(words(&train_rows[0]), ["Boston", "Massachusetts", "Paris", "France"]);
+    let contains: Vec<(u32, u32)> = train_rows[0].relations.iter().map(|r| (r.head, r.tail)).collect();
+    assert_eq!(contains, [(1, 0), (3, 2)]); // Massachusetts contains Boston, France contains Paris
+                                            // The quote glued to "Barack" is a word of its own; the mention starts after it.
+    assert_eq!(train_rows[1].words[..3], ["\"", "Barack", "Obama"]);
+    assert_eq!((train_rows[1].entities[0].start, train_rows[1].entities[0].end), (1, 3));
+    // Two mentions reading "Apple" take its two occurrences; the relation takes the first.
+    let apples: Vec<u32> =
+        train_rows[2].entities.iter().filter(|e| e.label == "ORGANIZATION").map(|e| e.start).collect();
+    assert_eq!(apples, [3, 6]);
+    assert_eq!(train_rows[2].relations[0].tail, 1);
+    ok(spe(&["verify", out.to_str().unwrap()]));
+
+    // The export reads back as the same rows.
+    let back = dir.path().join("back");
+    ok(spe(&["export", out.to_str().unwrap(), "--out", back.to_str().unwrap()]));
+    let again = dir.path().join("again");
+    let exported = [("train", back.join("train.json")), ("test", back.join("test.json"))];
+    ok(labeled("nyt", &exported, &again, &["--labeled", "--format", "dygie"]));
+    for split in ["train", "test"] {
+        let strip = |rows: Vec<LabeledRow>| -> Vec<_> {
+            rows.into_iter().map(|r| (r.doc_id, r.sent_id, r.words, r.entities, r.relations)).collect()
+        };
+        assert_eq!(strip(rows(&again, split)), strip(rows(&out, split)), "{split}");
+    }
+
+    // A mention whose text is not in its sentence is named, or skipped and counted.
+    let bad = dir.path().join("bad");
+    let output = labeled("nyt", &[("dev", dev.clone())], &bad, &["--labeled"]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(
+        message.contains("dev.json:2: entityMentions[1].text: \"Fenway Stadium\" is not among the sentence's words"),
+        "{message}"
+    );
+    ok(labeled("nyt", &[("dev", dev)], &bad, &["--labeled", "--skip-bad-records"]));
+    let manifest = LabeledManifest::read(&bad).unwrap();
+    assert_eq!(manifest.splits["dev"].skipped_records.get("mention_not_found"), Some(&1));
+    assert_eq!(manifest.splits["dev"].stats.sentences, 1);
 }
 
 #[test]

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-use tokenizers::{AddedToken, Tokenizer};
+use tokenizers::{AddedToken, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer};
 
 /// Whether a `vocab.txt` vocabulary is lower-cased.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -216,6 +216,16 @@ impl TokenizedSentence {
 const SPECIALS: [&str; 5] = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"];
 
 /// The pipeline of Hugging Face's `BertTokenizer` for a `vocab.txt`, and its fast path.
+/// BERT's basic split of `text` into words, without normalising them: at whitespace, and
+/// around every punctuation character, each of which is a word of its own. The words keep
+/// their characters, so that a released sentence and a mention's text split alike.
+pub fn split_words(text: &str) -> Result<Vec<&str>> {
+    let mut pre = PreTokenizedString::from(text);
+    BertPreTokenizer.pre_tokenize(&mut pre).map_err(|e| anyhow!("cannot split {text:?} into words: {e}"))?;
+    let splits = pre.get_splits(OffsetReferential::Original, OffsetType::Byte);
+    Ok(splits.into_iter().map(|(_, (start, end), _)| &text[start..end]).collect())
+}
+
 fn from_vocab(path: &Path, lowercase: bool) -> Result<(Tokenizer, fast::FastBert)> {
     let path_str = path.to_str().with_context(|| format!("{}: path is not UTF-8", path.display()))?;
     let model = WordPiece::from_file(path_str)
@@ -284,6 +294,35 @@ pub(crate) mod tests {
         assert_eq!(pieces(2), ["[UNK]"]);
         assert_eq!(pieces(3), ["."]);
         assert_eq!(s.ends.len(), 4);
+    }
+
+    #[test]
+    fn words_split_at_whitespace_and_around_punctuation_and_keep_their_characters() {
+        let words = split_words("\"Panama City Beach , too , Wal-Mart's caf\u{e9}s ''here''\r\n").unwrap();
+        assert_eq!(
+            words,
+            [
+                "\"",
+                "Panama",
+                "City",
+                "Beach",
+                ",",
+                "too",
+                ",",
+                "Wal",
+                "-",
+                "Mart",
+                "'",
+                "s",
+                "caf\u{e9}s",
+                "'",
+                "'",
+                "here",
+                "'",
+                "'"
+            ]
+        );
+        assert!(split_words(" \r\n").unwrap().is_empty());
     }
 
     #[test]

@@ -8,8 +8,9 @@
 //! - [`dygie`]: DyGIE / SciERC JSON lines, one document per line, document-wide inclusive
 //!   token offsets (the official SciERC release; most ACE05 preprocessing today).
 //! - [`sentences`]: sentence JSON lines with `sentText`, either the NERE layout of Sun et
-//!   al. (2019) (`offset: [start, end)`, relations by mention id) or ARNOR's NYT layout
-//!   (Jia et al. 2019: `start` and `text`, relations by mention text).
+//!   al. (2019) (`offset: [start, end)`, relations by mention id) or NYT's release as
+//!   ARNOR distributes it (Jia et al. 2019: mentions found by their `text`, `start` only an
+//!   ordinal, relations by mention text).
 //! - [`brat`]: brat standoff `.split.txt` and `.split.ann` files (Miwa and Bansal 2016's
 //!   ACE05 preprocessing), one document per id in a split's id list.
 
@@ -105,7 +106,8 @@ impl Format {
     }
 
     /// Tells the format of `path` from its first records: a DyGIE document, a NERE or
-    /// ARNOR sentence (told apart by how mentions give their offsets), or, when the lines
+    /// ARNOR sentence (told apart by their mentions: NERE's have `offset`, ARNOR's a
+    /// `start` ordinal), or, when the lines
     /// are not JSON, a brat list of document ids.
     pub fn detect(path: &Path) -> Result<Format> {
         let mut input = OpenInput::open(path)?;
@@ -295,6 +297,7 @@ pub fn unescape_ptb(word: &str) -> &str {
 pub struct LabeledReader {
     path: PathBuf,
     format: Format,
+    text_only: bool,
     config: ReadConfig,
     labels: LabelConfig,
     report: SourceReport,
@@ -332,11 +335,19 @@ impl LabeledReader {
         Ok(LabeledReader {
             path: path.to_path_buf(),
             format,
+            text_only: false,
             config: config.clone(),
             labels: labels.clone(),
             report,
             inner,
         })
+    }
+
+    /// A reader of the text alone: the annotations of JSON lines records (`ner`,
+    /// `relations` and `clusters`; `entityMentions` and `relationMentions`) are not read, so
+    /// they can neither fail nor count. brat documents are read whole.
+    pub fn text_only(self) -> LabeledReader {
+        LabeledReader { text_only: true, ..self }
     }
 
     /// The next document, or `None` after the last.
@@ -378,7 +389,7 @@ impl LabeledReader {
                 self.bad(&location, "line_too_long", &what)?;
                 continue;
             }
-            let value: serde_json::Value = match std::str::from_utf8(line) {
+            let mut value: serde_json::Value = match std::str::from_utf8(line) {
                 Ok(text) if text.trim().is_empty() => continue,
                 Ok(text) => match serde_json::from_str(text) {
                     Ok(value) => value,
@@ -393,6 +404,11 @@ impl LabeledReader {
                     continue;
                 }
             };
+            if let (true, Some(record)) = (self.text_only, value.as_object_mut()) {
+                for key in ["ner", "relations", "clusters", "entityMentions", "relationMentions"] {
+                    record.remove(key);
+                }
+            }
             let parsed = match self.format {
                 Format::Dygie => dygie::parse(&value),
                 Format::Nere | Format::Arnor => sentences::parse(&value, self.format, &self.labels, &mut self.report),

@@ -1,6 +1,7 @@
 //! Sentence JSON lines: one sentence per line with its article's id, in two layouts.
 //!
-//! NERE (Sun et al. 2019, the paper authors' format):
+//! NERE (Sun et al. 2019, the paper authors' format): `sentText` is tokenized, its words
+//! are split at whitespace, and mentions give word offsets with exclusive ends:
 //!
 //! ```json
 //! {"sentText": "w w w", "articleId": "…", "sentId": "…",
@@ -8,17 +9,35 @@
 //!  "relationMentions": [{"em1Id": "1", "em2Id": "2", "em1Text": "…", "em2Text": "…", "label": "…"}]}
 //! ```
 //!
-//! ARNOR's NYT (Jia et al. 2019): mentions give `start` and `text` only, relations name
-//! their arguments by text (the first mention with that text), and test relations may
-//! carry `is_noise`.
+//! ARNOR's NYT (Jia et al. 2019), as the NYT release of Riedel et al. (2010) and CoType
+//! distribute it:
 //!
-//! `sentText` is tokenized: its words are split at whitespace. Offsets count words, with
-//! exclusive ends; a mention's `text` must be its words. Consecutive lines of one
-//! `articleId` make a document; `sentId` is not kept (sentences are numbered in order).
+//! ```json
+//! {"sentId": 1, "articleId": "2", "sentText": "w w w\r\n",
+//!  "entityMentions": [{"start": 0, "text": "w w", "label": "PERSON"}],
+//!  "relationMentions": [{"em1Text": "w w", "em2Text": "w", "label": "/people/person/place_lived"}]}
+//! ```
+//!
+//! Here `start` is the mention's ordinal (0, 1, 3, … with gaps), not a position: a mention
+//! is found by its text. `sentText` is mostly split by spaces, but not always (a quote can
+//! be glued to the next word), so the sentence and each mention's text are split into words
+//! by the same rule, BERT's basic split at whitespace and around punctuation
+//! ([`crate::tokenize::split_words`]), and the mention's words are looked for as a sequence
+//! of the sentence's words. A text may occur more than once, and mentions may share a
+//! text: the k-th mention with a given text takes the k-th occurrence of it, left to right,
+//! and a mention beyond the last occurrence takes the last one (a mention of the same span,
+//! counted as such in the manifest). A text that does not occur is a bad record. Relations
+//! name their arguments by text, the first mention with that text; pairs labeled with the
+//! no-relation label (`None`, which the release gives every related pair in reverse) are
+//! left out and counted, and so are test relations marked `is_noise`.
+//!
+//! Consecutive lines of one `articleId` make a document; `sentId` is not kept (sentences
+//! are numbered in order).
 
 use super::{Entity, Fault, Format, LabelConfig, LabeledDocument, LabeledSentence, Relation};
 use crate::corpus::SourceReport;
 use crate::counts::count;
+use crate::tokenize::split_words;
 use serde_json::Value;
 
 /// Parses one line's record into a one-sentence document. Relations left out by the
@@ -37,7 +56,19 @@ pub fn parse(
         }
     };
     let id = text(value, "articleId")?;
-    let words: Vec<String> = text(value, "sentText")?.split_whitespace().map(str::to_string).collect();
+    let sent_text = text(value, "sentText")?;
+    // NERE's offsets count whitespace tokens; ARNOR's mentions are found among BERT's words.
+    let split = |text: &str, field: &str| -> Result<Vec<String>, Fault> {
+        match format {
+            Format::Nere => Ok(text.split_whitespace().map(str::to_string).collect()),
+            _ => Ok(split_words(text)
+                .map_err(|e| Fault::new(field, "bad_field", e.to_string()))?
+                .into_iter()
+                .map(str::to_string)
+                .collect()),
+        }
+    };
+    let words = split(&sent_text, "sentText")?;
     let list = |field: &str| -> Result<Vec<Value>, Fault> {
         match value.get(field) {
             None | Some(Value::Null) => Ok(Vec::new()),
@@ -54,41 +85,48 @@ pub fn parse(
             .get("text")
             .and_then(Value::as_str)
             .ok_or_else(|| Fault::new(at("text"), "missing_field", "missing, or not a string"))?;
-        let mention_words: Vec<&str> = mention_text.split_whitespace().collect();
+        let mention_words = split(mention_text, &at("text"))?;
         let (start, end) = match format {
             Format::Nere => {
                 let offset = mention.get("offset").and_then(Value::as_array).map(Vec::as_slice);
-                match offset {
+                let (Some(start), Some(end)) = (match offset {
                     Some([s, e]) => (s.as_i64(), e.as_i64()),
                     _ => (None, None),
+                }) else {
+                    return Err(Fault::new(at("offset"), "bad_field", "missing, or not word offsets"));
+                };
+                let n = sentence.words.len() as i64;
+                if start < 0 || start >= end || end > n {
+                    return Err(Fault::new(
+                        at("offset"),
+                        "bad_offsets",
+                        format!("words {start}..{end} are empty, reversed or outside the sentence's {n} words"),
+                    ));
                 }
+                let (start, end) = (start as u32, end as u32);
+                let span = &sentence.words[start as usize..end as usize];
+                if span != mention_words.as_slice() {
+                    return Err(Fault::new(
+                        at("text"),
+                        "mismatched_text",
+                        format!("{mention_text:?} differs from words {start}..{end}, {:?}", span.join(" ")),
+                    ));
+                }
+                (start, end)
             }
             _ => {
-                let start = mention.get("start").and_then(Value::as_i64);
-                (start, start.map(|s| s + mention_words.len() as i64))
+                let earlier = sentence.entities.iter().filter(|e| words_of(&sentence, e) == mention_words).count();
+                let found = occurrences(&sentence.words, &mention_words);
+                let Some(&start) = found.get(earlier).or(found.last()) else {
+                    return Err(Fault::new(
+                        at("text"),
+                        "mention_not_found",
+                        format!("{mention_text:?} is not among the sentence's words"),
+                    ));
+                };
+                (start, start + mention_words.len() as u32)
             }
         };
-        let key = if format == Format::Nere { "offset" } else { "start" };
-        let (Some(start), Some(end)) = (start, end) else {
-            return Err(Fault::new(at(key), "bad_field", "missing, or not word offsets"));
-        };
-        let n = sentence.words.len() as i64;
-        if start < 0 || start >= end || end > n {
-            return Err(Fault::new(
-                at(key),
-                "bad_offsets",
-                format!("words {start}..{end} are empty, reversed or outside the sentence's {n} words"),
-            ));
-        }
-        let (start, end) = (start as u32, end as u32);
-        let span = &sentence.words[start as usize..end as usize];
-        if span != mention_words.as_slice() {
-            return Err(Fault::new(
-                at("text"),
-                "mismatched_text",
-                format!("{mention_text:?} differs from words {start}..{end}, {:?}", span.join(" ")),
-            ));
-        }
         let label = mention.get("label").and_then(Value::as_str).unwrap_or_default();
         if label.trim().is_empty() {
             return Err(Fault::new(at("label"), "missing_label", "the mention has no label"));
@@ -139,18 +177,10 @@ pub fn parse(
                 }
                 _ => {
                     let wanted = wanted.ok_or_else(|| Fault::new(at(&text_key), "missing_field", "missing"))?;
-                    let wanted: Vec<&str> = wanted.split_whitespace().collect();
-                    sentence
-                        .entities
-                        .iter()
-                        .position(|e| sentence.words[e.start as usize..e.end as usize] == wanted[..])
-                        .ok_or_else(|| {
-                            Fault::new(
-                                at(&text_key),
-                                "argument_not_entity",
-                                format!("no entity mention reads {:?}", wanted.join(" ")),
-                            )
-                        })?
+                    let wanted_words = split(wanted, &at(&text_key))?;
+                    sentence.entities.iter().position(|e| words_of(&sentence, e) == wanted_words).ok_or_else(|| {
+                        Fault::new(at(&text_key), "argument_not_entity", format!("no entity mention reads {wanted:?}"))
+                    })?
                 }
             };
             Ok(found as u32)
@@ -159,6 +189,20 @@ pub fn parse(
         sentence.relations.push(Relation { head, tail, label: label.to_string() });
     }
     Ok(LabeledDocument { id, first_sentence: 0, sentences: vec![sentence], clusters: 0 })
+}
+
+/// The words of entity `e` of `sentence`.
+fn words_of<'a>(sentence: &'a LabeledSentence, e: &Entity) -> &'a [String] {
+    &sentence.words[e.start as usize..e.end as usize]
+}
+
+/// Where `needle` occurs in `words` as a sequence, left to right (overlapping occurrences
+/// included); nowhere for an empty needle.
+fn occurrences(words: &[String], needle: &[String]) -> Vec<u32> {
+    if needle.is_empty() || needle.len() > words.len() {
+        return Vec::new();
+    }
+    words.windows(needle.len()).enumerate().filter(|(_, w)| *w == needle).map(|(i, _)| i as u32).collect()
 }
 
 #[cfg(test)]
@@ -175,10 +219,12 @@ mod tests {
                 "label": "PHYS"}]})
     }
 
+    /// A line in the release's layout: an integer `sentId`, `start` an ordinal with a gap,
+    /// `\r\n` at the end, every related pair also reversed with `None`.
     fn arnor() -> Value {
-        json!({"sentText": "He visited Paris , France .", "articleId": "/nyt/1", "sentId": "3",
-            "entityMentions": [{"start": 2, "label": "LOCATION", "text": "Paris"},
-                {"start": 4, "label": "LOCATION", "text": "France"}],
+        json!({"sentId": 3, "articleId": "1", "sentText": "He visited Paris , France .\r\n",
+            "entityMentions": [{"start": 0, "label": "LOCATION", "text": "Paris"},
+                {"start": 2, "label": "LOCATION", "text": "France"}],
             "relationMentions": [
                 {"em1Text": "France", "em2Text": "Paris", "label": "/location/location/contains"},
                 {"em1Text": "Paris", "em2Text": "France", "label": "None"},
@@ -202,6 +248,38 @@ mod tests {
         assert_eq!(s.relations, [Relation { head: 1, tail: 0, label: "/location/location/contains".into() }]);
         assert_eq!(report.skipped.get("noise_relations"), Some(&1));
         assert_eq!(report.skipped.get("no_relation_pairs"), Some(&1));
+    }
+
+    #[test]
+    fn arnor_mentions_are_found_by_their_text() {
+        // A quote glued to the first word, and a text that occurs twice for two mentions.
+        let v = json!({"sentId": 7, "articleId": "2",
+            "sentText": "\"Panama City Beach , too , is near Panama City and Panama City Beach .\r\n",
+            "entityMentions": [{"start": 0, "label": "LOCATION", "text": "Panama City Beach"},
+                {"start": 1, "label": "LOCATION", "text": "Panama City"},
+                {"start": 3, "label": "LOCATION", "text": "Panama City Beach"}],
+            "relationMentions": [{"em1Text": "Panama City", "em2Text": "Panama City Beach", "label": "/x/y"}]});
+        let (s, _) = parse_one(&v, Format::Arnor).unwrap();
+        assert_eq!(s.words[..3], ["\"", "Panama", "City"]);
+        assert_eq!(s.words.last().map(String::as_str), Some("."));
+        let spans: Vec<(u32, u32)> = s.entities.iter().map(|e| (e.start, e.end)).collect();
+        // The first "Panama City Beach" is words 1..4, the second its second occurrence;
+        // "Panama City" is the first sequence of those words, inside the first mention.
+        assert_eq!(spans, [(1, 4), (1, 3), (12, 15)]);
+        assert_eq!(s.relations, [Relation { head: 1, tail: 0, label: "/x/y".into() }]);
+
+        // A mention beyond the text's last occurrence takes that occurrence again.
+        let mut v = arnor();
+        v["entityMentions"].as_array_mut().unwrap().push(json!({"start": 5, "label": "LOCATION", "text": "France"}));
+        let (s, _) = parse_one(&v, Format::Arnor).unwrap();
+        assert_eq!((s.entities[2].start, s.entities[2].end), (4, 5));
+
+        // A text that is not in the sentence is a fault naming the mention.
+        let mut v = arnor();
+        v["entityMentions"][1]["text"] = json!("Lyon");
+        let fault = parse_one(&v, Format::Arnor).unwrap_err();
+        assert_eq!((fault.field.as_str(), fault.reason), ("entityMentions[1].text", "mention_not_found"));
+        assert!(fault.what.contains("\"Lyon\""), "{}", fault.what);
     }
 
     #[test]

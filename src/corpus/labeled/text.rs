@@ -1,6 +1,6 @@
 //! The sentences of labeled corpora as pre-training text: the paper's SPE(NYT), and
 //! in-domain pre-training on ACE05 or SciERC. Words are joined by spaces and tokenized
-//! again like any text; the annotations are not used.
+//! again like any text; the annotations are not read ([`LabeledReader::text_only`]).
 
 use super::{Format, LabelConfig, LabeledReader};
 use crate::corpus::input::ByteProgress;
@@ -51,7 +51,7 @@ impl LabeledText {
             Some(format) => format,
             None => Format::detect(path)?,
         };
-        LabeledReader::open(path, format, &self.config, &self.labels, self.documents.as_deref())
+        Ok(LabeledReader::open(path, format, &self.config, &self.labels, self.documents.as_deref())?.text_only())
     }
 }
 
