@@ -31,6 +31,9 @@ pub mod config;
 pub mod corpus;
 pub mod counts;
 pub mod export;
+pub mod extract;
+#[cfg(feature = "train")]
+pub mod finetune;
 pub mod inspect;
 #[cfg(feature = "train")]
 pub mod model;
@@ -39,6 +42,7 @@ pub mod rng;
 #[cfg(feature = "train")]
 pub mod runtime;
 pub mod sample;
+pub mod score;
 pub mod shard;
 pub mod sources;
 pub mod tokenize;

@@ -52,6 +52,44 @@ enum Command {
     /// Pre-train the sentence, span and span-pair encoders on pre-training shards with TBO,
     /// SPO and CSPO (needs spe built with `--features train`).
     Train(Box<TrainArgs>),
+    /// Fine-tune the entity and relation extractor on labeled shards from a pre-training run's
+    /// encoders or a plain BERT, and report dev and test F1 (needs `--features train`).
+    Finetune(Box<FinetuneArgs>),
+    /// Score a fine-tuned extractor on a split of labeled shards (Ent, Rel, Rel+) and write
+    /// its predictions (needs `--features train`).
+    Evaluate {
+        /// The fine-tuned extractor (`model/` of a finetune run).
+        #[arg(long)]
+        model: PathBuf,
+        /// The labeled output to score on.
+        #[arg(long)]
+        data: PathBuf,
+        /// The split.
+        #[arg(long, default_value = "test")]
+        split: String,
+        /// Where to write the predictions (DyGIE JSON lines); MODEL/predictions-SPLIT.json by default.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+        #[arg(long)]
+        device: Option<String>,
+    },
+    /// Extract entities and relations from raw text or DyGIE JSON lines with a fine-tuned
+    /// extractor (needs `--features train`).
+    Predict {
+        /// The fine-tuned extractor (`model/` of a finetune run).
+        #[arg(long)]
+        model: PathBuf,
+        /// Raw text (documents separated by blank lines) or DyGIE JSON lines.
+        #[arg(long)]
+        input: PathBuf,
+        /// The DyGIE JSON lines to write, with predicted_ner and predicted_relations.
+        #[arg(long)]
+        out: PathBuf,
+        /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+        #[arg(long)]
+        device: Option<String>,
+    },
     /// Check local copies of a source against its data manifest (data-manifests/*.toml);
     /// exits non-zero on any difference.
     VerifySource {
@@ -185,10 +223,107 @@ fn train(args: TrainArgs) -> Result<()> {
 
 #[cfg(not(feature = "train"))]
 fn train(_: TrainArgs) -> Result<()> {
+    needs_training()
+}
+
+#[cfg(not(feature = "train"))]
+fn needs_training() -> Result<()> {
     anyhow::bail!(
         "this spe was built without training; build it with `cargo build --release --features train` \
          after installing PyTorch as the README describes"
     )
+}
+
+/// Flags of `spe finetune`.
+#[derive(Args)]
+struct FinetuneArgs {
+    /// Labeled output (spe prep scierc|ace05|…) with train and dev splits; test is reported.
+    #[arg(long)]
+    data: PathBuf,
+    /// A spe train run (its encoder/ and span encoders) or a Hugging Face BERT directory.
+    #[arg(long)]
+    encoder: PathBuf,
+    /// Output directory: model/, metrics.jsonl, predictions, report.json.
+    #[arg(long)]
+    out: PathBuf,
+    /// Configuration file (see pipelines/finetune-*.toml); the built-in defaults otherwise.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+    #[arg(long)]
+    device: Option<String>,
+    /// Seeds, comma-separated: one run each, and the mean and standard deviation of the F1s.
+    #[arg(long, value_delimiter = ',')]
+    seeds: Vec<u64>,
+    /// Most epochs (epochs).
+    #[arg(long)]
+    epochs: Option<u64>,
+    /// Set any configuration value, e.g. --set optim.learning_rate=5e-5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[cfg(feature = "train")]
+fn finetune(args: FinetuneArgs) -> Result<()> {
+    let mut overrides = args.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
+    if let Some(epochs) = args.epochs {
+        overrides.push(Override::new("epochs", epochs as i64));
+    }
+    let options = spe::finetune::FinetuneOptions {
+        data: args.data,
+        encoder: args.encoder,
+        out: args.out,
+        config: args.config,
+        overrides,
+        device: args.device,
+        seeds: args.seeds,
+        progress: !args.quiet,
+    };
+    println!("{}", spe::finetune::run(&options)?.text());
+    Ok(())
+}
+
+#[cfg(feature = "train")]
+fn evaluate(model: PathBuf, data: PathBuf, split: String, out: Option<PathBuf>, device: Option<String>) -> Result<()> {
+    let out = out.unwrap_or_else(|| model.join(format!("predictions-{split}.json")));
+    let scores = spe::finetune::inference::evaluate(&model, &data, &split, &out, device.as_deref())?;
+    println!("{split} of {}:\n{}", data.display(), scores.table());
+    eprintln!("predictions written to {}", out.display());
+    Ok(())
+}
+
+#[cfg(feature = "train")]
+fn predict(model: PathBuf, input: PathBuf, out: PathBuf, device: Option<String>) -> Result<()> {
+    let s = spe::finetune::inference::predict(&model, &input, &out, device.as_deref())?;
+    eprintln!(
+        "{} documents, {} sentences ({} too long for the encoder, left without predictions): {} entities and {} \
+         relations predicted, written to {}",
+        s.documents,
+        s.sentences,
+        s.too_long,
+        s.entities,
+        s.relations,
+        out.display()
+    );
+    Ok(())
+}
+
+#[cfg(not(feature = "train"))]
+fn finetune(_: FinetuneArgs) -> Result<()> {
+    needs_training()
+}
+
+#[cfg(not(feature = "train"))]
+fn evaluate(_: PathBuf, _: PathBuf, _: String, _: Option<PathBuf>, _: Option<String>) -> Result<()> {
+    needs_training()
+}
+
+#[cfg(not(feature = "train"))]
+fn predict(_: PathBuf, _: PathBuf, _: PathBuf, _: Option<String>) -> Result<()> {
+    needs_training()
 }
 
 /// The input files of a text corpus.
@@ -334,6 +469,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Prep(corpus) => prep_corpus(*corpus)?,
         Command::Train(args) => train(*args)?,
+        Command::Finetune(args) => finetune(*args)?,
+        Command::Evaluate { model, data, split, out, device } => evaluate(model, data, split, out, device)?,
+        Command::Predict { model, input, out, device } => predict(model, input, out, device)?,
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),
         Command::Verify { dir } => {
             let report = spe::shard::verify::verify(&dir)?;

@@ -203,7 +203,7 @@ fn write_split(
 
 /// The rows of one document; `unescape` gives Penn Treebank escapes the sub-tokens of
 /// what they stand for.
-fn rows(doc: LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Result<Vec<LabeledRow>> {
+pub fn rows(doc: LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Result<Vec<LabeledRow>> {
     let special = tokenizer.special_ids();
     let LabeledDocument { id, first_sentence, sentences, .. } = doc;
     sentences

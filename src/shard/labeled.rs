@@ -193,6 +193,21 @@ pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<Vec<Label
     }))
 }
 
+/// Every row of split `split` of the labeled output in `dir`, in order.
+pub fn read_split(dir: &Path, manifest: &super::manifest::LabeledManifest, split: &str) -> Result<Vec<LabeledRow>> {
+    let record = manifest.splits.get(split).with_context(|| {
+        let have: Vec<&str> = manifest.splits.keys().map(String::as_str).collect();
+        format!("{} has no {split} split (it has {})", dir.display(), have.join(", "))
+    })?;
+    let mut rows = Vec::new();
+    for shard in &record.shards {
+        for batch in read_batches(&dir.join(&shard.file))? {
+            rows.extend(batch?);
+        }
+    }
+    Ok(rows)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -112,23 +112,23 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
     Ok(LabeledDocument { id, first_sentence: 0, sentences, clusters })
 }
 
-/// The DyGIE record of `doc` (`doc_key`, `sentences`, `ner`, `relations`), the inverse of
-/// [`parse`] but for coreference clusters, which spe does not keep.
-pub fn to_json(doc: &LabeledDocument) -> Value {
+/// `ner` and `relations` of `sentences` as DyGIE writes them: per sentence, with
+/// document-wide word offsets and inclusive ends.
+fn annotations<'a>(sentences: impl IntoIterator<Item = &'a LabeledSentence>) -> (Vec<Value>, Vec<Value>) {
     let mut offset = 0i64;
     let (mut ner, mut relations) = (Vec::new(), Vec::new());
-    for s in &doc.sentences {
+    for s in sentences {
         let bounds = |e: &Entity| (offset + i64::from(e.start), offset + i64::from(e.end) - 1);
-        ner.push(
+        ner.push(Value::Array(
             s.entities
                 .iter()
                 .map(|e| {
                     let (start, end) = bounds(e);
                     json!([start, end, e.label])
                 })
-                .collect::<Vec<_>>(),
-        );
-        relations.push(
+                .collect(),
+        ));
+        relations.push(Value::Array(
             s.relations
                 .iter()
                 .map(|r| {
@@ -136,12 +136,35 @@ pub fn to_json(doc: &LabeledDocument) -> Value {
                     let (ts, te) = bounds(&s.entities[r.tail as usize]);
                     json!([hs, he, ts, te, r.label])
                 })
-                .collect::<Vec<_>>(),
-        );
+                .collect(),
+        ));
         offset += s.words.len() as i64;
     }
+    (ner, relations)
+}
+
+/// The DyGIE record of a document.
+pub fn to_json(doc: &LabeledDocument) -> Value {
+    let (ner, relations) = annotations(&doc.sentences);
     let sentences: Vec<&Vec<String>> = doc.sentences.iter().map(|s| &s.words).collect();
     json!({"doc_key": doc.id, "sentences": sentences, "ner": ner, "relations": relations})
+}
+
+/// The DyGIE record of a document with a prediction for each of its sentences, as
+/// `predicted_ner` and `predicted_relations` (the fields PURE's and DyGIE++'s scorers read).
+pub fn with_predictions(doc: &LabeledDocument, predicted: &[LabeledSentence]) -> Value {
+    let mut value = to_json(doc);
+    // The predictions' offsets count the gold sentences' words.
+    let placed: Vec<LabeledSentence> = doc
+        .sentences
+        .iter()
+        .zip(predicted)
+        .map(|(gold, p)| LabeledSentence { words: gold.words.clone(), ..p.clone() })
+        .collect();
+    let (ner, relations) = annotations(&placed);
+    value["predicted_ner"] = Value::Array(ner);
+    value["predicted_relations"] = Value::Array(relations);
+    value
 }
 
 #[cfg(test)]

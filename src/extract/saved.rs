@@ -1,0 +1,136 @@
+//! A fine-tuned extractor on disk, everything `spe evaluate` and `spe predict` need:
+//!
+//! - `extractor.safetensors`: every variable;
+//! - `extractor.json`: the label sets, the sizes of BERT and of the span encoders, and the
+//!   tokenizer's record (checksum, special ids) from the labeled shards it was trained on;
+//! - `tokenizer/` with a copy of that tokenizer file, so raw text is tokenized as the
+//!   training data was, wherever the model goes.
+//!
+//! The directory is written under a temporary name and renamed when complete.
+
+use super::labels::Labels;
+use super::model::Extractor;
+use crate::model::bert::BertConfig;
+use crate::model::span::SpanConfig;
+use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
+use crate::shard::manifest::TokenizerRecord;
+use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
+use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use tch::{nn, Device};
+
+const WEIGHTS: &str = "extractor.safetensors";
+const DESCRIPTION: &str = "extractor.json";
+const TOKENIZER_DIR: &str = "tokenizer";
+
+/// `extractor.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Description {
+    /// Always `spe-extractor`.
+    pub format: String,
+    /// The label sets.
+    pub labels: Labels,
+    /// The sentence encoder's sizes.
+    pub bert: BertConfig,
+    /// The span and span-pair encoders' sizes.
+    pub span: SpanConfig,
+    /// The tokenizer of the training data.
+    pub tokenizer: TokenizerRecord,
+    /// The file name of its copy in `tokenizer/`.
+    pub tokenizer_file: String,
+}
+
+/// A loaded extractor.
+pub struct Saved {
+    /// What it is.
+    pub description: Description,
+    /// Its variables.
+    pub vs: nn::VarStore,
+    /// The network.
+    pub model: Extractor,
+}
+
+impl Saved {
+    /// Loads the extractor in `dir` onto `device`.
+    pub fn load(dir: &Path, device: Device) -> Result<Saved> {
+        let path = dir.join(DESCRIPTION);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!("cannot read {}: is {} a fine-tuned spe extractor?", path.display(), dir.display())
+        })?;
+        let description: Description = serde_json::from_str(&text)
+            .with_context(|| format!("{} does not describe an extractor", path.display()))?;
+        ensure!(description.format == "spe-extractor", "{}: format is {:?}", path.display(), description.format);
+        let vs = nn::VarStore::new(device);
+        let model = Extractor::new(&vs.root(), &description.bert, &description.span, &description.labels);
+        let weights = dir.join(WEIGHTS);
+        load_variables(&vs, "", &read_safetensors(&weights)?, &weights)?;
+        Ok(Saved { description, vs, model })
+    }
+
+    /// The tokenizer of the training data, from the copy in the directory, checked
+    /// against its recorded checksum.
+    pub fn tokenizer(&self, dir: &Path) -> Result<WordTokenizer> {
+        let record = &self.description.tokenizer;
+        let casing = match record.lowercase {
+            Some(true) => Casing::Uncased,
+            Some(false) => Casing::Cased,
+            None => Casing::Auto,
+        };
+        let config = TokenizerConfig { path: dir.join(TOKENIZER_DIR).join(&self.description.tokenizer_file), casing };
+        let tokenizer = WordTokenizer::load(&config)?;
+        ensure!(
+            tokenizer.sha256() == record.sha256,
+            "{}: the tokenizer's checksum is {}, the extractor was trained with {}",
+            config.path.display(),
+            tokenizer.sha256(),
+            record.sha256
+        );
+        Ok(tokenizer)
+    }
+}
+
+/// Writes the extractor in `vs` to `dir`, replacing what is there; `tokenizer_file` is the
+/// tokenizer of the training data, copied beside the weights.
+pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer_file: &Path) -> Result<()> {
+    let tmp = tmp_dir(dir);
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(tmp.join(TOKENIZER_DIR)).with_context(|| format!("cannot create {}", tmp.display()))?;
+    write_safetensors(&sorted_variables(vs), &tmp.join(WEIGHTS))?;
+    let copy = tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file);
+    std::fs::copy(tokenizer_file, &copy)
+        .with_context(|| format!("cannot copy {} to {}", tokenizer_file.display(), copy.display()))?;
+    crate::atomic::write_json(description, &tmp.join(DESCRIPTION))?;
+    if dir.exists() {
+        std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
+    }
+    std::fs::rename(&tmp, dir).with_context(|| format!("cannot rename {} to {}", tmp.display(), dir.display()))
+}
+
+fn tmp_dir(dir: &Path) -> PathBuf {
+    let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    dir.with_file_name(format!(".{name}.tmp"))
+}
+
+/// The tokenizer file recorded in a labeled output's manifest, found as recorded (relative
+/// paths from the working directory) and checked against its checksum.
+pub fn tokenizer_file(record: &TokenizerRecord) -> Result<PathBuf> {
+    let path = PathBuf::from(&record.path);
+    if !path.is_file() {
+        bail!(
+            "the labeled shards were tokenized with {}, which is not here; run from the directory they were \
+             prepared in, or prepare them again",
+            path.display()
+        );
+    }
+    let sha256 = crate::corpus::input::sha256_file(&path)?;
+    ensure!(
+        sha256 == record.sha256,
+        "{} has changed since the labeled shards were tokenized with it (checksum {sha256}, recorded {})",
+        path.display(),
+        record.sha256
+    );
+    Ok(path)
+}

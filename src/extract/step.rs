@@ -1,0 +1,201 @@
+//! One pass of the extractor over a batch of sentences, in the order of the pipeline:
+//!
+//! 1. BERT encodes the batch; the tagger's arg-max tags give the predicted spans.
+//! 2. Candidate spans: the predicted ones, and while training every gold span too. Each is
+//!    typed; a candidate that is no gold entity has the class `None`. The predicted
+//!    entities are the predicted spans with a type.
+//! 3. Candidate pairs: every two entities, the first before the second in word order and
+//!    not overlapping. While training, a sentence's entities are its gold ones or its
+//!    predicted ones by scheduled sampling ([`Mode::Train`]), and every gold relation's
+//!    pair is added. Each pair is classified into a relation class, with its direction.
+//!
+//! Candidates are gathered on the host, where the tags and types are decoded, and scored
+//! on the device in one batch per kind: `[N, 2]` spans and `[P, 5, 2]` pairs, never a loop
+//! over them. Training minimises the sum of the three cross-entropies. The host decoding
+//! waits for the device twice per batch (tags, then types), which the pipeline needs.
+
+use super::labels::{Labels, NONE};
+use super::model::Extractor;
+use crate::corpus::labeled::{Entity, LabeledSentence, Relation};
+use crate::runtime::device::upload;
+use crate::shard::labeled::LabeledRow;
+use anyhow::{Context, Result};
+use std::collections::BTreeMap;
+use tch::{Device, Kind, Tensor};
+
+/// What a pass is for.
+pub enum Mode<'a> {
+    /// Training: losses against the gold annotation; `gold_entities[i]` says whether
+    /// sentence `i`'s relation candidates come from its gold entities (else its predicted
+    /// ones).
+    Train {
+        /// One scheduled-sampling draw per sentence.
+        gold_entities: &'a [bool],
+    },
+    /// Prediction, with no gold annotation read.
+    Predict,
+}
+
+/// What a pass computed.
+pub struct Output {
+    /// The sum of the span tag, entity and relation cross-entropies (training only).
+    pub loss: Option<Tensor>,
+    /// Each sentence's predicted entities and relations (the words are left empty).
+    pub predictions: Vec<LabeledSentence>,
+}
+
+/// A half-open word range.
+type Span = (u32, u32);
+
+/// Runs the extractor over `rows` on `device`.
+pub fn run(model: &Extractor, labels: &Labels, rows: &[LabeledRow], device: Device, mode: Mode) -> Result<Output> {
+    let train = matches!(mode, Mode::Train { .. });
+    let b = rows.len();
+    let seq_len = rows.iter().map(|r| r.input_ids.len()).max().unwrap_or(0);
+    let max_words = rows.iter().map(|r| r.words.len()).max().unwrap_or(0);
+    let (mut ids, mut mask, mut starts) = (vec![0i64; b * seq_len], vec![0i64; b * seq_len], vec![0i64; b * max_words]);
+    for (i, row) in rows.iter().enumerate() {
+        for (j, &id) in row.input_ids.iter().enumerate() {
+            ids[i * seq_len + j] = i64::from(id);
+            mask[i * seq_len + j] = 1;
+        }
+        for (j, &s) in row.word_starts.iter().enumerate() {
+            starts[i * max_words + j] = i64::from(s);
+        }
+    }
+    let (bt, bw) = ([b as i64, seq_len as i64], [b as i64, max_words as i64]);
+    let encoded =
+        model.encode(&upload(&ids, &bt, device), &upload(&mask, &bt, device), &upload(&starts, &bw, device), train);
+    let mut losses: Vec<Tensor> = Vec::new();
+
+    // 1. Span tags.
+    let tag_logits = model.tag_logits(&encoded, train); // [B, W, tags]
+    let tags = tag_logits.argmax(2, false).to_device(Device::Cpu);
+    let tags = Vec::<i64>::try_from(tags.view([-1])).context("cannot read the predicted tags")?;
+    let predicted_spans: Vec<Vec<Span>> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, row)| labels.spans(&tags[i * max_words..i * max_words + row.words.len()]))
+        .collect();
+    if train {
+        let (mut positions, mut targets) = (Vec::new(), Vec::new());
+        for (i, row) in rows.iter().enumerate() {
+            let spans: Vec<Span> = row.entities.iter().map(|e| (e.start, e.end)).collect();
+            for (j, tag) in labels.tags(row.words.len(), &spans).into_iter().enumerate() {
+                positions.push((i * max_words + j) as i64);
+                targets.push(tag);
+            }
+        }
+        let n = [positions.len() as i64];
+        let logits = tag_logits.view([(b * max_words) as i64, -1]).index_select(0, &upload(&positions, &n, device));
+        losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&targets, &n, device)));
+    }
+
+    // 2. Candidate spans and their types.
+    let mut candidates: Vec<(usize, Span, i64)> = Vec::new(); // (row, span, gold class)
+    for (i, row) in rows.iter().enumerate() {
+        let mut spans: BTreeMap<Span, i64> = predicted_spans[i].iter().map(|&s| (s, NONE)).collect();
+        if train {
+            for e in &row.entities {
+                let class = labels.entity_class(&e.label).unwrap_or(NONE);
+                let slot = spans.entry((e.start, e.end)).or_insert(NONE);
+                if *slot == NONE {
+                    *slot = class;
+                }
+            }
+        }
+        candidates.extend(spans.into_iter().map(|(span, class)| (i, span, class)));
+    }
+    let mut predicted: Vec<Vec<Entity>> = vec![Vec::new(); b];
+    if !candidates.is_empty() {
+        let n = candidates.len() as i64;
+        let rows_t = upload(&candidates.iter().map(|c| c.0 as i64).collect::<Vec<_>>(), &[n], device);
+        let spans_flat: Vec<i64> = candidates.iter().flat_map(|c| [i64::from(c.1 .0), i64::from(c.1 .1)]).collect();
+        let logits = model.entity_logits(&encoded, &rows_t, &upload(&spans_flat, &[n, 2], device), train);
+        if train {
+            let gold: Vec<i64> = candidates.iter().map(|c| c.2).collect();
+            losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[n], device)));
+        }
+        let classes = Vec::<i64>::try_from(logits.argmax(1, false).to_device(Device::Cpu))
+            .context("cannot read the predicted entity classes")?;
+        for ((i, span, _), class) in candidates.iter().zip(classes) {
+            if let (true, Some(label)) = (predicted_spans[*i].contains(span), labels.entity_type(class)) {
+                predicted[*i].push(Entity { start: span.0, end: span.1, label: label.to_string() });
+            }
+        }
+    }
+
+    // 3. Candidate pairs and their relation classes.
+    let mut pairs: Vec<(usize, Span, Span, i64)> = Vec::new(); // (row, first, second, gold class)
+    for (i, row) in rows.iter().enumerate() {
+        let entities: Vec<Span> = match mode {
+            Mode::Train { gold_entities } if gold_entities.get(i).copied().unwrap_or(true) => {
+                row.entities.iter().map(|e| (e.start, e.end)).collect()
+            }
+            _ => predicted[i].iter().map(|e| (e.start, e.end)).collect(),
+        };
+        let mut candidates: BTreeMap<(Span, Span), i64> = BTreeMap::new();
+        for &a in &entities {
+            for &c in &entities {
+                if a.1 <= c.0 {
+                    candidates.insert((a, c), NONE);
+                }
+            }
+        }
+        if train {
+            for r in &row.relations {
+                let (h, t) = (&row.entities[r.head as usize], &row.entities[r.tail as usize]);
+                let (h, t) = ((h.start, h.end), (t.start, t.end));
+                // A relation between overlapping mentions has no L, e1, M, e2, R: it cannot
+                // be classified, and is left to count against recall.
+                let (key, head_first) = match (h.1 <= t.0, t.1 <= h.0) {
+                    (true, _) => ((h, t), true),
+                    (_, true) => ((t, h), false),
+                    _ => continue,
+                };
+                let class = labels.relation_class(&r.label, head_first).unwrap_or(NONE);
+                let slot = candidates.entry(key).or_insert(NONE);
+                if *slot == NONE {
+                    *slot = class;
+                }
+            }
+        }
+        pairs.extend(candidates.into_iter().map(|((a, c), class)| (i, a, c, class)));
+    }
+    let mut relations: Vec<Vec<Relation>> = vec![Vec::new(); b];
+    if !pairs.is_empty() {
+        let p = pairs.len() as i64;
+        let rows_t = upload(&pairs.iter().map(|c| c.0 as i64).collect::<Vec<_>>(), &[p], device);
+        let segments: Vec<i64> = pairs
+            .iter()
+            .flat_map(|&(i, a, c, _)| {
+                let n = rows[i].words.len() as u32;
+                [(0, a.0), a, (a.1, c.0), c, (c.1, n)].into_iter().flat_map(|(s, e)| [i64::from(s), i64::from(e)])
+            })
+            .collect();
+        let logits = model.relation_logits(&encoded, &rows_t, &upload(&segments, &[p, 5, 2], device), train);
+        if train {
+            let gold: Vec<i64> = pairs.iter().map(|c| c.3).collect();
+            losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[p], device)));
+        } else {
+            let classes = Vec::<i64>::try_from(logits.argmax(1, false).to_device(Device::Cpu))
+                .context("cannot read the predicted relation classes")?;
+            for (&(i, a, c, _), class) in pairs.iter().zip(classes) {
+                let Some((label, head_first)) = labels.relation_of(class) else { continue };
+                let index = |s: Span| predicted[i].iter().position(|e| (e.start, e.end) == s).map(|k| k as u32);
+                if let (Some(x), Some(y)) = (index(a), index(c)) {
+                    let (head, tail) = if head_first { (x, y) } else { (y, x) };
+                    relations[i].push(Relation { head, tail, label });
+                }
+            }
+        }
+    }
+
+    let loss = (!losses.is_empty()).then(|| losses.into_iter().reduce(|a, b| a + b).expect("not empty"));
+    let predictions = predicted
+        .into_iter()
+        .zip(relations)
+        .map(|(entities, relations)| LabeledSentence { words: Vec::new(), entities, relations })
+        .collect();
+    Ok(Output { loss, predictions })
+}

@@ -1,0 +1,163 @@
+//! A fine-tuned extractor at work: `spe evaluate` scores it on a split of labeled shards,
+//! `spe predict` extracts entities and relations from raw text or from pre-tokenized
+//! DyGIE JSON lines. Both write DyGIE JSON lines with `predicted_ner` and
+//! `predicted_relations`.
+
+use super::{gold_of, predict_rows};
+use crate::clean::{plain, SplitConfig, Splitter};
+use crate::corpus::labeled::{dygie, LabeledDocument, LabeledSentence};
+use crate::extract::labels::Labels;
+use crate::extract::saved::Saved;
+use crate::prep::labeled::rows;
+use crate::runtime::device::parse_device;
+use crate::score::Scores;
+use crate::shard::labeled::{read_split, LabeledRow};
+use crate::shard::manifest::LabeledManifest;
+use anyhow::{bail, ensure, Context, Result};
+use std::path::Path;
+
+/// Sentences per batch when predicting.
+const BATCH: usize = 32;
+
+/// Scores the extractor in `model_dir` on split `split` of the labeled output in `data`
+/// and writes its predictions to `predictions`.
+pub fn evaluate(
+    model_dir: &Path,
+    data: &Path,
+    split: &str,
+    predictions: &Path,
+    device: Option<&str>,
+) -> Result<Scores> {
+    let device = parse_device(device)?;
+    let saved = Saved::load(model_dir, device)?;
+    let manifest = LabeledManifest::read(data)?;
+    let theirs = super::labels_of(&manifest, saved.description.labels.scheme)?;
+    same_labels(&saved.description.labels, &theirs, model_dir, data)?;
+    ensure!(
+        manifest.tokenizer.sha256 == saved.description.tokenizer.sha256,
+        "{} was tokenized with {} (checksum {}), but the extractor in {} with {} (checksum {}): prepare the data \
+         with the extractor's tokenizer",
+        data.display(),
+        manifest.tokenizer.path,
+        manifest.tokenizer.sha256,
+        model_dir.display(),
+        saved.description.tokenizer.path,
+        saved.description.tokenizer.sha256
+    );
+    let rows = read_split(data, &manifest, split)?;
+    let labels = &saved.description.labels;
+    let predicted = predict_rows(&saved.model, labels, &rows, BATCH, device, true)?;
+    crate::export::predictions(predictions, &rows, &predicted)?;
+    Ok(Scores::of(rows.iter().map(gold_of).zip(&predicted), &labels.symmetric))
+}
+
+/// The label sets of a model and of data must be the same.
+fn same_labels(model: &Labels, data: &Labels, model_dir: &Path, data_dir: &Path) -> Result<()> {
+    let mut differences = Vec::new();
+    for (what, ours, theirs) in [
+        ("entity", &model.entities, &data.entities),
+        ("relation", &model.relations, &data.relations),
+        ("symmetric relation", &model.symmetric, &data.symmetric),
+    ] {
+        if ours != theirs {
+            differences.push(format!("{what} types {ours:?} against {theirs:?}"));
+        }
+    }
+    ensure!(
+        differences.is_empty(),
+        "the extractor in {} was trained on other labels than {} holds: {}",
+        model_dir.display(),
+        data_dir.display(),
+        differences.join("; ")
+    );
+    Ok(())
+}
+
+/// What `spe predict` did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PredictSummary {
+    /// Documents read.
+    pub documents: usize,
+    /// Sentences read.
+    pub sentences: usize,
+    /// Sentences too long for the encoder, written without predictions.
+    pub too_long: usize,
+    /// Entities predicted.
+    pub entities: usize,
+    /// Relations predicted.
+    pub relations: usize,
+}
+
+/// Runs the extractor in `model_dir` over `input` and writes DyGIE JSON lines with its
+/// predictions to `out`. `input` holds DyGIE JSON lines (`doc_key`, `sentences`, and gold
+/// annotations, if any, which are kept) or raw text: documents separated by blank lines,
+/// split into sentences by spe's splitter and into words by BERT's basic tokenization.
+pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>) -> Result<PredictSummary> {
+    let device = parse_device(device)?;
+    let saved = Saved::load(model_dir, device)?;
+    let tokenizer = saved.tokenizer(model_dir)?;
+    let text =
+        std::fs::read_to_string(input).with_context(|| format!("cannot read {} as UTF-8 text", input.display()))?;
+    let documents = if text.trim_start().starts_with('{') {
+        json_documents(&text, input)?
+    } else {
+        text_documents(&text, &tokenizer)?
+    };
+    let max = saved.description.bert.max_position_embeddings as usize;
+    let mut summary = PredictSummary { documents: documents.len(), ..Default::default() };
+    let mut all: Vec<LabeledRow> = Vec::new();
+    for doc in documents {
+        all.extend(rows(doc, &tokenizer, true)?);
+    }
+    summary.sentences = all.len();
+    let fits: Vec<LabeledRow> = all.iter().filter(|r| r.input_ids.len() <= max).cloned().collect();
+    let mut predicted = predict_rows(&saved.model, &saved.description.labels, &fits, BATCH, device, true)?.into_iter();
+    let predictions: Vec<LabeledSentence> = all
+        .iter()
+        .map(|r| match r.input_ids.len() <= max {
+            true => predicted.next().expect("one prediction per sentence that fits"),
+            false => {
+                summary.too_long += 1;
+                LabeledSentence::default()
+            }
+        })
+        .collect();
+    summary.entities = predictions.iter().map(|p| p.entities.len()).sum();
+    summary.relations = predictions.iter().map(|p| p.relations.len()).sum();
+    crate::export::predictions(out, &all, &predictions)?;
+    Ok(summary)
+}
+
+/// Documents of DyGIE JSON lines.
+fn json_documents(text: &str, input: &Path) -> Result<Vec<LabeledDocument>> {
+    let mut documents = Vec::new();
+    for (i, line) in text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let at = || format!("{}:{}", input.display(), i + 1);
+        let value: serde_json::Value = serde_json::from_str(line).with_context(|| format!("{}: not JSON", at()))?;
+        match dygie::parse(&value) {
+            Ok(doc) => documents.push(doc),
+            Err(fault) => bail!("{}: {}: {}", at(), fault.field, fault.what),
+        }
+    }
+    Ok(documents)
+}
+
+/// Documents of raw text: blank lines separate documents, and within one the lines of a
+/// paragraph are joined, then split into sentences and words.
+fn text_documents(text: &str, tokenizer: &crate::tokenize::WordTokenizer) -> Result<Vec<LabeledDocument>> {
+    let splitter = Splitter::new(&SplitConfig::default());
+    let mut documents = Vec::new();
+    for (i, paragraph) in plain::paragraphs(text).iter().enumerate() {
+        let mut doc = LabeledDocument { id: format!("doc-{i}"), ..LabeledDocument::default() };
+        for sentence in splitter.split(paragraph) {
+            let words = tokenizer.tokenize(sentence)?.words;
+            if !words.is_empty() {
+                doc.sentences.push(LabeledSentence { words, ..LabeledSentence::default() });
+            }
+        }
+        if !doc.sentences.is_empty() {
+            documents.push(doc);
+        }
+    }
+    Ok(documents)
+}

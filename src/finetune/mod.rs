@@ -1,0 +1,542 @@
+//! `spe finetune`: trains the extractor ([`crate::extract`]) on labeled shards, from the
+//! encoders of a pre-training run (the paper's SPE rows) or from a plain Hugging Face BERT
+//! with the span encoders at random (its BERT rows), as the authors set it up (paper §3.4):
+//!
+//! - scheduled sampling (Miwa and Bansal, 2016): the entities that feed the relation
+//!   classifier are the gold ones for the first `schedule.gold_epochs` epochs, then the gold
+//!   ones with probability k / (k + exp((epoch − gold_epochs) / k)), one draw per sentence,
+//!   and the predicted ones otherwise ([`gold_probability`]);
+//! - discriminative fine-tuning (Howard and Ruder, 2018): BERT layer i of L learns at
+//!   lr × decay^(L − 1 − i), the embeddings and the heads at lr ([`layer_groups`]); AdamW
+//!   without decay on biases and LayerNorm, linear warm-up then decay, clipping;
+//! - after every epoch the dev split is scored and the model with the best entity F1 plus
+//!   strict relation F1 is kept; training stops after `patience` epochs without a better
+//!   one. Several seeds (`--seeds`) give a run each and the mean and standard deviation.
+//!
+//! [`inference`] runs a fine-tuned extractor (`spe evaluate`, `spe predict`); [`report`]
+//! writes the scores.
+
+pub mod inference;
+pub mod report;
+
+use crate::config::{self, Override};
+use crate::corpus::labeled::LabeledSentence;
+use crate::extract::labels::{Labels, Scheme};
+use crate::extract::model::Extractor;
+use crate::extract::saved::{self, Description, Saved};
+use crate::extract::step::{self, Mode};
+use crate::model::bert::BertConfig;
+use crate::model::heads::HeadsConfig;
+use crate::model::span::SpanConfig;
+use crate::model::weights::{load_span_encoders, load_variables, read_hf_bert, ENCODER_DIR, SPAN_ENCODERS_CONFIG};
+use crate::model::{ModelConfig, BERT_PREFIX};
+use crate::runtime::device::{autocast_bfloat16, parse_device};
+use crate::runtime::metrics::MetricsFile;
+use crate::runtime::optim::{learning_rate, AdamW, OptimConfig, ParamGroup};
+use crate::runtime::progress::{log_line, steps_bar};
+use crate::score::Scores;
+use crate::shard::labeled::{read_split, LabeledRow};
+use crate::shard::manifest::LabeledManifest;
+use anyhow::{bail, ensure, Context, Result};
+use rand::seq::SliceRandom;
+use rand::RngExt;
+use report::{EpochRecord, SeedResult};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+use tch::{nn, Device};
+
+/// Scheduled sampling of gold against predicted entities (`[schedule]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScheduleConfig {
+    /// Epochs that feed only gold entities to the relation classifier.
+    pub gold_epochs: u64,
+    /// k of the inverse sigmoid decay; 0 turns scheduled sampling off (always gold).
+    pub k: f64,
+}
+
+impl Default for ScheduleConfig {
+    fn default() -> Self {
+        ScheduleConfig { gold_epochs: 5, k: 3.0 }
+    }
+}
+
+/// Optimisation of fine-tuning (`[optim]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneOptim {
+    /// Peak learning rate of the heads, the embeddings and BERT's top layer.
+    pub learning_rate: f64,
+    /// Each BERT layer below the top learns at this share of the one above.
+    pub layer_decay: f64,
+    /// Share of the steps spent warming up.
+    pub warmup_fraction: f64,
+    /// Adam β1.
+    pub beta1: f64,
+    /// Adam β2.
+    pub beta2: f64,
+    /// Adam ε.
+    pub eps: f64,
+    /// Decoupled weight decay (not on biases and LayerNorm).
+    pub weight_decay: f64,
+    /// Largest global gradient norm; 0 turns clipping off.
+    pub clip_norm: f64,
+    /// bfloat16 autocast on CUDA.
+    pub bf16: bool,
+}
+
+impl Default for FinetuneOptim {
+    fn default() -> Self {
+        FinetuneOptim {
+            learning_rate: 2.5e-5,
+            layer_decay: 0.9,
+            warmup_fraction: 0.2,
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-6,
+            weight_decay: 0.01,
+            clip_norm: 1.0,
+            bf16: true,
+        }
+    }
+}
+
+/// The configuration of `spe finetune` (`pipelines/finetune-*.toml`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FinetuneConfig {
+    /// Seed of initialisation, dropout, data order and scheduled sampling.
+    pub seed: u64,
+    /// Most epochs.
+    pub epochs: u64,
+    /// Epochs without a better dev score before training stops.
+    pub patience: u64,
+    /// Sentences per optimizer step.
+    pub batch_size: usize,
+    /// Sentences per batch when predicting.
+    pub eval_batch_size: usize,
+    /// How entity spans are tagged.
+    pub scheme: Scheme,
+    /// Scheduled sampling.
+    pub schedule: ScheduleConfig,
+    /// Optimisation.
+    pub optim: FinetuneOptim,
+    /// Sizes of the span and span-pair encoders when they start at random (from a plain
+    /// BERT); a pre-training run brings its own.
+    pub span: SpanConfig,
+}
+
+impl Default for FinetuneConfig {
+    fn default() -> Self {
+        FinetuneConfig {
+            seed: 5216,
+            epochs: 200,
+            patience: 100,
+            batch_size: 32,
+            eval_batch_size: 32,
+            scheme: Scheme::Bieou,
+            schedule: ScheduleConfig::default(),
+            optim: FinetuneOptim::default(),
+            span: SpanConfig::default(),
+        }
+    }
+}
+
+impl FinetuneConfig {
+    fn check(&self) -> Result<()> {
+        let o = &self.optim;
+        for (name, value) in [
+            ("optim.learning_rate", o.learning_rate),
+            ("optim.layer_decay", o.layer_decay),
+            ("optim.weight_decay", o.weight_decay),
+            ("schedule.k", self.schedule.k),
+        ] {
+            ensure!(value.is_finite() && value >= 0.0, "{name} must be a finite number ≥ 0, not {value}");
+        }
+        ensure!(
+            self.epochs > 0 && self.batch_size > 0 && self.eval_batch_size > 0,
+            "epochs and batch sizes must be ≥ 1"
+        );
+        ensure!((0.0..=1.0).contains(&o.warmup_fraction), "optim.warmup_fraction must lie in [0, 1]");
+        Ok(())
+    }
+
+    /// AdamW's settings for a run of `steps` steps.
+    fn adamw(&self, steps: u64) -> OptimConfig {
+        let o = &self.optim;
+        OptimConfig {
+            steps,
+            batch_size: self.batch_size,
+            learning_rate: o.learning_rate,
+            warmup_fraction: o.warmup_fraction,
+            beta1: o.beta1,
+            beta2: o.beta2,
+            eps: o.eps,
+            weight_decay: o.weight_decay,
+            clip_norm: o.clip_norm,
+            bf16: o.bf16,
+        }
+    }
+}
+
+/// The probability that a sentence's relation candidates come from its gold entities in
+/// `epoch` (counted from 1).
+pub fn gold_probability(schedule: &ScheduleConfig, epoch: u64) -> f64 {
+    if epoch <= schedule.gold_epochs || schedule.k == 0.0 {
+        return 1.0;
+    }
+    let k = schedule.k;
+    k / (k + ((epoch - schedule.gold_epochs) as f64 / k).exp())
+}
+
+/// The group of variable `name` in a BERT of `layers` layers: layer i learns at
+/// decay^(layers − 1 − i) of the rate, every other variable at the full rate.
+pub fn layer_groups(name: &str, layers: i64, decay: f64, weight_decay: f64) -> ParamGroup {
+    let layer = name.strip_prefix("bert.encoder.layer.").and_then(|rest| rest.split('.').next()?.parse::<i64>().ok());
+    let lr_scale = layer.map_or(1.0, |i| decay.powi((layers - 1 - i) as i32));
+    ParamGroup { lr_scale, ..ParamGroup::default_for(name, weight_decay) }
+}
+
+/// Where the sentence encoder comes from.
+#[derive(Debug, Clone)]
+pub enum EncoderSource {
+    /// A pre-training run: `encoder/` and its span encoders.
+    Run(PathBuf),
+    /// A Hugging Face BERT directory; the span encoders start at random.
+    Bert(PathBuf),
+}
+
+impl EncoderSource {
+    /// Tells a run from a BERT directory by the files in `dir`.
+    pub fn of(dir: &Path) -> Result<EncoderSource> {
+        if dir.join(ENCODER_DIR).join("config.json").is_file() {
+            ensure!(
+                dir.join(SPAN_ENCODERS_CONFIG).is_file(),
+                "{} holds an encoder/ but no {SPAN_ENCODERS_CONFIG}: is it a finished spe train run?",
+                dir.display()
+            );
+            return Ok(EncoderSource::Run(dir.to_path_buf()));
+        }
+        if dir.join("config.json").is_file() && dir.join("model.safetensors").is_file() {
+            return Ok(EncoderSource::Bert(dir.to_path_buf()));
+        }
+        bail!(
+            "{} is neither an spe train run (encoder/config.json, span_encoders.json) nor a Hugging Face BERT \
+             directory (config.json, model.safetensors)",
+            dir.display()
+        )
+    }
+
+    fn bert_dir(&self) -> PathBuf {
+        match self {
+            EncoderSource::Run(dir) => dir.join(ENCODER_DIR),
+            EncoderSource::Bert(dir) => dir.clone(),
+        }
+    }
+}
+
+/// What `spe finetune` was asked to do, besides the configuration.
+#[derive(Debug, Clone)]
+pub struct FinetuneOptions {
+    /// The labeled output to train on (`train` and `dev` splits; `test` is reported).
+    pub data: PathBuf,
+    /// A pre-training run or a Hugging Face BERT directory.
+    pub encoder: PathBuf,
+    /// Output directory.
+    pub out: PathBuf,
+    /// A configuration file; the defaults otherwise.
+    pub config: Option<PathBuf>,
+    /// `--set` overrides.
+    pub overrides: Vec<Override>,
+    /// `cpu`, `cuda`, `cuda:N`, or `None` for CUDA where there is one.
+    pub device: Option<String>,
+    /// Seeds, one run each; the configured seed when empty.
+    pub seeds: Vec<u64>,
+    /// Show a progress bar.
+    pub progress: bool,
+}
+
+/// The labeled data of a run.
+struct Data {
+    labels: Labels,
+    manifest: LabeledManifest,
+    train: Vec<LabeledRow>,
+    dev: Vec<LabeledRow>,
+    test: Option<Vec<LabeledRow>>,
+}
+
+/// The label sets of a labeled output: its configured sets, or where none is configured
+/// (a corpus of the user's), the labels its training split holds.
+pub fn labels_of(manifest: &LabeledManifest, scheme: Scheme) -> Result<Labels> {
+    let configured = |key: &str| -> Vec<String> {
+        manifest.config["labels"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    };
+    let (mut entities, mut relations) = (configured("entities"), configured("relations"));
+    if let Some(train) = manifest.splits.get("train") {
+        if entities.is_empty() {
+            entities = train.stats.entity_labels.keys().cloned().collect();
+        }
+        if relations.is_empty() {
+            relations = train.stats.relation_labels.keys().cloned().collect();
+        }
+    }
+    Labels::new(scheme, entities, relations, manifest.symmetric_relations.clone())
+}
+
+fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Result<Data> {
+    let manifest = LabeledManifest::read(dir)?;
+    for split in ["train", "dev"] {
+        ensure!(
+            manifest.splits.contains_key(split),
+            "{} has no {split} split: fine-tuning trains on train and selects on dev (prepare it with --{split})",
+            dir.display()
+        );
+    }
+    let labels = labels_of(&manifest, scheme)?;
+    let read = |split: &str| -> Result<Vec<LabeledRow>> {
+        let rows = read_split(dir, &manifest, split)?;
+        if let Some(row) = rows.iter().find(|r| r.input_ids.len() as i64 > max_positions) {
+            bail!(
+                "{}: {split} sentence {} of {} has {} sub-tokens, more than the encoder's {max_positions} positions",
+                dir.display(),
+                row.sent_id,
+                row.doc_id,
+                row.input_ids.len()
+            );
+        }
+        Ok(rows)
+    };
+    let (train, dev) = (read("train")?, read("dev")?);
+    let test = manifest.splits.contains_key("test").then(|| read("test")).transpose()?;
+    Ok(Data { labels, manifest, train, dev, test })
+}
+
+/// Runs `spe finetune`; returns the report of every seed.
+pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
+    let config: FinetuneConfig = config::load(options.config.as_deref(), &options.overrides)?;
+    config.check()?;
+    let device = parse_device(options.device.as_deref())?;
+    let source = EncoderSource::of(&options.encoder)?;
+    let bert = BertConfig::from_file(&source.bert_dir().join("config.json"))?;
+    let span = match &source {
+        EncoderSource::Run(dir) => crate::model::weights::read_span_encoders(dir)?.0.span,
+        EncoderSource::Bert(_) => config.span.clone(),
+    };
+    let data = load_data(&options.data, config.scheme, bert.max_position_embeddings)?;
+    ensure!(
+        data.manifest.tokenizer.vocab_size == bert.vocab_size as u64,
+        "the labeled shards in {} were tokenized with a vocabulary of {} entries, but the encoder in {} has {}: \
+         prepare them with the encoder's vocabulary (--tokenizer)",
+        options.data.display(),
+        data.manifest.tokenizer.vocab_size,
+        source.bert_dir().display(),
+        bert.vocab_size
+    );
+    let tokenizer_file = saved::tokenizer_file(&data.manifest.tokenizer)?;
+    ensure!(
+        !options.out.join(report::REPORT_FILE).exists(),
+        "{} already holds a fine-tuning run; choose another --out",
+        options.out.display()
+    );
+    std::fs::create_dir_all(&options.out).with_context(|| format!("cannot create {}", options.out.display()))?;
+    let description = Description {
+        format: "spe-extractor".into(),
+        labels: data.labels.clone(),
+        bert,
+        span,
+        tokenizer: data.manifest.tokenizer.clone(),
+        tokenizer_file: tokenizer_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+    };
+    let seeds = if options.seeds.is_empty() { vec![config.seed] } else { options.seeds.clone() };
+    let mut results = Vec::new();
+    for &seed in &seeds {
+        let dir = if seeds.len() > 1 { options.out.join(format!("seed-{seed}")) } else { options.out.clone() };
+        std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        let run = SeedRun { config: &config, source: &source, description: &description, data: &data, device, dir };
+        results.push(run.train(seed, &tokenizer_file, options.progress)?);
+    }
+    report::write(&options.out, &results)
+}
+
+/// One seed's training.
+struct SeedRun<'a> {
+    config: &'a FinetuneConfig,
+    source: &'a EncoderSource,
+    description: &'a Description,
+    data: &'a Data,
+    device: Device,
+    dir: PathBuf,
+}
+
+impl SeedRun<'_> {
+    fn train(&self, seed: u64, tokenizer_file: &Path, progress: bool) -> Result<SeedResult> {
+        let (config, data, device) = (self.config, self.data, self.device);
+        let d = self.description;
+        tch::manual_seed(seed as i64);
+        let vs = nn::VarStore::new(device);
+        let model = Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels);
+        let bert_weights = self.source.bert_dir().join("model.safetensors");
+        load_variables(&vs, BERT_PREFIX, &read_hf_bert(&bert_weights)?, &bert_weights)?;
+        if let EncoderSource::Run(run) = self.source {
+            let sizes = ModelConfig { bert: d.bert.clone(), span: d.span.clone(), heads: HeadsConfig::default() };
+            load_span_encoders(&vs, &sizes, run)?;
+        }
+        let steps_per_epoch = data.train.len().div_ceil(config.batch_size) as u64;
+        let total = steps_per_epoch * config.epochs;
+        let adamw = config.adamw(total);
+        let layers = d.bert.num_hidden_layers;
+        let mut optimizer = AdamW::with_groups(&vs, &adamw, |name| {
+            layer_groups(name, layers, config.optim.layer_decay, config.optim.weight_decay)
+        });
+        let autocast = config.optim.bf16 && device.is_cuda();
+        if autocast {
+            autocast_bfloat16();
+        }
+        let mut metrics = MetricsFile::open(&self.dir, 0)?;
+        let bar = steps_bar(progress, total, 0);
+        let model_dir = self.dir.join("model");
+        let started = Instant::now();
+        let (mut step, mut best, mut since_best) = (0u64, None::<(f64, u64)>, 0u64);
+        for epoch in 1..=config.epochs {
+            let mut order: Vec<usize> = (0..data.train.len()).collect();
+            order.shuffle(&mut crate::rng::stream(seed, "finetune-order", epoch as i32));
+            let p_gold = gold_probability(&config.schedule, epoch);
+            let mut draws = crate::rng::stream(seed, "finetune-schedule", epoch as i32);
+            let (mut loss_sum, mut batches) = (0.0, 0u32);
+            for chunk in order.chunks(config.batch_size) {
+                let rows: Vec<LabeledRow> = chunk.iter().map(|&i| data.train[i].clone()).collect();
+                let gold: Vec<bool> = rows.iter().map(|_| draws.random::<f64>() < p_gold).collect();
+                tch::manual_seed(crate::rng::stream(seed, "finetune-step", step as i32).random::<i64>() >> 1);
+                let out = tch::autocast(autocast, || {
+                    step::run(&model, &d.labels, &rows, device, Mode::Train { gold_entities: &gold })
+                })?;
+                if let Some(loss) = out.loss {
+                    loss.backward();
+                    let value = f64::try_from(&loss)?;
+                    ensure!(value.is_finite(), "epoch {epoch}, step {step}: the loss is {value}");
+                    loss_sum += value;
+                    batches += 1;
+                }
+                optimizer.clip_gradients(config.optim.clip_norm);
+                optimizer.step(learning_rate(&adamw, step, total));
+                step += 1;
+                bar.inc(1);
+            }
+            let dev = Scores::of(
+                data.dev.iter().map(gold_of).zip(&predictions_of(&model, d, &data.dev, config, device)?),
+                &d.labels.symmetric,
+            );
+            let record = EpochRecord::new(epoch, step, loss_sum / f64::from(batches.max(1)), p_gold, &dev, started);
+            log_line(&bar, record.line(config.epochs));
+            metrics.write(&record)?;
+            let score = record.selection_score();
+            if best.is_none_or(|(b, _)| score > b) {
+                best = Some((score, epoch));
+                since_best = 0;
+                saved::save(&model_dir, &vs, d, tokenizer_file)?;
+            } else {
+                since_best += 1;
+                if since_best >= config.patience {
+                    log_line(
+                        &bar,
+                        format!("no better dev score for {since_best} epochs: stopping after epoch {epoch}"),
+                    );
+                    break;
+                }
+            }
+        }
+        bar.finish_and_clear();
+        let (_, best_epoch) = best.context("no epoch was trained")?;
+        let saved = Saved::load(&model_dir, device)?;
+        let mut result = SeedResult { seed, best_epoch, dir: self.dir.clone(), dev: Scores::new(), test: None };
+        for (split, rows) in [("dev", Some(&data.dev)), ("test", data.test.as_ref())] {
+            let Some(rows) = rows else { continue };
+            let predicted = predictions_of(&saved.model, &saved.description, rows, config, device)?;
+            crate::export::predictions(&self.dir.join(format!("predictions-{split}.json")), rows, &predicted)?;
+            let scores = Scores::of(rows.iter().map(gold_of).zip(&predicted), &d.labels.symmetric);
+            match split {
+                "dev" => result.dev = scores,
+                _ => result.test = Some(scores),
+            }
+        }
+        Ok(result)
+    }
+}
+
+/// A row's gold annotation as a sentence.
+pub fn gold_of(row: &LabeledRow) -> LabeledSentence {
+    LabeledSentence { words: row.words.clone(), entities: row.entities.clone(), relations: row.relations.clone() }
+}
+
+/// The predictions of `model` for `rows`, in batches of `config.eval_batch_size`.
+fn predictions_of(
+    model: &Extractor,
+    description: &Description,
+    rows: &[LabeledRow],
+    config: &FinetuneConfig,
+    device: Device,
+) -> Result<Vec<LabeledSentence>> {
+    predict_rows(model, &description.labels, rows, config.eval_batch_size, device, config.optim.bf16)
+}
+
+/// The predictions of `model` for `rows`, in batches of `batch_size`, without gradient
+/// (and in bf16 on CUDA when `bf16`).
+pub fn predict_rows(
+    model: &Extractor,
+    labels: &Labels,
+    rows: &[LabeledRow],
+    batch_size: usize,
+    device: Device,
+    bf16: bool,
+) -> Result<Vec<LabeledSentence>> {
+    let autocast = bf16 && device.is_cuda();
+    let mut predictions = Vec::with_capacity(rows.len());
+    for chunk in rows.chunks(batch_size.max(1)) {
+        let out = tch::no_grad(|| tch::autocast(autocast, || step::run(model, labels, chunk, device, Mode::Predict)))?;
+        predictions.extend(out.predictions);
+    }
+    Ok(predictions)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scheduled_sampling_feeds_gold_first_then_decays() {
+        let s = ScheduleConfig::default();
+        assert!((1..=5).all(|e| gold_probability(&s, e) == 1.0));
+        let p6 = gold_probability(&s, 6);
+        assert!((p6 - 3.0 / (3.0 + (1.0f64 / 3.0).exp())).abs() < 1e-12, "{p6}");
+        let curve: Vec<f64> = (6..40).map(|e| gold_probability(&s, e)).collect();
+        assert!(curve.windows(2).all(|w| w[1] < w[0]) && curve[curve.len() - 1] < 0.01);
+        assert_eq!(gold_probability(&ScheduleConfig { k: 0.0, ..s }, 50), 1.0);
+    }
+
+    #[test]
+    fn bert_layers_learn_slower_the_lower_they_are() {
+        let g = |name: &str| layer_groups(name, 12, 0.9, 0.01);
+        assert_eq!(g("bert.encoder.layer.11.output.dense.weight").lr_scale, 1.0);
+        assert!((g("bert.encoder.layer.0.attention.self.query.weight").lr_scale - 0.9f64.powi(11)).abs() < 1e-12);
+        assert!((g("bert.encoder.layer.10.intermediate.dense.bias").lr_scale - 0.9).abs() < 1e-12);
+        assert_eq!(g("bert.encoder.layer.10.intermediate.dense.bias").weight_decay, 0.0);
+        assert_eq!(g("bert.embeddings.word_embeddings.weight").lr_scale, 1.0);
+        assert_eq!(g("relation_classifier.weight"), ParamGroup { lr_scale: 1.0, weight_decay: 0.01 });
+    }
+
+    #[test]
+    fn the_pipeline_files_are_the_defaults() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        for corpus in ["ace05", "scierc"] {
+            let path = root.join(format!("pipelines/finetune-{corpus}.toml"));
+            let config: FinetuneConfig = config::load(Some(&path), &[]).unwrap();
+            assert_eq!(config, FinetuneConfig::default(), "{corpus}");
+        }
+    }
+}
