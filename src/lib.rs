@@ -19,6 +19,12 @@
 //! shard reader -> batch (loader, views) -> model (BERT, span and span-pair encoders) -> train (objectives, MoCo)
 //! ```
 //!
+//! Fine-tuning reads labeled shards into the extractor of the paper's §3.4:
+//!
+//! ```text
+//! labeled shards -> extract (tags, span types, relations) -> finetune (scheduled sampling, dev selection) -> score (Ent, Rel, Rel+)
+//! ```
+//!
 //! [`runtime`] holds what every libtorch command shares (device, AdamW, schedule,
 //! checkpoints, metrics). The ground floor serves every stage: [`rng`] (keyed random
 //! streams), [`counts`] (counts by reason), [`atomic`] (whole-or-nothing files) and

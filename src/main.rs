@@ -155,6 +155,16 @@ enum Corpus {
         #[command(flatten)]
         args: PrepArgs,
     },
+    /// Any other labeled corpus (DyGIE, NERE or ARNOR JSON lines, or brat) to labeled
+    /// shards. Its label sets come from --config's [labels] (see pipelines/labeled.toml);
+    /// where none are given, any label is accepted and fine-tuning takes the training
+    /// split's.
+    Labeled {
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
 }
 
 /// Flags of `spe train`.
@@ -461,6 +471,7 @@ fn prep_corpus(corpus: Corpus) -> Result<()> {
         }
         Corpus::Ace05 { splits, args } => splits.run("ace05", &args)?,
         Corpus::Scierc { splits, args } => splits.run("scierc", &args)?,
+        Corpus::Labeled { splits, args } => splits.run("labeled", &args)?,
     }
     Ok(())
 }

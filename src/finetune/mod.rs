@@ -538,5 +538,8 @@ mod tests {
             let config: FinetuneConfig = config::load(Some(&path), &[]).unwrap();
             assert_eq!(config, FinetuneConfig::default(), "{corpus}");
         }
+        let tiny: FinetuneConfig = config::load(Some(&root.join("pipelines/finetune-tiny.toml")), &[]).unwrap();
+        tiny.check().unwrap();
+        assert!(tiny.epochs <= 30 && tiny.span.size < 100);
     }
 }

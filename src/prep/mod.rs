@@ -391,7 +391,7 @@ mod tests {
 
     #[test]
     fn the_shipped_pipeline_files_hold_the_defaults() {
-        for corpus in ["text", "wiki", "books", "nyt", "ace05", "scierc"] {
+        for corpus in ["text", "wiki", "books", "nyt", "ace05", "scierc", "labeled"] {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("pipelines/{corpus}.toml"));
             let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
             assert_eq!(config, PrepConfig::for_corpus(corpus), "{corpus}");

@@ -1,5 +1,5 @@
 //! What every libtorch command shares, whatever it trains (the `train` feature):
-//! pre-training (`spe train`) now, fine-tuning and evaluation next.
+//! pre-training (`spe train`), fine-tuning (`spe finetune`) and evaluation.
 //!
 //! - [`device`]: choosing the device, bf16 autocast on CUDA, copying host buffers to it;
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
@@ -9,7 +9,7 @@
 //! - [`progress`]: the progress bar.
 //!
 //! Nothing here knows the objectives, the model or the data: the trainers in
-//! [`crate::train`] compose these pieces.
+//! [`crate::train`] and [`crate::finetune`] compose these pieces.
 
 pub mod checkpoint;
 pub mod device;

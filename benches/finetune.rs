@@ -1,0 +1,90 @@
+//! Fine-tuning and prediction throughput of the extractor, in sentences per second
+//! (criterion's "elem/s"), on the 52 real sentences of the bundled SciERC training sample:
+//! one optimizer step on a batch of 32 sentences (tags, every candidate span and pair,
+//! backward, clipping, AdamW), and prediction of all 52. The sentence encoder has the size
+//! of all-MiniLM-L6-v2 (6 layers, 384 hidden) with random weights, the span encoders the
+//! paper's sizes; in training the relation candidates come from the gold entities.
+//!
+//! Run with `cargo bench --features train --bench finetune`; `SPE_BENCH_DEVICE` picks the
+//! device (`cpu`, `cuda`; CUDA where there is one by default, with bf16 autocast).
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use spe::extract::labels::Scheme;
+use spe::extract::model::Extractor;
+use spe::extract::step::{self, Mode};
+use spe::finetune::{labels_of, predict_rows, FinetuneConfig};
+use spe::model::bert::BertConfig;
+use spe::prep::{PrepConfig, PrepOptions};
+use spe::runtime::device::{autocast_bfloat16, parse_device};
+use spe::runtime::optim::AdamW;
+use spe::shard::labeled::read_split;
+use spe::shard::manifest::LabeledManifest;
+use spe::tokenize::TokenizerConfig;
+use std::path::{Path, PathBuf};
+use tch::nn;
+
+fn repo(path: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+fn finetune(c: &mut Criterion) {
+    let device = parse_device(std::env::var("SPE_BENCH_DEVICE").ok().as_deref()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("scierc");
+    let config = PrepConfig {
+        tokenizer: TokenizerConfig { path: repo("data/bert-base-cased-vocab.txt"), ..TokenizerConfig::default() },
+        ..PrepConfig::for_corpus("scierc")
+    };
+    let inputs = spe::prep::labeled::LabeledInputs {
+        splits: vec![("train".into(), repo("data/sample/scierc/train.json"))],
+        documents: None,
+    };
+    spe::prep::labeled::run("scierc", &inputs, &config, &PrepOptions { out: data.clone(), threads: 0, force: true })
+        .unwrap();
+    let manifest = LabeledManifest::read(&data).unwrap();
+    let rows = read_split(&data, &manifest, "train").unwrap();
+    let labels = labels_of(&manifest, Scheme::Bieou).unwrap();
+    let bert = BertConfig {
+        hidden_size: 384,
+        num_hidden_layers: 6,
+        intermediate_size: 1536,
+        num_attention_heads: 12,
+        ..BertConfig::default()
+    };
+    let finetune = FinetuneConfig::default();
+    tch::manual_seed(1);
+    let vs = nn::VarStore::new(device);
+    let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels);
+    let mut optimizer = AdamW::new(&vs, &spe::runtime::optim::OptimConfig::default());
+    let autocast = device.is_cuda() && finetune.optim.bf16;
+    if autocast {
+        autocast_bfloat16();
+    }
+    let batch = &rows[..32];
+    let gold = vec![true; batch.len()];
+
+    let mut group = c.benchmark_group("finetune");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(batch.len() as u64));
+    group.bench_function(format!("step_32_sentences_{device:?}"), |b| {
+        b.iter(|| {
+            let out = tch::autocast(autocast, || {
+                step::run(&model, &labels, batch, device, Mode::Train { gold_entities: &gold })
+            })
+            .unwrap();
+            let loss = out.loss.unwrap();
+            loss.backward();
+            optimizer.clip_gradients(1.0);
+            optimizer.step(2.5e-5);
+            f64::try_from(loss).unwrap()
+        })
+    });
+    group.throughput(Throughput::Elements(rows.len() as u64));
+    group.bench_function(format!("predict_{}_sentences_{device:?}", rows.len()), |b| {
+        b.iter(|| predict_rows(&model, &labels, &rows, 32, device, true).unwrap().len())
+    });
+    group.finish();
+}
+
+criterion_group!(benches, finetune);
+criterion_main!(benches);

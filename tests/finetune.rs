@@ -1,0 +1,242 @@
+//! Fine-tuning, evaluation and prediction on the CPU with a tiny model: a pre-training
+//! run's exports load into the extractor, which overfits real SciERC sentences to F1 = 1;
+//! an independent Python scorer gets spe's counts from its predictions file; raw text
+//! gives well-formed predictions; bad input is refused before training.
+//!
+//! Needs the `train` feature, `SPE_PYTHON` and `SPE_TEST_BERT` (see tests/train.rs).
+#![cfg(feature = "train")]
+
+mod common;
+
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn ok(output: Output) -> Output {
+    assert!(output.status.success(), "spe failed: {}", stderr(&output));
+    output
+}
+
+fn fails_with(output: Output, message: &str) {
+    assert!(!output.status.success(), "spe succeeded where it should not");
+    assert!(stderr(&output).contains(message), "expected {message:?} in: {}", stderr(&output));
+}
+
+fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Two real SciERC training documents without nested mentions (6 sentences, 12 entities,
+/// 7 relations), as a JSON lines file in `dir`.
+fn few_scierc(dir: &Path) -> PathBuf {
+    let train = std::fs::read_to_string(repo("data/sample/scierc/train.json")).unwrap();
+    let few: String = train
+        .lines()
+        .filter(|l| l.contains("\"A97-1052\"") || l.contains("\"N03-2003\""))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = dir.join("few.json");
+    std::fs::write(&path, few).unwrap();
+    path
+}
+
+/// Labeled shards of the given splits, with the paper's vocabulary.
+fn scierc(out: &Path, splits: &[(&str, &Path)]) -> PathBuf {
+    let vocab = vocab();
+    let mut args = vec!["prep", "scierc", "--out", s(out), "--tokenizer", s(&vocab)];
+    let flags: Vec<String> = splits.iter().map(|(name, _)| format!("--{name}")).collect();
+    for ((_, path), flag) in splits.iter().zip(&flags) {
+        args.extend([flag.as_str(), s(path)]);
+    }
+    ok(spe(&args));
+    out.to_path_buf()
+}
+
+/// A tiny pre-training run of a few steps: its encoder/ and span encoders.
+fn tiny_run(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(sample_text()).unwrap();
+    let few: String = text.lines().take(64).map(|l| format!("{l}\n")).collect();
+    let input = dir.join("pretrain.txt");
+    std::fs::write(&input, few).unwrap();
+    let shards = dir.join("pretrain-shards");
+    prep(&[&input], &shards, &[]);
+    let run = dir.join("pretrain-run");
+    let config = repo("pipelines/train-tiny.toml");
+    ok(spe(&[
+        "train",
+        "--shards",
+        s(&shards),
+        "--out",
+        s(&run),
+        "--config",
+        s(&config),
+        "--steps",
+        "2",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--set",
+        "moco.queue_size=64",
+    ]));
+    run
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+#[test]
+fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let few = few_scierc(dir.path());
+    let test = repo("data/sample/scierc/test.json");
+    let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few), ("test", &test)]);
+    let run = tiny_run(dir.path());
+    let out = dir.path().join("finetune");
+    ok(spe(&[
+        "finetune",
+        "--data",
+        s(&data),
+        "--encoder",
+        s(&run),
+        "--out",
+        s(&out),
+        "--epochs",
+        "60",
+        "--device",
+        "cpu",
+        "--quiet",
+        "--set",
+        "optim.learning_rate=5e-3",
+        "--set",
+        "optim.warmup_fraction=0.1",
+        "--set",
+        "span.dropout=0",
+        "--set",
+        "batch_size=8",
+        "--set",
+        "patience=60",
+    ]));
+
+    // The sentences it was trained on are extracted exactly.
+    let report = read_json(&out.join("report.json"));
+    for measure in ["ent", "rel", "rel_strict"] {
+        assert_eq!(report["f1"][format!("dev.{measure}")]["mean"], 100.0, "{measure}: {}", report["f1"]);
+    }
+    let dev = &report["seeds"][0]["dev"];
+    assert_eq!(dev["ent"]["total"]["gold"], 12);
+    assert_eq!(dev["rel"]["total"]["gold"], 7);
+
+    // An independent scorer reads the same counts from the predictions file, on the unseen
+    // test split where the model is far from perfect.
+    let python = std::env::var("SPE_PYTHON").expect("SPE_PYTHON is set by scripts/test.sh");
+    let scorer = Command::new(python)
+        .arg(repo("tests/python/score_predictions.py"))
+        .arg(out.join("predictions-test.json"))
+        .arg("COMPARE,CONJUNCTION")
+        .output()
+        .unwrap();
+    assert!(scorer.status.success(), "{}", String::from_utf8_lossy(&scorer.stderr));
+    let theirs: Value = serde_json::from_slice(&scorer.stdout).unwrap();
+    let test_scores = &report["seeds"][0]["test"];
+    for measure in ["ent", "rel", "rel_strict"] {
+        let c = &test_scores[measure]["total"];
+        assert_eq!(theirs[measure], serde_json::json!([c["gold"], c["predicted"], c["correct"]]), "{measure}");
+    }
+    assert_eq!(theirs["ent"][0], 185);
+    assert!(theirs["ent"][1].as_u64().unwrap() > 0, "the model predicts entities on unseen text");
+
+    // spe evaluate gives the same scores as the run's own report.
+    let model = out.join("model");
+    let predictions = dir.path().join("evaluated.json");
+    let printed =
+        ok(spe(&["evaluate", "--model", s(&model), "--data", s(&data), "--split", "dev", "--out", s(&predictions)]));
+    let table = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert!(table.contains("Rel+ (strict)") && table.contains("100.00"), "{table}");
+
+    // Raw text gives one well-formed DyGIE line per document.
+    let raw = dir.path().join("raw.txt");
+    std::fs::write(&raw, "We present a statistical parser.\nIt uses a maximum entropy model.\n\nAnother document.\n")
+        .unwrap();
+    let predicted = dir.path().join("raw.json");
+    ok(spe(&["predict", "--model", s(&model), "--input", s(&raw), "--out", s(&predicted)]));
+    let lines: Vec<Value> =
+        std::fs::read_to_string(&predicted).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["sentences"][1], serde_json::json!(["It", "uses", "a", "maximum", "entropy", "model", "."]));
+    for doc in &lines {
+        let words: usize = doc["sentences"].as_array().unwrap().iter().map(|s| s.as_array().unwrap().len()).sum();
+        let sentences = doc["sentences"].as_array().unwrap().len();
+        assert_eq!(doc["predicted_ner"].as_array().unwrap().len(), sentences);
+        assert_eq!(doc["predicted_relations"].as_array().unwrap().len(), sentences);
+        for e in doc["predicted_ner"].as_array().unwrap().iter().flat_map(|s| s.as_array().unwrap()) {
+            assert!(e[0].as_u64() <= e[1].as_u64() && (e[1].as_u64().unwrap() as usize) < words, "{e}");
+        }
+    }
+
+    // An extractor of SciERC's labels refuses data of ACE05's.
+    let ace = dir.path().join("ace05");
+    let vocab = vocab();
+    let ace_train = repo("tests/fixtures/ace05/dygie/train.json");
+    ok(spe(&["prep", "ace05", "--test", s(&ace_train), "--out", s(&ace), "--tokenizer", s(&vocab)]));
+    fails_with(spe(&["evaluate", "--model", s(&model), "--data", s(&ace)]), "was trained on other labels");
+}
+
+#[test]
+fn bad_input_is_refused_before_training() {
+    let dir = tempfile::tempdir().unwrap();
+    let few = few_scierc(dir.path());
+    let only_train = scierc(&dir.path().join("only-train"), &[("train", &few)]);
+    let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few)]);
+    let out = dir.path().join("out");
+    let bert = PathBuf::from(std::env::var_os("SPE_TEST_BERT").expect("SPE_TEST_BERT is set by scripts/test.sh"));
+    let finetune = |data: &Path, encoder: &Path| {
+        spe(&[
+            "finetune",
+            "--data",
+            s(data),
+            "--encoder",
+            s(encoder),
+            "--out",
+            s(&out),
+            "--epochs",
+            "1",
+            "--device",
+            "cpu",
+        ])
+    };
+    fails_with(finetune(&only_train, &bert), "has no dev split");
+    fails_with(finetune(&data, dir.path()), "is neither an spe train run");
+    // all-MiniLM-L6-v2 has an uncased vocabulary of 30,522 entries; the shards the cased 28,996.
+    fails_with(finetune(&data, &bert), "a vocabulary of 28996 entries, but the encoder");
+    assert!(!out.join("report.json").exists());
+}
+
+#[test]
+fn a_corpus_of_ones_own_takes_its_labels_from_its_training_split() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("labeled");
+    let vocab = vocab();
+    let (train, dev) = (repo("tests/fixtures/ace05/nere/train.json"), repo("tests/fixtures/ace05/nere/dev.json"));
+    ok(spe(&[
+        "prep",
+        "labeled",
+        "--train",
+        s(&train),
+        "--dev",
+        s(&dev),
+        "--out",
+        s(&out),
+        "--tokenizer",
+        s(&vocab),
+        "--set",
+        "labels.symmetric=[\"PER-SOC\"]",
+    ]));
+    let manifest = spe::shard::manifest::LabeledManifest::read(&out).unwrap();
+    assert_eq!(manifest.source_format.as_str(), "nere");
+    let labels = spe::finetune::labels_of(&manifest, spe::extract::labels::Scheme::Bieou).unwrap();
+    assert_eq!(labels.entities, ["FAC", "GPE", "ORG", "PER", "WEA"]);
+    assert_eq!(labels.relations, ["ART", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]);
+    assert_eq!(labels.symmetric, ["PER-SOC"]);
+}
