@@ -175,6 +175,26 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
         }
     }
 
+    // Pre-tokenized DyGIE lines keep their gold fields, and the model that learnt them
+    // predicts exactly those.
+    let from_json = dir.path().join("from-json.json");
+    ok(spe(&["predict", "--model", s(&model), "--input", s(&few), "--out", s(&from_json)]));
+    let sorted = |lists: &Value| -> Vec<Vec<String>> {
+        let sentences = lists.as_array().unwrap().iter();
+        sentences
+            .map(|items| {
+                let mut items: Vec<String> = items.as_array().unwrap().iter().map(Value::to_string).collect();
+                items.sort();
+                items
+            })
+            .collect()
+    };
+    for line in std::fs::read_to_string(&from_json).unwrap().lines() {
+        let doc: Value = serde_json::from_str(line).unwrap();
+        assert_eq!(sorted(&doc["predicted_ner"]), sorted(&doc["ner"]), "{}", doc["doc_key"]);
+        assert_eq!(sorted(&doc["predicted_relations"]), sorted(&doc["relations"]), "{}", doc["doc_key"]);
+    }
+
     // An extractor of SciERC's labels refuses data of ACE05's.
     let ace = dir.path().join("ace05");
     let vocab = vocab();
