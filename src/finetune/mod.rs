@@ -70,6 +70,10 @@ pub struct FinetuneOptim {
     pub learning_rate: f64,
     /// Each BERT layer below the top learns at this share of the one above.
     pub layer_decay: f64,
+    /// Everything outside BERT (span encoders, tagger, classifiers) learns at this multiple
+    /// of `learning_rate`. The authors use 1; heads that start at random learn little on
+    /// a few dozen sentences at BERT's rate.
+    pub head_lr_scale: f64,
     /// Share of the steps spent warming up.
     pub warmup_fraction: f64,
     /// Adam β1.
@@ -91,6 +95,7 @@ impl Default for FinetuneOptim {
         FinetuneOptim {
             learning_rate: 2.5e-5,
             layer_decay: 0.9,
+            head_lr_scale: 1.0,
             warmup_fraction: 0.2,
             beta1: 0.9,
             beta2: 0.999,
@@ -149,6 +154,7 @@ impl FinetuneConfig {
         for (name, value) in [
             ("optim.learning_rate", o.learning_rate),
             ("optim.layer_decay", o.layer_decay),
+            ("optim.head_lr_scale", o.head_lr_scale),
             ("optim.weight_decay", o.weight_decay),
             ("schedule.k", self.schedule.k),
         ] {
@@ -190,12 +196,17 @@ pub fn gold_probability(schedule: &ScheduleConfig, epoch: u64) -> f64 {
     k / (k + ((epoch - schedule.gold_epochs) as f64 / k).exp())
 }
 
-/// The group of variable `name` in a BERT of `layers` layers: layer i learns at
-/// decay^(layers − 1 − i) of the rate, every other variable at the full rate.
-pub fn layer_groups(name: &str, layers: i64, decay: f64, weight_decay: f64) -> ParamGroup {
+/// The group of variable `name` in an extractor whose BERT has `layers` layers: layer i
+/// learns at decay^(layers − 1 − i) of the rate, the rest of BERT (embeddings, pooler) at
+/// the rate, and everything outside BERT at `head_scale` times the rate.
+pub fn layer_groups(name: &str, layers: i64, optim: &FinetuneOptim) -> ParamGroup {
     let layer = name.strip_prefix("bert.encoder.layer.").and_then(|rest| rest.split('.').next()?.parse::<i64>().ok());
-    let lr_scale = layer.map_or(1.0, |i| decay.powi((layers - 1 - i) as i32));
-    ParamGroup { lr_scale, ..ParamGroup::default_for(name, weight_decay) }
+    let lr_scale = match (layer, name.starts_with(BERT_PREFIX)) {
+        (Some(i), _) => optim.layer_decay.powi((layers - 1 - i) as i32),
+        (None, true) => 1.0,
+        (None, false) => optim.head_lr_scale,
+    };
+    ParamGroup { lr_scale, ..ParamGroup::default_for(name, optim.weight_decay) }
 }
 
 /// Where the sentence encoder comes from.
@@ -391,9 +402,7 @@ impl SeedRun<'_> {
         let total = steps_per_epoch * config.epochs;
         let adamw = config.adamw(total);
         let layers = d.bert.num_hidden_layers;
-        let mut optimizer = AdamW::with_groups(&vs, &adamw, |name| {
-            layer_groups(name, layers, config.optim.layer_decay, config.optim.weight_decay)
-        });
+        let mut optimizer = AdamW::with_groups(&vs, &adamw, |name| layer_groups(name, layers, &config.optim));
         let autocast = config.optim.bf16 && device.is_cuda();
         if autocast {
             autocast_bfloat16();
@@ -521,13 +530,16 @@ mod tests {
 
     #[test]
     fn bert_layers_learn_slower_the_lower_they_are() {
-        let g = |name: &str| layer_groups(name, 12, 0.9, 0.01);
+        let optim = FinetuneOptim { head_lr_scale: 20.0, ..FinetuneOptim::default() };
+        let g = |name: &str| layer_groups(name, 12, &optim);
         assert_eq!(g("bert.encoder.layer.11.output.dense.weight").lr_scale, 1.0);
         assert!((g("bert.encoder.layer.0.attention.self.query.weight").lr_scale - 0.9f64.powi(11)).abs() < 1e-12);
         assert!((g("bert.encoder.layer.10.intermediate.dense.bias").lr_scale - 0.9).abs() < 1e-12);
         assert_eq!(g("bert.encoder.layer.10.intermediate.dense.bias").weight_decay, 0.0);
         assert_eq!(g("bert.embeddings.word_embeddings.weight").lr_scale, 1.0);
-        assert_eq!(g("relation_classifier.weight"), ParamGroup { lr_scale: 1.0, weight_decay: 0.01 });
+        assert_eq!(g("bert.pooler.dense.weight").lr_scale, 1.0);
+        assert_eq!(g("relation_classifier.weight"), ParamGroup { lr_scale: 20.0, weight_decay: 0.01 });
+        assert_eq!(g("span_encoder.conv2.bias"), ParamGroup { lr_scale: 20.0, weight_decay: 0.0 });
     }
 
     #[test]
