@@ -263,6 +263,29 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
 }
 
 #[test]
+fn a_run_whose_gradient_is_not_finite_stops_and_exports_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 20);
+    // A learning rate this large makes the weights infinite after the first step, and the
+    // second step's loss and gradient NaN.
+    let set = [
+        ("optim.learning_rate", toml::Value::Float(1e30)),
+        ("optim.warmup_fraction", toml::Value::Float(0.0)),
+        ("optim.steps", 6.into()),
+        ("moco.queue_size", 64.into()),
+    ];
+    let out = dir.path().join("run");
+    let err = trainer::run(&options(&shards, &out, &set)).unwrap_err().to_string();
+    assert!(err.contains("step 2: the gradient norm is NaN"), "{err}");
+    assert!(!out.join("encoder").exists() && !out.join("span_encoders.safetensors").exists());
+    // Skipping is bounded: with one skip allowed, the next NaN step still stops the run.
+    let mut skip = set.to_vec();
+    skip.push(("optim.skip_nonfinite_steps", 1.into()));
+    let err = trainer::run(&options(&shards, &dir.path().join("skip"), &skip)).unwrap_err().to_string();
+    assert!(err.contains("step 3") && err.contains("more than optim.skip_nonfinite_steps = 1"), "{err}");
+}
+
+#[test]
 fn a_vocabulary_mismatch_is_refused_before_training() {
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);

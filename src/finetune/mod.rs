@@ -152,10 +152,8 @@ impl FinetuneConfig {
     fn check(&self) -> Result<()> {
         let o = &self.optim;
         for (name, value) in [
-            ("optim.learning_rate", o.learning_rate),
             ("optim.layer_decay", o.layer_decay),
             ("optim.head_lr_scale", o.head_lr_scale),
-            ("optim.weight_decay", o.weight_decay),
             ("schedule.k", self.schedule.k),
         ] {
             ensure!(value.is_finite() && value >= 0.0, "{name} must be a finite number ≥ 0, not {value}");
@@ -164,8 +162,7 @@ impl FinetuneConfig {
             self.epochs > 0 && self.batch_size > 0 && self.eval_batch_size > 0,
             "epochs and batch sizes must be ≥ 1"
         );
-        ensure!((0.0..=1.0).contains(&o.warmup_fraction), "optim.warmup_fraction must lie in [0, 1]");
-        Ok(())
+        self.adamw(1).check()
     }
 
     /// AdamW's settings for a run of `steps` steps.
@@ -182,6 +179,7 @@ impl FinetuneConfig {
             weight_decay: o.weight_decay,
             clip_norm: o.clip_norm,
             bf16: o.bf16,
+            skip_nonfinite_steps: 0,
         }
     }
 }
@@ -432,7 +430,8 @@ impl SeedRun<'_> {
                     loss_sum += value;
                     batches += 1;
                 }
-                optimizer.clip_gradients(config.optim.clip_norm);
+                let norm = optimizer.clip_gradients(config.optim.clip_norm);
+                ensure!(norm.is_finite(), "epoch {epoch}, step {step}: the gradient norm is {norm}");
                 optimizer.step(learning_rate(&adamw, step, total));
                 step += 1;
                 bar.inc(1);

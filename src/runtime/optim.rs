@@ -37,6 +37,10 @@ pub struct OptimConfig {
     pub clip_norm: f64,
     /// bfloat16 autocast on CUDA.
     pub bf16: bool,
+    /// Steps whose gradient norm is not finite (a NaN or infinite loss) that are skipped,
+    /// their gradients dropped and the skip reported, before the run stops with an error;
+    /// 0 stops at the first.
+    pub skip_nonfinite_steps: u64,
 }
 
 impl Default for OptimConfig {
@@ -52,7 +56,35 @@ impl Default for OptimConfig {
             weight_decay: 0.01,
             clip_norm: 1.0,
             bf16: true,
+            skip_nonfinite_steps: 0,
         }
+    }
+}
+
+impl OptimConfig {
+    /// Refuses values that would train to a wrong result without saying so.
+    pub fn check(&self) -> Result<()> {
+        for (name, value) in [
+            ("optim.learning_rate", self.learning_rate),
+            ("optim.weight_decay", self.weight_decay),
+            ("optim.clip_norm", self.clip_norm),
+        ] {
+            anyhow::ensure!(value.is_finite() && value >= 0.0, "{name} must be a finite number ≥ 0, not {value}");
+        }
+        anyhow::ensure!(
+            self.eps.is_finite() && self.eps > 0.0,
+            "optim.eps must be a finite number > 0, not {}",
+            self.eps
+        );
+        for (name, value) in [("optim.beta1", self.beta1), ("optim.beta2", self.beta2)] {
+            anyhow::ensure!((0.0..1.0).contains(&value), "{name} must lie in [0, 1), not {value}");
+        }
+        anyhow::ensure!(
+            (0.0..=1.0).contains(&self.warmup_fraction),
+            "optim.warmup_fraction must lie in [0, 1], not {}",
+            self.warmup_fraction
+        );
+        Ok(())
     }
 }
 

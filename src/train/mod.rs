@@ -91,10 +91,12 @@ impl TrainConfig {
         ensure!(self.model.heads.tbo_offsets > 128, "model.heads.tbo_offsets must exceed 128, the longest word offset");
         ensure!(!self.model.span.kernel_sizes.is_empty(), "model.span.kernel_sizes is empty");
         let o = &self.objectives;
-        ensure!(o.tbo >= 0.0 && o.spo >= 0.0 && o.cspo >= 0.0, "objective weights cannot be negative");
+        for (name, weight) in [("tbo", o.tbo), ("spo", o.spo), ("cspo", o.cspo)] {
+            ensure!(weight.is_finite() && weight >= 0.0, "objectives.{name} must be a finite weight ≥ 0, not {weight}");
+        }
         ensure!(o.tbo + o.spo + o.cspo > 0.0, "every objective is off");
         ensure!(self.optim.steps > 0, "optim.steps must be at least 1");
-        ensure!((0.0..=1.0).contains(&self.optim.warmup_fraction), "optim.warmup_fraction must lie in [0, 1]");
+        self.optim.check()?;
         ensure!(self.checkpoint_every > 0 && self.log_every > 0, "checkpoint_every and log_every must be at least 1");
         self.accumulation().map(|_| ())
     }
@@ -132,6 +134,8 @@ pub struct TrainSummary {
     pub records: Vec<StepRecord>,
     /// The exported Hugging Face BERT directory.
     pub encoder_dir: PathBuf,
+    /// Steps skipped for a non-finite gradient (see `optim.skip_nonfinite_steps`).
+    pub skipped_steps: u64,
 }
 
 /// Reads the configuration, applying `--init`'s BERT config and `--objectives`.
@@ -211,6 +215,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let start_step = step;
     let mut records = Vec::new();
     let mut throughput = Throughput::default();
+    let mut skipped = 0u64;
     let run_start = Instant::now();
 
     while step < total {
@@ -231,12 +236,30 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             keys.extend(result.keys);
         }
         let grad_norm = optimizer.clip_gradients(config.optim.clip_norm);
-        optimizer.step(lr);
-        if let Some(moco) = &mut moco {
-            moco.momentum_update(&vs);
-            for k in &keys {
-                moco.enqueue(k);
+        if grad_norm.is_finite() {
+            optimizer.step(lr);
+            if let Some(moco) = &mut moco {
+                moco.momentum_update(&vs);
+                for k in &keys {
+                    moco.enqueue(k);
+                }
             }
+        } else {
+            // Applying this step would make every weight NaN; the run stops (or skips it),
+            // so no non-finite weight is ever checkpointed or exported.
+            skipped += 1;
+            ensure!(
+                skipped <= config.optim.skip_nonfinite_steps,
+                "step {}: the gradient norm is {grad_norm} (the loss or a gradient is not finite); that is {skipped} \
+                 such step(s), more than optim.skip_nonfinite_steps = {}",
+                step + 1,
+                config.optim.skip_nonfinite_steps
+            );
+            optimizer.zero_grad();
+            log_line(
+                &progress,
+                format!("step {}: gradient norm {grad_norm}: step skipped ({skipped} so far)", step + 1),
+            );
         }
         step += 1;
         rows += config.optim.batch_size as u64;
@@ -255,6 +278,12 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 tokens_per_s,
                 run_start.elapsed().as_secs_f64(),
             );
+            let losses = [Some(record.loss), record.tbo, record.spo, record.cspo];
+            ensure!(
+                losses.iter().flatten().all(|l| l.is_finite()),
+                "step {step}: a loss is not finite: {}",
+                record.line(total)
+            );
             log_line(&progress, record.line(total));
             metrics.write(&record)?;
             records.push(record);
@@ -271,7 +300,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         _ => &vs,
     };
     let encoder_dir = export_encoders(out, exported, &config.model)?;
-    Ok(TrainSummary { steps: step - start_step, records, encoder_dir })
+    Ok(TrainSummary { steps: step - start_step, records, encoder_dir, skipped_steps: skipped })
 }
 
 #[cfg(test)]
@@ -286,6 +315,23 @@ mod tests {
         let tiny: TrainConfig = config::load(Some(&root.join("pipelines/train-tiny.toml")), &[]).unwrap();
         tiny.check().unwrap();
         assert!(tiny.model.bert.hidden_size < 100 && tiny.optim.steps < 100);
+    }
+
+    #[test]
+    fn values_that_would_train_to_nothing_are_refused() {
+        for (key, value) in [
+            ("optim.learning_rate", f64::INFINITY),
+            ("optim.learning_rate", f64::NAN),
+            ("optim.weight_decay", -0.1),
+            ("objectives.spo", f64::INFINITY),
+            ("optim.beta2", 1.0),
+            ("optim.eps", 0.0),
+        ] {
+            let config: TrainConfig = config::load(None, &[Override::new(key, value)]).unwrap();
+            let err = config.check().unwrap_err().to_string();
+            assert!(err.contains(key), "{key} = {value}: {err}");
+        }
+        TrainConfig::default().check().unwrap();
     }
 
     #[test]
