@@ -41,6 +41,7 @@ pub mod extract;
 #[cfg(feature = "train")]
 pub mod finetune;
 pub mod inspect;
+pub mod lock;
 #[cfg(feature = "train")]
 pub mod model;
 pub mod prep;

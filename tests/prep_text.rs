@@ -215,6 +215,21 @@ fn an_existing_output_is_replaced_only_with_force() {
 }
 
 #[test]
+fn a_second_run_into_a_directory_being_written_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // This process stands for a run in progress: it holds the directory's lock.
+    let running = spe::lock::OutputLock::acquire(&out).unwrap();
+    let second = try_prep(&[&sample_text()], &out, &["--force"]);
+    assert!(!second.status.success());
+    assert!(stderr(&second).contains("another spe run is writing"), "{}", stderr(&second));
+    assert!(!out.join("manifest.json").exists() && !out.join("part-00000.parquet").exists());
+    drop(running);
+    prep(&[&sample_text()], &out, &[]);
+    assert!(Manifest::read(&out).is_ok());
+}
+
+#[test]
 fn inspect_shows_the_pair_the_permutations_and_both_views() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

@@ -348,12 +348,12 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         bert.vocab_size
     );
     let tokenizer_file = saved::tokenizer_file(&data.manifest.tokenizer)?;
+    let _lock = crate::lock::OutputLock::acquire(&options.out)?;
     ensure!(
         !options.out.join(report::REPORT_FILE).exists(),
         "{} already holds a fine-tuning run; choose another --out",
         options.out.display()
     );
-    std::fs::create_dir_all(&options.out).with_context(|| format!("cannot create {}", options.out.display()))?;
     let description = Description {
         format: "spe-extractor".into(),
         labels: data.labels.clone(),

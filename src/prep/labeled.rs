@@ -122,7 +122,7 @@ pub fn run(
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
     let names: Vec<&str> = inputs.splits.iter().map(|(name, _)| name.as_str()).collect();
-    prepare_output(&options.out, options.force, &names)?;
+    let _lock = prepare_output(&options.out, options.force, &names)?;
     let config_json = serde_json::to_value(config)?;
     let metadata = shard_metadata(LABELED_SCHEMA_VERSION, &tokenizer, &config_json, corpus);
     let mut splits = BTreeMap::new();

@@ -173,7 +173,7 @@ pub fn run(
         seed: config.seed,
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
-    prepare_output(&options.out, options.force, &[])?;
+    let _lock = prepare_output(&options.out, options.force, &[])?;
 
     let config_json = serde_json::to_value(config)?;
     let metadata = shard_metadata(SCHEMA_VERSION, &tokenizer, &config_json, corpus);

@@ -4,6 +4,7 @@
 
 use crate::atomic::TMP_SUFFIX;
 use crate::counts::describe;
+use crate::lock::OutputLock;
 use crate::shard::manifest::{LabeledManifest, Manifest};
 use crate::shard::schema::{META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
 use crate::shard::MANIFEST_FILE;
@@ -75,11 +76,12 @@ pub fn shard_metadata(
     ]
 }
 
-/// Creates `out`, or clears a previous output in it (and in its split folders `splits`)
-/// when `force` is set. The manifest is removed first, so an interrupted clean-up never
-/// leaves a finished-looking output.
-pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<()> {
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+/// Creates and locks `out` for the run ([`OutputLock`]), and clears a previous output in
+/// it (and in its split folders `splits`) when `force` is set. The manifest is removed
+/// first, so an interrupted clean-up never leaves a finished-looking output. The run holds
+/// the returned lock until it ends.
+pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<OutputLock> {
+    let lock = OutputLock::acquire(out)?;
     let mut previous = Vec::new();
     let dirs = std::iter::once(out.to_path_buf()).chain(splits.iter().map(|s| out.join(s)));
     for dir in dirs.filter(|d| d.is_dir()) {
@@ -93,7 +95,7 @@ pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<()> {
         }
     }
     if previous.is_empty() {
-        return Ok(());
+        return Ok(lock);
     }
     if !force {
         bail!("{} already holds spe output; pass --force to replace it", out.display());
@@ -102,7 +104,7 @@ pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<()> {
     for path in previous {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
-    Ok(())
+    Ok(lock)
 }
 
 fn host_name() -> String {

@@ -16,6 +16,7 @@ pub mod objectives;
 
 use crate::batch::loader::{LoaderConfig, ShardSet};
 use crate::config::{self, Override};
+use crate::lock::OutputLock;
 use crate::model::bert::BertConfig;
 use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
 use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
@@ -173,6 +174,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     );
     let accumulation = config.accumulation()?;
     let out = &options.out;
+    let _lock = OutputLock::acquire(out)?;
     let latest = checkpoints::latest(out)?;
     match (&latest, options.resume) {
         (Some(path), false) => bail!(
@@ -183,7 +185,6 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         (None, true) => bail!("--resume: {} holds no checkpoint", out.display()),
         _ => {}
     }
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
 
     tch::manual_seed(config.seed as i64);
     let vs = nn::VarStore::new(device);
