@@ -119,3 +119,23 @@ fn outputs_that_cannot_be_trained_on_are_refused_with_the_reason() {
     std::fs::write(&shard, &bytes[..bytes.len() / 2]).unwrap();
     assert!(err(std::slice::from_ref(&out)).contains("part-00000.parquet"), "{}", err(std::slice::from_ref(&out)));
 }
+
+#[test]
+fn token_ids_outside_the_recorded_vocabulary_are_caught_by_verify_and_the_loader() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shards(dir.path());
+    // A manifest that records fewer vocabulary entries than the shards use, as shards made
+    // with a vocabulary listing a token twice once did.
+    let path = out.join("manifest.json");
+    let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    manifest["tokenizer"]["vocab_size"] = 1000.into();
+    std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();
+
+    let verified = spe(&["verify", out.to_str().unwrap()]);
+    assert!(!verified.status.success());
+    assert!(stderr(&verified).contains("lies outside the vocabulary of 1000 entries"), "{}", stderr(&verified));
+
+    let set = Arc::new(ShardSet::open(&[out]).unwrap());
+    let err = set.stream(&LoaderConfig::default(), 1, 0).unwrap().next_batch().unwrap_err();
+    assert!(format!("{err:#}").contains("outside the vocabulary of 1000 entries the manifest records"), "{err:#}");
+}

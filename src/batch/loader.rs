@@ -223,7 +223,7 @@ impl ShardSet {
                 batch.with_context(|| format!("{}: cannot decode row group {}", path.display(), unit.row_group))?;
             let context = || format!("{}: row group {}", path.display(), unit.row_group);
             for (row, inputs) in inputs_from_batch(&batch).with_context(context)?.into_iter().enumerate() {
-                check_row(&inputs).with_context(|| format!("row {row}")).with_context(context)?;
+                check_row(&inputs, self.vocab_size).with_context(|| format!("row {row}")).with_context(context)?;
                 rows.push(inputs);
             }
         }
@@ -265,7 +265,7 @@ fn open_footer(path: &Path) -> Result<ArrowReaderMetadata> {
 
 /// The invariants the batching relies on, so that a damaged shard fails with a message
 /// instead of an out-of-range index inside the model.
-fn check_row(row: &Inputs) -> Result<()> {
+fn check_row(row: &Inputs, vocab: u64) -> Result<()> {
     let len = row.input_ids.len();
     ensure!(len >= 2, "input_ids has {len} tokens");
     ensure!(row.target_mask.len() == len && row.context_mask.len() == len, "masks and input_ids differ in length");
@@ -276,7 +276,10 @@ fn check_row(row: &Inputs) -> Result<()> {
         "span pair {:?} does not fit {words} words",
         row.pair
     );
-    ensure!(row.input_ids.iter().all(|&id| id >= 0), "negative token id");
+    let ids = row.input_ids.iter().chain(row.tbo.iter().map(|t| &t.label));
+    if let Some(id) = ids.copied().find(|&id| id < 0 || id as u64 >= vocab) {
+        bail!("token id {id} lies outside the vocabulary of {vocab} entries the manifest records");
+    }
     ensure!(
         row.spo.iter().all(|t| (0..5).contains(&t.segment) && (0..6).contains(&t.label)),
         "SPO target out of range"
@@ -382,15 +385,19 @@ mod tests {
     #[test]
     fn damaged_rows_are_refused_with_a_reason() {
         let good = crate::batch::tests::row();
-        assert!(check_row(&good).is_ok());
+        let vocab = 28996;
+        assert!(check_row(&good, vocab).is_ok());
         let mut bad = good.clone();
         bad.word_starts[0] = 40;
-        assert!(check_row(&bad).unwrap_err().to_string().contains("word start"));
+        assert!(check_row(&bad, vocab).unwrap_err().to_string().contains("word start"));
         let mut bad = good.clone();
         bad.pair.s2.end = 9;
-        assert!(check_row(&bad).unwrap_err().to_string().contains("span pair"));
-        let mut bad = good;
+        assert!(check_row(&bad, vocab).unwrap_err().to_string().contains("span pair"));
+        let mut bad = good.clone();
         bad.tbo[0].anchor = 0;
-        assert!(check_row(&bad).is_err());
+        assert!(check_row(&bad, vocab).is_err());
+        let max = good.input_ids.iter().chain(good.tbo.iter().map(|t| &t.label)).max().copied().unwrap() as u64;
+        assert!(check_row(&good, max).unwrap_err().to_string().contains("outside the vocabulary"));
+        assert!(check_row(&good, max + 1).is_ok());
     }
 }

@@ -155,7 +155,9 @@ fn check_shard(
     let mut row = 0u64;
     for batch in builder.build()? {
         for sample in from_batch(&batch?)? {
-            if let Err(what) = sample.check(special) {
+            let ids = sample.inputs.input_ids.iter().chain(sample.inputs.tbo.iter().map(|t| &t.label));
+            let checked = sample.check(special).and_then(|()| in_vocabulary(ids, manifest.tokenizer.vocab_size));
+            if let Err(what) = checked {
                 problems.push(format!("{name}: row {row} ({} sentence {}): {what}", sample.doc_id, sample.sent_id));
             }
             totals.add(&sample);
@@ -188,7 +190,7 @@ fn verify_labeled(dir: &Path) -> Result<Report> {
             };
             for batch in reader {
                 for row in labeled_rows(&batch?)? {
-                    if let Err(what) = row.check(&special) {
+                    if let Err(what) = row.check(&special).and_then(|()| in_vocabulary(&row.input_ids, t.vocab_size)) {
                         report.problems.push(format!(
                             "{}: row {} ({} sentence {}): {what}",
                             shard.file, stats.sentences, row.doc_id, row.sent_id
@@ -207,4 +209,12 @@ fn verify_labeled(dir: &Path) -> Result<Report> {
         }
     }
     Ok(report)
+}
+
+/// Every id must be an entry of a vocabulary of `vocab` entries.
+fn in_vocabulary<'a>(ids: impl IntoIterator<Item = &'a i32>, vocab: u64) -> Result<(), String> {
+    match ids.into_iter().find(|&&id| id < 0 || id as u64 >= vocab) {
+        Some(id) => Err(format!("token id {id} lies outside the vocabulary of {vocab} entries")),
+        None => Ok(()),
+    }
 }

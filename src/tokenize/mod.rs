@@ -227,6 +227,7 @@ pub fn split_words(text: &str) -> Result<Vec<&str>> {
 }
 
 fn from_vocab(path: &Path, lowercase: bool) -> Result<(Tokenizer, fast::FastBert)> {
+    refuse_repeated_entries(path)?;
     let path_str = path.to_str().with_context(|| format!("{}: path is not UTF-8", path.display()))?;
     let model = WordPiece::from_file(path_str)
         .unk_token("[UNK]".into())
@@ -242,6 +243,23 @@ fn from_vocab(path: &Path, lowercase: bool) -> Result<(Tokenizer, fast::FastBert
     tokenizer.with_pre_tokenizer(Some(BertPreTokenizer));
     tokenizer.add_special_tokens(SPECIALS.map(|t| AddedToken::from(t, true))).map_err(|e| anyhow!("{e}"))?;
     Ok((tokenizer, fast))
+}
+
+/// A `vocab.txt` numbers its tokens by line. A token listed twice would be given the later
+/// line's id, so ids would run past the vocabulary's size: such a file is refused.
+fn refuse_repeated_entries(path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+    let mut seen = std::collections::HashMap::new();
+    for (i, token) in text.lines().enumerate() {
+        if let Some(first) = seen.insert(token, i + 1) {
+            bail!(
+                "{}:{}: {token:?} repeats line {first}; a vocabulary lists each token once (its ids are its line numbers)",
+                path.display(),
+                i + 1
+            );
+        }
+    }
+    Ok(())
 }
 
 /// An uncased BERT vocabulary has no upper-case letter outside its `[SPECIAL]` entries.
@@ -323,6 +341,15 @@ pub(crate) mod tests {
             ]
         );
         assert!(split_words(" \r\n").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_vocabulary_listing_a_token_twice_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("vocab.txt");
+        std::fs::write(&path, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nthe\nof\nthe\n").unwrap();
+        let err = WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).err().unwrap().to_string();
+        assert!(err.contains("vocab.txt:8: \"the\" repeats line 6"), "{err}");
     }
 
     #[test]
