@@ -365,9 +365,25 @@ struct SplitArgs {
     /// Also write pre-training shards of the training split's sentences here (in-domain text).
     #[arg(long)]
     pretrain_out: Option<PathBuf>,
+    /// Keep documents given twice, within a split or shared by two splits, and count them
+    /// in the manifest, instead of stopping (labels.repeated_documents = "count").
+    #[arg(long)]
+    allow_split_overlap: bool,
 }
 
 impl SplitArgs {
+    /// `--format` and `--allow-split-overlap` as configuration overrides.
+    fn overrides(&self) -> Vec<Override> {
+        let mut overrides = Vec::new();
+        if let Some(format) = &self.format {
+            overrides.push(Override::new("labels.format", format.as_str()));
+        }
+        if self.allow_split_overlap {
+            overrides.push(Override::new("labels.repeated_documents", "count"));
+        }
+        overrides
+    }
+
     fn inputs(&self) -> LabeledInputs {
         let given = [&self.train, &self.dev, &self.test];
         let splits = SPLITS.iter().zip(given).filter_map(|(name, path)| Some((name.to_string(), path.clone()?)));
@@ -376,7 +392,7 @@ impl SplitArgs {
 
     /// Writes the labeled shards, and the in-domain pre-training shards when asked.
     fn run(&self, corpus: &str, args: &PrepArgs) -> Result<()> {
-        let config = args.config(corpus, self.format.as_deref())?;
+        let config = args.config(corpus, self.overrides())?;
         let run = prep::labeled::run_with_pretraining(
             corpus,
             &self.inputs(),
@@ -422,8 +438,9 @@ struct PrepArgs {
 }
 
 impl PrepArgs {
-    /// The configuration of `corpus` with every flag applied; `format` is `--format`.
-    fn config(&self, corpus: &str, format: Option<&str>) -> Result<PrepConfig> {
+    /// The configuration of `corpus` with every flag applied; `labels` are the overrides of
+    /// the labeled corpora's own flags.
+    fn config(&self, corpus: &str, labels: Vec<Override>) -> Result<PrepConfig> {
         let mut overrides = self.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
         if let Some(path) = &self.tokenizer {
             overrides.push(Override::new("tokenizer.path", path.display().to_string()));
@@ -437,9 +454,7 @@ impl PrepArgs {
         if self.skip_bad_records {
             overrides.push(Override::new("read.on_bad_record", "skip"));
         }
-        if let Some(format) = format {
-            overrides.push(Override::new("labels.format", format));
-        }
+        overrides.extend(labels);
         PrepConfig::load(corpus, self.config.as_deref(), &overrides)
     }
 
@@ -451,21 +466,21 @@ impl PrepArgs {
 fn prep_corpus(corpus: Corpus) -> Result<()> {
     match corpus {
         Corpus::Text { inputs, args } => {
-            let (manifest, log) = prep::text(inputs.input, &args.config("text", None)?, &args.options())?;
+            let (manifest, log) = prep::text(inputs.input, &args.config("text", Vec::new())?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Books { inputs, args } => {
-            let (manifest, log) = prep::books(inputs.input, &args.config("books", None)?, &args.options())?;
+            let (manifest, log) = prep::books(inputs.input, &args.config("books", Vec::new())?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Wiki { inputs, args, index } => {
             let inputs = WikiInput::pair(inputs.input, index)?;
-            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", None)?, &args.options())?;
+            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", Vec::new())?, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Nyt { labeled: true, splits, args, .. } => splits.run("nyt", &args)?,
         Corpus::Nyt { input, splits, args, .. } => {
-            let config = args.config("nyt", splits.format.as_deref())?;
+            let config = args.config("nyt", splits.overrides())?;
             let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options())?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }

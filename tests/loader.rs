@@ -139,3 +139,11 @@ fn token_ids_outside_the_recorded_vocabulary_are_caught_by_verify_and_the_loader
     let err = set.stream(&LoaderConfig::default(), 1, 0).unwrap().next_batch().unwrap_err();
     assert!(format!("{err:#}").contains("outside the vocabulary of 1000 entries the manifest records"), "{err:#}");
 }
+
+#[test]
+fn an_output_given_twice_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shards(dir.path());
+    let err = ShardSet::open(&[out.clone(), out.join(".")]).err().unwrap().to_string();
+    assert!(err.contains("is given twice"), "{err}");
+}

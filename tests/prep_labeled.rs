@@ -307,6 +307,54 @@ fn nyt_in_its_release_layout_gives_pretraining_text_and_distantly_supervised_lab
 }
 
 #[test]
+fn documents_given_twice_or_shared_by_splits_are_refused_or_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // The same file as train and test: every document is in both.
+    let shared = [("train", scierc("train")), ("test", scierc("train"))];
+    let output = labeled("scierc", &shared, &out, &[]);
+    assert!(!output.status.success());
+    let message = stderr(&output);
+    assert!(message.contains("split test"), "{message}");
+    assert!(message.contains("document J87-1003 repeats document J87-1003 in split train (the same id)"), "{message}");
+    assert!(!out.join("manifest.json").exists());
+    ok(labeled("scierc", &shared, &out, &["--allow-split-overlap", "--force"]));
+    let manifest = LabeledManifest::read(&out).unwrap();
+    assert_eq!(manifest.splits["test"].stats.split_overlap, 10);
+    assert_eq!(manifest.splits["train"].stats.split_overlap, 0);
+    ok(spe(&["verify", out.to_str().unwrap()]));
+
+    // The same words under another doc_key, and a line given twice within a split.
+    let lines: Vec<String> = std::fs::read_to_string(scierc("train")).unwrap().lines().map(String::from).collect();
+    let renamed = dir.path().join("renamed.json");
+    std::fs::write(&renamed, format!("{}\n", lines[0].replace("J87-1003", "other-key"))).unwrap();
+    let output = labeled("scierc", &[("train", scierc("train")), ("dev", renamed)], &dir.path().join("a"), &[]);
+    let message = stderr(&output);
+    assert!(
+        message.contains("document other-key repeats document J87-1003 in split train (the same words)"),
+        "{message}"
+    );
+    let twice = dir.path().join("twice.json");
+    std::fs::write(&twice, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[0])).unwrap();
+    let output = labeled("scierc", &[("train", twice.clone())], &dir.path().join("b"), &[]);
+    let message = stderr(&output);
+    assert!(message.contains("repeats document J87-1003 earlier in this split (the same id)"), "{message}");
+    let counted = dir.path().join("c");
+    ok(labeled("scierc", &[("train", twice)], &counted, &["--allow-split-overlap"]));
+    assert_eq!(LabeledManifest::read(&counted).unwrap().splits["train"].stats.duplicate_documents, 1);
+
+    // An empty split file is an error, not an empty split.
+    let empty = dir.path().join("empty.json");
+    std::fs::write(&empty, "").unwrap();
+    let output = labeled("scierc", &[("train", scierc("train")), ("dev", empty)], &dir.path().join("d"), &[]);
+    assert!(
+        stderr(&output).contains("split dev") && stderr(&output).contains("holds no sentence"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn in_domain_pretraining_shards_come_from_the_training_split() {
     let dir = tempfile::tempdir().unwrap();
     let (out, text) = (dir.path().join("out"), dir.path().join("text"));

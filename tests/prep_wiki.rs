@@ -187,3 +187,15 @@ fn pathological_pages_finish_quickly_and_are_handled() {
     let manifest = Manifest::read(&small).unwrap();
     assert_eq!(manifest.skipped_records.get("document_too_large"), Some(&4), "{:?}", manifest.skipped_records);
 }
+
+#[test]
+fn a_dump_given_twice_is_refused_even_under_another_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = sample("enwiki-sample.xml.bz2");
+    let link = dir.path().join("same.xml.bz2");
+    std::os::unix::fs::symlink(&dump, &link).unwrap();
+    let output = prep_wiki(&[&dump, &link], &dir.path().join("out"), &[]);
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    assert!(message.contains("is given twice") && message.contains("read twice"), "{message}");
+}

@@ -84,6 +84,7 @@ impl ShardSet {
     /// all were tokenized alike, and each shard's footer; decodes no rows.
     pub fn open(dirs: &[PathBuf]) -> Result<ShardSet> {
         ensure!(!dirs.is_empty(), "no shard directory given");
+        crate::corpus::input::refuse_repeated(dirs.iter().map(PathBuf::as_path))?;
         let mut files = Vec::new();
         let mut units = Vec::new();
         let mut first: Option<(PathBuf, Manifest)> = None;

@@ -260,6 +260,23 @@ pub fn read_line_bounded(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize
     Ok(Line::Ok)
 }
 
+/// Refuses a path given twice, under the same name or another (a link, `./`): everything
+/// in it would be read, and then trained or evaluated on, twice.
+pub fn refuse_repeated<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    let mut seen = std::collections::HashMap::new();
+    for path in paths {
+        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        if let Some(first) = seen.insert(canonical, path) {
+            anyhow::bail!(
+                "{} is given twice (also as {}): its contents would be read twice",
+                path.display(),
+                first.display()
+            );
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,6 +16,7 @@
 
 use super::output::{labeled_summary, prepare_output, shard_metadata, summary, RunLog};
 use super::{PrepConfig, PrepOptions};
+use crate::corpus::labeled::labels::RepeatedDocuments;
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
 use crate::counts::{count, merge_counts};
 use crate::shard::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
@@ -24,9 +25,10 @@ use crate::shard::manifest::{
 };
 use crate::shard::ShardWriter;
 use crate::tokenize::WordTokenizer;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use rayon::prelude::*;
-use std::collections::BTreeMap;
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 /// The split names, in the order they are written.
@@ -126,6 +128,7 @@ pub fn run(
     let config_json = serde_json::to_value(config)?;
     let metadata = shard_metadata(LABELED_SCHEMA_VERSION, &tokenizer, &config_json, corpus);
     let mut splits = BTreeMap::new();
+    let mut seen = Seen::default();
     for (name, path) in &inputs.splits {
         if splits.contains_key(name) {
             bail!("split {name} is given twice");
@@ -134,8 +137,14 @@ pub fn run(
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let writer = ShardWriter::<LabeledRow>::new(&dir, config.shard.clone(), metadata.clone())?;
         let reader = LabeledReader::open(path, format, &config.read, &config.labels, inputs.documents.as_deref())?;
-        let split = write_split(reader, writer, &tokenizer, &pool, config)
+        let split = write_split(reader, writer, &tokenizer, &pool, config, &mut seen.split(name, format))
             .with_context(|| format!("split {name} ({})", path.display()))?;
+        ensure!(
+            split.stats.sentences > 0,
+            "split {name} ({}) holds no sentence (skipped records: {})",
+            path.display(),
+            crate::counts::describe(&split.skipped_records)
+        );
         let shards = split
             .shards
             .into_iter()
@@ -161,6 +170,71 @@ pub fn run(
     Ok(manifest)
 }
 
+/// The documents of the splits written so far, by id and by words, to find a document
+/// given twice: within a split, or, the leak that inflates every score, in two splits.
+#[derive(Default)]
+struct Seen {
+    ids: HashMap<String, String>,
+    words: HashMap<[u8; 32], (String, String)>,
+}
+
+/// [`Seen`] while writing split `split`.
+struct SeenSplit<'a> {
+    seen: &'a mut Seen,
+    split: &'a str,
+    /// Whether a document id names one record (DyGIE, brat). In sentence formats it names
+    /// an article whose sentences need not be consecutive, so only the words are compared.
+    ids_are_documents: bool,
+}
+
+impl Seen {
+    fn split<'a>(&'a mut self, split: &'a str, format: Format) -> SeenSplit<'a> {
+        SeenSplit { seen: self, split, ids_are_documents: matches!(format, Format::Dygie | Format::Brat) }
+    }
+}
+
+impl SeenSplit<'_> {
+    /// Records `doc`; a repeat is an error or counted in `stats`, as `policy` says.
+    fn check(&mut self, doc: &LabeledDocument, policy: RepeatedDocuments, stats: &mut SplitStats) -> Result<()> {
+        let mut hasher = Sha256::new();
+        for sentence in &doc.sentences {
+            for word in &sentence.words {
+                hasher.update(word.as_bytes());
+                hasher.update([0x1f]);
+            }
+            hasher.update([0x1e]);
+        }
+        let words: [u8; 32] = hasher.finalize().into();
+        let by_id =
+            self.ids_are_documents.then(|| self.seen.ids.get(&doc.id).map(|split| (split.clone(), doc.id.clone())));
+        let earlier = match by_id.flatten() {
+            Some(found) => Some(("id", found)),
+            None => self.seen.words.get(&words).cloned().map(|found| ("words", found)),
+        };
+        if let Some((how, (split, id))) = earlier {
+            let same_split = split == self.split;
+            if policy == RepeatedDocuments::Error {
+                let (place, hint) = match same_split {
+                    true => ("earlier in this split".to_string(), "a document given twice weighs double"),
+                    false => (format!("in split {split}"), "documents shared by splits inflate every score"),
+                };
+                bail!(
+                    "document {} repeats document {id} {place} (the same {how}): {hint}; pass \
+                     --allow-split-overlap to keep and count such documents",
+                    doc.id
+                );
+            }
+            match same_split {
+                true => stats.duplicate_documents += 1,
+                false => stats.split_overlap += 1,
+            }
+        }
+        self.seen.ids.entry(doc.id.clone()).or_insert_with(|| self.split.to_string());
+        self.seen.words.entry(words).or_insert_with(|| (self.split.to_string(), doc.id.clone()));
+        Ok(())
+    }
+}
+
 /// Reads, tokenizes and writes one split.
 fn write_split(
     mut reader: LabeledReader,
@@ -168,6 +242,7 @@ fn write_split(
     tokenizer: &WordTokenizer,
     pool: &rayon::ThreadPool,
     config: &PrepConfig,
+    seen: &mut SeenSplit,
 ) -> Result<SplitRecord> {
     let mut stats = SplitStats::default();
     let mut skipped = BTreeMap::new();
@@ -185,6 +260,7 @@ fn write_split(
                 count(&mut skipped, "empty_document", 1);
                 continue;
             }
+            seen.check(&doc, config.labels.repeated_documents, &mut stats)?;
             stats.clusters_not_kept += doc.clusters;
             sentences += doc.sentences.len();
             batch.push(doc);

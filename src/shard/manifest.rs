@@ -214,6 +214,10 @@ pub struct SplitStats {
     pub symmetric_both_directions: u64,
     /// Coreference clusters of the release, which the shards do not keep.
     pub clusters_not_kept: u64,
+    /// Documents whose id or words appeared earlier in the same split (kept, as asked).
+    pub duplicate_documents: u64,
+    /// Documents whose id or words appeared in a split written earlier (kept, as asked).
+    pub split_overlap: u64,
 }
 
 impl SplitStats {

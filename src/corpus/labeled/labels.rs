@@ -6,6 +6,17 @@
 use super::Format;
 use serde::{Deserialize, Serialize};
 
+/// What to do with a document given twice ([`LabelConfig::repeated_documents`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RepeatedDocuments {
+    /// Stop with an error naming both places.
+    #[default]
+    Error,
+    /// Keep it and count it in the manifest.
+    Count,
+}
+
 /// The label sets of a corpus (`[labels]` in `pipelines/*.toml`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -27,6 +38,11 @@ pub struct LabelConfig {
     /// ARNOR test relations marked `is_noise` (wrong distant labels) are kept when set;
     /// otherwise they are left out and counted as `noise_relations`.
     pub keep_noise: bool,
+    /// A document given twice, within a split or in two of them (the same `doc_key` or
+    /// brat id, or the same words under another id): an error (`error`), or kept and
+    /// counted in the split's `duplicate_documents` and `split_overlap` (`count`, the
+    /// `--allow-split-overlap` flag). Documents shared by train and test inflate every score.
+    pub repeated_documents: RepeatedDocuments,
     /// Penn Treebank escapes among the released words (`-LRB-`, `-RSB-`, `` `` ``, …) are
     /// given the sub-tokens of the characters they stand for; the words stay as released.
     pub unescape_ptb: bool,
@@ -41,6 +57,7 @@ impl Default for LabelConfig {
             symmetric: Vec::new(),
             no_relation: None,
             keep_noise: false,
+            repeated_documents: RepeatedDocuments::Error,
             unescape_ptb: true,
         }
     }
