@@ -249,3 +249,67 @@ fn inspect_shows_the_pair_the_permutations_and_both_views() {
     let kept = first_target.split_whitespace().skip(1).filter(|p| *p != "_").count();
     assert_eq!(kept, rows[0].inputs.target_mask.iter().filter(|&&m| m).count() + 2, "pair pieces plus [CLS] and [SEP]");
 }
+
+#[test]
+fn inputs_of_the_wrong_kind_are_named_with_the_command_that_fits() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let refused = |input: &Path, expected: &str| {
+        let output = try_prep(&[input], &out, &[]);
+        assert!(!output.status.success(), "{} was accepted", input.display());
+        assert!(stderr(&output).contains(expected), "{}: {}", input.display(), stderr(&output));
+    };
+    refused(
+        &repo("data/sample/enwiki-sample-multistream.xml.bz2"),
+        "looks like a MediaWiki XML dump: use spe prep wiki",
+    );
+    refused(&repo("data/sample/scierc/dev.json"), "for a labeled corpus use spe prep scierc");
+    refused(Path::new("/dev/zero"), "/dev/zero is a device; spe reads regular files");
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    refused(&fifo, "is a FIFO");
+
+    // Text that merely begins with a bracket is text.
+    let text = dir.path().join("brackets.txt");
+    std::fs::write(&text, "[1] The first line is a sentence .\n{2} So is the second one .\n").unwrap();
+    prep(&[&text], &out, &[]);
+
+    let vocab = vocab();
+    let wiki = spe(&[
+        "prep",
+        "wiki",
+        "--input",
+        text.to_str().unwrap(),
+        "--out",
+        dir.path().join("w").to_str().unwrap(),
+        "--tokenizer",
+        vocab.to_str().unwrap(),
+    ]);
+    assert!(stderr(&wiki).contains("does not look like a MediaWiki XML dump"), "{}", stderr(&wiki));
+    let array = dir.path().join("array.json");
+    std::fs::write(&array, "[{\"doc_key\": \"a\", \"sentences\": [[\"x\"]]}]\n").unwrap();
+    let scierc = spe(&[
+        "prep",
+        "scierc",
+        "--train",
+        array.to_str().unwrap(),
+        "--format",
+        "dygie",
+        "--out",
+        dir.path().join("s").to_str().unwrap(),
+        "--tokenizer",
+        vocab.to_str().unwrap(),
+    ]);
+    assert!(stderr(&scierc).contains("array.json:1: a JSON array, not a record"), "{}", stderr(&scierc));
+    let labeled = spe(&[
+        "prep",
+        "labeled",
+        "--train",
+        array.to_str().unwrap(),
+        "--out",
+        dir.path().join("l").to_str().unwrap(),
+        "--tokenizer",
+        vocab.to_str().unwrap(),
+    ]);
+    assert!(stderr(&labeled).contains("a JSON array; spe reads JSON lines"), "{}", stderr(&labeled));
+}

@@ -105,6 +105,7 @@ impl OpenInput {
         path: &Path,
         decode: impl FnOnce(Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>>,
     ) -> Result<OpenInput> {
+        refuse_special_files(path)?;
         let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
         let digest = InputDigest::new(path);
         let raw = Box::new(HashingReader { inner: file, digest: digest.clone() });
@@ -114,12 +115,72 @@ impl OpenInput {
         Ok(OpenInput { reader, digest })
     }
 
+    /// What the (decoded) input looks like, for a reader to refuse a file of another kind:
+    /// the first non-blank bytes name a MediaWiki dump, JSON lines, a JSON array or text.
+    pub fn kind(&mut self) -> Result<ContentKind> {
+        let head = self.reader.fill_buf().context("cannot read the input")?;
+        let head = &head[head.iter().position(|b| !b.is_ascii_whitespace()).unwrap_or(head.len())..];
+        // What follows a byte, blanks skipped: `{"` opens JSON lines, `[{` or `[[` an array; a
+        // sentence may well begin with `[1]` or `{`.
+        let then = |at: usize| head[at..].iter().find(|b| !b.is_ascii_whitespace()).copied();
+        Ok(if head.starts_with(b"<mediawiki") || (head.starts_with(b"<?xml") && contains(head, b"<mediawiki")) {
+            ContentKind::MediaWiki
+        } else if head.starts_with(b"<?xml") {
+            ContentKind::Xml
+        } else if head.starts_with(b"{") && then(1) == Some(b'"') {
+            ContentKind::JsonLines
+        } else if head.starts_with(b"[") && matches!(then(1), Some(b'{' | b'[')) {
+            ContentKind::JsonArray
+        } else {
+            ContentKind::Text
+        })
+    }
+
     /// Finishes the checksum (hashing any raw bytes the decoder did not consume) and
     /// returns the manifest record.
     pub fn finish(self) -> Result<InputRecord> {
         drop(self.reader);
         self.digest.finish()
     }
+}
+
+/// What an input looks like from its first bytes ([`OpenInput::kind`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// A MediaWiki XML export: `spe prep wiki`.
+    MediaWiki,
+    /// Other XML (`<?xml`).
+    Xml,
+    /// JSON objects, one per line: the labeled corpora and NYT.
+    JsonLines,
+    /// One JSON array.
+    JsonArray,
+    /// Anything else.
+    Text,
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+/// spe reads regular files (and the compressed streams in them). A FIFO would block and a
+/// device such as `/dev/zero` never end, so both are refused before they are opened.
+fn refuse_special_files(path: &Path) -> Result<()> {
+    let kind = std::fs::metadata(path).with_context(|| format!("cannot open input {}", path.display()))?.file_type();
+    if kind.is_file() {
+        return Ok(());
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let what = if kind.is_dir() {
+        "a directory"
+    } else if kind.is_fifo() {
+        "a FIFO"
+    } else if kind.is_char_device() || kind.is_block_device() {
+        "a device"
+    } else {
+        "not a regular file"
+    };
+    bail!("{} is {what}; spe reads regular files (plain, .zst or .bz2)", path.display())
 }
 
 /// Drops a UTF-8 byte-order mark; rejects UTF-16 with a message that says how to convert.

@@ -5,9 +5,9 @@
 //! compression suffix removed so that `a.txt`, `a.txt.zst` and `a.txt.bz2` give the same
 //! samples.
 
-use super::input::{read_line_bounded, ByteProgress, Compression, Line, OpenInput};
+use super::input::{read_line_bounded, ByteProgress, Compression, ContentKind, Line, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -108,7 +108,19 @@ impl Source for TextSource {
                 let Some(path) = self.files.next() else {
                     return Ok(None);
                 };
-                let input = OpenInput::open(&path)?;
+                let mut input = OpenInput::open(&path)?;
+                let hint = match input.kind().with_context(|| path.display().to_string())? {
+                    ContentKind::MediaWiki => Some("a MediaWiki XML dump: use spe prep wiki"),
+                    ContentKind::Xml => Some("XML, not sentences: for a MediaWiki dump use spe prep wiki"),
+                    ContentKind::JsonLines | ContentKind::JsonArray => Some(
+                        "JSON, not sentences: for a labeled corpus use spe prep scierc, ace05 or labeled, for NYT \
+                         spe prep nyt",
+                    ),
+                    ContentKind::Text => None,
+                };
+                if let Some(hint) = hint {
+                    bail!("{} looks like {hint} (spe prep text reads one sentence per line)", path.display());
+                }
                 self.current = Some(OpenFile {
                     name: file_name(&path),
                     path,

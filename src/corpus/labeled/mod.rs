@@ -126,6 +126,18 @@ impl Format {
             if text.is_empty() {
                 continue;
             }
+            if text.starts_with('[') {
+                bail!(
+                    "{}:{line_no}: a JSON array; spe reads JSON lines, one record per line (convert with jq -c '.[]')",
+                    path.display()
+                );
+            }
+            if text.starts_with('<') {
+                bail!(
+                    "{}:{line_no}: XML, not a labeled corpus; for a MediaWiki dump use spe prep wiki",
+                    path.display()
+                );
+            }
             if !text.starts_with('{') {
                 return Ok(Format::Brat);
             }
@@ -404,6 +416,12 @@ impl LabeledReader {
                     continue;
                 }
             };
+            if value.is_array() {
+                let what =
+                    "a JSON array, not a record: spe reads JSON lines, one record per line (convert with jq -c '.[]')";
+                self.bad(&location, "json_array", what)?;
+                continue;
+            }
             if let (true, Some(record)) = (self.text_only, value.as_object_mut()) {
                 for key in ["ner", "relations", "clusters", "entityMentions", "relationMentions"] {
                     record.remove(key);

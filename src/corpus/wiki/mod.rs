@@ -11,10 +11,10 @@
 pub mod dump;
 pub mod multistream;
 
-use super::input::{ByteProgress, Compression, InputDigest, OpenInput};
+use super::input::{ByteProgress, Compression, ContentKind, InputDigest, OpenInput};
 use super::{Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::count;
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use dump::{DumpReader, Page};
 use multistream::{read_index, Boundaries, ParallelBz2};
 use regex::Regex;
@@ -104,6 +104,17 @@ impl WikiSource {
         } else {
             OpenInput::open(path)?
         };
+        let mut opened = opened;
+        if !matches!(
+            opened.kind().with_context(|| path.display().to_string())?,
+            ContentKind::MediaWiki | ContentKind::Xml
+        ) {
+            bail!(
+                "{} does not look like a MediaWiki XML dump (it does not begin with <mediawiki or <?xml); for plain \
+                 text use spe prep text",
+                path.display()
+            );
+        }
         let reader = DumpReader::new(opened.reader, &path.display().to_string(), self.config.max_document_bytes);
         Ok((reader, opened.digest))
     }
