@@ -212,6 +212,18 @@ fn an_existing_output_is_replaced_only_with_force() {
     assert!(stale.status.success());
     assert_eq!(Manifest::read(&out).unwrap().shards.len(), 1);
     assert!(!out.join("part-00001.parquet").exists(), "shards of the replaced output are gone");
+
+    // A directory of the user's own files is refused, and --force writes beside them
+    // without touching them.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir_all(&mine).unwrap();
+    std::fs::write(mine.join("mydata.parquet"), b"the user's own").unwrap();
+    let refused = try_prep(&[&sample_text()], &mine, &[]);
+    assert!(stderr(&refused).contains("holds files spe did not write"), "{}", stderr(&refused));
+    prep(&[&sample_text()], &mine, &["--force"]);
+    prep(&[&sample_text()], &mine, &["--force"]);
+    assert_eq!(std::fs::read(mine.join("mydata.parquet")).unwrap(), b"the user's own");
+    assert!(Manifest::read(&mine).is_ok());
 }
 
 #[test]

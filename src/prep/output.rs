@@ -4,9 +4,10 @@
 
 use crate::atomic::TMP_SUFFIX;
 use crate::counts::describe;
-use crate::lock::OutputLock;
+use crate::lock::{OutputLock, LOCK_FILE};
 use crate::shard::manifest::{LabeledManifest, Manifest};
 use crate::shard::schema::{META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
+use crate::shard::writer::is_shard_name;
 use crate::shard::MANIFEST_FILE;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, Context, Result};
@@ -76,23 +77,37 @@ pub fn shard_metadata(
     ]
 }
 
-/// Creates and locks `out` for the run ([`OutputLock`]), and clears a previous output in
-/// it (and in its split folders `splits`) when `force` is set. The manifest is removed
-/// first, so an interrupted clean-up never leaves a finished-looking output. The run holds
-/// the returned lock until it ends.
+/// Creates and locks `out` for the run ([`OutputLock`]), and clears a previous spe output
+/// in it (and in its split folders `splits`) when `force` is set. Only what spe writes is
+/// ever removed: the manifest, the run log, shards under spe's names and their temporary
+/// files; the manifest goes first, so an interrupted clean-up never leaves a
+/// finished-looking output. A directory holding other files is refused without `force`,
+/// and with it they are left alone. The run holds the returned lock until it ends.
 pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<OutputLock> {
     let lock = OutputLock::acquire(out)?;
-    let mut previous = Vec::new();
+    let (mut previous, mut foreign) = (Vec::new(), Vec::new());
     let dirs = std::iter::once(out.to_path_buf()).chain(splits.iter().map(|s| out.join(s)));
     for dir in dirs.filter(|d| d.is_dir()) {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
-            let path = entry?.path();
+            let entry = entry?;
+            let path = entry.path();
             let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            if name == MANIFEST_FILE || name == RUN_LOG_FILE || name.ends_with(".parquet") || name.ends_with(TMP_SUFFIX)
-            {
+            if written_by_spe(&name) {
                 previous.push(path);
+            } else if name != LOCK_FILE && !entry.file_type()?.is_dir() {
+                foreign.push(path);
             }
         }
+    }
+    if !foreign.is_empty() && !force {
+        let names: Vec<String> = foreign.iter().take(3).map(|p| p.display().to_string()).collect();
+        bail!(
+            "{} holds files spe did not write ({}{}); choose an empty directory, or pass --force to write beside them \
+             (they are left alone)",
+            out.display(),
+            names.join(", "),
+            if foreign.len() > 3 { ", …" } else { "" }
+        );
     }
     if previous.is_empty() {
         return Ok(lock);
@@ -105,6 +120,12 @@ pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<Output
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
     Ok(lock)
+}
+
+/// Whether `name` is a file spe writes in an output directory.
+fn written_by_spe(name: &str) -> bool {
+    let name = name.strip_suffix(TMP_SUFFIX).unwrap_or(name);
+    name == MANIFEST_FILE || name == RUN_LOG_FILE || is_shard_name(name)
 }
 
 fn host_name() -> String {

@@ -53,6 +53,12 @@ pub fn shard_name(index: usize) -> String {
     format!("part-{index:05}.parquet")
 }
 
+/// Whether `name` is a name [`shard_name`] gives.
+pub fn is_shard_name(name: &str) -> bool {
+    let index = name.strip_prefix("part-").and_then(|n| n.strip_suffix(".parquet"));
+    index.is_some_and(|i| i.len() >= 5 && i.bytes().all(|b| b.is_ascii_digit()))
+}
+
 /// A row type with a shard layout: pre-training samples or labeled sentences.
 pub trait ShardRow: Sized {
     /// The Arrow schema of the shards.
