@@ -325,3 +325,52 @@ fn inputs_of_the_wrong_kind_are_named_with_the_command_that_fits() {
     ]);
     assert!(stderr(&labeled).contains("a JSON array; spe reads JSON lines"), "{}", stderr(&labeled));
 }
+
+#[test]
+fn a_run_that_fails_late_leaves_no_shard_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    // Many small shards are complete when the reader meets invalid UTF-8 at the very end.
+    let input = dir.path().join("late.txt");
+    let mut bytes = std::fs::read(sample_text()).unwrap().repeat(3);
+    bytes.extend_from_slice(b"\nthe end \xff\n");
+    std::fs::write(&input, bytes).unwrap();
+    let small = [
+        "--set",
+        "shard.rows_per_shard=100",
+        "--set",
+        "shard.row_group_rows=50",
+        "--set",
+        "pipeline.batch_sentences=64",
+    ];
+    let failed = try_prep(&[&input], &out, &small);
+    assert!(!failed.status.success() && stderr(&failed).contains("invalid UTF-8"), "{}", stderr(&failed));
+    let left: Vec<String> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".parquet") || n.ends_with(".tmp") || n == "manifest.json")
+        .collect();
+    assert!(left.is_empty(), "left behind: {left:?}");
+
+    // A labeled run whose second split fails removes the first split's shards too.
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"doc_key\": \"x\", \"sentences\": [[\"a\", \"b\"]], \"ner\": [[[0, 9, \"Task\"]]]}\n")
+        .unwrap();
+    let labeled = dir.path().join("labeled");
+    let vocab = vocab();
+    let train = repo("data/sample/scierc/train.json");
+    let output = spe(&[
+        "prep",
+        "scierc",
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        bad.to_str().unwrap(),
+        "--out",
+        labeled.to_str().unwrap(),
+        "--tokenizer",
+        vocab.to_str().unwrap(),
+    ]);
+    assert!(!output.status.success());
+    assert!(!labeled.join("train/part-00000.parquet").exists() && !labeled.join("manifest.json").exists());
+}

@@ -14,7 +14,7 @@
 //! sentences), so one batch loop on the calling thread, with the tokenizing in parallel,
 //! is all they need.
 
-use super::output::{labeled_summary, prepare_output, shard_metadata, summary, RunLog};
+use super::output::{labeled_summary, prepare_output, shard_metadata, summary, RunLog, Uncommitted};
 use super::{PrepConfig, PrepOptions};
 use crate::corpus::labeled::labels::RepeatedDocuments;
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
@@ -129,6 +129,7 @@ pub fn run(
     let metadata = shard_metadata(LABELED_SCHEMA_VERSION, &tokenizer, &config_json, corpus);
     let mut splits = BTreeMap::new();
     let mut seen = Seen::default();
+    let mut uncommitted = Uncommitted::default();
     for (name, path) in &inputs.splits {
         if splits.contains_key(name) {
             bail!("split {name} is given twice");
@@ -139,6 +140,7 @@ pub fn run(
         let reader = LabeledReader::open(path, format, &config.read, &config.labels, inputs.documents.as_deref())?;
         let split = write_split(reader, writer, &tokenizer, &pool, config, &mut seen.split(name, format))
             .with_context(|| format!("split {name} ({})", path.display()))?;
+        uncommitted.add(&dir, &split.shards);
         ensure!(
             split.stats.sentences > 0,
             "split {name} ({}) holds no sentence (skipped records: {})",
@@ -167,6 +169,7 @@ pub fn run(
         splits,
     };
     manifest.write(&options.out)?;
+    uncommitted.commit();
     Ok(manifest)
 }
 

@@ -30,7 +30,7 @@ use crate::counts::{count, describe, merge_counts, Counts};
 use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
 use crate::shard::{ShardConfig, ShardRecord, ShardWriter, SCHEMA_VERSION};
-use output::{prepare_output, shard_metadata, unix_now, RunLog};
+use output::{prepare_output, shard_metadata, unix_now, RunLog, Uncommitted};
 
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{anyhow, bail, Context, Result};
@@ -233,6 +233,8 @@ pub fn run(
     });
     // The writer's error explains a stopped pipeline best, then the workers', then the reader's.
     let shards = written??;
+    let mut uncommitted = Uncommitted::default();
+    uncommitted.add(&options.out, &shards);
     processed?;
     let mut report = read??;
     merge_counts(&mut report.skipped, &skipped_documents);
@@ -264,6 +266,7 @@ pub fn run(
     };
     log.write(&options.out)?;
     manifest.write(&options.out)?;
+    uncommitted.commit();
     Ok((manifest, log))
 }
 

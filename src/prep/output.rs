@@ -122,6 +122,34 @@ pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<Output
     Ok(lock)
 }
 
+/// The shards a run has written, removed again unless the run commits them by writing its
+/// manifest: a run that fails after its shards are complete leaves no shard behind for a
+/// `*.parquet` glob to read.
+#[derive(Debug, Default)]
+pub struct Uncommitted {
+    paths: Vec<std::path::PathBuf>,
+}
+
+impl Uncommitted {
+    /// Adds the shards of `records`, named relative to `dir`.
+    pub fn add(&mut self, dir: &Path, records: &[crate::shard::ShardRecord]) {
+        self.paths.extend(records.iter().map(|r| dir.join(&r.file)));
+    }
+
+    /// The manifest is written: the shards stay.
+    pub fn commit(mut self) {
+        self.paths.clear();
+    }
+}
+
+impl Drop for Uncommitted {
+    fn drop(&mut self) {
+        for path in &self.paths {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
 /// Whether `name` is a file spe writes in an output directory.
 fn written_by_spe(name: &str) -> bool {
     let name = name.strip_suffix(TMP_SUFFIX).unwrap_or(name);

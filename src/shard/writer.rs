@@ -167,10 +167,15 @@ impl<R: ShardRow> ShardWriter<R> {
 }
 
 impl<R: ShardRow> Drop for ShardWriter<R> {
-    /// A shard left open (the run failed) is removed rather than left half-written.
+    /// A writer dropped before [`ShardWriter::finish`] handed its shards over belongs to a
+    /// failed run: its open shard and the shards it completed are removed, so no shard is
+    /// left without a manifest.
     fn drop(&mut self) {
         if let Some(open) = self.open.take() {
             let _ = std::fs::remove_file(&open.tmp);
+        }
+        for shard in &self.shards {
+            let _ = std::fs::remove_file(self.dir.join(&shard.file));
         }
     }
 }
