@@ -32,11 +32,21 @@ fn sample_xml() -> Vec<u8> {
     xml
 }
 
-/// The sample's pages repeated `times` times in one XML export.
+/// The sample's pages repeated `times` times in one XML export, each copy's page ids
+/// shifted past the last's, as a dump lists each page once by increasing id.
 fn repeated_xml(times: usize) -> Vec<u8> {
     let xml = String::from_utf8(sample_xml()).unwrap();
     let (first, last) = (xml.find("  <page>").unwrap(), xml.rfind("</mediawiki>").unwrap());
-    format!("{}{}{}", &xml[..first], xml[first..last].repeat(times), &xml[last..]).into_bytes()
+    let page_id = regex::Regex::new(r"(</ns>\s*<id>)(\d+)(</id>)").unwrap();
+    let copies: String = (0..times)
+        .map(|copy| {
+            page_id.replace_all(&xml[first..last], |c: &regex::Captures| {
+                let id: u64 = c[2].parse().unwrap();
+                format!("{}{}{}", &c[1], id + copy as u64 * 100_000_000, &c[3])
+            })
+        })
+        .collect();
+    format!("{}{}{}", &xml[..first], copies, &xml[last..]).into_bytes()
 }
 
 /// `xml` compressed as many bzip2 streams of about `stream_bytes`, cut at page ends, as

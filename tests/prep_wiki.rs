@@ -199,3 +199,38 @@ fn a_dump_given_twice_is_refused_even_under_another_name() {
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("is given twice") && message.contains("read twice"), "{message}");
 }
+
+#[test]
+fn pages_given_twice_or_without_an_id_are_refused_or_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = |id: &str, title: &str| {
+        format!(
+            "<page><title>{title}</title><ns>0</ns>{id}<revision><text>{title} is a town in the north of the \
+             country. It has a river and a long history of trade. Its old market square is lined with houses \
+             of the merchants who built it. Every summer a fair draws visitors from the whole region to \
+             its streets.</text></revision></page>"
+        )
+    };
+    let dump = |name: &str, pages: &[String]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, format!("<mediawiki xml:lang=\"en\">{}</mediawiki>", pages.concat())).unwrap();
+        path
+    };
+    let repeated =
+        dump("repeated.xml", &[page("<id>10</id>", "Alpha"), page("<id>12</id>", "Beta"), page("<id>12</id>", "Beta")]);
+    let output = prep_wiki(&[&repeated], &dir.path().join("a"), &[]);
+    assert!(stderr(&output).contains("page \"Beta\" (id 12) follows page id 12"), "{}", stderr(&output));
+    let counted = dir.path().join("b");
+    ok(prep_wiki(&[&repeated], &counted, &["--skip-bad-records"]));
+    assert_eq!(Manifest::read(&counted).unwrap().skipped_records.get("repeated_page"), Some(&1));
+
+    let no_id = dump("no-id.xml", &[page("<id>10</id>", "Alpha"), page("", "Gamma")]);
+    let output = prep_wiki(&[&no_id], &dir.path().join("c"), &[]);
+    assert!(stderr(&output).contains("page \"Gamma\" (id 0) has no page id"), "{}", stderr(&output));
+
+    // Two copies of one dump under different names hold the same pages.
+    let copy = dir.path().join("copy.xml.bz2");
+    std::fs::copy(sample("enwiki-sample.xml.bz2"), &copy).unwrap();
+    let output = prep_wiki(&[&sample("enwiki-sample.xml.bz2"), &copy], &dir.path().join("d"), &[]);
+    assert!(stderr(&output).contains("the same pages would be read twice"), "{}", stderr(&output));
+}

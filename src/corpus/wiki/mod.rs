@@ -62,6 +62,11 @@ impl WikiInput {
 }
 
 /// Reads articles from MediaWiki XML dumps, in the order given.
+///
+/// A dump lists each page once, by increasing page id, so a page id that does not exceed
+/// the one before it is a page given twice (or a damaged dump), and two files whose id
+/// ranges overlap hold the same pages: both are bad input. The check keeps two ids and one
+/// range per file, so memory stays flat whatever the dump's size.
 pub struct WikiSource {
     inputs: std::vec::IntoIter<WikiInput>,
     config: ReadConfig,
@@ -69,6 +74,10 @@ pub struct WikiSource {
     current: Option<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)>,
     report: SourceReport,
     progress: ByteProgress,
+    /// The current file's name and its first and last page ids so far.
+    ids: Option<(String, u64, u64)>,
+    /// The page id ranges of the files read.
+    ranges: Vec<(String, u64, u64)>,
 }
 
 impl WikiSource {
@@ -84,6 +93,8 @@ impl WikiSource {
             current: None,
             report: SourceReport::default(),
             progress,
+            ids: None,
+            ranges: Vec::new(),
         })
     }
 
@@ -117,6 +128,39 @@ impl WikiSource {
         }
         let reader = DumpReader::new(opened.reader, &path.display().to_string(), self.config.max_document_bytes);
         Ok((reader, opened.digest))
+    }
+
+    /// Whether `page` has an id above the one before it in `file`; a page that has not is an
+    /// error, or skipped (false) and counted under its reason.
+    fn check_id(&mut self, file: &str, page: &Page) -> Result<bool> {
+        let fault = match &self.ids {
+            _ if page.id == 0 => Some(("page_without_id", "has no page id".to_string())),
+            Some((_, _, last)) if page.id <= *last => Some((
+                "repeated_page",
+                format!("follows page id {last}: a dump lists each page once, by increasing id"),
+            )),
+            _ => None,
+        };
+        if let Some((reason, what)) = fault {
+            let what = format!("page {:?} (id {}) {what}", page.title, page.id);
+            crate::corpus::bad_record(self.config.on_bad_record, &mut self.report, file, reason, &what)?;
+            return Ok(false);
+        }
+        let ids = self.ids.get_or_insert((file.to_string(), page.id, page.id));
+        ids.2 = page.id;
+        Ok(true)
+    }
+
+    /// Refuses a file whose page ids overlap those of a file read before.
+    fn check_range(&mut self, range: (String, u64, u64)) -> Result<()> {
+        let (file, first, last) = &range;
+        if let Some((other, a, b)) = self.ranges.iter().find(|(_, a, b)| first <= b && a <= last) {
+            bail!(
+                "{file} holds pages {first}..={last} and {other} pages {a}..={b}: the same pages would be read twice"
+            );
+        }
+        self.ranges.push(range);
+        Ok(())
     }
 
     /// Why a page is not an article to keep, if it is not.
@@ -154,14 +198,21 @@ impl Source for WikiSource {
                 let Some(input) = self.inputs.next() else { return Ok(None) };
                 self.current = Some(self.open(&input)?);
             }
-            let (reader, _) = self.current.as_mut().expect("opened above");
+            let (reader, digest) = self.current.as_mut().expect("opened above");
             let Some(page) = reader.next_page()? else {
                 let (_, digest) = self.current.take().expect("open");
                 let record = digest.finish()?;
                 self.progress.finished(record.bytes);
                 self.report.inputs.push(record);
+                if let Some(range) = self.ids.take() {
+                    self.check_range(range)?;
+                }
                 continue;
             };
+            let file = digest.path().display().to_string();
+            if !self.check_id(&file, &page)? {
+                continue;
+            }
             if let Some(reason) = Self::skip_reason(&page) {
                 count(&mut self.report.skipped, reason, 1);
                 continue;
