@@ -26,6 +26,15 @@ use std::process::Command;
 use std::sync::Arc;
 use tch::{nn, Device, Kind, Tensor};
 
+/// libtorch's random generator is one per process, and every training run re-seeds it, so
+/// two tests training at once on the test harness's threads would disturb each other's
+/// sequence (and the exact-resumption test would see it). Each test holds this while it runs.
+static TORCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn torch() -> std::sync::MutexGuard<'static, ()> {
+    TORCH.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 fn env_path(name: &str) -> PathBuf {
     let value = std::env::var_os(name)
         .unwrap_or_else(|| panic!("{name} is not set; run the tests with scripts/test.sh, which sets it up"));
@@ -115,6 +124,7 @@ fn sentences(tokenizer: &Path) -> (Vec<Vec<i64>>, Vec<Vec<i64>>) {
 
 #[test]
 fn bert_matches_transformers_on_a_real_checkpoint() {
+    let _torch = torch();
     let dir = env_path("SPE_TEST_BERT");
     let config = BertConfig::from_file(&dir.join("config.json")).unwrap();
     assert_eq!((config.hidden_size, config.num_hidden_layers), (384, 6));
@@ -132,6 +142,7 @@ fn bert_matches_transformers_on_a_real_checkpoint() {
 
 #[test]
 fn every_objective_sends_gradient_into_the_sentence_encoder() {
+    let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let out = shards(dir.path(), 40);
     let set = Arc::new(ShardSet::open(&[out]).unwrap());
@@ -172,6 +183,7 @@ fn every_objective_sends_gradient_into_the_sentence_encoder() {
 
 #[test]
 fn losses_fall_when_overfitting_a_few_rows() {
+    let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
     let no_dropout = |key: &'static str| (key, toml::Value::Float(0.0));
@@ -211,6 +223,7 @@ fn losses_fall_when_overfitting_a_few_rows() {
 
 #[test]
 fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transformers() {
+    let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 60);
     let set = [
@@ -264,6 +277,7 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
 
 #[test]
 fn a_run_whose_gradient_is_not_finite_stops_and_exports_nothing() {
+    let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
     // A learning rate this large makes the weights infinite after the first step, and the
@@ -286,7 +300,30 @@ fn a_run_whose_gradient_is_not_finite_stops_and_exports_nothing() {
 }
 
 #[test]
+fn a_shard_altered_after_it_was_written_is_refused() {
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 20);
+    let set = [("optim.steps", 1.into()), ("moco.queue_size", 64.into())];
+    let out = dir.path().join("run");
+    trainer::run(&options(&shards, &out, &set)).unwrap();
+    assert!(out.join(trainer::VERIFIED_SHARDS_FILE).exists());
+    // One byte changed in the middle of the data: same size, intact footer.
+    let shard = shards.join("part-00000.parquet");
+    let mut bytes = std::fs::read(&shard).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x55;
+    std::fs::write(&shard, bytes).unwrap();
+    let err = trainer::run(&options(&shards, &dir.path().join("again"), &set)).unwrap_err().to_string();
+    assert!(
+        err.contains("part-00000.parquet: its SHA-256 is") && err.contains("changed after it was written"),
+        "{err}"
+    );
+}
+
+#[test]
 fn a_vocabulary_mismatch_is_refused_before_training() {
+    let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
     let mut run = options(&shards, &dir.path().join("run"), &[]);

@@ -29,6 +29,7 @@ use parquet::arrow::ProjectionMask;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver};
@@ -55,6 +56,14 @@ impl Default for LoaderConfig {
     }
 }
 
+/// A shard whose checksum was verified, as [`ShardSet::verify_checksums`] remembers it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct VerifiedShard {
+    bytes: u64,
+    modified_ns: u128,
+    sha256: String,
+}
+
 /// One row group of one shard.
 #[derive(Debug, Clone)]
 struct Unit {
@@ -67,6 +76,9 @@ struct Unit {
 struct ShardFile {
     path: PathBuf,
     metadata: ArrowReaderMetadata,
+    /// Size and SHA-256 as the manifest records them.
+    bytes: u64,
+    sha256: String,
 }
 
 /// The shards of one or more pre-training outputs, opened for training.
@@ -103,6 +115,14 @@ impl ShardSet {
             }
             for shard in &manifest.shards {
                 let path = dir.join(&shard.file);
+                let bytes = std::fs::metadata(&path).with_context(|| format!("cannot open {}", path.display()))?.len();
+                ensure!(
+                    bytes == shard.bytes,
+                    "{}: {bytes} bytes, but the manifest lists {}: the shard was changed or cut short (spe verify \
+                     checks an output)",
+                    path.display(),
+                    shard.bytes
+                );
                 let metadata = open_footer(&path)?;
                 let row_groups = metadata.metadata().row_groups();
                 let rows: u64 = row_groups.iter().map(|g| g.num_rows() as u64).sum();
@@ -117,7 +137,7 @@ impl ShardSet {
                         units.push(Unit { file: files.len(), row_group, rows: group.num_rows() as u64 });
                     }
                 }
-                files.push(ShardFile { path, metadata });
+                files.push(ShardFile { path, metadata, bytes, sha256: shard.sha256.clone() });
             }
             first.get_or_insert((dir.clone(), manifest));
         }
@@ -137,6 +157,40 @@ impl ShardSet {
             vocab_size: tokenizer.vocab_size,
             tokenizer_sha256: tokenizer.sha256,
         })
+    }
+
+    /// Checks every shard's SHA-256 against its manifest, as `spe verify` does, so that a
+    /// shard altered since it was written is refused before training reads it. Checksums
+    /// already verified are remembered in `cache` (a JSON file of path, size, modification
+    /// time and checksum), so a resumed run hashes only what changed.
+    pub fn verify_checksums(&self, cache: &Path) -> Result<()> {
+        let known: HashMap<String, VerifiedShard> =
+            std::fs::read_to_string(cache).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
+        let verified = self
+            .files
+            .par_iter()
+            .map(|file| {
+                let key = file.path.display().to_string();
+                let meta = std::fs::metadata(&file.path).with_context(|| format!("cannot open {key}"))?;
+                let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                let stamp = VerifiedShard {
+                    bytes: meta.len(),
+                    modified_ns: modified.map_or(0, |d| d.as_nanos()),
+                    sha256: file.sha256.clone(),
+                };
+                if known.get(&key) != Some(&stamp) {
+                    let sha256 = crate::corpus::input::sha256_file(&file.path)?;
+                    ensure!(
+                        sha256 == file.sha256 && meta.len() == file.bytes,
+                        "{key}: its SHA-256 is {sha256}, but the manifest lists {}: the shard was changed after it \
+                         was written (spe verify checks an output)",
+                        file.sha256
+                    );
+                }
+                Ok((key, stamp))
+            })
+            .collect::<Result<HashMap<_, _>>>()?;
+        crate::atomic::write_json(&verified, cache)
     }
 
     /// Rows in one epoch.

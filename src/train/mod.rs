@@ -103,6 +103,9 @@ impl TrainConfig {
     }
 }
 
+/// The run's record of the shards whose checksums it verified ([`ShardSet::verify_checksums`]).
+pub const VERIFIED_SHARDS_FILE: &str = "verified-shards.json";
+
 /// What `spe train` was asked to do, besides the configuration.
 #[derive(Debug, Clone)]
 pub struct TrainOptions {
@@ -175,6 +178,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let accumulation = config.accumulation()?;
     let out = &options.out;
     let _lock = OutputLock::acquire(out)?;
+    set.verify_checksums(&out.join(VERIFIED_SHARDS_FILE))?;
     let latest = checkpoints::latest(out)?;
     match (&latest, options.resume) {
         (Some(path), false) => bail!(
