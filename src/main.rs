@@ -192,9 +192,12 @@ struct TrainArgs {
     /// The objectives to train, comma-separated (tbo,spo,cspo); the others get weight 0.
     #[arg(long)]
     objectives: Option<String>,
-    /// Continue the run in --out from its latest checkpoint.
+    /// Continue the run in --out from its latest intact checkpoint.
     #[arg(long)]
     resume: bool,
+    /// With --resume: continue even if --shards differ from those the run started on.
+    #[arg(long, requires = "resume")]
+    force: bool,
     /// Random seed.
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     seed: Option<u64>,
@@ -224,6 +227,7 @@ fn train(args: TrainArgs) -> Result<()> {
         objectives: args.objectives,
         device: args.device,
         resume: args.resume,
+        force: args.force,
         progress: !args.quiet,
     };
     let summary = spe::train::run(&options)?;

@@ -43,11 +43,16 @@ fn env_path(name: &str) -> PathBuf {
 
 /// Pre-training shards of the first `sentences` real sentences.
 fn shards(dir: &Path, sentences: usize) -> PathBuf {
+    shards_of(dir, "shards", sentences)
+}
+
+/// [`shards`] into `dir/name`.
+fn shards_of(dir: &Path, name: &str, sentences: usize) -> PathBuf {
     let text = std::fs::read_to_string(sample_text()).unwrap();
     let few: String = text.lines().take(sentences).map(|l| format!("{l}\n")).collect();
-    let input = dir.join("few.txt");
+    let input = dir.join(format!("{name}.txt"));
     std::fs::write(&input, few).unwrap();
-    let out = dir.join("shards");
+    let out = dir.join(name);
     prep(&[&input], &out, &["--set", "shard.row_group_rows=8"]);
     out
 }
@@ -63,6 +68,7 @@ fn options(shards: &Path, out: &Path, set: &[(&str, toml::Value)]) -> TrainOptio
         objectives: None,
         device: Some("cpu".into()),
         resume: false,
+        force: false,
         progress: false,
     }
 }
@@ -273,6 +279,43 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
         Tensor::read_safetensors(whole.join("span_encoders.safetensors")).unwrap().into_iter().collect();
     assert!(spans.contains_key("span_encoder.conv2.weight") && spans.contains_key("pair_encoder.v.weight"));
     assert!(spans.keys().all(|k| !k.starts_with("bert.")));
+}
+
+#[test]
+fn a_damaged_checkpoint_is_passed_over_and_other_shards_are_refused() {
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 60);
+    let set = [("optim.steps", 6.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];
+    let whole = dir.path().join("whole");
+    trainer::run(&options(&shards, &whole, &set)).unwrap();
+
+    // The latest checkpoint damaged: the run resumes from the one before and ends where the
+    // uninterrupted run ended.
+    let damaged = dir.path().join("damaged");
+    copy_dir(&whole, &damaged);
+    std::fs::remove_dir_all(damaged.join("encoder")).unwrap();
+    let model = damaged.join("checkpoints/step-00000006/model.safetensors");
+    let mut bytes = std::fs::read(&model).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 0x01;
+    std::fs::write(&model, bytes).unwrap();
+    let mut resume = options(&shards, &damaged, &set);
+    resume.resume = true;
+    let resumed = trainer::run(&resume).unwrap();
+    assert_eq!(resumed.steps, 3, "steps 4 to 6 again, from the checkpoint of step 3");
+    let weights = |dir: &Path| std::fs::read(dir.join("encoder/model.safetensors")).unwrap();
+    assert!(weights(&damaged) == weights(&whole));
+
+    // Resuming on other shards is refused unless forced.
+    let other = shards_of(dir.path(), "other", 40);
+    let more = [("optim.steps", 8.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];
+    let mut elsewhere = options(&other, &whole, &more);
+    elsewhere.resume = true;
+    let err = trainer::run(&elsewhere).unwrap_err().to_string();
+    assert!(err.contains("trained on other shards"), "{err}");
+    elsewhere.force = true;
+    assert_eq!(trainer::run(&elsewhere).unwrap().steps, 2);
 }
 
 #[test]

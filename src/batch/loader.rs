@@ -193,6 +193,11 @@ impl ShardSet {
         crate::atomic::write_json(&verified, cache)
     }
 
+    /// The SHA-256 of every shard, in order, as the manifests record them.
+    pub fn checksums(&self) -> Vec<String> {
+        self.files.iter().map(|f| f.sha256.clone()).collect()
+    }
+
     /// Rows in one epoch.
     pub fn rows(&self) -> u64 {
         self.rows

@@ -12,14 +12,14 @@ pub const CHECKPOINTS_DIR: &str = "checkpoints";
 /// The file that completes a checkpoint, written last.
 pub const STATE_FILE: &str = "state.json";
 
-/// Writes the checkpoint of `step` in `out`: `write` fills the directory, then `state` is
-/// written and the directory renamed. All but the `keep` newest checkpoints are deleted.
-pub fn save(
+/// Writes the checkpoint of `step` in `out`: `write` fills the directory and returns the
+/// state, which is written last, and the directory is renamed. All but the `keep` newest
+/// checkpoints are deleted.
+pub fn save<S: Serialize>(
     out: &Path,
     step: u64,
     keep: usize,
-    state: &impl Serialize,
-    write: impl FnOnce(&Path) -> Result<()>,
+    write: impl FnOnce(&Path) -> Result<S>,
 ) -> Result<PathBuf> {
     let root = out.join(CHECKPOINTS_DIR);
     let name = format!("step-{step:08}");
@@ -29,8 +29,8 @@ pub fn save(
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
     std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    write(&tmp)?;
-    crate::atomic::write_json(state, &tmp.join(STATE_FILE))?;
+    let state = write(&tmp)?;
+    crate::atomic::write_json(&state, &tmp.join(STATE_FILE))?;
     if done.exists() {
         std::fs::remove_dir_all(&done).with_context(|| format!("cannot replace {}", done.display()))?;
     }
@@ -83,8 +83,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path();
         for step in [1, 2, 3] {
-            save(out, step, 2, &serde_json::json!({ "step": step }), |tmp| {
-                std::fs::write(tmp.join("weights"), step.to_string()).map_err(Into::into)
+            save(out, step, 2, |tmp| {
+                std::fs::write(tmp.join("weights"), step.to_string())?;
+                Ok(serde_json::json!({ "step": step }))
             })
             .unwrap();
         }
@@ -94,7 +95,7 @@ mod tests {
             ["step-00000002", "step-00000003"]
         );
         // A checkpoint whose writing failed leaves no finished directory.
-        assert!(save(out, 4, 2, &0, |_| anyhow::bail!("disk full")).is_err());
+        assert!(save(out, 4, 2, |_| -> Result<u8> { anyhow::bail!("disk full") }).is_err());
         assert_eq!(latest(out).unwrap().unwrap(), kept[1]);
         let state: serde_json::Value = read_state(&kept[1]).unwrap();
         assert_eq!(state["step"], 3);

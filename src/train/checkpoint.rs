@@ -9,11 +9,13 @@
 
 use super::moco::Moco;
 use super::TrainConfig;
+use crate::corpus::input::sha256_file;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
 use crate::runtime::checkpoint;
 use crate::runtime::optim::AdamW;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::nn;
 
@@ -30,6 +32,12 @@ pub struct CheckpointState {
     pub config: TrainConfig,
     /// The spe version that wrote the checkpoint.
     pub spe_version: String,
+    /// SHA-256 of each file of the checkpoint, checked before it is loaded.
+    #[serde(default)]
+    pub files: BTreeMap<String, String>,
+    /// SHA-256 of each shard the run reads, in order: a run resumes on the same data.
+    #[serde(default)]
+    pub shards: Vec<String>,
 }
 
 /// Writes the checkpoint of `step` and deletes all but the `keep` newest.
@@ -37,40 +45,60 @@ pub struct CheckpointState {
 pub fn save(
     out: &Path,
     config: &TrainConfig,
-    step: u64,
-    rows: u64,
+    (step, rows): (u64, u64),
+    shards: &[String],
     vs: &nn::VarStore,
     optimizer: &AdamW,
     moco: Option<&Moco>,
     keep: usize,
 ) -> Result<PathBuf> {
-    let state = CheckpointState {
-        step,
-        rows,
-        optimizer_steps: optimizer.steps(),
-        config: config.clone(),
-        spe_version: env!("CARGO_PKG_VERSION").to_string(),
-    };
-    checkpoint::save(out, step, keep, &state, |dir| {
-        write_safetensors(&sorted_variables(vs), &dir.join("model.safetensors"))?;
-        write_safetensors(&optimizer.state(), &dir.join("optimizer.safetensors"))?;
+    checkpoint::save(out, step, keep, |dir| {
+        let mut files = vec![("model.safetensors", sorted_variables(vs)), ("optimizer.safetensors", optimizer.state())];
         if let Some(moco) = moco {
-            write_safetensors(&moco.state(), &dir.join("moco.safetensors"))?;
+            files.push(("moco.safetensors", moco.state()));
         }
-        Ok(())
+        let mut sums = BTreeMap::new();
+        for (name, tensors) in files {
+            write_safetensors(&tensors, &dir.join(name))?;
+            sums.insert(name.to_string(), sha256_file(&dir.join(name))?);
+        }
+        Ok(CheckpointState {
+            step,
+            rows,
+            optimizer_steps: optimizer.steps(),
+            config: config.clone(),
+            spe_version: env!("CARGO_PKG_VERSION").to_string(),
+            files: sums,
+            shards: shards.to_vec(),
+        })
     })
 }
 
-/// Restores the checkpoint at `path` into the model, optimizer and MoCo state. Its
-/// configuration must equal `config` but for the number of steps.
+/// Checks the files of the checkpoint at `path` against the checksums its state records.
+pub fn verify(path: &Path) -> Result<CheckpointState> {
+    let state: CheckpointState = checkpoint::read_state(path)?;
+    for (name, expected) in &state.files {
+        let found = sha256_file(&path.join(name))?;
+        ensure!(
+            &found == expected,
+            "{}: its SHA-256 is {found}, the checkpoint recorded {expected}",
+            path.join(name).display()
+        );
+    }
+    Ok(state)
+}
+
+/// Restores the checkpoint at `path`, whose [`verify`]d state is `state`, into the model,
+/// optimizer and MoCo state. Its configuration must equal `config` but for the number of
+/// steps.
 pub fn load(
     path: &Path,
+    state: &CheckpointState,
     config: &TrainConfig,
     vs: &nn::VarStore,
     optimizer: &mut AdamW,
     moco: Option<&mut Moco>,
-) -> Result<CheckpointState> {
-    let state: CheckpointState = checkpoint::read_state(path)?;
+) -> Result<()> {
     let mut theirs = state.config.clone();
     theirs.optim.steps = config.optim.steps;
     if &theirs != config {
@@ -92,5 +120,5 @@ pub fn load(
         let moco_path = path.join("moco.safetensors");
         moco.load_state(&read_safetensors(&moco_path)?, &moco_path)?;
     }
-    Ok(state)
+    Ok(())
 }

@@ -26,12 +26,13 @@ use crate::runtime::metrics::{MetricsFile, Throughput};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
 use crate::runtime::progress::{log_line, steps_bar};
 use anyhow::{bail, ensure, Context, Result};
+use checkpoint::CheckpointState;
 use device_batch::DeviceBatch;
 use metrics::StepRecord;
 use moco::{Moco, MocoConfig};
 use objectives::{losses, ObjectiveConfig, StepLosses};
 use serde::{Deserialize, Serialize};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 use tch::nn;
@@ -125,6 +126,8 @@ pub struct TrainOptions {
     pub device: Option<String>,
     /// Continue from the latest checkpoint in `out`.
     pub resume: bool,
+    /// With `resume`: continue even on other shards than the run started on.
+    pub force: bool,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -179,16 +182,17 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let out = &options.out;
     let _lock = OutputLock::acquire(out)?;
     set.verify_checksums(&out.join(VERIFIED_SHARDS_FILE))?;
-    let latest = checkpoints::latest(out)?;
-    match (&latest, options.resume) {
+    let shard_sums = set.checksums();
+    let resumed = match (checkpoints::latest(out)?, options.resume) {
         (Some(path), false) => bail!(
             "{} already holds a run (checkpoint {}); pass --resume to continue it or choose another --out",
             out.display(),
             path.display()
         ),
         (None, true) => bail!("--resume: {} holds no checkpoint", out.display()),
-        _ => {}
-    }
+        (None, false) => None,
+        (Some(_), true) => Some(intact_checkpoint(out, &shard_sums, options.force)?),
+    };
 
     tch::manual_seed(config.seed as i64);
     let vs = nn::VarStore::new(device);
@@ -204,8 +208,8 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     };
     let mut optimizer = AdamW::new(&vs, &config.optim);
     let (mut step, mut rows) = (0, 0);
-    if let Some(path) = &latest {
-        let state = checkpoint::load(path, &config, &vs, &mut optimizer, moco.as_mut())?;
+    if let Some((path, state)) = &resumed {
+        checkpoint::load(path, state, &config, &vs, &mut optimizer, moco.as_mut())?;
         (step, rows) = (state.step, state.rows);
     }
     let total = config.optim.steps;
@@ -296,7 +300,8 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         }
         // Checkpoint.
         if step % config.checkpoint_every == 0 || step == total {
-            checkpoint::save(out, &config, step, rows, &vs, &optimizer, moco.as_ref(), config.keep_checkpoints)?;
+            let keep = config.keep_checkpoints;
+            checkpoint::save(out, &config, (step, rows), &shard_sums, &vs, &optimizer, moco.as_ref(), keep)?;
         }
     }
     progress.finish_and_clear();
@@ -306,6 +311,27 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     };
     let encoder_dir = export_encoders(out, exported, &config.model)?;
     Ok(TrainSummary { steps: step - start_step, records, encoder_dir, skipped_steps: skipped })
+}
+
+/// The newest checkpoint of `out` whose files match their recorded checksums; a damaged
+/// one is reported and the one before it tried. The run must read the shards it started
+/// on (`shards`, their checksums), unless `force`.
+fn intact_checkpoint(out: &Path, shards: &[String], force: bool) -> Result<(PathBuf, CheckpointState)> {
+    for path in checkpoints::list(out)?.iter().rev() {
+        match checkpoint::verify(path) {
+            Ok(state) => {
+                ensure!(
+                    force || state.shards.is_empty() || state.shards == shards,
+                    "{}: the run was trained on other shards than --shards gives (their checksums differ); pass \
+                     --force with --resume to continue on these",
+                    path.display()
+                );
+                return Ok((path.clone(), state));
+            }
+            Err(e) => eprintln!("warning: {e:#}; this checkpoint is damaged, trying the one before it"),
+        }
+    }
+    bail!("--resume: no checkpoint in {} is intact", out.display())
 }
 
 #[cfg(test)]
