@@ -110,3 +110,32 @@ fn bad_books_are_errors_or_counted() {
     let nothing = prep_books(&dir.path().join("missing"), &out, &["--force"]);
     assert!(stderr(&nothing).contains("does not exist"), "{}", stderr(&nothing));
 }
+
+#[test]
+fn a_tree_with_a_link_back_up_is_refused_instead_of_read_forever() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("books");
+    let genre = root.join("Fantasy");
+    std::fs::create_dir_all(&genre).unwrap();
+    std::fs::write(genre.join("a.txt"), "The road ran north.\n\nIt rained all day and the river rose.\n").unwrap();
+    std::os::unix::fs::symlink(&root, genre.join("loop")).unwrap();
+    let vocab = vocab();
+    let out = dir.path().join("out");
+    let args = [
+        "prep",
+        "books",
+        "--input",
+        root.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--tokenizer",
+        vocab.to_str().unwrap(),
+    ];
+    let output = spe(&args);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("loop") && stderr(&output).contains("again (through a link)"),
+        "{}",
+        stderr(&output)
+    );
+}

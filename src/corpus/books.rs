@@ -7,7 +7,7 @@ use super::input::{ByteProgress, Compression, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::count;
 use anyhow::{bail, Context, Result};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
@@ -31,7 +31,7 @@ impl BooksSource {
         for root in &roots {
             let found = if root.is_dir() {
                 let mut files = Vec::new();
-                walk(root, &mut files)?;
+                walk(root, &mut files, &mut HashMap::new())?;
                 files
             } else if root.is_file() {
                 vec![root.clone()]
@@ -51,6 +51,7 @@ impl BooksSource {
                 books.push((path.clone(), doc_id(relative)));
             }
         }
+        crate::corpus::input::refuse_repeated(books.iter().map(|(p, _)| p.as_path()))?;
         if books.is_empty() {
             bail!(
                 "no .txt, .txt.zst or .txt.bz2 book found under {}",
@@ -66,8 +67,19 @@ impl BooksSource {
     }
 }
 
-/// Every file under `dir`, in path order.
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Every file under `dir`, in path order. Links to directories are followed, but a
+/// directory reached twice (a link back up the tree would loop forever, a link across it
+/// would read its books twice) is refused; `visited` maps each real directory to the path
+/// it was first reached by.
+fn walk(dir: &Path, out: &mut Vec<PathBuf>, visited: &mut HashMap<PathBuf, PathBuf>) -> Result<()> {
+    let real = std::fs::canonicalize(dir).with_context(|| format!("cannot list {}", dir.display()))?;
+    if let Some(first) = visited.insert(real, dir.to_path_buf()) {
+        bail!(
+            "{} is {} again (through a link): the tree would be read in a loop, or its books twice",
+            dir.display(),
+            first.display()
+        );
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot list {}", dir.display()))?
         .map(|e| e.map(|e| e.path()))
@@ -76,7 +88,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     entries.sort();
     for path in entries {
         if path.is_dir() {
-            walk(&path, out)?;
+            walk(&path, out, visited)?;
         } else {
             out.push(path);
         }
