@@ -117,9 +117,19 @@ fn verify_reports_every_difference() {
     std::fs::write(out.join("manifest.json"), edited).unwrap();
     let (ok, err) = problems(&out);
     assert!(!ok);
-    for expected in ["part-00004.parquet", "part-00005.parquet.tmp: an unfinished file", "totals.tbo_targets"] {
+    // With a shard missing, a recount would only repeat it: verify says so instead of
+    // claiming the shards hold fewer rows than they do.
+    for expected in [
+        "part-00004.parquet",
+        "part-00005.parquet.tmp: an unfinished file",
+        "totals not recounted: 1 shard(s) could not be read whole",
+    ] {
         assert!(err.contains(expected), "{expected:?} not in {err}");
     }
+    assert!(!err.contains("the shards hold"), "{err}");
+    std::fs::rename(dir.path().join("moved"), out.join("part-00004.parquet")).unwrap();
+    let (ok, err) = problems(&out);
+    assert!(!ok && err.contains("totals.tbo_targets: the shards hold"), "{err}");
 
     // No manifest: not a finished output.
     std::fs::remove_file(out.join("manifest.json")).unwrap();

@@ -40,28 +40,38 @@ pub fn verify(dir: &Path) -> Result<Report> {
         SpecialIds { cls: manifest.tokenizer.cls_id, sep: manifest.tokenizer.sep_id, mask: manifest.tokenizer.mask_id };
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
     stray_files(dir, None, &manifest.shards, &mut report.problems)?;
-    let checked: Vec<(Totals, Vec<String>)> = manifest
+    let checked: Vec<(Option<Totals>, Vec<String>)> = manifest
         .shards
         .par_iter()
         .map(|shard| {
             let mut problems = Vec::new();
-            let totals = check_shard(dir, shard, &manifest, &special, &mut problems).unwrap_or_else(|e| {
-                problems.push(format!("{}: {e:#}", shard.file));
-                Totals::default()
-            });
+            let totals = check_shard(dir, shard, &manifest, &special, &mut problems)
+                .map_err(|e| problems.push(format!("{}: {e:#}", shard.file)))
+                .ok();
             (totals, problems)
         })
         .collect();
     let mut sum = Totals::default();
+    let mut unreadable = 0;
     for (totals, problems) in checked {
-        sum.samples += totals.samples;
-        sum.words += totals.words;
-        sum.subtokens += totals.subtokens;
-        sum.spo_targets += totals.spo_targets;
-        sum.tbo_targets += totals.tbo_targets;
+        match totals {
+            Some(totals) => {
+                sum.samples += totals.samples;
+                sum.words += totals.words;
+                sum.subtokens += totals.subtokens;
+                sum.spo_targets += totals.spo_targets;
+                sum.tbo_targets += totals.tbo_targets;
+            }
+            None => unreadable += 1,
+        }
         report.problems.extend(problems);
     }
     report.rows = sum.samples;
+    if unreadable > 0 {
+        // A recount without the unreadable shards would only repeat that they are missing.
+        report.problems.push(format!("totals not recounted: {unreadable} shard(s) could not be read whole"));
+        return Ok(report);
+    }
     let expected = &manifest.totals;
     let pairs = [
         ("samples", sum.samples, expected.samples),
@@ -153,17 +163,19 @@ fn check_shard(
     let name = &shard.file;
     let mut totals = Totals::default();
     let mut row = 0u64;
+    let mut bad_rows = RowProblems::new(name);
     for batch in builder.build()? {
         for sample in from_batch(&batch?)? {
             let ids = sample.inputs.input_ids.iter().chain(sample.inputs.tbo.iter().map(|t| &t.label));
             let checked = sample.check(special).and_then(|()| in_vocabulary(ids, manifest.tokenizer.vocab_size));
             if let Err(what) = checked {
-                problems.push(format!("{name}: row {row} ({} sentence {}): {what}", sample.doc_id, sample.sent_id));
+                bad_rows.push(problems, format!("row {row} ({} sentence {}): {what}", sample.doc_id, sample.sent_id));
             }
             totals.add(&sample);
             row += 1;
         }
     }
+    bad_rows.finish(problems);
     Ok(totals)
 }
 
@@ -177,6 +189,7 @@ fn verify_labeled(dir: &Path) -> Result<Report> {
     for (name, split) in &manifest.splits {
         stray_files(dir, Some(name), &split.shards, &mut report.problems)?;
         // What only the whole corpus shows is taken from the manifest; the rest is recounted.
+        let mut unreadable = 0;
         let mut stats = SplitStats {
             clusters_not_kept: split.stats.clusters_not_kept,
             duplicate_documents: split.stats.duplicate_documents,
@@ -191,23 +204,28 @@ fn verify_labeled(dir: &Path) -> Result<Report> {
                 Ok(reader) => reader,
                 Err(e) => {
                     report.problems.push(format!("{}: {e:#}", shard.file));
+                    unreadable += 1;
                     continue;
                 }
             };
+            let mut bad_rows = RowProblems::new(&shard.file);
             for batch in reader {
                 for row in labeled_rows(&batch?)? {
                     if let Err(what) = row.check(&special).and_then(|()| in_vocabulary(&row.input_ids, t.vocab_size)) {
-                        report.problems.push(format!(
-                            "{}: row {} ({} sentence {}): {what}",
-                            shard.file, stats.sentences, row.doc_id, row.sent_id
-                        ));
+                        let what = format!("row {} ({} sentence {}): {what}", stats.sentences, row.doc_id, row.sent_id);
+                        bad_rows.push(&mut report.problems, what);
                     }
                     stats.add(&row, &manifest.symmetric_relations);
                     report.rows += 1;
                 }
             }
+            bad_rows.finish(&mut report.problems);
         }
-        if stats != split.stats {
+        if unreadable > 0 {
+            report
+                .problems
+                .push(format!("split {name}: counts not recounted: {unreadable} shard(s) could not be read"));
+        } else if stats != split.stats {
             report.problems.push(format!(
                 "split {name}: the shards' counts differ from the manifest's: {}",
                 serde_json::to_string(&stats)?
@@ -222,5 +240,33 @@ fn in_vocabulary<'a>(ids: impl IntoIterator<Item = &'a i32>, vocab: u64) -> Resu
     match ids.into_iter().find(|&&id| id < 0 || id as u64 >= vocab) {
         Some(id) => Err(format!("token id {id} lies outside the vocabulary of {vocab} entries")),
         None => Ok(()),
+    }
+}
+
+/// The problems of one shard's rows: the first [`RowProblems::SHOWN`] in full, then a count,
+/// so a damaged shard reads as a few lines rather than one per row.
+struct RowProblems<'a> {
+    shard: &'a str,
+    count: usize,
+}
+
+impl<'a> RowProblems<'a> {
+    const SHOWN: usize = 10;
+
+    fn new(shard: &'a str) -> Self {
+        RowProblems { shard, count: 0 }
+    }
+
+    fn push(&mut self, problems: &mut Vec<String>, what: String) {
+        if self.count < Self::SHOWN {
+            problems.push(format!("{}: {what}", self.shard));
+        }
+        self.count += 1;
+    }
+
+    fn finish(self, problems: &mut Vec<String>) {
+        if self.count > Self::SHOWN {
+            problems.push(format!("{}: {} more rows with problems", self.shard, self.count - Self::SHOWN));
+        }
     }
 }
