@@ -16,9 +16,9 @@ use serde::{Deserialize, Serialize};
 use std::borrow::Borrow;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// Counts of one measure: gold items, predicted items and right predictions.
+/// Tally of one measure: gold items, predicted items and right predictions.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Counts {
+pub struct Tally {
     /// Items in the gold annotation.
     pub gold: u64,
     /// Items predicted.
@@ -38,7 +38,7 @@ pub struct Prf {
     pub f1: f64,
 }
 
-impl Counts {
+impl Tally {
     /// Precision, recall and F1 of the counts.
     pub fn prf(&self) -> Prf {
         let ratio = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -47,7 +47,7 @@ impl Counts {
         Prf { precision, recall, f1 }
     }
 
-    fn add(&mut self, other: &Counts) {
+    fn add(&mut self, other: &Tally) {
         self.gold += other.gold;
         self.predicted += other.predicted;
         self.correct += other.correct;
@@ -58,17 +58,17 @@ impl Counts {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Measure {
     /// Over every type.
-    pub total: Counts,
+    pub total: Tally,
     /// By entity or relation type.
-    pub by_type: BTreeMap<String, Counts>,
+    pub by_type: BTreeMap<String, Tally>,
 }
 
 impl Measure {
-    /// Counts the gold and predicted items of one sentence; an item's type is `type_of`.
+    /// Tally the gold and predicted items of one sentence; an item's type is `type_of`.
     fn add<T: Ord>(&mut self, gold: &BTreeSet<T>, predicted: &BTreeSet<T>, type_of: impl Fn(&T) -> &str) {
         for (items, is_gold) in [(gold, true), (predicted, false)] {
             for item in items {
-                let mut one = Counts::default();
+                let mut one = Tally::default();
                 if is_gold {
                     one.gold = 1;
                 } else {
@@ -134,7 +134,7 @@ impl Scores {
     pub fn table(&self) -> String {
         let mut lines =
             vec![format!("{:<34} {:>6} {:>6} {:>6} {:>7} {:>7} {:>7}", "", "gold", "pred", "right", "P", "R", "F1")];
-        let row = |name: &str, c: &Counts| {
+        let row = |name: &str, c: &Tally| {
             let prf = c.prf();
             format!(
                 "{name:<34} {:>6} {:>6} {:>6} {:>7.2} {:>7.2} {:>7.2}",
@@ -203,11 +203,11 @@ mod tests {
         for m in [&scores.ent, &scores.rel, &scores.rel_strict] {
             assert_eq!(m.total.prf().f1, 1.0);
         }
-        assert_eq!(scores.ent.total, Counts { gold: 4, predicted: 4, correct: 4 });
-        assert_eq!(scores.ent.by_type["PER"], Counts { gold: 2, predicted: 2, correct: 2 });
+        assert_eq!(scores.ent.total, Tally { gold: 4, predicted: 4, correct: 4 });
+        assert_eq!(scores.ent.by_type["PER"], Tally { gold: 2, predicted: 2, correct: 2 });
         let empty = sentence(vec![], vec![]);
         let scores = Scores::of([(&gold(), &empty)], &symmetric);
-        assert_eq!(scores.rel.total, Counts { gold: 2, predicted: 0, correct: 0 });
+        assert_eq!(scores.rel.total, Tally { gold: 2, predicted: 0, correct: 0 });
         assert_eq!(scores.rel.total.prf(), Prf::default());
     }
 
@@ -221,11 +221,11 @@ mod tests {
             vec![r(2, 0, "PHYS"), r(0, 3, "PER-SOC")],
         );
         let scores = Scores::of([(&gold(), &predicted)], &symmetric);
-        assert_eq!(scores.ent.total, Counts { gold: 4, predicted: 4, correct: 2 });
-        assert_eq!(scores.ent.by_type["ORG"], Counts { gold: 1, predicted: 0, correct: 0 });
-        assert_eq!(scores.ent.by_type["PER"], Counts { gold: 2, predicted: 3, correct: 2 });
+        assert_eq!(scores.ent.total, Tally { gold: 4, predicted: 4, correct: 2 });
+        assert_eq!(scores.ent.by_type["ORG"], Tally { gold: 1, predicted: 0, correct: 0 });
+        assert_eq!(scores.ent.by_type["PER"], Tally { gold: 2, predicted: 3, correct: 2 });
         // PHYS: reversed and on a wrong boundary; PER-SOC: right in either order.
-        assert_eq!(scores.rel.total, Counts { gold: 2, predicted: 2, correct: 1 });
+        assert_eq!(scores.rel.total, Tally { gold: 2, predicted: 2, correct: 1 });
         assert_eq!(scores.rel.by_type["PER-SOC"].correct, 1);
         assert_eq!(scores.rel_strict.total.correct, 1);
         let prf = scores.ent.total.prf();

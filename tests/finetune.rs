@@ -13,11 +13,6 @@ use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn ok(output: Output) -> Output {
-    assert!(output.status.success(), "spe failed: {}", stderr(&output));
-    output
-}
-
 fn fails_with(output: Output, message: &str) {
     assert!(!output.status.success(), "spe succeeded where it should not");
     assert!(stderr(&output).contains(message), "expected {message:?} in: {}", stderr(&output));

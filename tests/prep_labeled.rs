@@ -22,11 +22,6 @@ fn labeled(corpus: &str, splits: &[(&str, PathBuf)], out: &Path, extra: &[&str])
     spe(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-fn ok(output: Output) -> Output {
-    assert!(output.status.success(), "spe failed: {}", stderr(&output));
-    output
-}
-
 fn scierc(split: &str) -> PathBuf {
     repo(&format!("data/sample/scierc/{split}.json"))
 }

@@ -21,11 +21,6 @@ fn prep_wiki(inputs: &[&Path], out: &Path, extra: &[&str]) -> std::process::Outp
     spe(&args.iter().map(String::as_str).collect::<Vec<_>>())
 }
 
-fn ok(output: std::process::Output) -> std::process::Output {
-    assert!(output.status.success(), "spe failed: {}", stderr(&output));
-    output
-}
-
 fn shard_bytes(dir: &Path) -> Vec<u8> {
     let manifest = Manifest::read(dir).unwrap();
     manifest.shards.iter().flat_map(|s| std::fs::read(dir.join(&s.file)).unwrap()).collect()

@@ -210,11 +210,6 @@ impl InputDigest {
         InputDigest { path: path.to_path_buf(), state: Arc::new(Mutex::new((Sha256::new(), 0))) }
     }
 
-    /// The file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Raw bytes of the file read so far, for progress reports.
     pub fn bytes_read(&self) -> u64 {
         self.state.lock().expect("digest lock").1

@@ -119,24 +119,25 @@ impl Labels {
     /// The class of a relation of type `label` whose head is the first argument in word
     /// order (`head_first`) or the second.
     pub fn relation_class(&self, label: &str, head_first: bool) -> Option<i64> {
-        let names = self.relation_class_names();
-        let name = match (self.symmetric.iter().any(|s| s == label), head_first) {
-            (true, _) => label.to_string(),
-            (false, true) => format!("{label}@>"),
-            (false, false) => format!("{label}@<"),
-        };
-        names.iter().position(|n| *n == name).map(|i| i as i64)
+        let (first, width) = self.relation_classes_of().find(|(r, _, _)| *r == label).map(|(_, f, w)| (f, w))?;
+        Some(first + i64::from(width == 2 && !head_first))
     }
 
     /// The type of relation class `class` and whether its head is the first argument;
     /// `None` for class 0.
     pub fn relation_of(&self, class: i64) -> Option<(String, bool)> {
-        let names = self.relation_class_names();
-        let name = names.get(usize::try_from(class).ok()?).filter(|_| class > 0)?;
-        Some(match name.rsplit_once('@') {
-            Some((label, ">")) => (label.to_string(), true),
-            Some((label, "<")) => (label.to_string(), false),
-            _ => (name.clone(), true),
+        let (label, first, _) = self.relation_classes_of().find(|&(_, f, w)| (f..f + w).contains(&class))?;
+        Some((label.to_string(), class == first))
+    }
+
+    /// Each relation type with its first class and its number of classes (1 for a
+    /// symmetric type, 2 for a directed one), in class order after `None`.
+    fn relation_classes_of(&self) -> impl Iterator<Item = (&str, i64, i64)> {
+        self.relations.iter().scan(1, |next, r| {
+            let width = if self.symmetric.contains(r) { 1 } else { 2 };
+            let first = *next;
+            *next += width;
+            Some((r.as_str(), first, width))
         })
     }
 

@@ -20,6 +20,7 @@ use crate::corpus::labeled::{Entity, LabeledSentence, Relation};
 use crate::runtime::device::upload;
 use crate::shard::labeled::LabeledRow;
 use anyhow::{Context, Result};
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};
 
@@ -47,8 +48,15 @@ pub struct Output {
 /// A half-open word range.
 type Span = (u32, u32);
 
-/// Runs the extractor over `rows` on `device`.
-pub fn run(model: &Extractor, labels: &Labels, rows: &[LabeledRow], device: Device, mode: Mode) -> Result<Output> {
+/// Runs the extractor over `rows` (owned or borrowed) on `device`.
+pub fn run<R: Borrow<LabeledRow>>(
+    model: &Extractor,
+    labels: &Labels,
+    rows: &[R],
+    device: Device,
+    mode: Mode,
+) -> Result<Output> {
+    let rows: Vec<&LabeledRow> = rows.iter().map(Borrow::borrow).collect();
     let train = matches!(mode, Mode::Train { .. });
     let b = rows.len();
     let seq_len = rows.iter().map(|r| r.input_ids.len()).max().unwrap_or(0);

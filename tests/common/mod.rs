@@ -63,3 +63,9 @@ pub fn read_rows(dir: &Path) -> Vec<Sample> {
 pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
+
+/// `output` of a run that must have succeeded; panics with its standard error otherwise.
+pub fn ok(output: Output) -> Output {
+    assert!(output.status.success(), "spe failed: {}", stderr(&output));
+    output
+}

@@ -74,8 +74,10 @@ pub struct WikiSource {
     current: Option<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)>,
     report: SourceReport,
     progress: ByteProgress,
-    /// The current file's name and its first and last page ids so far.
-    ids: Option<(String, u64, u64)>,
+    /// The current file's name, for messages.
+    file: String,
+    /// The current file's first and last page ids so far.
+    ids: Option<(u64, u64)>,
     /// The page id ranges of the files read.
     ranges: Vec<(String, u64, u64)>,
 }
@@ -93,6 +95,7 @@ impl WikiSource {
             current: None,
             report: SourceReport::default(),
             progress,
+            file: String::new(),
             ids: None,
             ranges: Vec::new(),
         })
@@ -130,12 +133,12 @@ impl WikiSource {
         Ok((reader, opened.digest))
     }
 
-    /// Whether `page` has an id above the one before it in `file`; a page that has not is an
-    /// error, or skipped (false) and counted under its reason.
-    fn check_id(&mut self, file: &str, page: &Page) -> Result<bool> {
+    /// Whether `page` has an id above the one before it in the current file; a page that
+    /// has not is an error, or skipped (false) and counted under its reason.
+    fn check_id(&mut self, page: &Page) -> Result<bool> {
         let fault = match &self.ids {
             _ if page.id == 0 => Some(("page_without_id", "has no page id".to_string())),
-            Some((_, _, last)) if page.id <= *last => Some((
+            Some((_, last)) if page.id <= *last => Some((
                 "repeated_page",
                 format!("follows page id {last}: a dump lists each page once, by increasing id"),
             )),
@@ -143,11 +146,10 @@ impl WikiSource {
         };
         if let Some((reason, what)) = fault {
             let what = format!("page {:?} (id {}) {what}", page.title, page.id);
-            crate::corpus::bad_record(self.config.on_bad_record, &mut self.report, file, reason, &what)?;
+            crate::corpus::bad_record(self.config.on_bad_record, &mut self.report, &self.file, reason, &what)?;
             return Ok(false);
         }
-        let ids = self.ids.get_or_insert((file.to_string(), page.id, page.id));
-        ids.2 = page.id;
+        self.ids.get_or_insert((page.id, page.id)).1 = page.id;
         Ok(true)
     }
 
@@ -197,20 +199,21 @@ impl Source for WikiSource {
             if self.current.is_none() {
                 let Some(input) = self.inputs.next() else { return Ok(None) };
                 self.current = Some(self.open(&input)?);
+                self.file = input.dump.display().to_string();
             }
-            let (reader, digest) = self.current.as_mut().expect("opened above");
+            let (reader, _) = self.current.as_mut().expect("opened above");
             let Some(page) = reader.next_page()? else {
                 let (_, digest) = self.current.take().expect("open");
                 let record = digest.finish()?;
                 self.progress.finished(record.bytes);
                 self.report.inputs.push(record);
-                if let Some(range) = self.ids.take() {
-                    self.check_range(range)?;
+                if let Some((first, last)) = self.ids.take() {
+                    let file = std::mem::take(&mut self.file);
+                    self.check_range((file, first, last))?;
                 }
                 continue;
             };
-            let file = digest.path().display().to_string();
-            if !self.check_id(&file, &page)? {
+            if !self.check_id(&page)? {
                 continue;
             }
             if let Some(reason) = Self::skip_reason(&page) {
