@@ -83,8 +83,9 @@ fn train_step(c: &mut Criterion) {
     group.bench_function(format!("bert_base_seq128_step_{micro_batch}_{device:?}"), |b| {
         b.iter(|| {
             let device_batch = DeviceBatch::new(&batch, device);
-            let result =
-                tch::autocast(autocast, || losses(&encoder, &heads, Some(&moco), &device_batch, &config.objectives));
+            let result = tch::autocast(autocast, || {
+                losses(&encoder, &heads, Some(&moco), &device_batch, &config.objectives).unwrap()
+            });
             result.total.backward();
             optimizer.clip_gradients(config.optim.clip_norm);
             optimizer.step(1e-4);

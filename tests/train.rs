@@ -95,7 +95,7 @@ fn spe_outputs(config: &BertConfig, checkpoint: &Path, ids: &[Vec<i64>], mask: &
     let model = Bert::new(vs.root() / "bert", config);
     load_variables(&vs, BERT_PREFIX, &read_hf_bert(checkpoint).unwrap(), checkpoint).unwrap();
     let (ids, mask) = (Tensor::from_slice2(ids), Tensor::from_slice2(mask));
-    let out = tch::no_grad(|| model.forward(&ids, &mask, false));
+    let out = tch::no_grad(|| model.forward(&ids, &mask, false)).unwrap();
     (out.hidden, out.pooled)
 }
 
@@ -164,7 +164,7 @@ fn every_objective_sends_gradient_into_the_sentence_encoder() {
         let encoder = Encoder::new(&vs.root(), &config.model);
         let heads = Heads::new(&vs.root(), &config.model);
         let moco = Moco::new(&vs, &config.model, &config.moco, Device::Cpu).unwrap();
-        let result = losses(&encoder, &heads, Some(&moco), &DeviceBatch::new(&batch, Device::Cpu), &weights);
+        let result = losses(&encoder, &heads, Some(&moco), &DeviceBatch::new(&batch, Device::Cpu), &weights).unwrap();
         result.total.backward();
         let grad = |var: &str| {
             let g = vs.variables()[var].grad();

@@ -7,9 +7,10 @@
 
 use super::labels::Labels;
 use crate::model::bert::{Bert, BertConfig};
-use crate::model::layers::{linear, INIT_STD};
+use crate::model::layers::{linear, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
 use crate::model::span::{SpanConfig, SpanEncoder};
+use anyhow::Result;
 use tch::nn::{self, Module};
 use tch::Tensor;
 
@@ -57,12 +58,15 @@ impl Extractor {
 
     /// BERT over `[B, T]` ids and mask; each word's vector is its first sub-token's state,
     /// gathered at `word_starts` `[B, W]`.
-    pub fn encode(&self, input_ids: &Tensor, attention_mask: &Tensor, word_starts: &Tensor, train: bool) -> Encoded {
-        let out = self.bert.forward(input_ids, attention_mask, train);
-        let (b, w) = word_starts.size2().expect("[B, W]");
-        let d = out.hidden.size()[2];
-        let words = out.hidden.gather(1, &word_starts.unsqueeze(2).expand([b, w, d], false), false);
-        Encoded { words, cls: out.pooled }
+    pub fn encode(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        word_starts: &Tensor,
+        train: bool,
+    ) -> Result<Encoded> {
+        let out = self.bert.forward(input_ids, attention_mask, train)?;
+        Ok(Encoded { words: word_vectors(&out.hidden, word_starts)?, cls: out.pooled })
     }
 
     /// `[B, W, tags]` span tag logits of every word.
@@ -72,18 +76,18 @@ impl Extractor {
 
     /// `[N, entity classes]` logits of N candidate spans: `rows` `[N]` picks each span's
     /// sentence, `spans` `[N, 2]` its half-open word range.
-    pub fn entity_logits(&self, encoded: &Encoded, rows: &Tensor, spans: &Tensor, train: bool) -> Tensor {
+    pub fn entity_logits(&self, encoded: &Encoded, rows: &Tensor, spans: &Tensor, train: bool) -> Result<Tensor> {
         let words = encoded.words.index_select(0, rows); // [N, W, D]
-        let spans = self.span_encoder.forward(&words, &spans.unsqueeze(1), train).squeeze_dim(1); // [N, span]
-        self.entity_classifier.forward(&spans)
+        let spans = self.span_encoder.forward(&words, &spans.unsqueeze(1), train)?.squeeze_dim(1); // [N, span]
+        Ok(self.entity_classifier.forward(&spans))
     }
 
     /// `[P, relation classes]` logits of P candidate pairs: `rows` `[P]` picks each pair's
     /// sentence, `segments` `[P, 5, 2]` its L, e1, M, e2 and R.
-    pub fn relation_logits(&self, encoded: &Encoded, rows: &Tensor, segments: &Tensor, train: bool) -> Tensor {
+    pub fn relation_logits(&self, encoded: &Encoded, rows: &Tensor, segments: &Tensor, train: bool) -> Result<Tensor> {
         let words = encoded.words.index_select(0, rows); // [P, W, D]
         let cls = encoded.cls.index_select(0, rows); // [P, D]
-        let pair = self.pair_encoder.forward(&self.span_encoder, &words, segments, &cls, train); // [P, span]
-        self.relation_classifier.forward(&pair.pair)
+        let pair = self.pair_encoder.forward(&self.span_encoder, &words, segments, &cls, train)?; // [P, span]
+        Ok(self.relation_classifier.forward(&pair.pair))
     }
 }

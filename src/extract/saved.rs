@@ -13,6 +13,7 @@ use super::model::Extractor;
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
+use crate::runtime::fault::guard;
 use crate::shard::manifest::TokenizerRecord;
 use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
 use anyhow::{bail, ensure, Context, Result};
@@ -61,8 +62,12 @@ impl Saved {
         let description: Description = serde_json::from_str(&text)
             .with_context(|| format!("{} does not describe an extractor", path.display()))?;
         ensure!(description.format == "spe-extractor", "{}: format is {:?}", path.display(), description.format);
+        description.bert.check().with_context(|| path.display().to_string())?;
         let vs = nn::VarStore::new(device);
-        let model = Extractor::new(&vs.root(), &description.bert, &description.span, &description.labels);
+        let model = guard(
+            || format!("{}: cannot build the extractor on {device:?}", path.display()),
+            || Ok(Extractor::new(&vs.root(), &description.bert, &description.span, &description.labels)),
+        )?;
         let weights = dir.join(WEIGHTS);
         load_variables(&vs, "", &read_safetensors(&weights)?, &weights)?;
         Ok(Saved { description, vs, model })

@@ -31,6 +31,7 @@ use crate::model::span::SpanConfig;
 use crate::model::weights::{load_span_encoders, load_variables, read_hf_bert, ENCODER_DIR, SPAN_ENCODERS_CONFIG};
 use crate::model::{ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
+use crate::runtime::fault::guard;
 use crate::runtime::metrics::MetricsFile;
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig, ParamGroup};
 use crate::runtime::progress::{log_line, steps_bar};
@@ -389,7 +390,10 @@ impl SeedRun<'_> {
         let d = self.description;
         tch::manual_seed(seed as i64);
         let vs = nn::VarStore::new(device);
-        let model = Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels);
+        let model = guard(
+            || format!("cannot build the extractor on {device:?}"),
+            || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels)),
+        )?;
         let bert_weights = self.source.bert_dir().join("model.safetensors");
         load_variables(&vs, BERT_PREFIX, &read_hf_bert(&bert_weights)?, &bert_weights)?;
         if let EncoderSource::Run(run) = self.source {
@@ -420,19 +424,35 @@ impl SeedRun<'_> {
                 let rows: Vec<&LabeledRow> = chunk.iter().map(|&i| &data.train[i]).collect();
                 let gold: Vec<bool> = rows.iter().map(|_| draws.random::<f64>() < p_gold).collect();
                 tch::manual_seed(crate::rng::stream(seed, "finetune-step", step as i32).random::<i64>() >> 1);
-                let out = tch::autocast(autocast, || {
-                    step::run(&model, &d.labels, &rows, device, Mode::Train { gold_entities: &gold })
-                })?;
-                if let Some(loss) = out.loss {
-                    loss.backward();
-                    let value = f64::try_from(&loss)?;
+                let (loss, norm) = guard(
+                    || format!("epoch {epoch}, step {step}"),
+                    || {
+                        let out = tch::autocast(autocast, || {
+                            step::run(&model, &d.labels, &rows, device, Mode::Train { gold_entities: &gold })
+                        })?;
+                        let loss = match out.loss {
+                            Some(loss) => {
+                                loss.backward();
+                                Some(f64::try_from(&loss)?)
+                            }
+                            None => None,
+                        };
+                        Ok((loss, optimizer.clip_gradients(config.optim.clip_norm)))
+                    },
+                )?;
+                if let Some(value) = loss {
                     ensure!(value.is_finite(), "epoch {epoch}, step {step}: the loss is {value}");
                     loss_sum += value;
                     batches += 1;
                 }
-                let norm = optimizer.clip_gradients(config.optim.clip_norm);
                 ensure!(norm.is_finite(), "epoch {epoch}, step {step}: the gradient norm is {norm}");
-                optimizer.step(learning_rate(&adamw, step, total));
+                guard(
+                    || format!("epoch {epoch}, step {step}, update"),
+                    || {
+                        optimizer.step(learning_rate(&adamw, step, total));
+                        Ok(())
+                    },
+                )?;
                 step += 1;
                 bar.inc(1);
             }
@@ -505,8 +525,12 @@ pub fn predict_rows(
 ) -> Result<Vec<LabeledSentence>> {
     let autocast = bf16 && device.is_cuda();
     let mut predictions = Vec::with_capacity(rows.len());
-    for chunk in rows.chunks(batch_size.max(1)) {
-        let out = tch::no_grad(|| tch::autocast(autocast, || step::run(model, labels, chunk, device, Mode::Predict)))?;
+    let batch_size = batch_size.max(1);
+    for (i, chunk) in rows.chunks(batch_size).enumerate() {
+        let out = guard(
+            || format!("predicting sentences {}..{}", i * batch_size + 1, i * batch_size + chunk.len()),
+            || tch::no_grad(|| tch::autocast(autocast, || step::run(model, labels, chunk, device, Mode::Predict))),
+        )?;
         predictions.extend(out.predictions);
     }
     Ok(predictions)

@@ -125,15 +125,22 @@ impl Embeddings {
     }
 
     /// `[B, T]` ids → `[B, T, D]`. Every token is of segment 0: the paper drops BERT's
-    /// sentence pairs.
-    fn forward(&self, input_ids: &Tensor, train: bool) -> Tensor {
-        let seq_len = input_ids.size()[1];
+    /// sentence pairs. An id outside the vocabulary, or a sequence longer than the
+    /// position table, is an error.
+    fn forward(&self, input_ids: &Tensor, train: bool) -> Result<Tensor> {
+        let (_, seq_len) = input_ids.size2()?;
+        let max_positions = self.position_embeddings.ws.size()[0];
+        ensure!(
+            seq_len <= max_positions,
+            "a sequence of {seq_len} tokens is longer than BERT's {max_positions} positions"
+        );
         let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device())).unsqueeze(0);
         let segments = input_ids.zeros_like();
-        let sum = self.word_embeddings.forward(input_ids)
-            + self.position_embeddings.forward(&positions)
-            + self.token_type_embeddings.forward(&segments);
-        self.layer_norm.forward(&sum).dropout(self.dropout, train)
+        let words = Tensor::f_embedding(&self.word_embeddings.ws, input_ids, -1, false, false).with_context(|| {
+            format!("a token id lies outside the vocabulary of {} entries", self.word_embeddings.ws.size()[0])
+        })?;
+        let sum = words + self.position_embeddings.forward(&positions) + self.token_type_embeddings.forward(&segments);
+        Ok(self.layer_norm.forward(&sum).dropout(self.dropout, train))
     }
 }
 
@@ -176,8 +183,8 @@ impl Layer {
     }
 
     /// `[B, T, D]` → `[B, T, D]`; `mask` is `[B, 1, 1, T]`, true where a key may be attended.
-    fn forward(&self, xs: &Tensor, mask: &Tensor, train: bool) -> Tensor {
-        let (b, t, d) = xs.size3().expect("[B, T, D]");
+    fn forward(&self, xs: &Tensor, mask: &Tensor, train: bool) -> Result<Tensor> {
+        let (b, t, d) = xs.size3()?;
         // [B, T, D] -> [B, H, T, D/H]
         let split = |x: Tensor| x.view([b, t, self.heads, d / self.heads]).transpose(1, 2);
         let (q, k, v) = (split(self.query.forward(xs)), split(self.key.forward(xs)), split(self.value.forward(xs)));
@@ -188,7 +195,7 @@ impl Layer {
             .attention_norm
             .forward(&(self.attention_output.forward(&context).dropout(self.hidden_dropout, train) + xs));
         let inner = self.intermediate.forward(&attended).gelu("none");
-        self.output_norm.forward(&(self.output.forward(&inner).dropout(self.hidden_dropout, train) + attended))
+        Ok(self.output_norm.forward(&(self.output.forward(&inner).dropout(self.hidden_dropout, train) + attended)))
     }
 }
 
@@ -235,13 +242,43 @@ impl Bert {
 
     /// `[B, T]` ids and `[B, T]` attention mask (1 real, 0 padding) → hidden states and
     /// pooled output.
-    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor, train: bool) -> BertOutput {
+    pub fn forward(&self, input_ids: &Tensor, attention_mask: &Tensor, train: bool) -> Result<BertOutput> {
         let mask = attention_mask.gt(0).unsqueeze(1).unsqueeze(1);
-        let mut hidden = self.embeddings.forward(input_ids, train);
+        let mut hidden = self.embeddings.forward(input_ids, train)?;
         for layer in &self.layers {
-            hidden = layer.forward(&hidden, &mask, train);
+            hidden = layer.forward(&hidden, &mask, train)?;
         }
         let pooled = self.pooler.forward(&hidden.select(1, 0)).tanh();
-        BertOutput { hidden, pooled }
+        Ok(BertOutput { hidden, pooled })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    #[test]
+    fn ids_outside_the_vocabulary_and_overlong_rows_are_errors() {
+        let config = BertConfig {
+            vocab_size: 10,
+            hidden_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 6,
+            ..BertConfig::default()
+        };
+        let vs = nn::VarStore::new(Device::Cpu);
+        let bert = Bert::new(vs.root(), &config);
+        let run = |ids: &[i64]| {
+            let ids = Tensor::from_slice(ids).view([1, -1]);
+            bert.forward(&ids, &ids.ones_like(), false).map(|out| out.hidden.size())
+        };
+        assert_eq!(run(&[1, 2, 9]).unwrap(), [1, 3, 8]);
+        let err = format!("{:#}", run(&[1, 10, 2]).unwrap_err());
+        assert!(err.contains("outside the vocabulary of 10 entries"), "{err}");
+        let err = run(&[1; 7]).unwrap_err().to_string();
+        assert!(err.contains("7 tokens is longer than BERT's 6 positions"), "{err}");
     }
 }

@@ -8,6 +8,7 @@ use super::layers::unit_rows;
 use super::pair::{PairOutput, SpanPairEncoder};
 use super::span::SpanEncoder;
 use super::ModelConfig;
+use anyhow::Result;
 use tch::{nn, Tensor};
 
 /// One CSPO view of a batch, on the model's device.
@@ -69,12 +70,10 @@ impl Encoder {
 
     /// Encodes one view: BERT, word vectors (each word's first sub-token), the span-pair
     /// encoder with the pooler output as query, and the normalised CSPO representation.
-    pub fn forward(&self, view: &ViewInput, train: bool) -> EncodedView {
-        let bert = self.bert.forward(&view.input_ids, &view.attention_mask, train);
-        let (b, w) = view.word_starts.size2().expect("[B, W]");
-        let d = bert.hidden.size()[2];
-        let words = bert.hidden.gather(1, &view.word_starts.unsqueeze(2).expand([b, w, d], false), false); // [B, W, D]
-        let pair = self.pair.forward(&self.span, &words, &view.segments, &bert.pooled, train);
+    pub fn forward(&self, view: &ViewInput, train: bool) -> Result<EncodedView> {
+        let bert = self.bert.forward(&view.input_ids, &view.attention_mask, train)?;
+        let words = super::layers::word_vectors(&bert.hidden, &view.word_starts)?; // [B, W, D]
+        let pair = self.pair.forward(&self.span, &words, &view.segments, &bert.pooled, train)?;
         let projected = match &self.projection {
             Some(projection) => projection.forward(&pair.pair, train),
             None => pair.pair.shallow_clone(),
@@ -82,6 +81,6 @@ impl Encoder {
         // MoCo compares unit vectors; the authors' code leaves them unnormalised, which lets
         // the dot products, divided by a temperature of 0.2, grow without bound.
         let key = unit_rows(&projected);
-        EncodedView { hidden: bert.hidden, pair, key }
+        Ok(EncodedView { hidden: bert.hidden, pair, key })
     }
 }

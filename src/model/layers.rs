@@ -1,6 +1,7 @@
 //! The building blocks every part of the network shares, initialised as Hugging Face
 //! initialises BERT: weights from N(0, std²), biases 0, LayerNorm 1 and 0.
 
+use anyhow::{Context, Result};
 use tch::nn::{self, Module};
 use tch::Tensor;
 
@@ -32,6 +33,16 @@ pub fn layer_norm(p: nn::Path, dim: i64, eps: f64) -> nn::LayerNorm {
 /// Each row of `[N, C]` scaled to unit L2 norm.
 pub fn unit_rows(xs: &Tensor) -> Tensor {
     xs / xs.norm_scalaropt_dim(2, [1].as_slice(), true).clamp_min(1e-12)
+}
+
+/// Each word's vector, its first sub-token's state: `hidden` `[B, T, D]` gathered at
+/// `word_starts` `[B, W]` → `[B, W, D]`.
+pub fn word_vectors(hidden: &Tensor, word_starts: &Tensor) -> Result<Tensor> {
+    let (b, w) = word_starts.size2()?;
+    let (_, t, d) = hidden.size3()?;
+    hidden
+        .f_gather(1, &word_starts.unsqueeze(2).expand([b, w, d], false), false)
+        .with_context(|| format!("a word starts outside its sentence of {t} sub-tokens"))
 }
 
 /// Linear, GELU, LayerNorm, dropout: the MLP block of the span encoder and of every head

@@ -11,6 +11,7 @@
 
 use super::layers::{embedding, linear, INIT_STD};
 use super::span::{SpanConfig, SpanEncoder};
+use anyhow::Result;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
@@ -65,8 +66,8 @@ impl SpanPairEncoder {
         segments: &Tensor,
         cls: &Tensor,
         train: bool,
-    ) -> PairOutput {
-        let h = span_encoder.forward(words, segments, train); // [B, 5, span]
+    ) -> Result<PairOutput> {
+        let h = span_encoder.forward(words, segments, train)?; // [B, 5, span]
         let device = words.device();
         let index = Tensor::arange(5, (Kind::Int64, device));
         // Segment j sits at j - 1 from s1 and j - 3 from s2; shifted to 0..7.
@@ -77,7 +78,7 @@ impl SpanPairEncoder {
             + (self.w_s1.forward(&p_s1) + self.w_s2.forward(&p_s2)).unsqueeze(0);
         let attention = self.v.forward(&energy.tanh()).squeeze_dim(2).softmax(1, h.kind()); // [B, 5]
         let pair = attention.unsqueeze(1).bmm(&h).squeeze_dim(1).dropout(self.dropout, train); // [B, span]
-        PairOutput { segments: h, attention, pair }
+        Ok(PairOutput { segments: h, attention, pair })
     }
 }
 
@@ -99,7 +100,7 @@ mod tests {
         // L, s1, M, s2, R of two sentences; the second has an empty L and an empty M.
         let segments =
             Tensor::from_slice(&[0i64, 2, 2, 4, 4, 5, 5, 7, 7, 9, 0, 0, 0, 3, 3, 3, 3, 6, 6, 9]).view([b, 5, 2]);
-        let out = pair.forward(&span, &words, &segments, &cls, true);
+        let out = pair.forward(&span, &words, &segments, &cls, true).unwrap();
         assert_eq!(out.segments.size(), [b, 5, 6]);
         assert_eq!(out.attention.size(), [b, 5]);
         assert_eq!(out.pair.size(), [b, 6]);

@@ -2,6 +2,7 @@
 //! max-pooled over time, followed by an MLP.
 
 use super::layers::Dense;
+use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -59,14 +60,15 @@ impl SpanEncoder {
 
     /// `words`: `[B, W, D]` word vectors; `spans`: `[B, S, 2]` half-open word ranges
     /// (empty ones allowed) → `[B, S, size]`.
-    pub fn forward(&self, words: &Tensor, spans: &Tensor, train: bool) -> Tensor {
-        let (b, w, d) = words.size3().expect("[B, W, D]");
-        let s = spans.size()[1];
+    pub fn forward(&self, words: &Tensor, spans: &Tensor, train: bool) -> Result<Tensor> {
+        let (b, w, d) = words.size3()?;
+        let (_, s, _) = spans.size3()?;
         let device = words.device();
         let start = spans.select(2, 0); // [B, S]
         let len = spans.select(2, 1) - &start; // [B, S]
         let longest_kernel = self.convs.iter().map(|(k, _)| *k).max().unwrap_or(1);
-        let width = (i64::try_from(len.max()).expect("a span length")).max(longest_kernel);
+        // The one host read of the pass: the widest span sets the gather's width.
+        let width = len.max().f_int64_value(&[]).context("cannot read the longest span")?.max(longest_kernel);
         // [B, S, width]: the word index of each place in each span, and whether it is real.
         let offsets = Tensor::arange(width, (Kind::Int64, device)).view([1, 1, width]);
         let index = (start.unsqueeze(2) + &offsets).clamp(0, w - 1);
@@ -95,7 +97,7 @@ impl SpanEncoder {
             })
             .collect();
         // [B*S, filters * kernels] -> [B, S, size]
-        self.mlp.forward(&Tensor::cat(&pooled, 1), train).view([b, s, -1])
+        Ok(self.mlp.forward(&Tensor::cat(&pooled, 1), train).view([b, s, -1]))
     }
 }
 
@@ -123,7 +125,7 @@ mod tests {
     /// sentence, so that padded windows exist beside it.
     fn encode(encoder: &SpanEncoder, words: &Tensor, range: (i64, i64)) -> Tensor {
         let w = words.size()[1];
-        encoder.forward(words, &spans(&[range, (0, w)]), false).select(1, 0)
+        encoder.forward(words, &spans(&[range, (0, w)]), false).unwrap().select(1, 0)
     }
 
     #[test]
@@ -131,7 +133,7 @@ mod tests {
         let (_vs, encoder) = encoder(vec![2, 3, 4]);
         let words = Tensor::randn([1, 10, D], (Kind::Float, Device::Cpu));
         // The span alone, as a sentence of its own words: no padding at all.
-        let alone = encoder.forward(&words.narrow(1, 3, 5), &spans(&[(0, 5)]), false).select(1, 0);
+        let alone = encoder.forward(&words.narrow(1, 3, 5), &spans(&[(0, 5)]), false).unwrap().select(1, 0);
         let inside = encode(&encoder, &words, (3, 8));
         assert!(inside.allclose(&alone, 1e-5, 1e-6, false), "{inside} vs {alone}");
         // Changing words outside the span changes nothing, at the end of the sentence too.
@@ -147,13 +149,13 @@ mod tests {
     fn spans_shorter_than_a_kernel_and_empty_spans_are_finite() {
         let (_vs, encoder) = encoder(vec![2, 3, 4]);
         let words = Tensor::randn([1, 6, D], (Kind::Float, Device::Cpu));
-        let out = encoder.forward(&words, &spans(&[(2, 3), (4, 4), (0, 6)]), false); // [1, 3, 5]
+        let out = encoder.forward(&words, &spans(&[(2, 3), (4, 4), (0, 6)]), false).unwrap(); // [1, 3, 5]
         assert_eq!(out.size(), [1, 3, 5]);
         assert!(bool::try_from(out.isfinite().all()).unwrap());
         // A one-word span keeps its first, zero-padded window: it reads that word only.
         let other = words.copy();
         let _ = other.narrow(1, 3, 3).fill_(9.0);
-        let again = encoder.forward(&other, &spans(&[(2, 3), (4, 4), (0, 6)]), false);
+        let again = encoder.forward(&other, &spans(&[(2, 3), (4, 4), (0, 6)]), false).unwrap();
         assert!(again.select(1, 0).allclose(&out.select(1, 0), 1e-5, 1e-6, false));
         // An empty span reads no word at all.
         assert!(again.select(1, 1).allclose(&out.select(1, 1), 1e-5, 1e-6, false));
@@ -175,7 +177,7 @@ mod tests {
             }
         });
         let words = Tensor::rand([1, 8, D], (Kind::Float, Device::Cpu)) + 0.5;
-        let alone = encoder.forward(&words.narrow(1, 0, 3), &spans(&[(0, 3)]), false).select(1, 0);
+        let alone = encoder.forward(&words.narrow(1, 0, 3), &spans(&[(0, 3)]), false).unwrap().select(1, 0);
         let padded = encode(&encoder, &words, (0, 3));
         assert!(padded.allclose(&alone, 1e-5, 1e-6, false), "{padded} vs {alone}");
     }

@@ -5,6 +5,7 @@
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
 //!   variable), the warm-up and decay schedule, gradient clipping;
 //! - [`checkpoint`]: checkpoint directories written atomically, found and pruned;
+//! - [`fault`]: libtorch's exceptions (CUDA out of memory, …) as errors naming the step;
 //! - [`metrics`]: the `metrics.jsonl` file of a run and the throughput since the last log;
 //! - [`progress`]: the progress bar.
 //!
@@ -13,6 +14,7 @@
 
 pub mod checkpoint;
 pub mod device;
+pub mod fault;
 pub mod metrics;
 pub mod optim;
 pub mod progress;

@@ -81,10 +81,12 @@ impl Moco {
     }
 
     /// The keys of both views, without gradient.
-    pub fn keys(&self, target: &ViewInput, context: &ViewInput) -> Keys {
-        tch::no_grad(|| Keys {
-            target: self.encoder.forward(target, true).key.to_kind(Kind::Float),
-            context: self.encoder.forward(context, true).key.to_kind(Kind::Float),
+    pub fn keys(&self, target: &ViewInput, context: &ViewInput) -> Result<Keys> {
+        tch::no_grad(|| {
+            Ok(Keys {
+                target: self.encoder.forward(target, true)?.key.to_kind(Kind::Float),
+                context: self.encoder.forward(context, true)?.key.to_kind(Kind::Float),
+            })
         })
     }
 

@@ -22,6 +22,7 @@ use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
 use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
 use crate::runtime::checkpoint as checkpoints;
 use crate::runtime::device::{autocast_bfloat16, parse_device};
+use crate::runtime::fault::guard;
 use crate::runtime::metrics::{MetricsFile, Throughput};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
 use crate::runtime::progress::{log_line, steps_bar};
@@ -196,8 +197,11 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
 
     tch::manual_seed(config.seed as i64);
     let vs = nn::VarStore::new(device);
-    let encoder = Encoder::new(&vs.root(), &config.model);
-    let heads = Heads::new(&vs.root(), &config.model);
+    // Allocating the model is where a device too small for it fails.
+    let (encoder, heads) = guard(
+        || format!("cannot build the model on {device:?}"),
+        || Ok((Encoder::new(&vs.root(), &config.model), Heads::new(&vs.root(), &config.model))),
+    )?;
     if let Some(init) = &options.init {
         let path = init.join("model.safetensors");
         load_variables(&vs, BERT_PREFIX, &read_hf_bert(&path)?, &path)?;
@@ -237,22 +241,34 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             let batch = stream.next_batch()?;
             throughput.add(batch.rows, batch.tokens);
             tch::manual_seed(micro_seed(config.seed, step, micro));
-            let device_batch = DeviceBatch::new(&batch, device);
-            let result =
-                tch::autocast(autocast, || losses(&encoder, &heads, moco.as_ref(), &device_batch, &config.objectives));
-            (&result.total / accumulation as f64).backward();
+            let at = || format!("step {}, micro-batch {} of {accumulation}", step + 1, micro + 1);
+            let result = guard(at, || {
+                let device_batch = DeviceBatch::new(&batch, device);
+                let result = tch::autocast(autocast, || {
+                    losses(&encoder, &heads, moco.as_ref(), &device_batch, &config.objectives)
+                })?;
+                (&result.total / accumulation as f64).backward();
+                Ok(result)
+            })?;
             step_losses.add(&result);
             keys.extend(result.keys);
         }
-        let grad_norm = optimizer.clip_gradients(config.optim.clip_norm);
+        let grad_norm =
+            guard(|| format!("step {}", step + 1), || Ok(optimizer.clip_gradients(config.optim.clip_norm)))?;
         if grad_norm.is_finite() {
-            optimizer.step(lr);
-            if let Some(moco) = &mut moco {
-                moco.momentum_update(&vs);
-                for k in &keys {
-                    moco.enqueue(k);
-                }
-            }
+            guard(
+                || format!("step {}, update", step + 1),
+                || {
+                    optimizer.step(lr);
+                    if let Some(moco) = &mut moco {
+                        moco.momentum_update(&vs);
+                        for k in &keys {
+                            moco.enqueue(k);
+                        }
+                    }
+                    Ok(())
+                },
+            )?;
         } else {
             // Applying this step would make every weight NaN; the run stops (or skips it),
             // so no non-finite weight is ever checkpointed or exported.

@@ -71,13 +71,13 @@ pub fn losses(
     moco: Option<&Moco>,
     batch: &DeviceBatch,
     weights: &ObjectiveConfig,
-) -> Losses {
-    let encoded: Vec<EncodedView> = batch.views.iter().map(|v| encoder.forward(v, true)).collect();
+) -> Result<Losses> {
+    let encoded = batch.views.iter().map(|v| encoder.forward(v, true)).collect::<Result<Vec<EncodedView>>>()?;
     let tbo = (weights.tbo > 0.0).then(|| tbo::loss(heads, &encoded, &batch.tbo)).flatten();
     let spo = (weights.spo > 0.0).then(|| spo::loss(heads, &encoded, &batch.spo)).flatten();
     let (cspo, keys) = match moco.filter(|_| weights.cspo > 0.0) {
         Some(moco) => {
-            let keys = moco.keys(&batch.views[0], &batch.views[1]);
+            let keys = moco.keys(&batch.views[0], &batch.views[1])?;
             (Some(cspo::loss(moco, &encoded[0].key, &encoded[1].key, &keys)), Some(keys))
         }
         None => (None, None),
@@ -89,7 +89,7 @@ pub fn losses(
             total += loss.to_kind(Kind::Float) * weight;
         }
     }
-    Losses { tbo, spo, cspo, total, keys }
+    Ok(Losses { tbo, spo, cspo, total, keys })
 }
 
 /// Each objective's mean loss over the micro-batches of one optimizer step.
