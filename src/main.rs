@@ -36,10 +36,14 @@ enum Command {
         #[arg(short = 'n', long, default_value_t = 3)]
         rows: usize,
     },
-    /// Re-check every shard of an output against its manifest; exits non-zero on any difference.
+    /// Re-check every shard of an output against its manifest, and the input files found at
+    /// their recorded paths; exits non-zero on any difference.
     Verify {
         /// The output directory.
         dir: PathBuf,
+        /// Do not hash the input files again.
+        #[arg(long)]
+        skip_inputs: bool,
     },
     /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split.
     Export {
@@ -503,10 +507,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate { model, data, split, out, device } => evaluate(model, data, split, out, device)?,
         Command::Predict { model, input, out, device } => predict(model, input, out, device)?,
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),
-        Command::Verify { dir } => {
-            let report = spe::shard::verify::verify(&dir)?;
-            for problem in &report.problems {
-                eprintln!("{problem}");
+        Command::Verify { dir, skip_inputs } => {
+            use spe::shard::verify::{verify, Inputs};
+            let report = verify(&dir, if skip_inputs { Inputs::Skip } else { Inputs::Check })?;
+            for line in report.unchecked.iter().map(|u| format!("note: {u}")).chain(report.problems.iter().cloned()) {
+                eprintln!("{line}");
             }
             if !report.problems.is_empty() {
                 eprintln!("{}: {} problem(s) found", dir.display(), report.problems.len());

@@ -138,6 +138,43 @@ fn verify_reports_every_difference() {
 }
 
 #[test]
+fn verify_checks_seed_drop_counts_configuration_and_inputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("sentences.txt");
+    std::fs::copy(sample_text(), &input).unwrap();
+    let out = dir.path().join("out");
+    prep(&[&input], &out, &SMALL);
+    let verify = |extra: &[&str]| {
+        let output = spe(&[&["verify", out.to_str().unwrap()], extra].concat());
+        (output.status.success(), stderr(&output))
+    };
+    assert!(verify(&[]).0);
+    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let edit = |from: &str, to: &str| {
+        assert!(manifest.contains(from), "{from}");
+        std::fs::write(out.join("manifest.json"), manifest.replacen(from, to, 1)).unwrap();
+        verify(&[])
+    };
+    let (ok, err) = edit("\"seed\": 42", "\"seed\": 43");
+    assert!(!ok && err.contains("seed: the manifest says 43, its configuration 42"), "{err}");
+    // Three sentences dropped, each of whose two draws would otherwise be counted.
+    let (ok, err) = edit("\"too_many_subtokens\": 3", "\"too_many_subtokens\": 2");
+    assert!(!ok && err.contains("drop counts: 700 sentences read, 2 dropped"), "{err}");
+    let (ok, err) = edit("\"span_len_max\": 10", "\"span_len_max\": 11");
+    assert!(!ok && err.contains("part-00003.parquet: the configuration in the file differs"), "{err}");
+    std::fs::write(out.join("manifest.json"), &manifest).unwrap();
+
+    // An input changed since, or moved away: a problem, or a note that it was not checked.
+    std::fs::OpenOptions::new().append(true).open(&input).unwrap().write_all(b"One more line.\n").unwrap();
+    let (ok, err) = verify(&[]);
+    assert!(!ok && err.contains("sentences.txt: its size differs from the manifest's"), "{err}");
+    assert!(verify(&["--skip-inputs"]).0);
+    std::fs::remove_file(&input).unwrap();
+    let (ok, err) = verify(&[]);
+    assert!(ok && err.contains("note: input") && err.contains("not found here"), "{err}");
+}
+
+#[test]
 fn bad_lines_stop_the_run_with_file_and_line_or_are_counted() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.txt");

@@ -1,17 +1,20 @@
 //! `spe verify`: re-checks an output directory (pre-training or labeled) against its
 //! manifest.
 //!
-//! Every shard's size, checksum, row and row-group counts and embedded schema version are
-//! compared with the manifest; every row is decoded and checked against the sample
-//! invariants ([`crate::sample::Sample::check`]); the manifest's totals are recomputed; stray or
-//! unfinished files are reported.
+//! Every shard's size, checksum, row and row-group counts and embedded metadata (schema
+//! version, tokenizer checksum, corpus, configuration) are compared with the manifest;
+//! every row is decoded and checked against the sample invariants
+//! ([`crate::sample::Sample::check`]) and the vocabulary; the manifest's totals are
+//! recomputed, and its drop counts must account for every sentence read; its seed must be
+//! the configuration's; the input files, where they are found at their recorded paths, are
+//! hashed again; stray or unfinished files are reported.
 
 use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
 use super::manifest::{format_of, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
-use super::schema::{from_batch, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
+use super::schema::{from_batch, META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::ShardRecord;
 use crate::atomic::TMP_SUFFIX;
-use crate::corpus::input::sha256_file;
+use crate::corpus::input::{sha256_file, InputRecord};
 use crate::tokenize::SpecialIds;
 use anyhow::{Context, Result};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -27,25 +30,46 @@ pub struct Report {
     pub rows: u64,
     /// Every difference found; empty when the output is intact.
     pub problems: Vec<String>,
+    /// What could not be checked and why (an input file not found where it was read).
+    pub unchecked: Vec<String>,
+}
+
+/// Whether [`verify`] hashes the input files again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Inputs {
+    /// Hash each input found at its recorded path; report those not found.
+    Check,
+    /// Leave the inputs alone (they may be large, or elsewhere).
+    Skip,
 }
 
 /// Verifies the output in `dir`, pre-training or labeled. Fails only when the manifest
 /// cannot be read; everything else found wrong is listed in the report.
-pub fn verify(dir: &Path) -> Result<Report> {
+pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
     if format_of(dir)? == LABELED_FORMAT {
-        return verify_labeled(dir);
+        return verify_labeled(dir, inputs);
     }
     let manifest = Manifest::read(dir)?;
     let special =
         SpecialIds { cls: manifest.tokenizer.cls_id, sep: manifest.tokenizer.sep_id, mask: manifest.tokenizer.mask_id };
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
     stray_files(dir, None, &manifest.shards, &mut report.problems)?;
+    check_seed(manifest.seed, &manifest.config, &mut report.problems);
+    if inputs == Inputs::Check {
+        check_inputs(&manifest.inputs, &mut report);
+    }
+    let expected = Expected {
+        schema_version: SCHEMA_VERSION,
+        tokenizer_sha256: &manifest.tokenizer.sha256,
+        corpus: &manifest.corpus,
+        config: &manifest.config,
+    };
     let checked: Vec<(Option<Totals>, Vec<String>)> = manifest
         .shards
         .par_iter()
         .map(|shard| {
             let mut problems = Vec::new();
-            let totals = check_shard(dir, shard, &manifest, &special, &mut problems)
+            let totals = check_shard(dir, shard, &expected, &manifest, &special, &mut problems)
                 .map_err(|e| problems.push(format!("{}: {e:#}", shard.file)))
                 .ok();
             (totals, problems)
@@ -85,7 +109,66 @@ pub fn verify(dir: &Path) -> Result<Report> {
             report.problems.push(format!("totals.{name}: the shards hold {found}, the manifest says {listed}"));
         }
     }
+    check_drops(&manifest, &mut report.problems);
     Ok(report)
+}
+
+/// The manifest's seed is the configuration's.
+fn check_seed(seed: u64, config: &serde_json::Value, problems: &mut Vec<String>) {
+    let configured = config.get("seed").and_then(serde_json::Value::as_u64);
+    if configured != Some(seed) {
+        problems.push(format!("seed: the manifest says {seed}, its configuration {}", shown(configured)));
+    }
+}
+
+/// Every sentence read is dropped whole or drawn `sample.dupe_factor` times, and every
+/// draw is a sample or a dropped draw: the drop counts must account for every row.
+fn check_drops(manifest: &Manifest, problems: &mut Vec<String>) {
+    let Some(dupe_factor) = manifest.config.pointer("/sample/dupe_factor").and_then(serde_json::Value::as_u64) else {
+        problems.push("config.sample.dupe_factor: missing from the manifest's configuration".into());
+        return;
+    };
+    let t = &manifest.totals;
+    let dropped_sentences: u64 = manifest.dropped_sentences.values().sum();
+    let dropped_draws: u64 = manifest.dropped_draws.values().sum();
+    let draws = t.sentences.checked_sub(dropped_sentences).map(|kept| kept * dupe_factor);
+    if draws != Some(t.samples + dropped_draws) {
+        problems.push(format!(
+            "drop counts: {} sentences read, {dropped_sentences} dropped, {dupe_factor} draw(s) each should give {} \
+             draws, but {} samples and {dropped_draws} dropped draws are recorded",
+            t.sentences,
+            shown(draws),
+            t.samples
+        ));
+    }
+}
+
+/// Each input found at its recorded path must still have its recorded size and checksum;
+/// one not found is listed as unchecked.
+fn check_inputs(inputs: &[InputRecord], report: &mut Report) {
+    for input in inputs {
+        let path = Path::new(&input.path);
+        let Ok(meta) = std::fs::metadata(path) else {
+            report.unchecked.push(format!("input {}: not found here; its checksum was not checked", input.path));
+            continue;
+        };
+        let found = match meta.len() == input.bytes {
+            true => sha256_file(path).map(|sha| (sha != input.sha256).then_some("its checksum differs")),
+            false => Ok(Some("its size differs")),
+        };
+        match found {
+            Ok(None) => {}
+            Ok(Some(what)) => report.problems.push(format!(
+                "input {}: {what} from the manifest's: the file changed since the output was made from it",
+                input.path
+            )),
+            Err(e) => report.problems.push(format!("input {}: {e:#}", input.path)),
+        }
+    }
+}
+
+fn shown(value: Option<u64>) -> String {
+    value.map_or_else(|| "none".into(), |v| v.to_string())
 }
 
 /// Reports unfinished files, and shards the manifest does not list, in `dir` (or in its
@@ -104,13 +187,20 @@ fn stray_files(dir: &Path, split: Option<&str>, listed: &[ShardRecord], problems
     Ok(())
 }
 
-/// Checks a shard file against its record: size, checksum, rows, row groups, schema
-/// version and tokenizer. Returns its reader for the row checks.
+/// What a manifest says every one of its shards carries in its metadata.
+struct Expected<'a> {
+    schema_version: u32,
+    tokenizer_sha256: &'a str,
+    corpus: &'a str,
+    config: &'a serde_json::Value,
+}
+
+/// Checks a shard file against its record: size, checksum, rows, row groups, and the
+/// metadata `expected`. Returns its reader for the row checks.
 fn check_file(
     dir: &Path,
     shard: &ShardRecord,
-    schema_version: u32,
-    tokenizer_sha256: &str,
+    expected: &Expected,
     problems: &mut Vec<String>,
 ) -> Result<ParquetRecordBatchReaderBuilder<std::fs::File>> {
     let path = dir.join(&shard.file);
@@ -139,14 +229,26 @@ fn check_file(
             .and_then(|kvs| kvs.iter().find(|kv| kv.key == key))
             .and_then(|kv| kv.value.clone())
     };
+    let schema_version = expected.schema_version;
     if kv(META_SCHEMA_VERSION) != Some(schema_version.to_string()) {
         problems.push(format!(
             "{name}: schema version {:?} in the file, expected {schema_version}",
             kv(META_SCHEMA_VERSION)
         ));
     }
-    if kv(META_TOKENIZER_SHA256).as_deref() != Some(tokenizer_sha256) {
+    if kv(META_TOKENIZER_SHA256).as_deref() != Some(expected.tokenizer_sha256) {
         problems.push(format!("{name}: the tokenizer checksum in the file differs from the manifest's"));
+    }
+    if kv(META_CORPUS).as_deref() != Some(expected.corpus) {
+        problems.push(format!(
+            "{name}: corpus {:?} in the file, the manifest says {:?}",
+            kv(META_CORPUS),
+            expected.corpus
+        ));
+    }
+    let config = kv(META_CONFIG).and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok());
+    if config.as_ref() != Some(expected.config) {
+        problems.push(format!("{name}: the configuration in the file differs from the manifest's"));
     }
     Ok(builder)
 }
@@ -155,11 +257,12 @@ fn check_file(
 fn check_shard(
     dir: &Path,
     shard: &ShardRecord,
+    expected: &Expected,
     manifest: &Manifest,
     special: &SpecialIds,
     problems: &mut Vec<String>,
 ) -> Result<Totals> {
-    let builder = check_file(dir, shard, SCHEMA_VERSION, &manifest.tokenizer.sha256, problems)?;
+    let builder = check_file(dir, shard, expected, problems)?;
     let name = &shard.file;
     let mut totals = Totals::default();
     let mut row = 0u64;
@@ -180,14 +283,23 @@ fn check_shard(
 }
 
 /// Verifies a labeled output: every split's shards, rows and counts.
-fn verify_labeled(dir: &Path) -> Result<Report> {
+fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
     let manifest = LabeledManifest::read(dir)?;
     let t = &manifest.tokenizer;
     let special = SpecialIds { cls: t.cls_id, sep: t.sep_id, mask: t.mask_id };
+    let expected = Expected {
+        schema_version: LABELED_SCHEMA_VERSION,
+        tokenizer_sha256: &t.sha256,
+        corpus: &manifest.corpus,
+        config: &manifest.config,
+    };
     let mut report = Report::default();
     stray_files(dir, None, &[], &mut report.problems)?;
     for (name, split) in &manifest.splits {
         stray_files(dir, Some(name), &split.shards, &mut report.problems)?;
+        if inputs == Inputs::Check {
+            check_inputs(&split.inputs, &mut report);
+        }
         // What only the whole corpus shows is taken from the manifest; the rest is recounted.
         let mut unreadable = 0;
         let mut stats = SplitStats {
@@ -198,8 +310,8 @@ fn verify_labeled(dir: &Path) -> Result<Report> {
         };
         for shard in &split.shards {
             report.shards += 1;
-            let checked = check_file(dir, shard, LABELED_SCHEMA_VERSION, &t.sha256, &mut report.problems)
-                .and_then(|builder| Ok(builder.build()?));
+            let checked =
+                check_file(dir, shard, &expected, &mut report.problems).and_then(|builder| Ok(builder.build()?));
             let reader = match checked {
                 Ok(reader) => reader,
                 Err(e) => {
