@@ -56,6 +56,7 @@ pub fn predictions(path: &Path, rows: &[LabeledRow], predicted: &[LabeledSentenc
 /// next document.
 struct DocumentLines {
     file: BufWriter<File>,
+    path: PathBuf,
     doc: Option<(LabeledDocument, Vec<LabeledSentence>)>,
     with_predictions: bool,
 }
@@ -63,7 +64,7 @@ struct DocumentLines {
 impl DocumentLines {
     fn create(path: &Path) -> Result<DocumentLines> {
         let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        Ok(DocumentLines { file: BufWriter::new(file), doc: None, with_predictions: false })
+        Ok(DocumentLines { file: BufWriter::new(file), path: path.to_path_buf(), doc: None, with_predictions: false })
     }
 
     fn push(&mut self, row: LabeledRow, prediction: Option<LabeledSentence>) -> Result<()> {
@@ -86,15 +87,21 @@ impl DocumentLines {
                 true => dygie::with_predictions(&doc, &predicted),
                 false => dygie::to_json(&doc),
             };
-            serde_json::to_writer(&mut self.file, &value)?;
-            self.file.write_all(b"\n")?;
+            serde_json::to_writer(&mut self.file, &value)
+                .map_err(std::io::Error::from)
+                .and_then(|()| self.file.write_all(b"\n"))
+                .with_context(|| format!("cannot write {}", self.path.display()))?;
         }
         Ok(())
     }
 
     fn finish(mut self) -> Result<()> {
         self.flush()?;
-        self.file.into_inner().map_err(|e| e.into_error())?.sync_all()?;
-        Ok(())
+        let path = std::mem::take(&mut self.path);
+        self.file
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .with_context(|| format!("cannot write {}", path.display()))
     }
 }

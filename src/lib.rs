@@ -27,8 +27,9 @@
 //!
 //! [`runtime`] holds what every libtorch command shares (device, AdamW, schedule,
 //! checkpoints, metrics). The ground floor serves every stage: [`rng`] (keyed random
-//! streams), [`counts`] (counts by reason), [`atomic`] (whole-or-nothing files) and
-//! [`config`] (TOML configurations and `--set`).
+//! streams), [`counts`] (counts by reason), [`atomic`] (whole-or-nothing files),
+//! [`interrupt`] (SIGINT and SIGTERM as errors, so a stopped run cleans up) and [`config`]
+//! (TOML configurations and `--set`).
 
 pub mod atomic;
 pub mod batch;
@@ -41,6 +42,7 @@ pub mod extract;
 #[cfg(feature = "train")]
 pub mod finetune;
 pub mod inspect;
+pub mod interrupt;
 pub mod lock;
 #[cfg(feature = "train")]
 pub mod model;

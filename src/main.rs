@@ -501,9 +501,20 @@ fn prep_corpus(corpus: Corpus) -> Result<()> {
 
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
-        Command::Prep(corpus) => prep_corpus(*corpus)?,
-        Command::Train(args) => train(*args)?,
-        Command::Finetune(args) => finetune(*args)?,
+        // The commands that write for long: a signal stops them between batches, and they
+        // remove what they wrote as on any error.
+        Command::Prep(corpus) => {
+            spe::interrupt::install()?;
+            prep_corpus(*corpus)?
+        }
+        Command::Train(args) => {
+            spe::interrupt::install()?;
+            train(*args)?
+        }
+        Command::Finetune(args) => {
+            spe::interrupt::install()?;
+            finetune(*args)?
+        }
         Command::Evaluate { model, data, split, out, device } => evaluate(model, data, split, out, device)?,
         Command::Predict { model, input, out, device } => predict(model, input, out, device)?,
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),
@@ -548,7 +559,10 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            match e.chain().find_map(|cause| cause.downcast_ref::<spe::interrupt::Interrupted>()) {
+                Some(interrupted) => ExitCode::from(interrupted.exit_code()),
+                None => ExitCode::FAILURE,
+            }
         }
     }
 }

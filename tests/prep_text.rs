@@ -373,6 +373,75 @@ fn inputs_of_the_wrong_kind_are_named_with_the_command_that_fits() {
     assert!(stderr(&labeled).contains("a JSON array; spe reads JSON lines"), "{}", stderr(&labeled));
 }
 
+/// The shards, temporary files and manifest in `out`: what a failed run must not leave.
+fn left_behind(out: &Path) -> Vec<String> {
+    std::fs::read_dir(out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".parquet") || n.ends_with(".tmp") || n == "manifest.json")
+        .collect()
+}
+
+/// Small shards and batches, so that a run has completed shards early and long before
+/// it ends.
+const MANY_SHARDS: [&str; 6] =
+    ["--set", "shard.rows_per_shard=100", "--set", "shard.row_group_rows=50", "--set", "pipeline.batch_sentences=64"];
+
+#[test]
+fn sigterm_and_sigint_stop_a_run_that_then_removes_what_it_wrote() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("long.txt");
+    std::fs::write(&input, std::fs::read(sample_text()).unwrap().repeat(200)).unwrap();
+    for (signal, status) in [("TERM", 143), ("INT", 130)] {
+        let out = dir.path().join(format!("out-{signal}"));
+        let mut args: Vec<String> =
+            ["prep", "text", "--input", input.to_str().unwrap(), "--out", out.to_str().unwrap()]
+                .map(String::from)
+                .to_vec();
+        args.extend(["--tokenizer".into(), vocab().display().to_string()]);
+        args.extend(MANY_SHARDS.map(String::from));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_spe"))
+            .args(&args)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Signal once the run has completed a shard, as a user would stop a long run.
+        let started = std::time::Instant::now();
+        while !out.join("part-00000.parquet").exists() {
+            assert!(started.elapsed().as_secs() < 120, "no shard after two minutes");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let kill = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+        assert!(kill.unwrap().success());
+        let output = child.wait_with_output().unwrap();
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(status), "{err}");
+        assert!(err.contains(&format!("interrupted by SIG{signal}")), "{err}");
+        assert_eq!(left_behind(&out), Vec::<String>::new());
+        // The lock went with the run: the next one may write there.
+        prep(&[&sample_text()], &out, &[]);
+    }
+}
+
+#[test]
+fn a_full_disk_is_an_error_naming_the_file_and_leaves_nothing() {
+    // A file-size limit stands in for a full disk: writes past it fail (EFBIG) as they
+    // would with ENOSPC, without filling a real disk.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let mut command = format!("trap '' XFSZ; ulimit -f 16; exec {}", env!("CARGO_BIN_EXE_spe"));
+    for arg in ["prep", "text", "--input", sample_text().to_str().unwrap(), "--out", out.to_str().unwrap()] {
+        command.push_str(&format!(" '{arg}'"));
+    }
+    command.push_str(&format!(" --tokenizer '{}' --set shard.rows_per_shard=100000", vocab().display()));
+    let output = std::process::Command::new("bash").args(["-c", &command]).output().unwrap();
+    let err = stderr(&output);
+    assert!(!output.status.success(), "{err}");
+    assert!(err.contains(&format!("{}", out.join("part-00000.parquet.tmp").display())), "{err}");
+    assert!(err.contains("File too large"), "{err}");
+    assert_eq!(left_behind(&out), Vec::<String>::new());
+}
+
 #[test]
 fn a_run_that_fails_late_leaves_no_shard_behind() {
     let dir = tempfile::tempdir().unwrap();
@@ -382,22 +451,9 @@ fn a_run_that_fails_late_leaves_no_shard_behind() {
     let mut bytes = std::fs::read(sample_text()).unwrap().repeat(3);
     bytes.extend_from_slice(b"\nthe end \xff\n");
     std::fs::write(&input, bytes).unwrap();
-    let small = [
-        "--set",
-        "shard.rows_per_shard=100",
-        "--set",
-        "shard.row_group_rows=50",
-        "--set",
-        "pipeline.batch_sentences=64",
-    ];
-    let failed = try_prep(&[&input], &out, &small);
+    let failed = try_prep(&[&input], &out, &MANY_SHARDS);
     assert!(!failed.status.success() && stderr(&failed).contains("invalid UTF-8"), "{}", stderr(&failed));
-    let left: Vec<String> = std::fs::read_dir(&out)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".parquet") || n.ends_with(".tmp") || n == "manifest.json")
-        .collect();
-    assert!(left.is_empty(), "left behind: {left:?}");
+    assert_eq!(left_behind(&out), Vec::<String>::new());
 
     // A labeled run whose second split fails removes the first split's shards too.
     let bad = dir.path().join("bad.json");

@@ -387,3 +387,45 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+#[test]
+fn a_signal_stops_training_between_steps_and_says_how_to_resume() {
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 60);
+    let out = dir.path().join("run");
+    let child = Command::new(env!("CARGO_BIN_EXE_spe"))
+        .args(["train", "--shards", shards.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config"])
+        .arg(repo("pipelines/train-tiny.toml"))
+        .args([
+            "--device",
+            "cpu",
+            "--steps",
+            "100000",
+            "--set",
+            "checkpoint_every=2",
+            "--set",
+            "moco.queue_size=48",
+            "--quiet",
+        ])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while !out.join("checkpoints/step-00000002").exists() {
+        assert!(started.elapsed().as_secs() < 300, "no checkpoint after five minutes");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let output = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(130), "{err}");
+    assert!(err.contains("--resume continues from") && err.contains("interrupted by SIGINT"), "{err}");
+    let unfinished: Vec<_> = std::fs::read_dir(out.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with(".tmp"))
+        .collect();
+    assert!(unfinished.is_empty(), "{unfinished:?}");
+    assert!(!out.join("encoder").exists(), "an interrupted run exports nothing");
+}

@@ -170,6 +170,7 @@ impl ShardSet {
             .files
             .par_iter()
             .map(|file| {
+                crate::interrupt::check()?;
                 let key = file.path.display().to_string();
                 let meta = std::fs::metadata(&file.path).with_context(|| format!("cannot open {key}"))?;
                 let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());

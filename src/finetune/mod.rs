@@ -421,6 +421,7 @@ impl SeedRun<'_> {
             let mut draws = crate::rng::stream(seed, "finetune-schedule", epoch as i32);
             let (mut loss_sum, mut batches) = (0.0, 0u32);
             for chunk in order.chunks(config.batch_size) {
+                crate::interrupt::check().with_context(|| format!("stopped in epoch {epoch}, at step {step}"))?;
                 let rows: Vec<&LabeledRow> = chunk.iter().map(|&i| &data.train[i]).collect();
                 let gold: Vec<bool> = rows.iter().map(|_| draws.random::<f64>() < p_gold).collect();
                 tch::manual_seed(crate::rng::stream(seed, "finetune-step", step as i32).random::<i64>() >> 1);

@@ -252,6 +252,7 @@ fn write_split(
     let batch_sentences = config.pipeline.batch_sentences.max(1);
     let mut done = false;
     while !done {
+        crate::interrupt::check()?;
         let mut batch = Vec::new();
         let mut sentences = 0;
         while sentences < batch_sentences {

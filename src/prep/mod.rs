@@ -194,6 +194,7 @@ pub fn run(
             let sample_tx = sample_tx;
             (|| -> Result<()> {
                 for batch in doc_rx {
+                    crate::interrupt::check()?;
                     let work = || pool.install(|| batch.par_iter().map(|doc| stages.process(doc)).collect::<Vec<_>>());
                     let results = std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).map_err(|panic| {
                         let what = panic
@@ -331,6 +332,7 @@ fn read_batches(
     let progress = progress_bar();
     let mut documents = 0u64;
     while let Some(doc) = source.next_document()? {
+        crate::interrupt::check()?;
         if let Some(bar) = &progress {
             documents += 1;
             let (done, total) = source.progress();

@@ -43,9 +43,10 @@ impl MetricsFile {
         };
         let mut file = File::create(&path).with_context(|| format!("cannot create {}", path.display()))?;
         for line in kept {
-            writeln!(file, "{line}")?;
+            writeln!(file, "{line}").with_context(|| format!("cannot write {}", path.display()))?;
         }
-        let file = OpenOptions::new().append(true).open(&path)?;
+        let file =
+            OpenOptions::new().append(true).open(&path).with_context(|| format!("cannot open {}", path.display()))?;
         Ok(MetricsFile { file, path })
     }
 

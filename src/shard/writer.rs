@@ -146,7 +146,18 @@ impl<R: ShardRow> ShardWriter<R> {
     }
 
     fn close_shard(&mut self) -> Result<()> {
-        let OpenShard { name, tmp, mut writer, rows } = self.open.take().expect("a shard is open");
+        let open = self.open.take().expect("a shard is open");
+        let tmp = open.tmp.clone();
+        let completed = self.complete(open);
+        if completed.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        completed
+    }
+
+    /// Writes the footer of `open`, syncs it and renames it to its final name.
+    fn complete(&mut self, open: OpenShard) -> Result<()> {
+        let OpenShard { name, tmp, mut writer, rows } = open;
         let context = || format!("cannot complete {}", tmp.display());
         writer.flush().with_context(context)?;
         let row_groups = writer.flushed_row_groups().len() as u64;

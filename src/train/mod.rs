@@ -232,6 +232,10 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let run_start = Instant::now();
 
     while step < total {
+        crate::interrupt::check().with_context(|| match checkpoints::latest(out).ok().flatten() {
+            Some(path) => format!("stopped before step {}; --resume continues from {}", step + 1, path.display()),
+            None => format!("stopped before step {}, before the first checkpoint", step + 1),
+        })?;
         // One optimizer step: accumulate the micro-batches' gradients, clip, update, then
         // let the key encoder follow and the step's keys enter the queues.
         let lr = learning_rate(&config.optim, step, total);
