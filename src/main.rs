@@ -419,7 +419,7 @@ struct PrepArgs {
     /// Output directory.
     #[arg(long)]
     out: PathBuf,
-    /// A BERT vocab.txt or a tokenizer.json.
+    /// A BERT vocab.txt or a tokenizer.json [default: the paper's vocabulary, bert-base-cased, built in].
     #[arg(long)]
     tokenizer: Option<PathBuf>,
     /// Configuration file (see pipelines/); the corpus's built-in defaults otherwise.

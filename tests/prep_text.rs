@@ -477,3 +477,37 @@ fn a_run_that_fails_late_leaves_no_shard_behind() {
     assert!(!output.status.success());
     assert!(!labeled.join("train/part-00000.parquet").exists() && !labeled.join("manifest.json").exists());
 }
+
+#[test]
+fn the_built_in_vocabulary_works_from_any_directory_and_is_the_bundled_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("s.txt");
+    std::fs::write(&input, "Alice Smith met Bob Jones in the old city of Paris.\nThe fox ran home.\n").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_spe"))
+        .current_dir(dir.path())
+        .args(["prep", "text", "--input", "s.txt", "--out", "out"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let built_in = Manifest::read(&dir.path().join("out")).unwrap();
+    assert_eq!(built_in.tokenizer.path, "builtin:bert-base-cased");
+    assert_eq!(built_in.tokenizer.vocab_size, 28996);
+    // The same samples, and the same checksum, as with the file it was built from.
+    let with_file = dir.path().join("with-file");
+    prep(&[&input], &with_file, &[]);
+    assert_eq!(built_in.tokenizer.sha256, Manifest::read(&with_file).unwrap().tokenizer.sha256);
+    assert_eq!(read_rows(&dir.path().join("out")), read_rows(&with_file));
+    // A path that is not there says what the built-in one is called.
+    let x = dir.path().join("x");
+    let missing = spe(&[
+        "prep",
+        "text",
+        "--input",
+        input.to_str().unwrap(),
+        "--out",
+        x.to_str().unwrap(),
+        "--tokenizer",
+        "nowhere/vocab.txt",
+    ]);
+    assert!(stderr(&missing).contains("the built-in vocabulary is builtin:bert-base-cased"), "{}", stderr(&missing));
+}

@@ -15,9 +15,12 @@ use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
 use crate::runtime::fault::guard;
 use crate::shard::manifest::TokenizerRecord;
-use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
+use crate::tokenize::{
+    tokenizer_bytes, Casing, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME,
+};
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device};
 
@@ -95,18 +98,16 @@ impl Saved {
     }
 }
 
-/// Writes the extractor in `vs` to `dir`, replacing what is there; `tokenizer_file` is the
-/// tokenizer of the training data, copied beside the weights.
-pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer_file: &Path) -> Result<()> {
+/// Writes the extractor in `vs` to `dir`, replacing what is there; `tokenizer` is the
+/// tokenizer of the training data, written beside the weights.
+pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer: &[u8]) -> Result<()> {
     let tmp = tmp_dir(dir);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
     std::fs::create_dir_all(tmp.join(TOKENIZER_DIR)).with_context(|| format!("cannot create {}", tmp.display()))?;
     write_safetensors(&sorted_variables(vs), &tmp.join(WEIGHTS))?;
-    let copy = tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file);
-    std::fs::copy(tokenizer_file, &copy)
-        .with_context(|| format!("cannot copy {} to {}", tokenizer_file.display(), copy.display()))?;
+    crate::atomic::write_bytes(&tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
     crate::atomic::write_json(description, &tmp.join(DESCRIPTION))?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
@@ -119,23 +120,29 @@ fn tmp_dir(dir: &Path) -> PathBuf {
     dir.with_file_name(format!(".{name}.tmp"))
 }
 
-/// The tokenizer file recorded in a labeled output's manifest, found as recorded (relative
-/// paths from the working directory) and checked against its checksum.
-pub fn tokenizer_file(record: &TokenizerRecord) -> Result<PathBuf> {
+/// The tokenizer recorded in a labeled output's manifest, its file name and bytes: the
+/// built-in vocabulary, or the file found as recorded (relative paths from the working
+/// directory), checked against its checksum.
+pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
     let path = PathBuf::from(&record.path);
-    if !path.is_file() {
+    if path != Path::new(BUILTIN_VOCAB_NAME) && !path.is_file() {
         bail!(
             "the labeled shards were tokenized with {}, which is not here; run from the directory they were \
              prepared in, or prepare them again",
             path.display()
         );
     }
-    let sha256 = crate::corpus::input::sha256_file(&path)?;
+    let bytes = tokenizer_bytes(&path)?.into_owned();
+    let sha256 = hex::encode(Sha256::digest(&bytes));
     ensure!(
         sha256 == record.sha256,
         "{} has changed since the labeled shards were tokenized with it (checksum {sha256}, recorded {})",
         path.display(),
         record.sha256
     );
-    Ok(path)
+    let name = match path.file_name() {
+        Some(name) if path != Path::new(BUILTIN_VOCAB_NAME) => name.to_string_lossy().into_owned(),
+        _ => BUILTIN_VOCAB_FILE.to_string(),
+    };
+    Ok((name, bytes))
 }

@@ -348,7 +348,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         source.bert_dir().display(),
         bert.vocab_size
     );
-    let tokenizer_file = saved::tokenizer_file(&data.manifest.tokenizer)?;
+    let (tokenizer_file, tokenizer) = saved::tokenizer_file(&data.manifest.tokenizer)?;
     let _lock = crate::lock::OutputLock::acquire(&options.out)?;
     ensure!(
         !options.out.join(report::REPORT_FILE).exists(),
@@ -361,7 +361,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         bert,
         span,
         tokenizer: data.manifest.tokenizer.clone(),
-        tokenizer_file: tokenizer_file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
+        tokenizer_file,
     };
     let seeds = if options.seeds.is_empty() { vec![config.seed] } else { options.seeds.clone() };
     let mut results = Vec::new();
@@ -369,7 +369,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         let dir = if seeds.len() > 1 { options.out.join(format!("seed-{seed}")) } else { options.out.clone() };
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let run = SeedRun { config: &config, source: &source, description: &description, data: &data, device, dir };
-        results.push(run.train(seed, &tokenizer_file, options.progress)?);
+        results.push(run.train(seed, &tokenizer, options.progress)?);
     }
     report::write(&options.out, &results)
 }
@@ -385,7 +385,7 @@ struct SeedRun<'a> {
 }
 
 impl SeedRun<'_> {
-    fn train(&self, seed: u64, tokenizer_file: &Path, progress: bool) -> Result<SeedResult> {
+    fn train(&self, seed: u64, tokenizer: &[u8], progress: bool) -> Result<SeedResult> {
         let (config, data, device) = (self.config, self.data, self.device);
         let d = self.description;
         tch::manual_seed(seed as i64);
@@ -468,7 +468,7 @@ impl SeedRun<'_> {
             if best.is_none_or(|(b, _)| score > b) {
                 best = Some((score, epoch));
                 since_best = 0;
-                saved::save(&model_dir, &vs, d, tokenizer_file)?;
+                saved::save(&model_dir, &vs, d, tokenizer)?;
             } else {
                 since_best += 1;
                 if since_best >= config.patience {

@@ -4,12 +4,15 @@
 //! CJK characters apart, after cleaning and optional lower-casing); each word maps to its
 //! sub-tokens. The word boundaries are what the sampler works on, the sub-tokens are what
 //! the model sees.
+//!
+//! The default vocabulary is the paper's (bert-base-cased, 28,996 entries), built into spe
+//! as [`BUILTIN_VOCAB`], so that `spe prep` needs no file to start from.
 
 mod fast;
 
-use crate::corpus::input::sha256_file;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
@@ -29,11 +32,37 @@ pub enum Casing {
     Uncased,
 }
 
+/// The name that selects the built-in vocabulary as `tokenizer.path`.
+pub const BUILTIN_VOCAB_NAME: &str = "builtin:bert-base-cased";
+
+/// The paper's vocabulary, bert-base-cased's `vocab.txt`, byte for byte as
+/// `data/bert-base-cased-vocab.txt` (so its checksum is that file's).
+pub const BUILTIN_VOCAB: &[u8] = include_bytes!("../../data/bert-base-cased-vocab.txt");
+
+/// The file name of the built-in vocabulary where it is written out (beside a fine-tuned
+/// extractor).
+pub const BUILTIN_VOCAB_FILE: &str = "bert-base-cased-vocab.txt";
+
+/// The bytes of the tokenizer at `path`: the built-in vocabulary for [`BUILTIN_VOCAB_NAME`].
+pub fn tokenizer_bytes(path: &Path) -> Result<std::borrow::Cow<'static, [u8]>> {
+    if path == Path::new(BUILTIN_VOCAB_NAME) {
+        return Ok(BUILTIN_VOCAB.into());
+    }
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(bytes.into()),
+        Err(e) => Err(e).with_context(|| {
+            format!("cannot read the tokenizer {} (the built-in vocabulary is {BUILTIN_VOCAB_NAME})", path.display())
+        }),
+    }
+}
+
 /// Configuration of the tokenization stage.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokenizerConfig {
-    /// A BERT `vocab.txt` or a Hugging Face `tokenizer.json` (chosen by the `.json` extension).
+    /// A BERT `vocab.txt` or a Hugging Face `tokenizer.json` (chosen by the `.json`
+    /// extension); `builtin:bert-base-cased`, the default, is the paper's vocabulary, built
+    /// into spe.
     pub path: PathBuf,
     /// Casing of a `vocab.txt`; a `tokenizer.json` carries its own normalizer.
     pub casing: Casing,
@@ -41,7 +70,7 @@ pub struct TokenizerConfig {
 
 impl Default for TokenizerConfig {
     fn default() -> Self {
-        TokenizerConfig { path: PathBuf::from("data/bert-base-cased-vocab.txt"), casing: Casing::Auto }
+        TokenizerConfig { path: PathBuf::from(BUILTIN_VOCAB_NAME), casing: Casing::Auto }
     }
 }
 
@@ -80,7 +109,7 @@ pub struct SpecialIds {
     pub mask: u32,
 }
 
-/// A BERT word and WordPiece tokenizer loaded from a local file.
+/// A BERT word and WordPiece tokenizer loaded from a local file or the built-in vocabulary.
 pub struct WordTokenizer {
     inner: Tokenizer,
     /// The exact fast path for plain ASCII text (`vocab.txt` only).
@@ -94,18 +123,21 @@ impl WordTokenizer {
     /// Loads the tokenizer named by `config`; nothing is downloaded.
     pub fn load(config: &TokenizerConfig) -> Result<WordTokenizer> {
         let path = &config.path;
-        let sha256 = sha256_file(path).context("cannot read the tokenizer")?;
+        let bytes = tokenizer_bytes(path)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
         let (mut inner, fast, lowercase) = if path.extension().is_some_and(|e| e == "json") {
-            let t = Tokenizer::from_file(path)
+            let t = Tokenizer::from_bytes(&bytes)
                 .map_err(|e| anyhow!("{}: not a valid tokenizer.json: {e}", path.display()))?;
             (t, None, None)
         } else {
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|e| anyhow!("{}: a vocab.txt must be UTF-8 text: {e}", path.display()))?;
             let lowercase = match config.casing {
                 Casing::Cased => false,
                 Casing::Uncased => true,
-                Casing::Auto => vocab_is_uncased(path)?,
+                Casing::Auto => vocab_is_uncased(text, path)?,
             };
-            let (tokenizer, fast) = from_vocab(path, lowercase)?;
+            let (tokenizer, fast) = from_vocab(text, lowercase, path)?;
             (tokenizer, Some(fast), Some(lowercase))
         };
         // Sentences are sampled whole; a tokenizer.json may carry truncation or padding.
@@ -226,10 +258,12 @@ pub fn split_words(text: &str) -> Result<Vec<&str>> {
     Ok(splits.into_iter().map(|(_, (start, end), _)| &text[start..end]).collect())
 }
 
-fn from_vocab(path: &Path, lowercase: bool) -> Result<(Tokenizer, fast::FastBert)> {
-    refuse_repeated_entries(path)?;
-    let path_str = path.to_str().with_context(|| format!("{}: path is not UTF-8", path.display()))?;
-    let model = WordPiece::from_file(path_str)
+fn from_vocab(text: &str, lowercase: bool, path: &Path) -> Result<(Tokenizer, fast::FastBert)> {
+    refuse_repeated_entries(text, path)?;
+    let entries = WordPiece::read_bytes(text.as_bytes())
+        .map_err(|e| anyhow!("{}: not a valid vocab.txt: {e}", path.display()))?;
+    let model = WordPiece::builder()
+        .vocab(entries)
         .unk_token("[UNK]".into())
         .build()
         .map_err(|e| anyhow!("{}: not a valid vocab.txt: {e}", path.display()))?;
@@ -247,8 +281,7 @@ fn from_vocab(path: &Path, lowercase: bool) -> Result<(Tokenizer, fast::FastBert
 
 /// A `vocab.txt` numbers its tokens by line. A token listed twice would be given the later
 /// line's id, so ids would run past the vocabulary's size: such a file is refused.
-fn refuse_repeated_entries(path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+fn refuse_repeated_entries(text: &str, path: &Path) -> Result<()> {
     let mut seen = std::collections::HashMap::new();
     for (i, token) in text.lines().enumerate() {
         if let Some(first) = seen.insert(token, i + 1) {
@@ -263,8 +296,7 @@ fn refuse_repeated_entries(path: &Path) -> Result<()> {
 }
 
 /// An uncased BERT vocabulary has no upper-case letter outside its `[SPECIAL]` entries.
-fn vocab_is_uncased(path: &Path) -> Result<bool> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read vocabulary {}", path.display()))?;
+fn vocab_is_uncased(text: &str, path: &Path) -> Result<bool> {
     if text.trim().is_empty() {
         bail!("{}: the vocabulary is empty", path.display());
     }
