@@ -1,5 +1,6 @@
 //! Counts keyed by reason: skipped records, dropped sentences and draws, labels. Readers,
 //! the sampler and the manifests all keep them, ordered so that manifests are byte-stable.
+//! [`plural`] words any count for a message.
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,11 @@ pub fn merge_counts(counts: &mut Counts, other: &Counts) {
     for (reason, n) in other {
         count(counts, reason, *n);
     }
+}
+
+/// `n noun`, the noun in the plural unless `n` is 1 (nouns of spe's messages take an `s`).
+pub fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// `reason: n, …` for messages; `none` when empty.

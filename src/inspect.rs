@@ -1,12 +1,16 @@
 //! `spe inspect`: a legible view of an output directory: the manifest summary, the
 //! schema, and rows rendered with their span pair, permutations, TBO targets and views,
-//! or, for labeled outputs, with their entities and relations over the words.
+//! or, for labeled outputs, with their entities and relations over the words. Of a
+//! training or fine-tuning run, it gives the summary `spe train` and `spe finetune` end
+//! with ([`run_summary`]).
 
-use crate::counts::describe;
+use crate::atomic::TMP_SUFFIX;
+use crate::counts::{describe, plural};
+use crate::plot::{self, METRICS_FILE};
 use crate::sample::spans::SEGMENT_NAMES;
 use crate::sample::Sample;
 use crate::shard::labeled::{read_batches, LabeledRow};
-use crate::shard::manifest::{format_of, LabeledManifest, TokenizerRecord, LABELED_FORMAT};
+use crate::shard::manifest::{format_of, LabeledManifest, TokenizerRecord, LABELED_FORMAT, MANIFEST_FILE};
 use crate::shard::schema::from_batch;
 use crate::shard::Manifest;
 use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
@@ -19,6 +23,9 @@ use std::path::{Path, PathBuf};
 /// pre-training or a labeled output. Sub-tokens are shown as strings when the manifest's
 /// tokenizer file is still present and unchanged, as ids otherwise.
 pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
+    if !dir.join(MANIFEST_FILE).exists() && dir.join(METRICS_FILE).exists() {
+        return run_summary(dir);
+    }
     if format_of(dir)? == LABELED_FORMAT {
         return inspect_labeled(dir, rows);
     }
@@ -90,6 +97,59 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
             writeln!(out)?;
             render(&mut out, &sample, tokenizer.as_ref())?;
             shown += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// What a training (`spe train`) or fine-tuning (`spe finetune`) run in `dir` did and
+/// where its results are: its length, the first and last value of each curve, and its
+/// files.
+pub fn run_summary(dir: &Path) -> Result<String> {
+    let curves = plot::read(dir)?;
+    let records = curves.series.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    let last_x = curves.series.iter().filter_map(|s| s.points.last()).map(|p| p.0).fold(0.0, f64::max);
+    let kind = match curves.x {
+        "epoch" => "fine-tuning",
+        _ => "pre-training",
+    };
+    let mut out = String::new();
+    let took = curves.elapsed_s.map(|s| format!(", {s:.1} s")).unwrap_or_default();
+    writeln!(
+        out,
+        "{}: a {kind} run, {} up to {} {last_x}{took}",
+        dir.display(),
+        plural(records as u64, "logged record"),
+        curves.x
+    )?;
+    for series in &curves.series {
+        let Some((first, last)) = series.first_last() else { continue };
+        let reference = series.reference.map(|(name, level)| format!(" ({name} = {level:.4})")).unwrap_or_default();
+        writeln!(out, "  {:<18} {first:.4} -> {last:.4}{reference}", series.name)?;
+    }
+    let checkpoints = dir.join("checkpoints");
+    if let Ok(entries) = std::fs::read_dir(&checkpoints) {
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("step-") && !n.ends_with(TMP_SUFFIX))
+            .collect();
+        names.sort();
+        if let Some(latest) = names.last() {
+            writeln!(out, "  checkpoints: {} (latest {latest})", checkpoints.display())?;
+        }
+    }
+    for (file, what) in [
+        ("encoder", "sentence encoder (a Hugging Face BERT directory)"),
+        ("span_encoders.safetensors", "span and span-pair encoders"),
+        ("model", "fine-tuned extractor (for spe evaluate and spe predict)"),
+        ("report.json", "dev and test scores"),
+        (METRICS_FILE, "metrics, one record per line"),
+        (plot::PLOT_FILE, "loss curves"),
+    ] {
+        let path = dir.join(file);
+        if path.exists() {
+            writeln!(out, "  {what}: {}", path.display())?;
         }
     }
     Ok(out)

@@ -46,6 +46,7 @@ pub mod interrupt;
 pub mod lock;
 #[cfg(feature = "train")]
 pub mod model;
+pub mod plot;
 pub mod prep;
 pub mod rng;
 #[cfg(feature = "train")]

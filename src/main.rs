@@ -28,13 +28,20 @@ enum Command {
     /// Turn a corpus into Parquet shards of span-pair samples.
     #[command(subcommand)]
     Prep(Box<Corpus>),
-    /// Show an output's manifest summary, schema and a few rows.
+    /// Show an output's manifest summary, schema and a few rows, or summarise a training or
+    /// fine-tuning run (its losses, checkpoints and exports).
     Inspect {
-        /// The output directory.
+        /// The output directory, or the --out of spe train or spe finetune.
         dir: PathBuf,
         /// Rows to show.
         #[arg(short = 'n', long, default_value_t = 3)]
         rows: usize,
+    },
+    /// Draw the loss curves of a training or fine-tuning run into RUN_DIR/loss-curves.png,
+    /// one panel per objective (or per dev score), from its metrics.jsonl.
+    Plot {
+        /// The --out of spe train or spe finetune.
+        run_dir: PathBuf,
     },
     /// Re-check every shard of an output against its manifest, and the input files found at
     /// their recorded paths; exits non-zero on any difference.
@@ -234,8 +241,9 @@ fn train(args: TrainArgs) -> Result<()> {
         force: args.force,
         progress: !args.quiet,
     };
-    let summary = spe::train::run(&options)?;
-    eprintln!("{} steps; sentence encoder exported to {}", summary.steps, summary.encoder_dir.display());
+    let out = options.out.clone();
+    spe::train::run(&options)?;
+    eprint!("{}", spe::inspect::run_summary(&out)?);
     Ok(())
 }
 
@@ -518,6 +526,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Evaluate { model, data, split, out, device } => evaluate(model, data, split, out, device)?,
         Command::Predict { model, input, out, device } => predict(model, input, out, device)?,
         Command::Inspect { dir, rows } => print!("{}", spe::inspect::inspect(&dir, rows)?),
+        Command::Plot { run_dir } => println!("{}", spe::plot::draw(&run_dir)?.display()),
         Command::Verify { dir, skip_inputs } => {
             use spe::shard::verify::{verify, Inputs};
             let report = verify(&dir, if skip_inputs { Inputs::Skip } else { Inputs::Check })?;

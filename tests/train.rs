@@ -225,6 +225,19 @@ fn losses_fall_when_overfitting_a_few_rows() {
         assert!(b < 0.7 * a, "{name}: {a} over the first steps, {b} over the last");
     }
     assert_eq!(metrics::read::<StepRecord>(&dir.path().join("run")).unwrap(), *records);
+
+    // The run's curves were drawn, and inspect summarises it from its metrics.
+    let out = dir.path().join("run");
+    assert!(std::fs::read(out.join("loss-curves.png")).unwrap().starts_with(b"\x89PNG"));
+    let inspected = spe(&["inspect", out.to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&inspected.stdout);
+    assert!(text.contains("a pre-training run, 80 logged records up to step 80"), "{text}");
+    let spo = |r: &StepRecord| r.spo.unwrap();
+    let line = format!("spo                {:.4} -> {:.4}", spo(&records[0]), spo(&records[79]));
+    assert!(text.contains(&line) && text.contains("sentence encoder"), "{line} not in {text}");
+    std::fs::remove_file(out.join("loss-curves.png")).unwrap();
+    let plotted = spe(&["plot", out.to_str().unwrap()]);
+    assert!(plotted.status.success() && out.join("loss-curves.png").exists(), "{}", stderr(&plotted));
 }
 
 #[test]
@@ -428,4 +441,30 @@ fn a_signal_stops_training_between_steps_and_says_how_to_resume() {
         .collect();
     assert!(unfinished.is_empty(), "{unfinished:?}");
     assert!(!out.join("encoder").exists(), "an interrupted run exports nothing");
+}
+
+#[test]
+fn the_papers_model_on_a_cpu_is_announced_with_a_measured_step() {
+    use std::io::BufRead;
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 20);
+    let out = dir.path().join("run");
+    // No --config: BERT-base. A small batch keeps the one step short; the run is stopped
+    // once that step is measured, before anything of that size is written.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_spe"))
+        .args(["train", "--shards", shards.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"])
+        .args(["--quiet", "--set", "optim.batch_size=2", "--set", "loader.micro_batch=2", "--set", "moco.queue_size=8"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().unwrap().unwrap();
+    assert!(first.contains("the paper's set-up (134M parameters, 2 rows a step, 40000 steps)"), "{first}");
+    assert!(first.contains("--config pipelines/train-tiny.toml"), "{first}");
+    let measured = lines.next().unwrap().unwrap();
+    assert!(measured.starts_with("note: a step took") && measured.contains("the 39999 steps left would take about"));
+    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
+    assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
 }

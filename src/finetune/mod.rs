@@ -32,7 +32,7 @@ use crate::model::weights::{load_span_encoders, load_variables, read_hf_bert, EN
 use crate::model::{ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::fault::guard;
-use crate::runtime::metrics::MetricsFile;
+use crate::runtime::metrics::{draw_curves, MetricsFile};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig, ParamGroup};
 use crate::runtime::progress::{log_line, steps_bar};
 use crate::score::Scores;
@@ -463,6 +463,7 @@ impl SeedRun<'_> {
             );
             let record = EpochRecord::new(epoch, step, loss_sum / f64::from(batches.max(1)), p_gold, &dev, started);
             log_line(&bar, record.line(config.epochs));
+            bar.set_message(format!("loss {:.4}, dev Rel F1 {:.2}", record.loss, 100.0 * record.dev_rel_f1));
             metrics.write(&record)?;
             let score = record.selection_score();
             if best.is_none_or(|(b, _)| score > b) {
@@ -481,6 +482,7 @@ impl SeedRun<'_> {
             }
         }
         bar.finish_and_clear();
+        draw_curves(&self.dir);
         let (_, best_epoch) = best.context("no epoch was trained")?;
         let saved = Saved::load(&model_dir, device)?;
         let mut result = SeedResult { seed, best_epoch, dir: self.dir.clone(), dev: Scores::new(), test: None };

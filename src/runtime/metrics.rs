@@ -10,8 +10,7 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-/// File name of the metrics in a run's output directory.
-pub const METRICS_FILE: &str = "metrics.jsonl";
+pub use crate::plot::METRICS_FILE;
 
 /// The open metrics file.
 pub struct MetricsFile {
@@ -100,6 +99,14 @@ impl Throughput {
     /// Starts a new window.
     pub fn restart(&mut self) {
         *self = Throughput::default();
+    }
+}
+
+/// Draws the run's `loss-curves.png` from its metrics; a picture that cannot be drawn is
+/// reported, not fatal, since the metrics it would show are written.
+pub fn draw_curves(out: &Path) {
+    if let Err(e) = crate::plot::draw(out) {
+        eprintln!("warning: {e:#}");
     }
 }
 

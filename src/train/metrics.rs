@@ -50,16 +50,18 @@ impl StepRecord {
         StepRecord { step, lr, loss, tbo, spo, cspo, grad_norm, samples_per_s, tokens_per_s, elapsed_s }
     }
 
+    /// The losses, `loss L tbo T spo S cspo C` (the objectives that are on).
+    pub fn losses(&self) -> String {
+        let show = |name: &str, v: Option<f64>| v.map(|v| format!(" {name} {v:.4}")).unwrap_or_default();
+        format!("loss {:.4}{}{}{}", self.loss, show("tbo", self.tbo), show("spo", self.spo), show("cspo", self.cspo))
+    }
+
     /// The terminal line of the record.
     pub fn line(&self, total: u64) -> String {
-        let show = |name: &str, v: Option<f64>| v.map(|v| format!(" {name} {v:.4}")).unwrap_or_default();
         format!(
-            "step {}/{total} loss {:.4}{}{}{} lr {:.3e} |g| {:.2} {:.1} samples/s {:.0} tokens/s",
+            "step {}/{total} {} lr {:.3e} |g| {:.2} {:.1} samples/s {:.0} tokens/s",
             self.step,
-            self.loss,
-            show("tbo", self.tbo),
-            show("spo", self.spo),
-            show("cspo", self.cspo),
+            self.losses(),
             self.lr,
             self.grad_norm,
             self.samples_per_s,

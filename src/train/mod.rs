@@ -16,6 +16,7 @@ pub mod objectives;
 
 use crate::batch::loader::{LoaderConfig, ShardSet};
 use crate::config::{self, Override};
+use crate::counts::plural;
 use crate::lock::OutputLock;
 use crate::model::bert::BertConfig;
 use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
@@ -23,7 +24,7 @@ use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
 use crate::runtime::checkpoint as checkpoints;
 use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::fault::guard;
-use crate::runtime::metrics::{MetricsFile, Throughput};
+use crate::runtime::metrics::{draw_curves, MetricsFile, Throughput};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
 use crate::runtime::progress::{log_line, steps_bar};
 use anyhow::{bail, ensure, Context, Result};
@@ -225,6 +226,21 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         autocast_bfloat16();
     }
     let progress = steps_bar(options.progress, total, step);
+    // Without --config this is BERT-base at the paper's batch size: on a CPU, warn before a
+    // step that takes minutes, and say what the whole run would take once one is measured.
+    let paper_on_cpu = options.config.is_none() && !device.is_cuda();
+    if paper_on_cpu {
+        let parameters: i64 = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
+        log_line(
+            &progress,
+            format!(
+                "note: without --config this is the paper's set-up ({:.0}M parameters, {} rows a step, {total} \
+                 steps), on the CPU; --config pipelines/train-tiny.toml trains a tiny model in about a minute",
+                parameters as f64 / 1e6,
+                config.optim.batch_size
+            ),
+        );
+    }
     let start_step = step;
     let mut records = Vec::new();
     let mut throughput = Throughput::default();
@@ -293,6 +309,17 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         step += 1;
         rows += config.optim.batch_size as u64;
         progress.inc(1);
+        if paper_on_cpu && step == start_step + 1 {
+            let seconds = run_start.elapsed().as_secs_f64();
+            log_line(
+                &progress,
+                format!(
+                    "note: a step took {seconds:.1} s here: the {} left would take about {}",
+                    plural(total - step, "step"),
+                    duration(seconds * (total - step) as f64)
+                ),
+            );
+        }
 
         // Log.
         if step % config.log_every == 0 || step == total {
@@ -314,6 +341,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 record.line(total)
             );
             log_line(&progress, record.line(total));
+            progress.set_message(record.losses());
             metrics.write(&record)?;
             records.push(record);
             throughput.restart();
@@ -330,7 +358,19 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         _ => &vs,
     };
     let encoder_dir = export_encoders(out, exported, &config.model)?;
+    draw_curves(out);
     Ok(TrainSummary { steps: step - start_step, records, encoder_dir, skipped_steps: skipped })
+}
+
+/// `seconds` in the unit a person would say it in: minutes, hours or days.
+fn duration(seconds: f64) -> String {
+    let (value, unit) = match seconds {
+        s if s < 90.0 => (s, "second"),
+        s if s < 90.0 * 60.0 => (s / 60.0, "minute"),
+        s if s < 36.0 * 3600.0 => (s / 3600.0, "hour"),
+        s => (s / 86400.0, "day"),
+    };
+    plural(value.round() as u64, unit)
 }
 
 /// The newest checkpoint of `out` whose files match their recorded checksums; a damaged
@@ -365,7 +405,7 @@ mod tests {
         assert_eq!(paper, TrainConfig::default());
         let tiny: TrainConfig = config::load(Some(&root.join("pipelines/train-tiny.toml")), &[]).unwrap();
         tiny.check().unwrap();
-        assert!(tiny.model.bert.hidden_size < 100 && tiny.optim.steps < 100);
+        assert!(tiny.model.bert.hidden_size < 100 && tiny.optim.steps <= 300);
     }
 
     #[test]
@@ -383,6 +423,14 @@ mod tests {
             assert!(err.contains(key), "{key} = {value}: {err}");
         }
         TrainConfig::default().check().unwrap();
+    }
+
+    #[test]
+    fn durations_are_said_in_their_unit() {
+        assert_eq!(duration(1.2), "1 second");
+        assert_eq!(duration(600.0), "10 minutes");
+        assert_eq!(duration(5.0 * 3600.0), "5 hours");
+        assert_eq!(duration(100_000.0 * 60.0), "69 days");
     }
 
     #[test]
