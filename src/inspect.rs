@@ -10,7 +10,8 @@ use crate::plot::{self, METRICS_FILE};
 use crate::sample::spans::SEGMENT_NAMES;
 use crate::sample::Sample;
 use crate::shard::labeled::{read_batches, LabeledRow};
-use crate::shard::manifest::{format_of, LabeledManifest, TokenizerRecord, LABELED_FORMAT, MANIFEST_FILE};
+use crate::shard::manifest::manifest_path;
+use crate::shard::manifest::{format_of, LabeledManifest, TokenizerRecord, LABELED_FORMAT};
 use crate::shard::schema::from_batch;
 use crate::shard::Manifest;
 use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
@@ -23,7 +24,7 @@ use std::path::{Path, PathBuf};
 /// pre-training or a labeled output. Sub-tokens are shown as strings when the manifest's
 /// tokenizer file is still present and unchanged, as ids otherwise.
 pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
-    if !dir.join(MANIFEST_FILE).exists() && dir.join(METRICS_FILE).exists() {
+    if !manifest_path(dir).exists() && dir.join(METRICS_FILE).exists() {
         return run_summary(dir);
     }
     if format_of(dir)? == LABELED_FORMAT {

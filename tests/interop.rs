@@ -107,8 +107,8 @@ fn pyarrow_duckdb_and_polars_read_labeled_shards() {
     let out = dir.path().join("out");
     let vocab = vocab();
     let mut args = vec!["prep", "scierc", "--out", out.to_str().unwrap(), "--tokenizer", vocab.to_str().unwrap()];
-    let train = repo("data/sample/scierc/train.json");
-    args.extend(["--train", train.to_str().unwrap()]);
+    let (train, dev) = (repo("data/sample/scierc/train.json"), repo("data/sample/scierc/dev.json"));
+    args.extend(["--train", train.to_str().unwrap(), "--dev", dev.to_str().unwrap()]);
     let output = spe(&args);
     assert!(output.status.success(), "{}", stderr(&output));
     let manifest = spe::shard::manifest::LabeledManifest::read(&out).unwrap();
@@ -117,7 +117,10 @@ fn pyarrow_duckdb_and_polars_read_labeled_shards() {
         Command::new(python()).arg(repo("tests/python/read_labeled.py")).arg(&out).arg("train").output().unwrap();
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let seen: Value = serde_json::from_slice(&output.stdout).unwrap();
-    assert_eq!(seen["pyarrow"]["rows"], stats.sentences);
+    let sentences = |split: &str| manifest.splits[split].stats.sentences;
+    assert_eq!(seen["pyarrow"]["rows"], serde_json::json!({"train": sentences("train"), "dev": sentences("dev")}));
+    assert_eq!(seen["duckdb"]["rows"], stats.sentences);
+    assert_eq!(seen["polars"]["rows"], stats.sentences);
     assert_eq!(
         seen["pyarrow"]["types"]["entities"],
         "list<item: struct<start: int32 not null, end: int32 not null, label: string not null> not null>"

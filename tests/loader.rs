@@ -95,7 +95,7 @@ fn outputs_that_cannot_be_trained_on_are_refused_with_the_reason() {
     let err = |dirs: &[PathBuf]| format!("{:#}", ShardSet::open(dirs).err().expect("refused"));
 
     assert!(err(&[dir.path().join("missing")]).contains("not a finished spe pre-training output"));
-    let manifest = out.join("manifest.json");
+    let manifest = out.join("_manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("\"schema_version\": 1", "\"schema_version\": 99")).unwrap();
     assert!(err(std::slice::from_ref(&out)).contains("schema version 99"), "{}", err(std::slice::from_ref(&out)));
@@ -107,7 +107,7 @@ fn outputs_that_cannot_be_trained_on_are_refused_with_the_reason() {
         let path = entry.unwrap().path();
         std::fs::copy(&path, other.join(path.file_name().unwrap())).unwrap();
     }
-    let other_manifest = other.join("manifest.json");
+    let other_manifest = other.join("_manifest.json");
     let text = std::fs::read_to_string(&other_manifest).unwrap();
     let sha =
         serde_json::from_str::<serde_json::Value>(&text).unwrap()["tokenizer"]["sha256"].as_str().unwrap().to_string();
@@ -126,7 +126,7 @@ fn token_ids_outside_the_recorded_vocabulary_are_caught_by_verify_and_the_loader
     let out = shards(dir.path());
     // A manifest that records fewer vocabulary entries than the shards use, as shards made
     // with a vocabulary listing a token twice once did.
-    let path = out.join("manifest.json");
+    let path = out.join("_manifest.json");
     let mut manifest: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     manifest["tokenizer"]["vocab_size"] = 1000.into();
     std::fs::write(&path, serde_json::to_string_pretty(&manifest).unwrap()).unwrap();

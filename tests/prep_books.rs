@@ -97,7 +97,7 @@ fn bad_books_are_errors_or_counted() {
     let failed = prep_books(&root, &out, &[]);
     assert!(!failed.status.success());
     assert!(stderr(&failed).contains("broken.txt:2: invalid UTF-8"), "{}", stderr(&failed));
-    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join("_manifest.json").exists());
 
     let run = prep_books(&root, &out, &["--skip-bad-records", "--set", "read.max_document_bytes=8000"]);
     assert!(run.status.success(), "{}", stderr(&run));

@@ -87,7 +87,12 @@ fn labeled_output_is_identical_at_any_thread_count_and_inspect_shows_annotations
     let batches = ["--set", "pipeline.batch_sentences=7"];
     ok(labeled("scierc", &scierc_splits(), &one, &[&batches[..], &["--threads", "1"]].concat()));
     ok(labeled("scierc", &scierc_splits(), &two, &[&batches[..], &["--threads", "2"]].concat()));
-    for file in ["manifest.json", "train/part-00000.parquet", "dev/part-00000.parquet", "test/part-00000.parquet"] {
+    for file in [
+        "_manifest.json",
+        "split=train/part-00000.parquet",
+        "split=dev/part-00000.parquet",
+        "split=test/part-00000.parquet",
+    ] {
         assert!(std::fs::read(one.join(file)).unwrap() == std::fs::read(two.join(file)).unwrap(), "{file} differs");
     }
     let shown = String::from_utf8(ok(spe(&["inspect", one.to_str().unwrap(), "-n", "1"])).stdout).unwrap();
@@ -203,7 +208,7 @@ fn bad_records_name_file_line_and_field_or_are_counted() {
             !output.status.success() && err.contains(&format!("{name}.json:")) && err.contains(message),
             "{name}: {err}"
         );
-        assert!(!out.join("manifest.json").exists(), "{name}");
+        assert!(!out.join("_manifest.json").exists(), "{name}");
     }
     // Skipped and counted when asked, the good records kept.
     let (output, out) = ace05_with(dir.path(), "skip", &cases[0].1, &["--skip-bad-records"]);
@@ -312,7 +317,7 @@ fn documents_given_twice_or_shared_by_splits_are_refused_or_counted() {
     let message = stderr(&output);
     assert!(message.contains("split test"), "{message}");
     assert!(message.contains("document J87-1003 repeats document J87-1003 in split train (the same id)"), "{message}");
-    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join("_manifest.json").exists());
     ok(labeled("scierc", &shared, &out, &["--allow-split-overlap", "--force"]));
     let manifest = LabeledManifest::read(&out).unwrap();
     assert_eq!(manifest.splits["test"].stats.split_overlap, 10);

@@ -15,7 +15,7 @@ fn files(dir: &Path) -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<_> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.file_name().unwrap() != "run.json")
+        .filter(|p| p.file_name().unwrap() != "_run.json")
         .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&p).unwrap()))
         .collect();
     out.sort();
@@ -112,9 +112,9 @@ fn verify_reports_every_difference() {
     // A missing shard, a stray unfinished file, totals that do not add up.
     std::fs::rename(out.join("part-00004.parquet"), dir.path().join("moved")).unwrap();
     std::fs::write(out.join("part-00005.parquet.tmp"), b"half").unwrap();
-    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let manifest = std::fs::read_to_string(out.join("_manifest.json")).unwrap();
     let edited = manifest.replacen("\"tbo_targets\": ", "\"tbo_targets\": 1", 1);
-    std::fs::write(out.join("manifest.json"), edited).unwrap();
+    std::fs::write(out.join("_manifest.json"), edited).unwrap();
     let (ok, err) = problems(&out);
     assert!(!ok);
     // With a shard missing, a recount would only repeat it: verify says so instead of
@@ -132,7 +132,7 @@ fn verify_reports_every_difference() {
     assert!(!ok && err.contains("totals.tbo_targets: the shards hold"), "{err}");
 
     // No manifest: not a finished output.
-    std::fs::remove_file(out.join("manifest.json")).unwrap();
+    std::fs::remove_file(out.join("_manifest.json")).unwrap();
     let (ok, err) = problems(&out);
     assert!(!ok && err.contains("not a finished spe output"), "{err}");
 }
@@ -149,10 +149,10 @@ fn verify_checks_seed_drop_counts_configuration_and_inputs() {
         (output.status.success(), stderr(&output))
     };
     assert!(verify(&[]).0);
-    let manifest = std::fs::read_to_string(out.join("manifest.json")).unwrap();
+    let manifest = std::fs::read_to_string(out.join("_manifest.json")).unwrap();
     let edit = |from: &str, to: &str| {
         assert!(manifest.contains(from), "{from}");
-        std::fs::write(out.join("manifest.json"), manifest.replacen(from, to, 1)).unwrap();
+        std::fs::write(out.join("_manifest.json"), manifest.replacen(from, to, 1)).unwrap();
         verify(&[])
     };
     let (ok, err) = edit("\"seed\": 42", "\"seed\": 43");
@@ -162,7 +162,7 @@ fn verify_checks_seed_drop_counts_configuration_and_inputs() {
     assert!(!ok && err.contains("drop counts: 700 sentences read, 2 dropped"), "{err}");
     let (ok, err) = edit("\"span_len_max\": 10", "\"span_len_max\": 11");
     assert!(!ok && err.contains("part-00003.parquet: the configuration in the file differs"), "{err}");
-    std::fs::write(out.join("manifest.json"), &manifest).unwrap();
+    std::fs::write(out.join("_manifest.json"), &manifest).unwrap();
 
     // An input changed since, or moved away: a problem, or a note that it was not checked.
     std::fs::OpenOptions::new().append(true).open(&input).unwrap().write_all(b"One more line.\n").unwrap();
@@ -188,7 +188,7 @@ fn bad_lines_stop_the_run_with_file_and_line_or_are_counted() {
     assert!(!failed.status.success());
     let err = stderr(&failed);
     assert!(err.contains("bad.txt:3") && err.contains("invalid UTF-8"), "{err}");
-    assert!(!out.join("manifest.json").exists(), "a failed run leaves no manifest");
+    assert!(!out.join("_manifest.json").exists(), "a failed run leaves no manifest");
     assert!(std::fs::read_dir(&out).unwrap().all(|e| !e.unwrap().path().to_string_lossy().ends_with(".tmp")));
 
     prep(&[&bad], &out, &["--skip-bad-records"]);
@@ -212,7 +212,7 @@ fn a_line_of_100k_words_is_dropped_and_counted_or_refused_by_length() {
     let refused = try_prep(&[&input], &out, &["--force", "--set", "read.max_line_bytes=10000"]);
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("long.txt:2: line longer than 10000 bytes"), "{}", stderr(&refused));
-    assert!(!out.join("manifest.json").exists(), "--force removed the old manifest first");
+    assert!(!out.join("_manifest.json").exists(), "--force removed the old manifest first");
 }
 
 /// The first half of a zstd frame of real text.
@@ -244,7 +244,7 @@ fn unreadable_inputs_are_clear_errors() {
     assert!(!nothing.status.success() && stderr(&nothing).contains("no sample was produced"), "{}", stderr(&nothing));
     let bad_key = try_prep(&[&sample_text()], &out, &["--set", "sample.tbo_maximum=3"]);
     assert!(stderr(&bad_key).contains("tbo_maximum"), "{}", stderr(&bad_key));
-    assert!(!out.join("manifest.json").exists());
+    assert!(!out.join("_manifest.json").exists());
 }
 
 #[test]
@@ -282,7 +282,7 @@ fn a_second_run_into_a_directory_being_written_is_refused() {
     let second = try_prep(&[&sample_text()], &out, &["--force"]);
     assert!(!second.status.success());
     assert!(stderr(&second).contains("another spe run is writing"), "{}", stderr(&second));
-    assert!(!out.join("manifest.json").exists() && !out.join("part-00000.parquet").exists());
+    assert!(!out.join("_manifest.json").exists() && !out.join("part-00000.parquet").exists());
     drop(running);
     prep(&[&sample_text()], &out, &[]);
     assert!(Manifest::read(&out).is_ok());
@@ -378,7 +378,7 @@ fn left_behind(out: &Path) -> Vec<String> {
     std::fs::read_dir(out)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".parquet") || n.ends_with(".tmp") || n == "manifest.json")
+        .filter(|n| n.ends_with(".parquet") || n.ends_with(".tmp") || n == "_manifest.json")
         .collect()
 }
 
@@ -475,7 +475,7 @@ fn a_run_that_fails_late_leaves_no_shard_behind() {
         vocab.to_str().unwrap(),
     ]);
     assert!(!output.status.success());
-    assert!(!labeled.join("train/part-00000.parquet").exists() && !labeled.join("manifest.json").exists());
+    assert!(!labeled.join("split=train/part-00000.parquet").exists() && !labeled.join("_manifest.json").exists());
 }
 
 #[test]
@@ -510,4 +510,21 @@ fn the_built_in_vocabulary_works_from_any_directory_and_is_the_bundled_file() {
         "nowhere/vocab.txt",
     ]);
     assert!(stderr(&missing).contains("the built-in vocabulary is builtin:bert-base-cased"), "{}", stderr(&missing));
+}
+
+#[test]
+fn an_output_of_an_earlier_version_is_read_and_replaced_with_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    prep(&[&sample_text()], &out, &[]);
+    // Earlier versions named the manifest and run log without the underscore.
+    std::fs::rename(out.join("_manifest.json"), out.join("manifest.json")).unwrap();
+    std::fs::rename(out.join("_run.json"), out.join("run.json")).unwrap();
+    let verify = spe(&["verify", out.to_str().unwrap()]);
+    assert!(verify.status.success(), "{}", stderr(&verify));
+    assert!(!try_prep(&[&sample_text()], &out, &[]).status.success(), "an output is not replaced without --force");
+    prep(&[&sample_text()], &out, &["--force"]);
+    let names: Vec<String> =
+        std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    assert!(!names.contains(&"manifest.json".to_string()) && !names.contains(&"run.json".to_string()), "{names:?}");
 }

@@ -118,7 +118,7 @@ fn broken_dumps_are_clear_errors() {
         assert!(!failed.status.success(), "a truncated dump must fail");
         let err = stderr(&failed);
         assert!(err.contains("enwiki-cut-multistream.xml.bz2"), "{err}");
-        assert!(!out.join("manifest.json").exists());
+        assert!(!out.join("_manifest.json").exists());
     }
 
     // Malformed XML inside the third page names the page.

@@ -21,7 +21,7 @@ use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReade
 use crate::counts::{count, merge_counts};
 use crate::shard::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
 use crate::shard::manifest::{
-    LabeledManifest, Manifest, SplitRecord, SplitStats, TokenizerRecord, ToolRecord, LABELED_FORMAT,
+    split_dir, LabeledManifest, Manifest, SplitRecord, SplitStats, TokenizerRecord, ToolRecord, LABELED_FORMAT,
 };
 use crate::shard::ShardWriter;
 use crate::tokenize::WordTokenizer;
@@ -134,7 +134,8 @@ pub fn run(
         if splits.contains_key(name) {
             bail!("split {name} is given twice");
         }
-        let dir = options.out.join(name);
+        let folder = split_dir(name);
+        let dir = options.out.join(&folder);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let writer = ShardWriter::<LabeledRow>::new(&dir, config.shard.clone(), metadata.clone())?;
         let reader = LabeledReader::open(path, format, &config.read, &config.labels, inputs.documents.as_deref())?;
@@ -151,7 +152,7 @@ pub fn run(
             .shards
             .into_iter()
             .map(|mut s| {
-                s.file = format!("{name}/{}", s.file);
+                s.file = format!("{folder}/{}", s.file);
                 s
             })
             .collect();

@@ -1,14 +1,14 @@
 //! What a preparation run writes around its rows: the output directory (refusing to mix
 //! two runs, clearing a previous output on `--force`), the key-value metadata every shard
-//! carries, the run log (`run.json`) and the summaries printed at the end.
+//! carries, the run log (`_run.json`) and the summaries printed at the end.
 
 use crate::atomic::TMP_SUFFIX;
 use crate::counts::describe;
 use crate::lock::{OutputLock, LOCK_FILE};
+use crate::shard::manifest::{split_dir, LEGACY_MANIFEST_FILE, MANIFEST_FILE};
 use crate::shard::manifest::{LabeledManifest, Manifest};
 use crate::shard::schema::{META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256};
 use crate::shard::writer::is_shard_name;
-use crate::shard::MANIFEST_FILE;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
@@ -34,7 +34,10 @@ pub struct RunLog {
 }
 
 /// File name of the run log within an output directory.
-pub const RUN_LOG_FILE: &str = "run.json";
+pub const RUN_LOG_FILE: &str = "_run.json";
+
+/// The run log's name in outputs of earlier versions of spe.
+const LEGACY_RUN_LOG_FILE: &str = "run.json";
 
 impl RunLog {
     /// The log of a run that started at `started` (and `started_unix`) on `threads` workers
@@ -51,7 +54,7 @@ impl RunLog {
         }
     }
 
-    /// Writes `dir/run.json`.
+    /// Writes `dir/_run.json`.
     pub fn write(&self, dir: &Path) -> Result<()> {
         crate::atomic::write_json(self, &dir.join(RUN_LOG_FILE))
     }
@@ -86,7 +89,9 @@ pub fn shard_metadata(
 pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<OutputLock> {
     let lock = OutputLock::acquire(out)?;
     let (mut previous, mut foreign) = (Vec::new(), Vec::new());
-    let dirs = std::iter::once(out.to_path_buf()).chain(splits.iter().map(|s| out.join(s)));
+    // The split folders, and their plain names in the outputs of earlier versions of spe.
+    let split_dirs = splits.iter().flat_map(|s| [out.join(split_dir(s)), out.join(s)]);
+    let dirs = std::iter::once(out.to_path_buf()).chain(split_dirs);
     for dir in dirs.filter(|d| d.is_dir()) {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
             let entry = entry?;
@@ -115,7 +120,8 @@ pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<Output
     if !force {
         bail!("{} already holds spe output; pass --force to replace it", out.display());
     }
-    previous.sort_by_key(|p| p.file_name() != Some(MANIFEST_FILE.as_ref()));
+    let is_manifest = |p: &Path| p.file_name().is_some_and(|n| n == MANIFEST_FILE || n == LEGACY_MANIFEST_FILE);
+    previous.sort_by_key(|p| !is_manifest(p));
     for path in previous {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
     }
@@ -153,7 +159,7 @@ impl Drop for Uncommitted {
 /// Whether `name` is a file spe writes in an output directory.
 fn written_by_spe(name: &str) -> bool {
     let name = name.strip_suffix(TMP_SUFFIX).unwrap_or(name);
-    name == MANIFEST_FILE || name == RUN_LOG_FILE || is_shard_name(name)
+    [MANIFEST_FILE, LEGACY_MANIFEST_FILE, RUN_LOG_FILE, LEGACY_RUN_LOG_FILE].contains(&name) || is_shard_name(name)
 }
 
 fn host_name() -> String {

@@ -1,5 +1,7 @@
-//! `manifest.json`: what an output directory holds and how it was made. Written last and
-//! atomically; its presence marks a finished output.
+//! `_manifest.json`: what an output directory holds and how it was made. Written last and
+//! atomically; its presence marks a finished output. Its leading underscore keeps it out of
+//! Arrow's dataset discovery, so `pyarrow.parquet.read_table(DIR)` reads the shards alone.
+//! Outputs written before the underscore (`manifest.json`) are read as well.
 
 use super::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
 use super::schema::SCHEMA_VERSION;
@@ -13,10 +15,19 @@ use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// File name of the manifest within an output directory.
-pub const MANIFEST_FILE: &str = "manifest.json";
+pub const MANIFEST_FILE: &str = "_manifest.json";
+
+/// The manifest's name in outputs of earlier versions of spe, still read.
+pub const LEGACY_MANIFEST_FILE: &str = "manifest.json";
+
+/// The folder of split `name` in a labeled output: hive-style, so that Arrow tools reading
+/// the whole output give each row its split in a `split` column.
+pub fn split_dir(name: &str) -> String {
+    format!("split={name}")
+}
 
 /// The value of [`Manifest::format`].
 pub const FORMAT: &str = "spe-shards";
@@ -136,12 +147,13 @@ impl Totals {
 }
 
 impl Manifest {
-    /// Writes `dir/manifest.json` through a temporary file and a rename.
+    /// Writes `dir/_manifest.json` through a temporary file and a rename.
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_json(self, dir)
     }
 
-    /// Reads `dir/manifest.json`, checking format and schema version.
+    /// Reads `dir/_manifest.json` (or an earlier version's `manifest.json`), checking
+    /// format and schema version.
     pub fn read(dir: &Path) -> Result<Manifest> {
         read_json(dir, FORMAT, SCHEMA_VERSION)
     }
@@ -263,12 +275,13 @@ impl SplitStats {
 }
 
 impl LabeledManifest {
-    /// Writes `dir/manifest.json` through a temporary file and a rename.
+    /// Writes `dir/_manifest.json` through a temporary file and a rename.
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_json(self, dir)
     }
 
-    /// Reads `dir/manifest.json`, checking format and schema version.
+    /// Reads `dir/_manifest.json` (or an earlier version's `manifest.json`), checking
+    /// format and schema version.
     pub fn read(dir: &Path) -> Result<LabeledManifest> {
         read_json(dir, LABELED_FORMAT, LABELED_SCHEMA_VERSION)
     }
@@ -284,11 +297,23 @@ fn write_json<T: Serialize>(manifest: &T, dir: &Path) -> Result<()> {
     crate::atomic::write_json(manifest, &dir.join(MANIFEST_FILE))
 }
 
+/// The manifest of `dir`, under its name or an earlier version's.
+pub fn manifest_path(dir: &Path) -> PathBuf {
+    let legacy = dir.join(LEGACY_MANIFEST_FILE);
+    match !dir.join(MANIFEST_FILE).exists() && legacy.exists() {
+        true => legacy,
+        false => dir.join(MANIFEST_FILE),
+    }
+}
+
 fn read_value(dir: &Path) -> Result<serde_json::Value> {
-    let path = dir.join(MANIFEST_FILE);
+    let path = manifest_path(dir);
     let text = match std::fs::read_to_string(&path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if !dir.is_dir() {
+                bail!("{} does not exist", dir.display());
+            }
             bail!("{} has no {MANIFEST_FILE}: it is not a finished spe output", dir.display())
         }
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -297,7 +322,7 @@ fn read_value(dir: &Path) -> Result<serde_json::Value> {
 }
 
 fn read_json<T: DeserializeOwned>(dir: &Path, format: &str, schema_version: u32) -> Result<T> {
-    let path = dir.join(MANIFEST_FILE);
+    let path = manifest_path(dir);
     let value = read_value(dir)?;
     let found = value.get("format").and_then(|f| f.as_str()).unwrap_or_default();
     if found != format {

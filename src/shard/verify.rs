@@ -10,7 +10,7 @@
 //! hashed again; stray or unfinished files are reported.
 
 use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
-use super::manifest::{format_of, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
+use super::manifest::{format_of, split_dir, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
 use super::schema::{from_batch, META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::ShardRecord;
 use crate::atomic::TMP_SUFFIX;
@@ -171,13 +171,17 @@ fn shown(value: Option<u64>) -> String {
     value.map_or_else(|| "none".into(), |v| v.to_string())
 }
 
-/// Reports unfinished files, and shards the manifest does not list, in `dir` (or in its
-/// split folder `split`).
+/// Reports unfinished files, and shards the manifest does not list, in `dir` (or in the
+/// folder of split `split`: where its listed shards are, else `split=NAME`).
 fn stray_files(dir: &Path, split: Option<&str>, listed: &[ShardRecord], problems: &mut Vec<String>) -> Result<()> {
-    let folder = split.map_or(dir.to_path_buf(), |s| dir.join(s));
+    let subfolder = split.map(|s| match listed.first().and_then(|r| r.file.rsplit_once('/')) {
+        Some((folder, _)) => folder.to_string(),
+        None => split_dir(s),
+    });
+    let folder = subfolder.as_ref().map_or(dir.to_path_buf(), |s| dir.join(s));
     for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        let name = split.map_or(name.clone(), |s| format!("{s}/{name}"));
+        let name = subfolder.as_ref().map_or(name.clone(), |s| format!("{s}/{name}"));
         if name.ends_with(TMP_SUFFIX) {
             problems.push(format!("{name}: an unfinished file is present"));
         } else if name.ends_with(".parquet") && !listed.iter().any(|s| s.file == name) {
