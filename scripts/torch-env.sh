@@ -1,15 +1,43 @@
-# Sourced by the other scripts: a virtual environment in .venv with PyTorch 2.11.0 (the
-# exact version tch 0.24 binds) and transformers, and the variables that point the build
-# at that PyTorch. Installs only what is missing.
+# Sourced by the other scripts: checks what the build needs, then makes a virtual
+# environment in .venv with PyTorch 2.11.0 (the exact version tch 0.24 binds) and
+# transformers, and sets the variables that point the build at that PyTorch. Installs only
+# what is missing, and says what it is doing.
+
+setup_say() { printf 'spe set-up: %s\n' "$*" >&2; }
+setup_fail() {
+    printf 'spe set-up: %s\n' "$*" >&2
+    exit 1
+}
+
+command -v cargo >/dev/null || setup_fail "cargo is missing: install Rust (https://rustup.rs), then run this again"
+command -v cc >/dev/null || command -v gcc >/dev/null ||
+    setup_fail "no C compiler (cc): on Debian, apt-get install -y build-essential"
+command -v python3 >/dev/null || setup_fail "python3 is missing: on Debian, apt-get install -y python3 python3-venv"
+
+# Disk: the debug and release builds take about 9 GB, PyTorch with its CUDA libraries 5 GB.
+torch_ready() { .venv/bin/python -c "import torch, transformers; assert torch.__version__.startswith('2.11.0')" 2>/dev/null; }
+need_gb=0
+torch_ready || need_gb=$((need_gb + 5))
+[ -d target/debug ] || [ -d target/release ] || need_gb=$((need_gb + 9))
+free_gb=$(($(df -Pk . | awk 'NR == 2 { print $4 }') / 1024 / 1024))
+if [ "$free_gb" -lt "$need_gb" ]; then
+    setup_fail "about $need_gb GB of free disk is needed here (the builds and PyTorch), but $free_gb GB are free"
+fi
+# Memory: the test suite's largest process peaks near 9 GB.
+mem_gb=$(($(awk '/^MemTotal/ { print $2 }' /proc/meminfo 2>/dev/null || echo 0) / 1024 / 1024))
+if [ "$mem_gb" -gt 0 ] && [ "$mem_gb" -lt 10 ]; then
+    setup_say "warning: this machine has $mem_gb GB of memory; the tests need about 9 GB"
+fi
 
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv || {
-        echo "python3 -m venv failed; on Debian install it with: apt-get install -y python3-venv" >&2
-        exit 1
-    }
+    setup_say "creating the Python environment .venv"
+    python3 -m venv .venv || setup_fail "python3 -m venv failed; on Debian, apt-get install -y python3-venv"
 fi
-if ! .venv/bin/python -c "import torch, transformers; assert torch.__version__.startswith('2.11.0')" 2>/dev/null; then
-    .venv/bin/python -m pip install --quiet --disable-pip-version-check -r tests/python/requirements-train.txt
+if ! torch_ready; then
+    setup_say "installing PyTorch 2.11.0 and transformers into .venv (about 4.6 GB from PyPI; a few minutes)"
+    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off \
+        -r tests/python/requirements-train.txt ||
+        setup_fail "pip could not install PyTorch: is PyPI reachable, and is there disk to spare?"
 fi
 export VIRTUAL_ENV="$PWD/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"

@@ -61,9 +61,25 @@ where
     }
     let config = table.try_into().map_err(|e: toml::de::Error| {
         let origin = path.map_or("the default config".to_string(), |p| p.display().to_string());
-        anyhow::anyhow!("invalid configuration (from {origin} and --set flags): {e}")
+        anyhow::anyhow!("invalid configuration (from {origin} and --set flags): {}", in_words(&e.to_string()))
     })?;
     Ok(config)
+}
+
+/// serde's message with Rust's type names (`expected usize`) in words.
+fn in_words(message: &str) -> String {
+    let mut message = message.to_string();
+    for (types, words) in [
+        (["usize", "u64", "u32", "u16", "u8"].as_slice(), "a whole number, 0 or more"),
+        (&["isize", "i64", "i32", "i16", "i8"], "a whole number"),
+        (&["f64", "f32"], "a number"),
+        (&["a boolean"], "true or false"),
+    ] {
+        for name in types {
+            message = message.replace(&format!("expected {name}"), &format!("expected {words}"));
+        }
+    }
+    message
 }
 
 /// Sets one dotted key in a TOML table, creating intermediate tables.
@@ -93,6 +109,16 @@ fn parse_value(raw: &str) -> toml::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn type_errors_say_what_is_expected_in_words() {
+        #[derive(Debug, Default, serde::Serialize, serde::Deserialize)]
+        struct Small {
+            rows: usize,
+        }
+        let err = load::<Small>(None, &[Override::parse("rows=1.5").unwrap()]).unwrap_err().to_string();
+        assert!(err.contains("expected a whole number, 0 or more"), "{err}");
+    }
     use serde::Deserialize;
 
     #[derive(Debug, Default, Serialize, Deserialize, PartialEq)]

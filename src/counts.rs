@@ -21,9 +21,17 @@ pub fn merge_counts(counts: &mut Counts, other: &Counts) {
     }
 }
 
-/// `n noun`, the noun in the plural unless `n` is 1 (nouns of spe's messages take an `s`).
+/// `n noun`, the noun in the plural unless `n` is 1 (English's regular plural: `entity`
+/// gives `entities`, `day` gives `days`).
 pub fn plural(n: u64, noun: &str) -> String {
-    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
+    if n == 1 {
+        return format!("1 {noun}");
+    }
+    let consonant_y = noun.strip_suffix('y').filter(|stem| !stem.ends_with(['a', 'e', 'i', 'o', 'u']));
+    match consonant_y {
+        Some(stem) => format!("{n} {stem}ies"),
+        None => format!("{n} {noun}s"),
+    }
 }
 
 /// `reason: n, …` for messages; `none` when empty.

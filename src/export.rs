@@ -19,7 +19,7 @@ pub fn dygie(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
     let manifest = LabeledManifest::read(dir)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
-    for (name, split) in &manifest.splits {
+    for (name, split) in manifest.ordered_splits() {
         let path = out.join(format!("{name}.json"));
         crate::atomic::write_file(&path, |tmp| write_split(dir, &split.shards, tmp))?;
         written.push(path);

@@ -65,7 +65,10 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
         manifest
             .shards
             .iter()
-            .map(|s| format!("{} ({} rows, {} row groups, {} bytes)", s.file, s.rows, s.row_groups, s.bytes))
+            .map(|s| {
+                let (rows, groups) = (plural(s.rows, "row"), plural(s.row_groups, "row group"));
+                format!("{} ({rows}, {groups}, {} bytes)", s.file, s.bytes)
+            })
             .collect::<Vec<_>>()
             .join(", ")
     )?;
@@ -179,7 +182,7 @@ fn inspect_labeled(dir: &Path, rows: usize) -> Result<String> {
     writeln!(out, "  symmetric relations: {}", manifest.symmetric_relations.join(", "))?;
     let tokenizer = load_tokenizer(&manifest.tokenizer);
     let mut schema_shown = false;
-    for (name, split) in &manifest.splits {
+    for (name, split) in manifest.ordered_splits() {
         let s = &split.stats;
         writeln!(
             out,

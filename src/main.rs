@@ -4,6 +4,7 @@ use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use spe::config::Override;
 use spe::corpus::wiki::WikiInput;
+use spe::counts::plural;
 use spe::prep::labeled::{LabeledInputs, SPLITS};
 use spe::prep::{self, PrepConfig, PrepOptions};
 use spe::sources::{verify_source, SourceManifest};
@@ -81,7 +82,7 @@ enum Command {
         /// Where to write the predictions (DyGIE JSON lines); MODEL/predictions-SPLIT.json by default.
         #[arg(long)]
         out: Option<PathBuf>,
-        /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+        /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
         #[arg(long)]
         device: Option<String>,
     },
@@ -97,7 +98,7 @@ enum Command {
         /// The DyGIE JSON lines to write, with predicted_ner and predicted_relations.
         #[arg(long)]
         out: PathBuf,
-        /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+        /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
         #[arg(long)]
         device: Option<String>,
     },
@@ -194,13 +195,13 @@ struct TrainArgs {
     /// Configuration file (see pipelines/train*.toml); the built-in defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Optimizer steps (optim.steps).
+    /// Optimizer steps (optim.steps) [default: 40000, or the --config file's].
     #[arg(long)]
     steps: Option<u64>,
-    /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
     #[arg(long)]
     device: Option<String>,
-    /// The objectives to train, comma-separated (tbo,spo,cspo); the others get weight 0.
+    /// The objectives to train, comma-separated; the others get weight 0 [default: tbo,spo,cspo].
     #[arg(long)]
     objectives: Option<String>,
     /// Continue the run in --out from its latest intact checkpoint.
@@ -209,7 +210,7 @@ struct TrainArgs {
     /// With --resume: continue even if --shards differ from those the run started on.
     #[arg(long, requires = "resume")]
     force: bool,
-    /// Random seed.
+    /// Random seed (seed) [default: 5216, or the --config file's].
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     seed: Option<u64>,
     /// Set any configuration value, e.g. --set optim.learning_rate=5e-5 (repeatable).
@@ -275,13 +276,14 @@ struct FinetuneArgs {
     /// Configuration file (see pipelines/finetune-*.toml); the built-in defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// cpu, cuda or cuda:N; CUDA where libtorch finds one, the CPU otherwise.
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
     #[arg(long)]
     device: Option<String>,
-    /// Seeds, comma-separated: one run each, and the mean and standard deviation of the F1s.
+    /// Seeds, comma-separated: one run each, and the mean and standard deviation of the F1s
+    /// [default: one run, with seed 5216 or the --config file's].
     #[arg(long, value_delimiter = ',')]
     seeds: Vec<u64>,
-    /// Most epochs (epochs).
+    /// Most epochs (epochs) [default: 200, or the --config file's].
     #[arg(long)]
     epochs: Option<u64>,
     /// Set any configuration value, e.g. --set optim.learning_rate=5e-5 (repeatable).
@@ -433,13 +435,13 @@ struct PrepArgs {
     /// Configuration file (see pipelines/); the corpus's built-in defaults otherwise.
     #[arg(long)]
     config: Option<PathBuf>,
-    /// Random seed.
+    /// Random seed (seed) [default: 42, or the --config file's].
     #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
     seed: Option<u64>,
     /// Worker threads (0: one per core). Does not change the output.
     #[arg(long, default_value_t = 0)]
     threads: usize,
-    /// Samples drawn per sentence.
+    /// Samples drawn per sentence (sample.dupe_factor) [default: 1, or the --config file's].
     #[arg(long)]
     dupe_factor: Option<u32>,
     /// Skip and count unreadable records instead of stopping.
@@ -534,10 +536,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("{line}");
             }
             if !report.problems.is_empty() {
-                eprintln!("{}: {} problem(s) found", dir.display(), report.problems.len());
+                eprintln!("{}: {} found", dir.display(), plural(report.problems.len() as u64, "problem"));
                 return Ok(ExitCode::FAILURE);
             }
-            println!("{}: {} shards and {} rows match the manifest", dir.display(), report.shards, report.rows);
+            let (shards, rows) = (plural(report.shards as u64, "shard"), plural(report.rows, "row"));
+            println!("{}: {shards} and {rows} match the manifest", dir.display());
         }
         Command::Export { dir, out } => {
             for path in spe::export::dygie(&dir, &out)? {
@@ -554,10 +557,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 eprintln!("{problem}");
             }
             if !report.problems.is_empty() {
-                eprintln!("{}: {} problem(s) found in {}", source.name, report.problems.len(), dir.display());
+                let problems = plural(report.problems.len() as u64, "problem");
+                eprintln!("{}: {problems} found in {}", source.name, dir.display());
                 return Ok(ExitCode::FAILURE);
             }
-            println!("{}: {} checks passed in {}", source.name, report.passed.len(), dir.display());
+            let passed = plural(report.passed.len() as u64, "check");
+            println!("{}: {passed} passed in {}", source.name, dir.display());
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -573,5 +578,38 @@ fn main() -> ExitCode {
                 None => ExitCode::FAILURE,
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The long help of `spe SUBCOMMAND…`.
+    fn help(path: &[&str]) -> String {
+        let mut command = Cli::command();
+        let mut sub = &mut command;
+        for name in path {
+            sub = sub.find_subcommand_mut(name).unwrap();
+        }
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_gives_the_defaults_the_configurations_hold() {
+        let prep = PrepConfig::default();
+        let text = help(&["prep", "text"]);
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", prep.seed)), "{text}");
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", prep.sample.dupe_factor)), "{text}");
+        let defaults = |path: &str| -> toml::Table { toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+        let train = defaults("pipelines/train.toml");
+        let text = help(&["train"]);
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", train["seed"])), "{text}");
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", train["optim"]["steps"])), "{text}");
+        let finetune = help(&["finetune"]);
+        let scierc = defaults("pipelines/finetune-scierc.toml");
+        assert!(finetune.contains(&format!("seed {}", scierc["seed"])), "{finetune}");
+        assert!(finetune.contains(&format!("[default: {}, or the --config file's]", scierc["epochs"])), "{finetune}");
     }
 }

@@ -70,6 +70,7 @@ pub struct SourceCheck {
 
 /// Checks the files of `manifest` under `dir`.
 pub fn verify_source(manifest: &SourceManifest, dir: &Path) -> Result<SourceCheck> {
+    anyhow::ensure!(dir.is_dir(), "{} does not exist or is not a directory", dir.display());
     let mut report = SourceCheck::default();
     for file in &manifest.files {
         let path = dir.join(&file.path);

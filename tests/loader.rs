@@ -94,7 +94,12 @@ fn outputs_that_cannot_be_trained_on_are_refused_with_the_reason() {
     let out = shards(dir.path());
     let err = |dirs: &[PathBuf]| format!("{:#}", ShardSet::open(dirs).err().expect("refused"));
 
-    assert!(err(&[dir.path().join("missing")]).contains("not a finished spe pre-training output"));
+    let missing = err(&[dir.path().join("missing")]);
+    assert!(missing.contains("not a finished spe pre-training output") && missing.contains("missing does not exist"));
+    let labeled = dir.path().join("labeled");
+    let train = repo("data/sample/scierc/train.json");
+    ok(spe(&["prep", "scierc", "--train", train.to_str().unwrap(), "--out", labeled.to_str().unwrap()]));
+    assert!(err(std::slice::from_ref(&labeled)).contains("holds labeled shards, which spe finetune reads"));
     let manifest = out.join("_manifest.json");
     let text = std::fs::read_to_string(&manifest).unwrap();
     std::fs::write(&manifest, text.replace("\"schema_version\": 1", "\"schema_version\": 99")).unwrap();

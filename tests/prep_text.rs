@@ -122,7 +122,7 @@ fn verify_reports_every_difference() {
     for expected in [
         "part-00004.parquet",
         "part-00005.parquet.tmp: an unfinished file",
-        "totals not recounted: 1 shard(s) could not be read whole",
+        "totals not recounted: 1 shard could not be read whole",
     ] {
         assert!(err.contains(expected), "{expected:?} not in {err}");
     }

@@ -20,6 +20,7 @@
 use super::{collate, Batch};
 use crate::rng::stream;
 use crate::sample::Inputs;
+use crate::shard::manifest::{format_of, LABELED_FORMAT};
 use crate::shard::schema::{inputs_from_batch, schema, INPUT_COLUMNS, META_SCHEMA_VERSION};
 use crate::shard::{Manifest, SCHEMA_VERSION};
 use crate::tokenize::SpecialIds;
@@ -101,6 +102,14 @@ impl ShardSet {
         let mut units = Vec::new();
         let mut first: Option<(PathBuf, Manifest)> = None;
         for dir in dirs {
+            if format_of(dir).is_ok_and(|f| f == LABELED_FORMAT) {
+                bail!(
+                    "{} holds labeled shards, which spe finetune reads; spe train reads pre-training shards: \
+                     prepare them with spe prep text, wiki, books or nyt, or add --pretrain-out DIR to the labeled \
+                     prep for its training sentences",
+                    dir.display()
+                );
+            }
             let manifest = Manifest::read(dir)
                 .with_context(|| format!("{} is not a finished spe pre-training output", dir.display()))?;
             if let Some((first_dir, first)) = &first {

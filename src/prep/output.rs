@@ -3,7 +3,7 @@
 //! carries, the run log (`_run.json`) and the summaries printed at the end.
 
 use crate::atomic::TMP_SUFFIX;
-use crate::counts::describe;
+use crate::counts::{describe, plural};
 use crate::lock::{OutputLock, LOCK_FILE};
 use crate::shard::manifest::{split_dir, LEGACY_MANIFEST_FILE, MANIFEST_FILE};
 use crate::shard::manifest::{LabeledManifest, Manifest};
@@ -173,18 +173,18 @@ fn host_name() -> String {
 pub fn summary(manifest: &Manifest, log: &RunLog) -> String {
     let t = &manifest.totals;
     format!(
-        "{} documents, {} sentences -> {} samples in {} shards ({} words, {} sub-tokens) in {:.2} s \
-         ({:.0} sentences/s, {:.1} MB/s, {} threads)\nskipped records: {}; dropped sentences: {}; dropped draws: {}",
-        t.documents,
-        t.sentences,
-        t.samples,
-        manifest.shards.len(),
+        "{}, {} -> {} in {} ({} words, {} sub-tokens) in {:.2} s ({:.0} sentences/s, {:.1} MB/s of input \
+         files as stored, {})\nskipped records: {}; dropped sentences: {}; dropped draws: {}",
+        plural(t.documents, "document"),
+        plural(t.sentences, "sentence"),
+        plural(t.samples, "sample"),
+        plural(manifest.shards.len() as u64, "shard"),
         t.words,
         t.subtokens,
         log.seconds,
         log.sentences_per_second,
         log.input_mb_per_second,
-        log.threads,
+        plural(log.threads as u64, "thread"),
         describe(&manifest.skipped_records),
         describe(&manifest.dropped_sentences),
         describe(&manifest.dropped_draws),
@@ -194,17 +194,16 @@ pub fn summary(manifest: &Manifest, log: &RunLog) -> String {
 /// The end-of-run summary printed on stderr: counts per split.
 pub fn labeled_summary(manifest: &LabeledManifest) -> String {
     let mut lines = vec![format!("{} ({} format) -> labeled shards:", manifest.corpus, manifest.source_format)];
-    for (name, split) in &manifest.splits {
+    for (name, split) in manifest.ordered_splits() {
         let s = &split.stats;
         lines.push(format!(
-            "  {name}: {} documents, {} sentences, {} entities ({} nested, {} overlapping), {} relations; \
-             skipped: {}",
-            s.documents,
-            s.sentences,
-            s.entities,
+            "  {name}: {}, {}, {} ({} nested, {} overlapping), {}; skipped: {}",
+            plural(s.documents, "document"),
+            plural(s.sentences, "labeled sentence"),
+            plural(s.entities, "entity"),
             s.nested_entities,
             s.overlapping_entities,
-            s.relations,
+            plural(s.relations, "relation"),
             describe(&split.skipped_records)
         ));
     }

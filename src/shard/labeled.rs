@@ -196,7 +196,7 @@ pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<Vec<Label
 /// Every row of split `split` of the labeled output in `dir`, in order.
 pub fn read_split(dir: &Path, manifest: &super::manifest::LabeledManifest, split: &str) -> Result<Vec<LabeledRow>> {
     let record = manifest.splits.get(split).with_context(|| {
-        let have: Vec<&str> = manifest.splits.keys().map(String::as_str).collect();
+        let have: Vec<&str> = manifest.ordered_splits().into_iter().map(|(name, _)| name.as_str()).collect();
         format!("{} has no {split} split (it has {})", dir.display(), have.join(", "))
     })?;
     let mut rows = Vec::new();

@@ -275,6 +275,14 @@ impl SplitStats {
 }
 
 impl LabeledManifest {
+    /// The splits in the order a reader expects them: train, dev, test, then any other.
+    pub fn ordered_splits(&self) -> Vec<(&String, &SplitRecord)> {
+        let mut splits: Vec<_> = self.splits.iter().collect();
+        let rank = |name: &str| ["train", "dev", "test"].iter().position(|&s| s == name).unwrap_or(3);
+        splits.sort_by_key(|&(name, _)| (rank(name), name.clone()));
+        splits
+    }
+
     /// Writes `dir/_manifest.json` through a temporary file and a rename.
     pub fn write(&self, dir: &Path) -> Result<()> {
         write_json(self, dir)

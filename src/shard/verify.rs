@@ -15,6 +15,7 @@ use super::schema::{from_batch, META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, M
 use super::writer::ShardRecord;
 use crate::atomic::TMP_SUFFIX;
 use crate::corpus::input::{sha256_file, InputRecord};
+use crate::counts::plural;
 use crate::tokenize::SpecialIds;
 use anyhow::{Context, Result};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -76,7 +77,7 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
         })
         .collect();
     let mut sum = Totals::default();
-    let mut unreadable = 0;
+    let mut unreadable = 0u64;
     for (totals, problems) in checked {
         match totals {
             Some(totals) => {
@@ -93,7 +94,8 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
     report.rows = sum.samples;
     if unreadable > 0 {
         // A recount without the unreadable shards would only repeat that they are missing.
-        report.problems.push(format!("totals not recounted: {unreadable} shard(s) could not be read whole"));
+        let unreadable = plural(unreadable, "shard");
+        report.problems.push(format!("totals not recounted: {unreadable} could not be read whole"));
         return Ok(report);
     }
     let expected = &manifest.totals;
@@ -222,10 +224,11 @@ fn check_file(
     let meta = builder.metadata().clone();
     let rows = meta.file_metadata().num_rows() as u64;
     if rows != shard.rows {
-        problems.push(format!("{name}: {rows} rows, the manifest says {}", shard.rows));
+        problems.push(format!("{name}: {}, the manifest says {}", plural(rows, "row"), shard.rows));
     }
     if meta.num_row_groups() as u64 != shard.row_groups {
-        problems.push(format!("{name}: {} row groups, the manifest says {}", meta.num_row_groups(), shard.row_groups));
+        let groups = plural(meta.num_row_groups() as u64, "row group");
+        problems.push(format!("{name}: {groups}, the manifest says {}", shard.row_groups));
     }
     let kv = |key: &str| {
         meta.file_metadata()
@@ -299,13 +302,13 @@ fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
     };
     let mut report = Report::default();
     stray_files(dir, None, &[], &mut report.problems)?;
-    for (name, split) in &manifest.splits {
+    for (name, split) in manifest.ordered_splits() {
         stray_files(dir, Some(name), &split.shards, &mut report.problems)?;
         if inputs == Inputs::Check {
             check_inputs(&split.inputs, &mut report);
         }
         // What only the whole corpus shows is taken from the manifest; the rest is recounted.
-        let mut unreadable = 0;
+        let mut unreadable = 0u64;
         let mut stats = SplitStats {
             clusters_not_kept: split.stats.clusters_not_kept,
             duplicate_documents: split.stats.duplicate_documents,
@@ -340,7 +343,7 @@ fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
         if unreadable > 0 {
             report
                 .problems
-                .push(format!("split {name}: counts not recounted: {unreadable} shard(s) could not be read"));
+                .push(format!("split {name}: counts not recounted: {} could not be read", plural(unreadable, "shard")));
         } else if stats != split.stats {
             report.problems.push(format!(
                 "split {name}: the shards' counts differ from the manifest's: {}",
