@@ -56,6 +56,8 @@ fn every_form_of_the_dump_and_every_thread_count_give_identical_shards() {
         assert_eq!(shard_bytes(&out), reference, "multistream, {threads} threads");
         let manifest = Manifest::read(&out).unwrap();
         assert!(manifest.inputs.iter().any(|i| i.path.ends_with("multistream-index.txt.bz2")), "the index is recorded");
+        // The recorded configuration holds the sections a wiki run uses, not the labels.
+        assert!(manifest.config.get("clean").is_some() && manifest.config.get("labels").is_none());
     }
     // Without its index, stream boundaries are found by scanning.
     let alone = dir.path().join("alone.xml.bz2");

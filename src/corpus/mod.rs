@@ -87,7 +87,7 @@ pub trait Source: Send {
 
 /// What to do with a record that cannot be read (invalid UTF-8, a line over the length
 /// limit, an empty file).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum BadRecordPolicy {
     /// Stop with an error naming the file and the record.
@@ -98,7 +98,7 @@ pub enum BadRecordPolicy {
 }
 
 /// Configuration of the source readers.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReadConfig {
     /// What to do with unreadable records.

@@ -18,7 +18,7 @@ use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 
 /// How entity spans are tagged.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// Begin, Inside, End, Outside, Unit (one word).

@@ -48,7 +48,7 @@ use std::time::Instant;
 use tch::{nn, Device};
 
 /// Scheduled sampling of gold against predicted entities (`[schedule]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ScheduleConfig {
     /// Epochs that feed only gold entities to the relation classifier.
@@ -64,7 +64,7 @@ impl Default for ScheduleConfig {
 }
 
 /// Optimisation of fine-tuning (`[optim]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneOptim {
     /// Peak learning rate of the heads, the embeddings and BERT's top layer.
@@ -109,7 +109,7 @@ impl Default for FinetuneOptim {
 }
 
 /// The configuration of `spe finetune` (`pipelines/finetune-*.toml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct FinetuneConfig {
     /// Seed of initialisation, dropout, data order and scheduled sampling.

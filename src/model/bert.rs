@@ -14,7 +14,7 @@ use tch::{Kind, Tensor};
 
 /// The fields of a Hugging Face BERT `config.json` that the model uses. The defaults are
 /// BERT-base cased, the paper's encoder.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(default)]
 pub struct BertConfig {
     /// Vocabulary size.

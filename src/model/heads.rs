@@ -7,7 +7,7 @@ use tch::nn::{self, Module};
 use tch::Tensor;
 
 /// Sizes of the heads.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct HeadsConfig {
     /// Entries of the TBO offset embedding (offsets inside a word are below 128).

@@ -28,7 +28,7 @@ pub use encoder::{EncodedView, Encoder, ViewInput, BERT_PREFIX};
 pub use heads::Heads;
 
 /// The whole network's configuration.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelConfig {
     /// The sentence encoder; replaced by the checkpoint's `config.json` with `--init`.

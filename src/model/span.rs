@@ -9,7 +9,7 @@ use tch::{Kind, Tensor};
 
 /// Sizes of the span and span-pair encoders; the defaults are the paper's and the
 /// reference code's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SpanConfig {
     /// Convolution kernel sizes, in words.

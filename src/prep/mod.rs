@@ -42,7 +42,7 @@ use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::time::Instant;
 
 /// The configuration of a `spe prep` run: one section per stage (`pipelines/*.toml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrepConfig {
     /// Seed of every random stream.
@@ -96,7 +96,7 @@ impl PrepConfig {
 }
 
 /// How work is cut into batches.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// Sentences per batch handed to the workers.
@@ -154,6 +154,9 @@ pub fn labeled_text(
     run(Box::new(source), corpus, config, options)
 }
 
+/// The corpora whose readers take no `labels` configuration.
+const UNLABELED_CORPORA: [&str; 3] = ["text", "books", "wiki"];
+
 /// Runs the pipeline from `source` into `options.out`.
 pub fn run(
     source: Box<dyn Source>,
@@ -175,7 +178,11 @@ pub fn run(
     let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
     let _lock = prepare_output(&options.out, options.force, &[])?;
 
-    let config_json = serde_json::to_value(config)?;
+    let mut config_json = serde_json::to_value(config)?;
+    // The manifest records the sections the run used: only labeled files read `labels`.
+    if UNLABELED_CORPORA.contains(&corpus) {
+        config_json.as_object_mut().map(|sections| sections.remove("labels"));
+    }
     let metadata = shard_metadata(SCHEMA_VERSION, &tokenizer, &config_json, corpus);
     let writer = ShardWriter::<crate::sample::Sample>::new(&options.out, config.shard.clone(), metadata)?;
     let queue = config.pipeline.queue_batches.max(1);

@@ -14,7 +14,7 @@ use tch::{nn, Tensor};
 
 /// Optimisation (`[optim]`). The defaults are the paper's Wiki-Book pre-training set-up
 /// (§3.3).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OptimConfig {
     /// Optimizer steps.

@@ -24,7 +24,7 @@ pub use spo::SpoTarget;
 pub use tbo::TboTarget;
 
 /// Configuration of the sampler. The defaults are the paper's and the reference code's.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct SampleConfig {
     /// Sentences with fewer words are dropped.

@@ -20,7 +20,7 @@ use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
 use tokenizers::{AddedToken, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer};
 
 /// Whether a `vocab.txt` vocabulary is lower-cased.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Casing {
     /// Cased unless the vocabulary has no upper-case entry.
@@ -57,7 +57,7 @@ pub fn tokenizer_bytes(path: &Path) -> Result<std::borrow::Cow<'static, [u8]>> {
 }
 
 /// Configuration of the tokenization stage.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TokenizerConfig {
     /// A BERT `vocab.txt` or a Hugging Face `tokenizer.json` (chosen by the `.json`

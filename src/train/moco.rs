@@ -21,7 +21,7 @@ use std::path::Path;
 use tch::{nn, Device, Kind, Tensor};
 
 /// Momentum contrast (`[moco]`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct MocoConfig {
     /// Keys per queue (K). The authors' code keeps 4,096 micro-batches of 16 keys.

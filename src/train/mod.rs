@@ -40,7 +40,7 @@ use std::time::Instant;
 use tch::nn;
 
 /// The configuration of `spe train` (`pipelines/train*.toml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainConfig {
     /// Seed of initialisation, dropout, queues and data order.

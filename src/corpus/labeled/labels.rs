@@ -7,7 +7,7 @@ use super::Format;
 use serde::{Deserialize, Serialize};
 
 /// What to do with a document given twice ([`LabelConfig::repeated_documents`]).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RepeatedDocuments {
     /// Stop with an error naming both places.
@@ -18,7 +18,7 @@ pub enum RepeatedDocuments {
 }
 
 /// The label sets of a corpus (`[labels]` in `pipelines/*.toml`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct LabelConfig {
     /// The release format; detected from the first records when absent.

@@ -78,7 +78,7 @@ pub struct LabeledDocument {
 }
 
 /// A labeled release format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// DyGIE / SciERC JSON lines.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tch::{Kind, Tensor};
 
 /// Weights of the objectives in the loss (`[objectives]`); 0 turns one off.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ObjectiveConfig {
     /// Token boundary objective.

@@ -4,7 +4,10 @@
 //! configuration is read from a TOML file (the ones in `pipelines/`) or from the built-in
 //! defaults, then `--set section.key=value` flags patch single values before the typed
 //! struct is built, so every parameter can be overridden from the command line by one
-//! mechanism.
+//! mechanism. [`reference`] writes every stage's keys, defaults and meanings out of the
+//! same structs.
+
+pub mod reference;
 
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
