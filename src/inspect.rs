@@ -186,16 +186,16 @@ fn inspect_labeled(dir: &Path, rows: usize) -> Result<String> {
         let s = &split.stats;
         writeln!(
             out,
-            "\n{name}: {} documents, {} sentences, {} words, {} entities ({} nested, {} overlapping, {} on a shared \
-             span), {} relations ({} symmetric pairs in both directions); skipped: {}",
-            s.documents,
-            s.sentences,
-            s.words,
-            s.entities,
+            "\n{name}: {}, {}, {}, {} ({} nested, {} overlapping, {} on a shared span), {} ({} symmetric \
+             pairs in both directions); skipped: {}",
+            plural(s.documents, "document"),
+            plural(s.sentences, "labeled sentence"),
+            plural(s.words, "word"),
+            plural(s.entities, "entity"),
             s.nested_entities,
             s.overlapping_entities,
             s.same_span_entities,
-            s.relations,
+            plural(s.relations, "relation"),
             s.symmetric_both_directions,
             describe(&split.skipped_records)
         )?;

@@ -327,13 +327,12 @@ fn evaluate(model: PathBuf, data: PathBuf, split: String, out: Option<PathBuf>, 
 fn predict(model: PathBuf, input: PathBuf, out: PathBuf, device: Option<String>) -> Result<()> {
     let s = spe::finetune::inference::predict(&model, &input, &out, device.as_deref())?;
     eprintln!(
-        "{} documents, {} sentences ({} too long for the encoder, left without predictions): {} entities and {} \
-         relations predicted, written to {}",
-        s.documents,
-        s.sentences,
+        "{}, {} ({} too long for the encoder, left without predictions): {} and {} predicted, written to {}",
+        plural(s.documents as u64, "document"),
+        plural(s.sentences as u64, "sentence"),
         s.too_long,
-        s.entities,
-        s.relations,
+        plural(s.entities as u64, "entity"),
+        plural(s.relations as u64, "relation"),
         out.display()
     );
     Ok(())

@@ -2,6 +2,7 @@
 //! the end `report.json` with each seed's dev and test scores and, over several seeds, the
 //! mean and standard deviation of every F1.
 
+use crate::counts::plural;
 use crate::score::{Measure, Scores};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
@@ -148,7 +149,8 @@ impl Report {
         if self.seeds.len() > 1 {
             let lines: Vec<String> =
                 self.f1.iter().map(|(k, s)| format!("  {k:<16} F1 {:.2} ± {:.2}", s.mean, s.std)).collect();
-            parts.push(format!("over {} seeds (mean ± standard deviation):\n{}", self.seeds.len(), lines.join("\n")));
+            let seeds = plural(self.seeds.len() as u64, "seed");
+            parts.push(format!("over {seeds} (mean ± standard deviation):\n{}", lines.join("\n")));
         }
         parts.join("\n\n")
     }

@@ -26,7 +26,7 @@ use crate::corpus::labeled::LabelConfig;
 use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
 use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
-use crate::counts::{count, describe, merge_counts, Counts};
+use crate::counts::{count, describe, merge_counts, plural, Counts};
 use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
 use crate::shard::{ShardConfig, ShardRecord, ShardWriter, SCHEMA_VERSION};
@@ -249,8 +249,8 @@ pub fn run(
 
     if totals.samples == 0 {
         bail!(
-            "no sample was produced from {} sentences (dropped sentences: {}; dropped draws: {}); nothing was written",
-            totals.sentences,
+            "no sample was produced from {} (dropped sentences: {}; dropped draws: {}); nothing was written",
+            plural(totals.sentences, "sentence"),
             describe(&sampled.dropped_sentences),
             describe(&sampled.dropped_draws)
         );
