@@ -4,9 +4,10 @@
 //! training or fine-tuning run, it gives the summary `spe train` and `spe finetune` end
 //! with ([`run_summary`]).
 
-use crate::atomic::TMP_SUFFIX;
 use crate::counts::{describe, plural};
-use crate::plot::{self, METRICS_FILE};
+use crate::plot;
+use crate::runtime::checkpoint;
+use crate::runtime::metrics::METRICS_FILE;
 use crate::sample::spans::SEGMENT_NAMES;
 use crate::sample::Sample;
 use crate::shard::labeled::{read_batches, LabeledRow};
@@ -131,17 +132,9 @@ pub fn run_summary(dir: &Path) -> Result<String> {
         let reference = series.reference.map(|(name, level)| format!(" ({name} = {level:.4})")).unwrap_or_default();
         writeln!(out, "  {:<18} {first:.4} -> {last:.4}{reference}", series.name)?;
     }
-    let checkpoints = dir.join("checkpoints");
-    if let Ok(entries) = std::fs::read_dir(&checkpoints) {
-        let mut names: Vec<String> = entries
-            .filter_map(|e| e.ok())
-            .map(|e| e.file_name().to_string_lossy().into_owned())
-            .filter(|n| n.starts_with("step-") && !n.ends_with(TMP_SUFFIX))
-            .collect();
-        names.sort();
-        if let Some(latest) = names.last() {
-            writeln!(out, "  checkpoints: {} (latest {latest})", checkpoints.display())?;
-        }
+    if let Some(latest) = checkpoint::latest(dir)? {
+        let name = latest.file_name().unwrap_or_default().to_string_lossy();
+        writeln!(out, "  checkpoints: {} (latest {name})", dir.join(checkpoint::CHECKPOINTS_DIR).display())?;
     }
     for (file, what) in [
         ("encoder", "sentence encoder (a Hugging Face BERT directory)"),

@@ -25,7 +25,7 @@
 //! labeled shards -> extract (tags, span types, relations) -> finetune (scheduled sampling, dev selection) -> score (Ent, Rel, Rel+)
 //! ```
 //!
-//! [`runtime`] holds what every libtorch command shares (device, AdamW, schedule,
+//! [`runtime`] holds what every training command shares (device, AdamW, schedule,
 //! checkpoints, metrics). The ground floor serves every stage: [`rng`] (keyed random
 //! streams), [`counts`] (counts by reason), [`atomic`] (whole-or-nothing files),
 //! [`interrupt`] (SIGINT and SIGTERM as errors, so a stopped run cleans up) and [`config`]
@@ -49,7 +49,6 @@ pub mod model;
 pub mod plot;
 pub mod prep;
 pub mod rng;
-#[cfg(feature = "train")]
 pub mod runtime;
 pub mod sample;
 pub mod score;

@@ -7,13 +7,11 @@
 //! span encoder to have learned anything. A fine-tuning run's panels are its training loss
 //! and dev F1s over epochs.
 
+use crate::runtime::metrics::METRICS_FILE;
 use anyhow::{bail, ensure, Context, Result};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
-/// File name of the metrics in a run's output directory (one JSON record per logged step
-/// or epoch).
-pub const METRICS_FILE: &str = "metrics.jsonl";
 /// The picture [`draw`] writes into a run directory.
 pub const PLOT_FILE: &str = "loss-curves.png";
 

@@ -406,13 +406,8 @@ fn sigterm_and_sigint_stop_a_run_that_then_removes_what_it_wrote() {
             .spawn()
             .unwrap();
         // Signal once the run has completed a shard, as a user would stop a long run.
-        let started = std::time::Instant::now();
-        while !out.join("part-00000.parquet").exists() {
-            assert!(started.elapsed().as_secs() < 120, "no shard after two minutes");
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        let kill = std::process::Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
-        assert!(kill.unwrap().success());
+        wait_for(&out.join("part-00000.parquet"), 120);
+        send_signal(&child, signal);
         let output = child.wait_with_output().unwrap();
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(status), "{err}");

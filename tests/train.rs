@@ -424,12 +424,8 @@ fn a_signal_stops_training_between_steps_and_says_how_to_resume() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let started = std::time::Instant::now();
-    while !out.join("checkpoints/step-00000002").exists() {
-        assert!(started.elapsed().as_secs() < 300, "no checkpoint after five minutes");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    wait_for(&out.join("checkpoints/step-00000002"), 300);
+    send_signal(&child, "INT");
     let output = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(130), "{err}");
@@ -464,7 +460,7 @@ fn the_papers_model_on_a_cpu_is_announced_with_a_measured_step() {
     assert!(first.contains("--config pipelines/train-tiny.toml"), "{first}");
     let measured = lines.next().unwrap().unwrap();
     assert!(measured.starts_with("note: a step took") && measured.contains("the 39999 steps left would take about"));
-    assert!(Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap().success());
+    send_signal(&child, "INT");
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
 }

@@ -261,6 +261,11 @@ impl io::Write for HashWriter<'_> {
     }
 }
 
+/// SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
 /// SHA-256 of a whole file, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;

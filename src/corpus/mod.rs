@@ -83,6 +83,10 @@ pub trait Source: Send {
     }
     /// Called once after `next_document` returned `None`.
     fn finish(self: Box<Self>) -> anyhow::Result<SourceReport>;
+    /// Whether the reader uses the `labels` configuration (labeled files read as text).
+    fn reads_labels(&self) -> bool {
+        false
+    }
 }
 
 /// What to do with a record that cannot be read (invalid UTF-8, a line over the length

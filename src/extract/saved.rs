@@ -10,6 +10,7 @@
 
 use super::labels::Labels;
 use super::model::Extractor;
+use crate::corpus::input::sha256_bytes;
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
@@ -20,7 +21,6 @@ use crate::tokenize::{
 };
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device};
 
@@ -125,7 +125,8 @@ fn tmp_dir(dir: &Path) -> PathBuf {
 /// directory), checked against its checksum.
 pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
     let path = PathBuf::from(&record.path);
-    if path != Path::new(BUILTIN_VOCAB_NAME) && !path.is_file() {
+    let built_in = path == Path::new(BUILTIN_VOCAB_NAME);
+    if !built_in && !path.is_file() {
         bail!(
             "the labeled shards were tokenized with {}, which is not here; run from the directory they were \
              prepared in, or prepare them again",
@@ -133,7 +134,7 @@ pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
         );
     }
     let bytes = tokenizer_bytes(&path)?.into_owned();
-    let sha256 = hex::encode(Sha256::digest(&bytes));
+    let sha256 = sha256_bytes(&bytes);
     ensure!(
         sha256 == record.sha256,
         "{} has changed since the labeled shards were tokenized with it (checksum {sha256}, recorded {})",
@@ -141,7 +142,7 @@ pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
         record.sha256
     );
     let name = match path.file_name() {
-        Some(name) if path != Path::new(BUILTIN_VOCAB_NAME) => name.to_string_lossy().into_owned(),
+        Some(name) if !built_in => name.to_string_lossy().into_owned(),
         _ => BUILTIN_VOCAB_FILE.to_string(),
     };
     Ok((name, bytes))

@@ -154,9 +154,6 @@ pub fn labeled_text(
     run(Box::new(source), corpus, config, options)
 }
 
-/// The corpora whose readers take no `labels` configuration.
-const UNLABELED_CORPORA: [&str; 3] = ["text", "books", "wiki"];
-
 /// Runs the pipeline from `source` into `options.out`.
 pub fn run(
     source: Box<dyn Source>,
@@ -180,7 +177,7 @@ pub fn run(
 
     let mut config_json = serde_json::to_value(config)?;
     // The manifest records the sections the run used: only labeled files read `labels`.
-    if UNLABELED_CORPORA.contains(&corpus) {
+    if !source.reads_labels() {
         config_json.as_object_mut().map(|sections| sections.remove("labels"));
     }
     let metadata = shard_metadata(SCHEMA_VERSION, &tokenizer, &config_json, corpus);

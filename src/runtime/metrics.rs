@@ -10,7 +10,9 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-pub use crate::plot::METRICS_FILE;
+/// File name of the metrics in a run's output directory (one JSON record per logged step
+/// or epoch).
+pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// The open metrics file.
 pub struct MetricsFile {

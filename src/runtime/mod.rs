@@ -1,5 +1,7 @@
-//! What every libtorch command shares, whatever it trains (the `train` feature):
-//! pre-training (`spe train`), fine-tuning (`spe finetune`) and evaluation.
+//! What every training command shares, whatever it trains: pre-training (`spe train`),
+//! fine-tuning (`spe finetune`) and evaluation. The parts on libtorch need the `train`
+//! feature; checkpoints, metrics and the progress bar do not, so that `spe inspect` and
+//! `spe plot` read runs in any build.
 //!
 //! - [`device`]: choosing the device, bf16 autocast on CUDA, copying host buffers to it;
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
@@ -13,8 +15,11 @@
 //! [`crate::train`] and [`crate::finetune`] compose these pieces.
 
 pub mod checkpoint;
+#[cfg(feature = "train")]
 pub mod device;
+#[cfg(feature = "train")]
 pub mod fault;
 pub mod metrics;
+#[cfg(feature = "train")]
 pub mod optim;
 pub mod progress;

@@ -10,9 +10,9 @@
 
 mod fast;
 
+use crate::corpus::input::sha256_bytes;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
@@ -124,7 +124,7 @@ impl WordTokenizer {
     pub fn load(config: &TokenizerConfig) -> Result<WordTokenizer> {
         let path = &config.path;
         let bytes = tokenizer_bytes(path)?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let sha256 = sha256_bytes(&bytes);
         let (mut inner, fast, lowercase) = if path.extension().is_some_and(|e| e == "json") {
             let t = Tokenizer::from_bytes(&bytes)
                 .map_err(|e| anyhow!("{}: not a valid tokenizer.json: {e}", path.display()))?;

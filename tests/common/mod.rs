@@ -69,3 +69,19 @@ pub fn ok(output: Output) -> Output {
     assert!(output.status.success(), "spe failed: {}", stderr(&output));
     output
 }
+
+/// Waits until `path` exists, as a user watching a long run would; fails after `limit_s`
+/// seconds.
+pub fn wait_for(path: &Path, limit_s: u64) {
+    let started = std::time::Instant::now();
+    while !path.exists() {
+        assert!(started.elapsed().as_secs() < limit_s, "{} did not appear in {limit_s} s", path.display());
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Sends SIG`signal` (`TERM`, `INT`) to `child`.
+pub fn send_signal(child: &std::process::Child, signal: &str) {
+    let sent = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
+    assert!(sent.unwrap().success(), "kill -{signal} failed");
+}

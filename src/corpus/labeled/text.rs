@@ -90,4 +90,8 @@ impl Source for LabeledText {
     fn finish(self: Box<Self>) -> Result<SourceReport> {
         Ok(self.report)
     }
+
+    fn reads_labels(&self) -> bool {
+        true
+    }
 }
