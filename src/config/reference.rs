@@ -21,8 +21,8 @@ pub struct Stage {
 pub fn markdown(stages: &[Stage]) -> String {
     let mut out = String::from(
         "# Configuration reference\n\n\
-         Generated from spe's configuration structs by `tests/config_reference.rs`; do not edit by hand \
-         (`SPE_BLESS=1 cargo test --features train --test config_reference` writes it again).\n\n\
+         Generated from spe's configuration structs by `trainer/tests/config_reference.rs`; do not edit by hand \
+         (`SPE_BLESS=1 cargo test -p spe-trainer --test config_reference` writes it again).\n\n\
          Each stage reads a TOML file given with `--config` (those in `pipelines/` hold the defaults), or \
          its built-in defaults; `--set SECTION.KEY=VALUE` changes any single key. Unknown keys are errors.\n",
     );

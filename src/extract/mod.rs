@@ -1,17 +1,6 @@
-//! The joint entity and relation extractor of paper §3.4, which fine-tuning trains and
-//! evaluation and prediction run. It follows the authors' joint model: entity spans are
-//! tagged word by word, every candidate span is typed (or rejected as `None`) from the span
-//! encoder, and every pair of typed entities, the first before the second and not
-//! overlapping, is classified from the span-pair encoder over L, e1, M, e2, R.
-//!
-//! [`labels`] holds the vocabularies and the tag coding (no libtorch), [`model`] the
-//! network, [`step`] one pass over a batch of sentences (candidates, losses and
-//! predictions), and [`saved`] a fine-tuned extractor on disk.
+//! The labels of the joint entity and relation extractor of paper §3.4: the vocabularies of
+//! entity and relation types and the word-by-word tag coding. They need no libtorch, so
+//! preparation and `spe export` share them with the extractor itself, which lives in the
+//! trainer (`spe_trainer::extract`).
 
 pub mod labels;
-#[cfg(feature = "train")]
-pub mod model;
-#[cfg(feature = "train")]
-pub mod saved;
-#[cfg(feature = "train")]
-pub mod step;

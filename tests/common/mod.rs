@@ -1,4 +1,5 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests, of spe's crate and of the trainer's
+//! (`trainer/tests/` includes this file).
 #![allow(dead_code)] // each test binary uses a different subset
 
 use spe::sample::Sample;
@@ -7,9 +8,19 @@ use spe::shard::Manifest;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-/// A path inside the repository.
+/// A path inside the repository, whichever of its crates runs the test.
 pub fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = here.ancestors().find(|dir| dir.join("Cargo.lock").exists()).expect("the repository holds Cargo.lock");
+    root.join(path)
+}
+
+/// The executable under test: `spe`, or in the trainer's tests `spe-trainer`, which takes
+/// the same command line and runs the libtorch commands itself.
+pub fn spe_binary() -> &'static str {
+    option_env!("CARGO_BIN_EXE_spe")
+        .or(option_env!("CARGO_BIN_EXE_spe-trainer"))
+        .expect("the test belongs to spe or to spe-trainer")
 }
 
 /// The bundled sample of real Wikipedia sentences.
@@ -22,9 +33,9 @@ pub fn vocab() -> PathBuf {
     repo("data/bert-base-cased-vocab.txt")
 }
 
-/// Runs the `spe` binary.
+/// Runs the `spe` binary (see [`spe_binary`]).
 pub fn spe(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_spe")).args(args).output().expect("spe runs")
+    Command::new(spe_binary()).args(args).output().expect("spe runs")
 }
 
 /// Runs `spe prep text` on `inputs` into `out` with extra arguments; panics on failure.

@@ -5,26 +5,26 @@
 //! of all-MiniLM-L6-v2 (6 layers, 384 hidden) with random weights, the span encoders the
 //! paper's sizes; in training the relation candidates come from the gold entities.
 //!
-//! Run with `cargo bench --features train --bench finetune`; `SPE_BENCH_DEVICE` picks the
+//! Run with `cargo bench -p spe-trainer --bench finetune`; `SPE_BENCH_DEVICE` picks the
 //! device (`cpu`, `cuda`; CUDA where there is one by default, with bf16 autocast).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use spe::extract::labels::Scheme;
-use spe::extract::model::Extractor;
-use spe::extract::step::{self, Mode};
-use spe::finetune::{labels_of, predict_rows, FinetuneConfig};
-use spe::model::bert::BertConfig;
 use spe::prep::{PrepConfig, PrepOptions};
-use spe::runtime::device::{autocast_bfloat16, parse_device};
-use spe::runtime::optim::AdamW;
 use spe::shard::labeled::read_split;
 use spe::shard::manifest::LabeledManifest;
 use spe::tokenize::TokenizerConfig;
+use spe_trainer::extract::model::Extractor;
+use spe_trainer::extract::step::{self, Mode};
+use spe_trainer::finetune::{labels_of, predict_rows, FinetuneConfig};
+use spe_trainer::model::bert::BertConfig;
+use spe_trainer::runtime::device::{autocast_bfloat16, parse_device};
+use spe_trainer::runtime::optim::AdamW;
 use std::path::{Path, PathBuf};
 use tch::nn;
 
 fn repo(path: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join(path)
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path)
 }
 
 fn finetune(c: &mut Criterion) {
@@ -55,7 +55,7 @@ fn finetune(c: &mut Criterion) {
     tch::manual_seed(1);
     let vs = nn::VarStore::new(device);
     let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels);
-    let mut optimizer = AdamW::new(&vs, &spe::runtime::optim::OptimConfig::default());
+    let mut optimizer = AdamW::new(&vs, &spe_trainer::runtime::optim::OptimConfig::default());
     let autocast = device.is_cuda() && finetune.optim.bf16;
     if autocast {
         autocast_bfloat16();

@@ -4,16 +4,16 @@
 //! `predicted_relations`.
 
 use super::{gold_of, predict_rows};
-use crate::clean::{plain, SplitConfig, Splitter};
-use crate::corpus::labeled::{dygie, LabeledDocument, LabeledSentence};
-use crate::extract::labels::Labels;
 use crate::extract::saved::Saved;
-use crate::prep::labeled::rows;
 use crate::runtime::device::parse_device;
-use crate::score::Scores;
-use crate::shard::labeled::{read_split, LabeledRow};
-use crate::shard::manifest::LabeledManifest;
 use anyhow::{bail, ensure, Context, Result};
+use spe::clean::{plain, SplitConfig, Splitter};
+use spe::corpus::labeled::{dygie, LabeledDocument, LabeledSentence};
+use spe::extract::labels::Labels;
+use spe::prep::labeled::rows;
+use spe::score::Scores;
+use spe::shard::labeled::{read_split, LabeledRow};
+use spe::shard::manifest::LabeledManifest;
 use std::path::Path;
 
 /// Sentences per batch when predicting.
@@ -47,7 +47,7 @@ pub fn evaluate(
     let rows = read_split(data, &manifest, split)?;
     let labels = &saved.description.labels;
     let predicted = predict_rows(&saved.model, labels, &rows, BATCH, device, true)?;
-    crate::export::predictions(predictions, &rows, &predicted)?;
+    spe::export::predictions(predictions, &rows, &predicted)?;
     Ok(Scores::of(rows.iter().map(gold_of).zip(&predicted), &labels.symmetric))
 }
 
@@ -124,7 +124,7 @@ pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>)
         .collect();
     summary.entities = predictions.iter().map(|p| p.entities.len()).sum();
     summary.relations = predictions.iter().map(|p| p.relations.len()).sum();
-    crate::export::predictions(out, &all, &predictions)?;
+    spe::export::predictions(out, &all, &predictions)?;
     Ok(summary)
 }
 
@@ -144,7 +144,7 @@ fn json_documents(text: &str, input: &Path) -> Result<Vec<LabeledDocument>> {
 
 /// Documents of raw text: blank lines separate documents, and within one the lines of a
 /// paragraph are joined, then split into sentences and words.
-fn text_documents(text: &str, tokenizer: &crate::tokenize::WordTokenizer) -> Result<Vec<LabeledDocument>> {
+fn text_documents(text: &str, tokenizer: &spe::tokenize::WordTokenizer) -> Result<Vec<LabeledDocument>> {
     let splitter = Splitter::new(&SplitConfig::default());
     let mut documents = Vec::new();
     for (i, paragraph) in plain::paragraphs(text).iter().enumerate() {

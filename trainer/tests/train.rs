@@ -2,25 +2,24 @@
 //! checkpoint, falling losses, gradients of every objective, exact resumption, and an
 //! export that transformers loads.
 //!
-//! Needs the `train` feature, `SPE_PYTHON` (a Python with torch and transformers, as
+//! Needs `SPE_PYTHON` (a Python with torch and transformers, as
 //! `scripts/test.sh` installs) and `SPE_TEST_BERT` (the all-MiniLM-L6-v2 checkpoint
 //! directory that `scripts/test.sh` unpacks).
-#![cfg(feature = "train")]
-
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::*;
 use spe::batch::loader::{LoaderConfig, ShardSet};
 use spe::config::Override;
-use spe::model::bert::{Bert, BertConfig};
-use spe::model::weights::{load_variables, read_hf_bert};
-use spe::model::{Encoder, Heads, BERT_PREFIX};
 use spe::runtime::metrics;
-use spe::train::device_batch::DeviceBatch;
-use spe::train::metrics::StepRecord;
-use spe::train::moco::Moco;
-use spe::train::objectives::{losses, ObjectiveConfig};
-use spe::train::{self as trainer, TrainOptions};
+use spe_trainer::model::bert::{Bert, BertConfig};
+use spe_trainer::model::weights::{load_variables, read_hf_bert};
+use spe_trainer::model::{Encoder, Heads, BERT_PREFIX};
+use spe_trainer::train::device_batch::DeviceBatch;
+use spe_trainer::train::metrics::StepRecord;
+use spe_trainer::train::moco::Moco;
+use spe_trainer::train::objectives::{losses, ObjectiveConfig};
+use spe_trainer::train::{self as trainer, TrainOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
@@ -407,7 +406,7 @@ fn a_signal_stops_training_between_steps_and_says_how_to_resume() {
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 60);
     let out = dir.path().join("run");
-    let child = Command::new(env!("CARGO_BIN_EXE_spe"))
+    let child = Command::new(spe_binary())
         .args(["train", "--shards", shards.to_str().unwrap(), "--out", out.to_str().unwrap(), "--config"])
         .arg(repo("pipelines/train-tiny.toml"))
         .args([
@@ -448,7 +447,7 @@ fn the_papers_model_on_a_cpu_is_announced_with_a_measured_step() {
     let out = dir.path().join("run");
     // No --config: BERT-base. A small batch keeps the one step short; the run is stopped
     // once that step is measured, before anything of that size is written.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_spe"))
+    let mut child = Command::new(spe_binary())
         .args(["train", "--shards", shards.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"])
         .args(["--quiet", "--set", "optim.batch_size=2", "--set", "loader.micro_batch=2", "--set", "moco.queue_size=8"])
         .stderr(std::process::Stdio::piped())

@@ -1,8 +1,7 @@
 //! `docs/configuration.md` is the reference of every stage's configuration, generated from
 //! the typed structs: this test fails when the file and the structs differ, and writes it
 //! again with `SPE_BLESS=1`.
-#![cfg(feature = "train")]
-
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::repo;
@@ -21,13 +20,13 @@ fn the_configuration_reference_is_the_structs() {
         Stage {
             command: "spe train",
             files: "`pipelines/train.toml` (the paper's set-up), `train-tiny.toml`",
-            schema: schema_for!(spe::train::TrainConfig),
+            schema: schema_for!(spe_trainer::train::TrainConfig),
         },
         Stage {
             command: "spe finetune",
             files:
                 "`pipelines/finetune-scierc.toml`, `finetune-ace05.toml` (the authors' set-ups), `finetune-tiny.toml`",
-            schema: schema_for!(spe::finetune::FinetuneConfig),
+            schema: schema_for!(spe_trainer::finetune::FinetuneConfig),
         },
     ];
     let generated = markdown(&stages);
@@ -39,7 +38,7 @@ fn the_configuration_reference_is_the_structs() {
     assert!(
         committed == generated,
         "{} differs from the configuration structs; write it again with \
-         SPE_BLESS=1 cargo test --features train --test config_reference",
+         SPE_BLESS=1 cargo test -p spe-trainer --test config_reference",
         path.display()
     );
 }

@@ -8,19 +8,17 @@
 //!
 //! The directory is written under a temporary name and renamed when complete.
 
-use super::labels::Labels;
 use super::model::Extractor;
-use crate::corpus::input::sha256_bytes;
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
 use crate::runtime::fault::guard;
-use crate::shard::manifest::TokenizerRecord;
-use crate::tokenize::{
-    tokenizer_bytes, Casing, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME,
-};
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use spe::corpus::input::sha256_bytes;
+use spe::extract::labels::Labels;
+use spe::shard::manifest::TokenizerRecord;
+use spe::tokenize::{tokenizer_bytes, Casing, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device};
 
@@ -107,8 +105,8 @@ pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer:
     }
     std::fs::create_dir_all(tmp.join(TOKENIZER_DIR)).with_context(|| format!("cannot create {}", tmp.display()))?;
     write_safetensors(&sorted_variables(vs), &tmp.join(WEIGHTS))?;
-    crate::atomic::write_bytes(&tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
-    crate::atomic::write_json(description, &tmp.join(DESCRIPTION))?;
+    spe::atomic::write_bytes(&tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
+    spe::atomic::write_json(description, &tmp.join(DESCRIPTION))?;
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
     }

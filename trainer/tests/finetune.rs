@@ -3,9 +3,8 @@
 //! an independent Python scorer gets spe's counts from its predictions file; raw text
 //! gives well-formed predictions; bad input is refused before training.
 //!
-//! Needs the `train` feature, `SPE_PYTHON` and `SPE_TEST_BERT` (see tests/train.rs).
-#![cfg(feature = "train")]
-
+//! Needs `SPE_PYTHON` and `SPE_TEST_BERT` (see tests/train.rs).
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use common::*;
@@ -251,7 +250,7 @@ fn a_corpus_of_ones_own_takes_its_labels_from_its_training_split() {
     ]));
     let manifest = spe::shard::manifest::LabeledManifest::read(&out).unwrap();
     assert_eq!(manifest.source_format.as_str(), "nere");
-    let labels = spe::finetune::labels_of(&manifest, spe::extract::labels::Scheme::Bieou).unwrap();
+    let labels = spe_trainer::finetune::labels_of(&manifest, spe::extract::labels::Scheme::Bieou).unwrap();
     assert_eq!(labels.entities, ["FAC", "GPE", "ORG", "PER", "WEA"]);
     assert_eq!(labels.relations, ["ART", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]);
     assert_eq!(labels.symmetric, ["PER-SOC"]);

@@ -5,12 +5,12 @@
 //! ([`crate::model::span`], [`crate::model::pair`]) under the same variable names, so a
 //! pre-training run's `span_encoders.safetensors` loads into them.
 
-use super::labels::Labels;
 use crate::model::bert::{Bert, BertConfig};
 use crate::model::layers::{linear, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
 use crate::model::span::{SpanConfig, SpanEncoder};
 use anyhow::Result;
+use spe::extract::labels::Labels;
 use tch::nn::{self, Module};
 use tch::Tensor;
 

@@ -35,7 +35,7 @@ pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
 pub fn write_safetensors(tensors: &[(String, Tensor)], path: &Path) -> Result<()> {
     let host: Vec<(&str, Tensor)> =
         tensors.iter().map(|(name, t)| (name.as_str(), t.detach().to_device(tch::Device::Cpu).contiguous())).collect();
-    crate::atomic::write_file(path, |tmp| {
+    spe::atomic::write_file(path, |tmp| {
         Tensor::write_safetensors(&host, tmp).with_context(|| format!("cannot write {}", tmp.display()))
     })
 }
@@ -116,7 +116,7 @@ pub fn export_encoders(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Re
     let dir = out.join(ENCODER_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_safetensors(&bert, &dir.join("model.safetensors"))?;
-    crate::atomic::write_json(&model.bert.to_hf_json(), &dir.join("config.json"))?;
+    spe::atomic::write_json(&model.bert.to_hf_json(), &dir.join("config.json"))?;
     write_safetensors(&spans, &out.join(SPAN_ENCODERS_FILE))?;
     let sizes = SpanEncodersConfig {
         hidden_size: model.bert.hidden_size,
@@ -124,7 +124,7 @@ pub fn export_encoders(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Re
         heads: model.heads.clone(),
     };
     // Through a JSON value, whose keys are sorted, as the file has always been written.
-    crate::atomic::write_json(&serde_json::to_value(&sizes)?, &out.join(SPAN_ENCODERS_CONFIG))?;
+    spe::atomic::write_json(&serde_json::to_value(&sizes)?, &out.join(SPAN_ENCODERS_CONFIG))?;
     Ok(dir)
 }
 

@@ -4,21 +4,21 @@
 //! a micro-batch: both views through the query encoder and the heads, both views through
 //! the key encoder, backward, clipping, AdamW, momentum update and enqueue.
 //!
-//! Run with `cargo bench --features train --bench train`. `SPE_BENCH_DEVICE` picks the
+//! Run with `cargo bench -p spe-trainer --bench train`. `SPE_BENCH_DEVICE` picks the
 //! device (`cpu`, `cuda`; CUDA where there is one by default, with bf16 autocast) and
 //! `SPE_BENCH_BATCH` the micro-batch (16 by default).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use spe::batch::collate;
-use spe::model::{Encoder, Heads};
-use spe::runtime::device::{autocast_bfloat16, parse_device};
-use spe::runtime::optim::AdamW;
 use spe::sample::{Inputs, Span, SpanPair, SpoTarget, TboTarget};
 use spe::tokenize::SpecialIds;
-use spe::train::device_batch::DeviceBatch;
-use spe::train::moco::Moco;
-use spe::train::objectives::losses;
-use spe::train::TrainConfig;
+use spe_trainer::model::{Encoder, Heads};
+use spe_trainer::runtime::device::{autocast_bfloat16, parse_device};
+use spe_trainer::runtime::optim::AdamW;
+use spe_trainer::train::device_batch::DeviceBatch;
+use spe_trainer::train::moco::Moco;
+use spe_trainer::train::objectives::losses;
+use spe_trainer::train::TrainConfig;
 use tch::nn;
 
 const SEQ_LEN: usize = 128;

@@ -1,6 +1,6 @@
 //! SPO, the span permutation objective (paper §3.2): the first, middle and last words of a
 //! segment were shuffled by one of the 3! permutations, and the segment's span vector
-//! predicts which. The shuffling is the sampler's ([`crate::sample::spo`]); the head is
+//! predicts which. The shuffling is the sampler's ([`spe::sample::spo`]); the head is
 //! [`crate::model::heads::SpoHead`].
 
 use crate::model::{EncodedView, Heads};

@@ -3,9 +3,9 @@
 //! hidden (`x_target`) are a positive pair; other sentences' views are negatives. Its parts
 //! live where their stage does:
 //!
-//! 1. the views' masks, drawn with each sample: [`crate::sample::views`];
+//! 1. the views' masks, drawn with each sample: [`spe::sample::views`];
 //! 2. the two views of a micro-batch, each `[MASK]`ing the other's sub-tokens:
-//!    [`crate::batch`] ([`crate::batch::View`]);
+//!    [`spe::batch`] ([`spe::batch::View`]);
 //! 3. the representation f(x) of a view: BERT, the span-pair encoder, the projection head
 //!    ([`crate::model::heads::Projection`]) and a unit vector: [`crate::model::Encoder`];
 //! 4. the momentum key encoder and the queues of negatives: [`crate::train::moco`];

@@ -1,9 +1,9 @@
 //! A micro-batch on the model's device: the host [`Batch`] of the loader copied into
 //! tensors, the two CSPO views as [`ViewInput`]s and each view's TBO and SPO targets.
 
-use crate::batch::{Batch, SpoBatch, TboBatch};
 use crate::model::ViewInput;
 use crate::runtime::device::upload;
+use spe::batch::{Batch, SpoBatch, TboBatch};
 use tch::{Device, Tensor};
 
 /// TBO targets of one view: `[N]` each, one entry per masked piece.

@@ -1,5 +1,5 @@
 //! What a logged pre-training step records: one line of `metrics.jsonl` (written by
-//! [`crate::runtime::metrics`]) and of the terminal.
+//! [`spe::runtime::metrics`]) and of the terminal.
 
 use super::objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};

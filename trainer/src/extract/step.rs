@@ -14,12 +14,12 @@
 //! over them. Training minimises the sum of the three cross-entropies. The host decoding
 //! waits for the device twice per batch (tags, then types), which the pipeline needs.
 
-use super::labels::{Labels, NONE};
 use super::model::Extractor;
-use crate::corpus::labeled::{Entity, LabeledSentence, Relation};
 use crate::runtime::device::upload;
-use crate::shard::labeled::LabeledRow;
 use anyhow::{Context, Result};
+use spe::corpus::labeled::{Entity, LabeledSentence, Relation};
+use spe::extract::labels::{Labels, NONE};
+use spe::shard::labeled::LabeledRow;
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};

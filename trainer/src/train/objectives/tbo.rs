@@ -1,6 +1,6 @@
 //! TBO, the token boundary objective (paper §3.2): the pieces of a word after its first are
 //! masked and predicted from the first piece's hidden state and the piece's offset in the
-//! word. The masking is the sampler's ([`crate::sample::tbo`]); the head is
+//! word. The masking is the sampler's ([`spe::sample::tbo`]); the head is
 //! [`crate::model::heads::TboHead`].
 
 use crate::model::{EncodedView, Heads};

@@ -2,10 +2,10 @@
 //! the end `report.json` with each seed's dev and test scores and, over several seeds, the
 //! mean and standard deviation of every F1.
 
-use crate::counts::plural;
-use crate::score::{Measure, Scores};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
+use spe::counts::plural;
+use spe::score::{Measure, Scores};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -132,7 +132,7 @@ pub fn write(out: &Path, results: &[SeedResult]) -> Result<Report> {
         }
     }
     let report = Report { seeds: results.to_vec(), f1 };
-    crate::atomic::write_json(&report, &out.join(REPORT_FILE))?;
+    spe::atomic::write_json(&report, &out.join(REPORT_FILE))?;
     Ok(report)
 }
 

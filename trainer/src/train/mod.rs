@@ -14,19 +14,12 @@ pub mod metrics;
 pub mod moco;
 pub mod objectives;
 
-use crate::batch::loader::{LoaderConfig, ShardSet};
-use crate::config::{self, Override};
-use crate::counts::plural;
-use crate::lock::OutputLock;
 use crate::model::bert::BertConfig;
 use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
 use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
-use crate::runtime::checkpoint as checkpoints;
 use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::fault::guard;
-use crate::runtime::metrics::{draw_curves, MetricsFile, Throughput};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
-use crate::runtime::progress::{log_line, steps_bar};
 use anyhow::{bail, ensure, Context, Result};
 use checkpoint::CheckpointState;
 use device_batch::DeviceBatch;
@@ -34,6 +27,13 @@ use metrics::StepRecord;
 use moco::{Moco, MocoConfig};
 use objectives::{losses, ObjectiveConfig, StepLosses};
 use serde::{Deserialize, Serialize};
+use spe::batch::loader::{LoaderConfig, ShardSet};
+use spe::config::{self, Override};
+use spe::counts::plural;
+use spe::lock::OutputLock;
+use spe::runtime::checkpoint as checkpoints;
+use spe::runtime::metrics::{draw_curves, MetricsFile, Throughput};
+use spe::runtime::progress::{log_line, steps_bar};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -162,7 +162,7 @@ pub fn load_config(options: &TrainOptions) -> Result<TrainConfig> {
 
 /// The seed of torch's generator for micro-batch `micro` of step `step`.
 fn micro_seed(seed: u64, step: u64, micro: usize) -> i64 {
-    let mut rng = crate::rng::stream(seed, &format!("train-step-{step}"), micro as i32);
+    let mut rng = spe::rng::stream(seed, &format!("train-step-{step}"), micro as i32);
     (rand::RngExt::random::<u64>(&mut rng) >> 1) as i64
 }
 
@@ -248,7 +248,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let run_start = Instant::now();
 
     while step < total {
-        crate::interrupt::check().with_context(|| match checkpoints::latest(out).ok().flatten() {
+        spe::interrupt::check().with_context(|| match checkpoints::latest(out).ok().flatten() {
             Some(path) => format!("stopped before step {}; --resume continues from {}", step + 1, path.display()),
             None => format!("stopped before step {}, before the first checkpoint", step + 1),
         })?;
@@ -400,7 +400,7 @@ mod tests {
 
     #[test]
     fn the_pipeline_files_are_the_defaults_and_a_valid_tiny_model() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         let paper: TrainConfig = config::load(Some(&root.join("pipelines/train.toml")), &[]).unwrap();
         assert_eq!(paper, TrainConfig::default());
         let tiny: TrainConfig = config::load(Some(&root.join("pipelines/train-tiny.toml")), &[]).unwrap();

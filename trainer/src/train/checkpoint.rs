@@ -1,5 +1,5 @@
 //! Checkpoints of a pre-training run: everything it needs to continue exactly where it
-//! stopped, in the atomic directories of [`crate::runtime::checkpoint`].
+//! stopped, in the atomic directories of [`spe::runtime::checkpoint`].
 //!
 //! `out/checkpoints/step-NNNNNNNN/` holds `model.safetensors` (every query variable),
 //! `optimizer.safetensors` (AdamW's moments), `moco.safetensors` (queues, queue position and
@@ -9,12 +9,12 @@
 
 use super::moco::Moco;
 use super::TrainConfig;
-use crate::corpus::input::sha256_file;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
-use crate::runtime::checkpoint;
 use crate::runtime::optim::AdamW;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use spe::corpus::input::sha256_file;
+use spe::runtime::checkpoint;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::nn;

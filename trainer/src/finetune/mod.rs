@@ -19,9 +19,6 @@
 pub mod inference;
 pub mod report;
 
-use crate::config::{self, Override};
-use crate::corpus::labeled::LabeledSentence;
-use crate::extract::labels::{Labels, Scheme};
 use crate::extract::model::Extractor;
 use crate::extract::saved::{self, Description, Saved};
 use crate::extract::step::{self, Mode};
@@ -32,17 +29,20 @@ use crate::model::weights::{load_span_encoders, load_variables, read_hf_bert, EN
 use crate::model::{ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::fault::guard;
-use crate::runtime::metrics::{draw_curves, MetricsFile};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig, ParamGroup};
-use crate::runtime::progress::{log_line, steps_bar};
-use crate::score::Scores;
-use crate::shard::labeled::{read_split, LabeledRow};
-use crate::shard::manifest::LabeledManifest;
 use anyhow::{bail, ensure, Context, Result};
 use rand::seq::SliceRandom;
 use rand::RngExt;
 use report::{EpochRecord, SeedResult};
 use serde::{Deserialize, Serialize};
+use spe::config::{self, Override};
+use spe::corpus::labeled::LabeledSentence;
+use spe::extract::labels::{Labels, Scheme};
+use spe::runtime::metrics::{draw_curves, MetricsFile};
+use spe::runtime::progress::{log_line, steps_bar};
+use spe::score::Scores;
+use spe::shard::labeled::{read_split, LabeledRow};
+use spe::shard::manifest::LabeledManifest;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn, Device};
@@ -349,7 +349,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         bert.vocab_size
     );
     let (tokenizer_file, tokenizer) = saved::tokenizer_file(&data.manifest.tokenizer)?;
-    let _lock = crate::lock::OutputLock::acquire(&options.out)?;
+    let _lock = spe::lock::OutputLock::acquire(&options.out)?;
     ensure!(
         !options.out.join(report::REPORT_FILE).exists(),
         "{} already holds a fine-tuning run; choose another --out",
@@ -416,15 +416,15 @@ impl SeedRun<'_> {
         let (mut step, mut best, mut since_best) = (0u64, None::<(f64, u64)>, 0u64);
         for epoch in 1..=config.epochs {
             let mut order: Vec<usize> = (0..data.train.len()).collect();
-            order.shuffle(&mut crate::rng::stream(seed, "finetune-order", epoch as i32));
+            order.shuffle(&mut spe::rng::stream(seed, "finetune-order", epoch as i32));
             let p_gold = gold_probability(&config.schedule, epoch);
-            let mut draws = crate::rng::stream(seed, "finetune-schedule", epoch as i32);
+            let mut draws = spe::rng::stream(seed, "finetune-schedule", epoch as i32);
             let (mut loss_sum, mut batches) = (0.0, 0u32);
             for chunk in order.chunks(config.batch_size) {
-                crate::interrupt::check().with_context(|| format!("stopped in epoch {epoch}, at step {step}"))?;
+                spe::interrupt::check().with_context(|| format!("stopped in epoch {epoch}, at step {step}"))?;
                 let rows: Vec<&LabeledRow> = chunk.iter().map(|&i| &data.train[i]).collect();
                 let gold: Vec<bool> = rows.iter().map(|_| draws.random::<f64>() < p_gold).collect();
-                tch::manual_seed(crate::rng::stream(seed, "finetune-step", step as i32).random::<i64>() >> 1);
+                tch::manual_seed(spe::rng::stream(seed, "finetune-step", step as i32).random::<i64>() >> 1);
                 let (loss, norm) = guard(
                     || format!("epoch {epoch}, step {step}"),
                     || {
@@ -489,7 +489,7 @@ impl SeedRun<'_> {
         for (split, rows) in [("dev", Some(&data.dev)), ("test", data.test.as_ref())] {
             let Some(rows) = rows else { continue };
             let predicted = predictions_of(&saved.model, &saved.description, rows, config, device)?;
-            crate::export::predictions(&self.dir.join(format!("predictions-{split}.json")), rows, &predicted)?;
+            spe::export::predictions(&self.dir.join(format!("predictions-{split}.json")), rows, &predicted)?;
             let scores = Scores::of(rows.iter().map(gold_of).zip(&predicted), &d.labels.symmetric);
             match split {
                 "dev" => result.dev = scores,
@@ -570,7 +570,7 @@ mod tests {
 
     #[test]
     fn the_pipeline_files_are_the_defaults() {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let root = Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."));
         for corpus in ["ace05", "scierc"] {
             let path = root.join(format!("pipelines/finetune-{corpus}.toml"));
             let config: FinetuneConfig = config::load(Some(&path), &[]).unwrap();

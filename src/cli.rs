@@ -1,0 +1,522 @@
+//! The command line of `spe`, shared with `spe-trainer`: both binaries parse the same
+//! arguments and run every command alike, except the libtorch commands ([`TorchCommand`]),
+//! which each binary runs its own way (see [`crate::companion`]).
+
+use crate::config::Override;
+use crate::corpus::wiki::WikiInput;
+use crate::counts::plural;
+use crate::prep::labeled::{LabeledInputs, SPLITS};
+use crate::prep::{self, PrepConfig, PrepOptions};
+use crate::sources::{verify_source, SourceManifest};
+use anyhow::Result;
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Prepare span-pair pre-training corpora for entity-relation extraction.
+#[derive(Parser)]
+#[command(name = "spe", version, about)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Turn a corpus into Parquet shards of span-pair samples.
+    #[command(subcommand)]
+    Prep(Box<Corpus>),
+    /// Show an output's manifest summary, schema and a few rows, or summarise a training or
+    /// fine-tuning run (its losses, checkpoints and exports).
+    Inspect {
+        /// The output directory, or the --out of spe train or spe finetune.
+        dir: PathBuf,
+        /// Rows to show.
+        #[arg(short = 'n', long, default_value_t = 3)]
+        rows: usize,
+    },
+    /// Draw the loss curves of a training or fine-tuning run into RUN_DIR/loss-curves.png,
+    /// one panel per objective (or per dev score), from its metrics.jsonl.
+    Plot {
+        /// The --out of spe train or spe finetune.
+        run_dir: PathBuf,
+    },
+    /// Re-check every shard of an output against its manifest, and the input files found at
+    /// their recorded paths; exits non-zero on any difference.
+    Verify {
+        /// The output directory.
+        dir: PathBuf,
+        /// Do not hash the input files again.
+        #[arg(long)]
+        skip_inputs: bool,
+    },
+    /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split.
+    Export {
+        /// The labeled output directory.
+        dir: PathBuf,
+        /// Where to write the files.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    #[command(flatten)]
+    Torch(TorchCommand),
+    /// Check local copies of a source against its data manifest (data-manifests/*.toml);
+    /// exits non-zero on any difference.
+    VerifySource {
+        /// The data manifest.
+        manifest: PathBuf,
+        /// The directory holding the source's files.
+        dir: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum Corpus {
+    /// Plain text, one sentence per line, a blank line between documents (.txt, .zst, .bz2).
+    Text {
+        #[command(flatten)]
+        inputs: InputFiles,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// Directory trees of plain-text books, one .txt (.txt.zst, .txt.bz2) per book.
+    Books {
+        #[command(flatten)]
+        inputs: InputFiles,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// MediaWiki XML dumps (.xml, .xml.zst, .xml.bz2; multistream dumps decoded in parallel).
+    Wiki {
+        #[command(flatten)]
+        inputs: InputFiles,
+        #[command(flatten)]
+        args: PrepArgs,
+        /// The multistream-index.txt.bz2 of each input, in order; by default the index next
+        /// to a multistream dump is used, and stream boundaries are found by scanning otherwise.
+        #[arg(long)]
+        index: Vec<PathBuf>,
+    },
+    /// NYT as released with ARNOR (sentence JSON lines): pre-training shards of its
+    /// sentences (--input), or labeled shards of its distant supervision (--labeled).
+    Nyt {
+        /// Files whose sentences become pre-training shards.
+        #[arg(long, num_args = 1.., conflicts_with = "labeled", required_unless_present = "labeled")]
+        input: Vec<PathBuf>,
+        /// Write labeled shards (entities and relations) of --train, --dev and --test.
+        #[arg(long)]
+        labeled: bool,
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// ACE05 (DyGIE JSON lines, NERE sentence JSON lines or brat standoff) to labeled shards.
+    Ace05 {
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// SciERC (DyGIE JSON lines, as released) to labeled shards.
+    Scierc {
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+    /// Any other labeled corpus (DyGIE, NERE or ARNOR JSON lines, or brat) to labeled
+    /// shards. Its label sets come from --config's [labels] (see pipelines/labeled.toml);
+    /// where none are given, any label is accepted and fine-tuning takes the training
+    /// split's.
+    Labeled {
+        #[command(flatten)]
+        splits: SplitArgs,
+        #[command(flatten)]
+        args: PrepArgs,
+    },
+}
+
+/// The commands that run the network on libtorch: `spe-trainer` runs them, and `spe` hands
+/// them to it.
+#[derive(Subcommand)]
+pub enum TorchCommand {
+    /// Pre-train the sentence, span and span-pair encoders on pre-training shards with TBO,
+    /// SPO and CSPO.
+    Train(Box<TrainArgs>),
+    /// Fine-tune the entity and relation extractor on labeled shards from a pre-training run's
+    /// encoders or a plain BERT, and report dev and test F1.
+    Finetune(Box<FinetuneArgs>),
+    /// Score a fine-tuned extractor on a split of labeled shards (Ent, Rel, Rel+) and write
+    /// its predictions.
+    Evaluate(EvaluateArgs),
+    /// Extract entities and relations from raw text or DyGIE JSON lines with a fine-tuned
+    /// extractor.
+    Predict(PredictArgs),
+}
+
+/// Flags of `spe evaluate`.
+#[derive(Args)]
+pub struct EvaluateArgs {
+    /// The fine-tuned extractor (`model/` of a finetune run).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// The labeled output to score on.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// The split.
+    #[arg(long, default_value = "test")]
+    pub split: String,
+    /// Where to write the predictions (DyGIE JSON lines); MODEL/predictions-SPLIT.json by default.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+/// Flags of `spe predict`.
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The fine-tuned extractor (`model/` of a finetune run).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Raw text (documents separated by blank lines) or DyGIE JSON lines.
+    #[arg(long)]
+    pub input: PathBuf,
+    /// The DyGIE JSON lines to write, with predicted_ner and predicted_relations.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+}
+
+/// Flags of `spe train`.
+#[derive(Args)]
+pub struct TrainArgs {
+    /// Pre-training output directories (from `spe prep`), read together.
+    #[arg(long, required = true, num_args = 1..)]
+    pub shards: Vec<PathBuf>,
+    /// Output directory: checkpoints, metrics.jsonl, the exported encoders.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// A Hugging Face BERT directory (config.json, model.safetensors) to start the sentence
+    /// encoder from; a BERT of the configured size starts from random weights otherwise.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Configuration file (see pipelines/train*.toml); the built-in defaults otherwise.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Optimizer steps (optim.steps) [default: 40000, or the --config file's].
+    #[arg(long)]
+    pub steps: Option<u64>,
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// The objectives to train, comma-separated; the others get weight 0 [default: tbo,spo,cspo].
+    #[arg(long)]
+    pub objectives: Option<String>,
+    /// Continue the run in --out from its latest intact checkpoint.
+    #[arg(long)]
+    pub resume: bool,
+    /// With --resume: continue even if --shards differ from those the run started on.
+    #[arg(long, requires = "resume")]
+    pub force: bool,
+    /// Random seed (seed) [default: 5216, or the --config file's].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    pub seed: Option<u64>,
+    /// Set any configuration value, e.g. --set optim.learning_rate=5e-5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Flags of `spe finetune`.
+#[derive(Args)]
+pub struct FinetuneArgs {
+    /// Labeled output (spe prep scierc|ace05|…) with train and dev splits; test is reported.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// A spe train run (its encoder/ and span encoders) or a Hugging Face BERT directory.
+    #[arg(long)]
+    pub encoder: PathBuf,
+    /// Output directory: model/, metrics.jsonl, predictions, report.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Configuration file (see pipelines/finetune-*.toml); the built-in defaults otherwise.
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Seeds, comma-separated: one run each, and the mean and standard deviation of the F1s
+    /// [default: one run, with seed 5216 or the --config file's].
+    #[arg(long, value_delimiter = ',')]
+    pub seeds: Vec<u64>,
+    /// Most epochs (epochs) [default: 200, or the --config file's].
+    #[arg(long)]
+    pub epochs: Option<u64>,
+    /// Set any configuration value, e.g. --set optim.learning_rate=5e-5 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    pub set: Vec<String>,
+    /// No progress bar (log lines only).
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// The input files of a text corpus.
+#[derive(Args)]
+struct InputFiles {
+    /// Input files (for books: directories or files).
+    #[arg(long, required = true, num_args = 1..)]
+    input: Vec<PathBuf>,
+}
+
+/// The splits of a labeled corpus.
+#[derive(Args)]
+struct SplitArgs {
+    /// The training split: a JSON lines file, or for brat a list of document ids.
+    #[arg(long)]
+    train: Option<PathBuf>,
+    /// The development split.
+    #[arg(long)]
+    dev: Option<PathBuf>,
+    /// The test split.
+    #[arg(long)]
+    test: Option<PathBuf>,
+    /// The release format (dygie, nere, arnor, brat); detected when absent.
+    #[arg(long)]
+    format: Option<String>,
+    /// Where brat documents (ID.split.txt, ID.split.ann) lie; by default next to each id list.
+    #[arg(long)]
+    documents: Option<PathBuf>,
+    /// Also write pre-training shards of the training split's sentences here (in-domain text).
+    #[arg(long)]
+    pretrain_out: Option<PathBuf>,
+    /// Keep documents given twice, within a split or shared by two splits, and count them
+    /// in the manifest, instead of stopping (labels.repeated_documents = "count").
+    #[arg(long)]
+    allow_split_overlap: bool,
+}
+
+impl SplitArgs {
+    /// `--format` and `--allow-split-overlap` as configuration overrides.
+    fn overrides(&self) -> Vec<Override> {
+        let mut overrides = Vec::new();
+        if let Some(format) = &self.format {
+            overrides.push(Override::new("labels.format", format.as_str()));
+        }
+        if self.allow_split_overlap {
+            overrides.push(Override::new("labels.repeated_documents", "count"));
+        }
+        overrides
+    }
+
+    fn inputs(&self) -> LabeledInputs {
+        let given = [&self.train, &self.dev, &self.test];
+        let splits = SPLITS.iter().zip(given).filter_map(|(name, path)| Some((name.to_string(), path.clone()?)));
+        LabeledInputs { splits: splits.collect(), documents: self.documents.clone() }
+    }
+
+    /// Writes the labeled shards, and the in-domain pre-training shards when asked.
+    fn run(&self, corpus: &str, args: &PrepArgs) -> Result<()> {
+        let config = args.config(corpus, self.overrides())?;
+        let run = prep::labeled::run_with_pretraining(
+            corpus,
+            &self.inputs(),
+            self.pretrain_out.as_deref(),
+            &config,
+            &args.options(),
+        )?;
+        eprintln!("{}", run.summary());
+        Ok(())
+    }
+}
+
+/// Flags common to every corpus.
+#[derive(Args)]
+struct PrepArgs {
+    /// Output directory.
+    #[arg(long)]
+    out: PathBuf,
+    /// A BERT vocab.txt or a tokenizer.json [default: the paper's vocabulary, bert-base-cased, built in].
+    #[arg(long)]
+    tokenizer: Option<PathBuf>,
+    /// Configuration file (see pipelines/); the corpus's built-in defaults otherwise.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Random seed (seed) [default: 42, or the --config file's].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=i64::MAX as u64))]
+    seed: Option<u64>,
+    /// Worker threads (0: one per core). Does not change the output.
+    #[arg(long, default_value_t = 0)]
+    threads: usize,
+    /// Samples drawn per sentence (sample.dupe_factor) [default: 1, or the --config file's].
+    #[arg(long)]
+    dupe_factor: Option<u32>,
+    /// Skip and count unreadable records instead of stopping.
+    #[arg(long)]
+    skip_bad_records: bool,
+    /// Set any configuration value, e.g. --set sample.tbo_max=20 (repeatable).
+    #[arg(long = "set", value_name = "KEY=VALUE")]
+    set: Vec<String>,
+    /// Replace an existing output in --out.
+    #[arg(long)]
+    force: bool,
+}
+
+impl PrepArgs {
+    /// The configuration of `corpus` with every flag applied; `labels` are the overrides of
+    /// the labeled corpora's own flags.
+    fn config(&self, corpus: &str, labels: Vec<Override>) -> Result<PrepConfig> {
+        let mut overrides = self.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
+        if let Some(path) = &self.tokenizer {
+            overrides.push(Override::new("tokenizer.path", path.display().to_string()));
+        }
+        if let Some(seed) = self.seed {
+            overrides.push(Override::new("seed", seed as i64));
+        }
+        if let Some(n) = self.dupe_factor {
+            overrides.push(Override::new("sample.dupe_factor", i64::from(n)));
+        }
+        if self.skip_bad_records {
+            overrides.push(Override::new("read.on_bad_record", "skip"));
+        }
+        overrides.extend(labels);
+        PrepConfig::load(corpus, self.config.as_deref(), &overrides)
+    }
+
+    fn options(&self) -> PrepOptions {
+        PrepOptions { out: self.out.clone(), threads: self.threads, force: self.force }
+    }
+}
+
+fn prep_corpus(corpus: Corpus) -> Result<()> {
+    match corpus {
+        Corpus::Text { inputs, args } => {
+            let (manifest, log) = prep::text(inputs.input, &args.config("text", Vec::new())?, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Corpus::Books { inputs, args } => {
+            let (manifest, log) = prep::books(inputs.input, &args.config("books", Vec::new())?, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Corpus::Wiki { inputs, args, index } => {
+            let inputs = WikiInput::pair(inputs.input, index)?;
+            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", Vec::new())?, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Corpus::Nyt { labeled: true, splits, args, .. } => splits.run("nyt", &args)?,
+        Corpus::Nyt { input, splits, args, .. } => {
+            let config = args.config("nyt", splits.overrides())?;
+            let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options())?;
+            eprintln!("{}", prep::summary(&manifest, &log));
+        }
+        Corpus::Ace05 { splits, args } => splits.run("ace05", &args)?,
+        Corpus::Scierc { splits, args } => splits.run("scierc", &args)?,
+        Corpus::Labeled { splits, args } => splits.run("labeled", &args)?,
+    }
+    Ok(())
+}
+
+fn run(cli: Cli, torch: impl FnOnce(TorchCommand) -> Result<()>) -> Result<ExitCode> {
+    match cli.command {
+        // A command that writes for long (prep here, train and finetune in the trainer)
+        // installs the signal handlers: a signal stops it between batches, and it removes
+        // what it wrote as on any error.
+        Command::Prep(corpus) => {
+            crate::interrupt::install()?;
+            prep_corpus(*corpus)?
+        }
+        Command::Torch(command) => torch(command)?,
+        Command::Inspect { dir, rows } => print!("{}", crate::inspect::inspect(&dir, rows)?),
+        Command::Plot { run_dir } => println!("{}", crate::plot::draw(&run_dir)?.display()),
+        Command::Verify { dir, skip_inputs } => {
+            use crate::shard::verify::{verify, Inputs};
+            let report = verify(&dir, if skip_inputs { Inputs::Skip } else { Inputs::Check })?;
+            for line in report.unchecked.iter().map(|u| format!("note: {u}")).chain(report.problems.iter().cloned()) {
+                eprintln!("{line}");
+            }
+            if !report.problems.is_empty() {
+                eprintln!("{}: {} found", dir.display(), plural(report.problems.len() as u64, "problem"));
+                return Ok(ExitCode::FAILURE);
+            }
+            let (shards, rows) = (plural(report.shards as u64, "shard"), plural(report.rows, "row"));
+            println!("{}: {shards} and {rows} match the manifest", dir.display());
+        }
+        Command::Export { dir, out } => {
+            for path in crate::export::dygie(&dir, &out)? {
+                println!("{}", path.display());
+            }
+        }
+        Command::VerifySource { manifest, dir } => {
+            let source = SourceManifest::read(&manifest)?;
+            let report = verify_source(&source, &dir)?;
+            for line in &report.passed {
+                println!("ok {line}");
+            }
+            for problem in &report.problems {
+                eprintln!("{problem}");
+            }
+            if !report.problems.is_empty() {
+                let problems = plural(report.problems.len() as u64, "problem");
+                eprintln!("{}: {problems} found in {}", source.name, dir.display());
+                return Ok(ExitCode::FAILURE);
+            }
+            let passed = plural(report.passed.len() as u64, "check");
+            println!("{}: {passed} passed in {}", source.name, dir.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Parses the command line and runs it, the libtorch commands with `torch`; an error is
+/// printed with its causes and ends the process with status 1, or 128 + N after signal N.
+pub fn main(torch: impl FnOnce(TorchCommand) -> Result<()>) -> ExitCode {
+    match run(Cli::parse(), torch) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            match e.chain().find_map(|cause| cause.downcast_ref::<crate::interrupt::Interrupted>()) {
+                Some(interrupted) => ExitCode::from(interrupted.exit_code()),
+                None => ExitCode::FAILURE,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// The long help of `spe SUBCOMMAND…`.
+    fn help(path: &[&str]) -> String {
+        let mut command = Cli::command();
+        let mut sub = &mut command;
+        for name in path {
+            sub = sub.find_subcommand_mut(name).unwrap();
+        }
+        sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn help_gives_the_defaults_the_configurations_hold() {
+        let prep = PrepConfig::default();
+        let text = help(&["prep", "text"]);
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", prep.seed)), "{text}");
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", prep.sample.dupe_factor)), "{text}");
+        let defaults = |path: &str| -> toml::Table { toml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap() };
+        let train = defaults("pipelines/train.toml");
+        let text = help(&["train"]);
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", train["seed"])), "{text}");
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", train["optim"]["steps"])), "{text}");
+        let finetune = help(&["finetune"]);
+        let scierc = defaults("pipelines/finetune-scierc.toml");
+        assert!(finetune.contains(&format!("seed {}", scierc["seed"])), "{finetune}");
+        assert!(finetune.contains(&format!("[default: {}, or the --config file's]", scierc["epochs"])), "{finetune}");
+    }
+}

@@ -1,0 +1,43 @@
+//! Compiles the small libtorch shim of `src/runtime/autocast.cpp`, lets the trainer's
+//! binaries find libtorch without LD_LIBRARY_PATH, and keeps libtorch's CUDA library linked.
+
+use std::path::Path;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    // torch-sys reports the libtorch it linked against (its `links = "tch"` metadata).
+    let lib = std::env::var("DEP_TCH_LIBTORCH_LIB").expect("torch-sys reports its libtorch directory");
+    let lib = Path::new(&lib);
+    shim(lib);
+    println!("cargo:rustc-link-arg=-Wl,-rpath,{}", lib.display());
+    // Nothing in spe calls into libtorch_cuda directly, so an as-needed link would drop it
+    // and CUDA would never be found at run time.
+    if lib.join("libtorch_cuda.so").exists() {
+        println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
+        println!("cargo:rustc-link-arg=-ltorch_cuda");
+        println!("cargo:rustc-link-arg=-Wl,--as-needed");
+    }
+}
+
+/// Compiles the autocast shim against the headers beside `lib` (libtorch's and PyTorch's
+/// layouts both keep `include/` next to `lib/`).
+fn shim(lib: &Path) {
+    println!("cargo:rerun-if-changed=src/runtime/autocast.cpp");
+    let include = lib.parent().expect("libtorch's lib directory has a parent").join("include");
+    cc::Build::new()
+        .cpp(true)
+        .pic(true)
+        .warnings(false)
+        .include(&include)
+        .include(include.join("torch/csrc/api/include"))
+        .flag("-std=c++17")
+        .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
+        .file("src/runtime/autocast.cpp")
+        .compile("spe_autocast");
+}
+
+/// The C++ ABI of libtorch, as torch-sys decides it: PyTorch 2.11 wheels use the new one.
+fn cxx11_abi() -> String {
+    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
+    std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_string())
+}

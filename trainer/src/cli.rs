@@ -1,0 +1,92 @@
+//! The libtorch commands of spe's command line (`spe::cli::TorchCommand`): flags become the
+//! options of [`crate::train`] and [`crate::finetune`], and the results are printed.
+
+use anyhow::Result;
+use spe::cli::{EvaluateArgs, FinetuneArgs, PredictArgs, TorchCommand, TrainArgs};
+use spe::config::Override;
+use spe::counts::plural;
+
+/// Runs `command`.
+pub fn run(command: TorchCommand) -> Result<()> {
+    match command {
+        // The commands that write for long: a signal stops them between steps, and they
+        // remove what they wrote as on any error.
+        TorchCommand::Train(args) => {
+            spe::interrupt::install()?;
+            train(*args)
+        }
+        TorchCommand::Finetune(args) => {
+            spe::interrupt::install()?;
+            finetune(*args)
+        }
+        TorchCommand::Evaluate(args) => evaluate(args),
+        TorchCommand::Predict(args) => predict(args),
+    }
+}
+
+/// `--set` and the flags that stand for a configuration value, as overrides.
+fn overrides(set: &[String], flags: Vec<(&str, Option<u64>)>) -> Result<Vec<Override>> {
+    let mut overrides = set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
+    for (key, value) in flags {
+        if let Some(value) = value {
+            overrides.push(Override::new(key, value as i64));
+        }
+    }
+    Ok(overrides)
+}
+
+fn train(args: TrainArgs) -> Result<()> {
+    let options = crate::train::TrainOptions {
+        overrides: overrides(&args.set, vec![("optim.steps", args.steps), ("seed", args.seed)])?,
+        shards: args.shards,
+        out: args.out,
+        init: args.init,
+        config: args.config,
+        objectives: args.objectives,
+        device: args.device,
+        resume: args.resume,
+        force: args.force,
+        progress: !args.quiet,
+    };
+    crate::train::run(&options)?;
+    eprint!("{}", spe::inspect::run_summary(&options.out)?);
+    Ok(())
+}
+
+fn finetune(args: FinetuneArgs) -> Result<()> {
+    let options = crate::finetune::FinetuneOptions {
+        overrides: overrides(&args.set, vec![("epochs", args.epochs)])?,
+        data: args.data,
+        encoder: args.encoder,
+        out: args.out,
+        config: args.config,
+        device: args.device,
+        seeds: args.seeds,
+        progress: !args.quiet,
+    };
+    println!("{}", crate::finetune::run(&options)?.text());
+    Ok(())
+}
+
+fn evaluate(args: EvaluateArgs) -> Result<()> {
+    let EvaluateArgs { model, data, split, out, device } = args;
+    let out = out.unwrap_or_else(|| model.join(format!("predictions-{split}.json")));
+    let scores = crate::finetune::inference::evaluate(&model, &data, &split, &out, device.as_deref())?;
+    println!("{split} of {}:\n{}", data.display(), scores.table());
+    eprintln!("predictions written to {}", out.display());
+    Ok(())
+}
+
+fn predict(args: PredictArgs) -> Result<()> {
+    let s = crate::finetune::inference::predict(&args.model, &args.input, &args.out, args.device.as_deref())?;
+    eprintln!(
+        "{}, {} ({} too long for the encoder, left without predictions): {} and {} predicted, written to {}",
+        plural(s.documents as u64, "document"),
+        plural(s.sentences as u64, "sentence"),
+        s.too_long,
+        plural(s.entities as u64, "entity"),
+        plural(s.relations as u64, "relation"),
+        args.out.display()
+    );
+    Ok(())
+}

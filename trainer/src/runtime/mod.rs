@@ -1,0 +1,15 @@
+//! The libtorch parts that every training command shares, whatever it trains: pre-training
+//! (`spe train`), fine-tuning (`spe finetune`) and evaluation. Checkpoint directories, the
+//! metrics file and the progress bar need no libtorch and live in `spe::runtime`.
+//!
+//! - [`device`]: choosing the device, bf16 autocast on CUDA, copying host buffers to it;
+//! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
+//!   variable), the warm-up and decay schedule, gradient clipping;
+//! - [`fault`]: libtorch's exceptions (CUDA out of memory, …) as errors naming the step.
+//!
+//! Nothing here knows the objectives, the model or the data: the trainers in
+//! [`crate::train`] and [`crate::finetune`] compose these pieces.
+
+pub mod device;
+pub mod fault;
+pub mod optim;
