@@ -59,6 +59,10 @@ pub fn read_index(path: &Path) -> Result<(Boundaries, InputRecord)> {
 /// A `Read` of the decoded content of a multi-stream bzip2 file, decoded in parallel.
 pub struct ParallelBz2 {
     rx: Receiver<io::Result<Vec<u8>>>,
+    /// Read chunks go back to the splitter, whose decoders fill them again: a dump is
+    /// decoded into the same few buffers instead of a fresh allocation (and fresh, zeroed
+    /// pages from the kernel) per stream.
+    spare: SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
 }
@@ -70,9 +74,19 @@ impl ParallelBz2 {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         let batch = 4 * pool.current_num_threads();
         let (tx, rx) = sync_channel(batch);
+        let (spare, spares) = sync_channel(2 * batch + 1);
         std::thread::Builder::new().name("bz2-streams".into()).spawn(move || {
-            let splitter =
-                Splitter { raw, boundaries, name: name.clone(), buf: Vec::new(), base: 0, scanned: 1, eof: false };
+            let splitter = Splitter {
+                raw,
+                boundaries,
+                name: name.clone(),
+                buf: Vec::new(),
+                start: 0,
+                base: 0,
+                scanned: 1,
+                eof: false,
+                spares,
+            };
             let errors = tx.clone();
             // A panic must not look like the end of the file to the reader.
             let run = std::panic::AssertUnwindSafe(|| splitter.run(&pool, batch, tx));
@@ -80,7 +94,7 @@ impl ParallelBz2 {
                 let _ = errors.send(Err(io::Error::other(format!("{name}: the bzip2 decoder failed"))));
             }
         })?;
-        Ok(ParallelBz2 { rx, chunk: Vec::new(), pos: 0 })
+        Ok(ParallelBz2 { rx, spare, chunk: Vec::new(), pos: 0 })
     }
 }
 
@@ -89,7 +103,9 @@ impl Read for ParallelBz2 {
         while self.pos == self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
+                    let read = std::mem::replace(&mut self.chunk, chunk);
+                    // A full return channel only means enough buffers are in use already.
+                    let _ = self.spare.try_send(read);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
@@ -108,12 +124,17 @@ struct Splitter {
     raw: Box<dyn Read + Send>,
     boundaries: Boundaries,
     name: String,
-    /// Compressed bytes not yet handed out; `buf[0]` is a stream start at file offset `base`.
+    /// Compressed bytes read; `buf[start..]` is not yet handed out, and `buf[start]` is a
+    /// stream start at file offset `base`. The handed-out head is dropped only when more is
+    /// read, so cutting a stream never moves the rest of the buffer.
     buf: Vec<u8>,
+    start: usize,
     base: u64,
-    /// Scan mode: `buf[..scanned]` holds no stream header after the first byte.
+    /// Scan mode: `buf[start..start + scanned]` holds no stream header after its first byte.
     scanned: usize,
     eof: bool,
+    /// Buffers the reader is done with, to decode into again.
+    spares: Receiver<Vec<u8>>,
 }
 
 impl Splitter {
@@ -122,94 +143,108 @@ impl Splitter {
             let mut streams = Vec::with_capacity(batch);
             while streams.len() < batch {
                 match self.next_stream() {
-                    Ok(Some(stream)) => streams.push(stream),
+                    Ok(Some((offset, data))) => {
+                        streams.push((offset, data, self.spares.try_recv().unwrap_or_default()))
+                    }
                     Ok(None) => break,
                     Err(e) => {
                         let _ = tx.send(Err(e));
                         return;
                     }
                 }
-                if self.buf.len() > MAX_STREAM_BYTES {
+                if self.pending().len() > MAX_STREAM_BYTES {
                     break;
                 }
             }
             let name = &self.name;
-            let decoded: Vec<io::Result<Vec<u8>>> =
-                pool.install(|| streams.par_iter().map(|(offset, data)| decode(name, *offset, data)).collect());
+            let decoded: Vec<io::Result<Vec<u8>>> = pool.install(|| {
+                streams.into_par_iter().map(|(offset, data, out)| decode(name, offset, &data, out)).collect()
+            });
+            let done = decoded.is_empty();
             for result in decoded {
                 let failed = result.is_err();
                 if tx.send(result).is_err() || failed {
                     return;
                 }
             }
-            if self.buf.len() > MAX_STREAM_BYTES {
+            if self.pending().len() > MAX_STREAM_BYTES {
                 self.sequential(tx);
                 return;
             }
-            if streams.is_empty() {
+            if done {
                 return;
             }
         }
+    }
+
+    /// The compressed bytes not yet handed out.
+    fn pending(&self) -> &[u8] {
+        &self.buf[self.start..]
     }
 
     /// The next whole stream (or, at the end, the rest of the file) with its offset.
     fn next_stream(&mut self) -> io::Result<Option<(u64, Vec<u8>)>> {
         loop {
             if let Some(cut) = self.find_cut() {
-                let stream: Vec<u8> = self.buf.drain(..cut).collect();
+                let stream = self.pending()[..cut].to_vec();
                 let offset = self.base;
+                self.start += cut;
                 self.base += cut as u64;
                 self.scanned = 1;
                 return Ok(Some((offset, stream)));
             }
             if self.eof {
-                if self.buf.is_empty() {
+                if self.pending().is_empty() {
                     return Ok(None);
                 }
-                return Ok(Some((self.base, std::mem::take(&mut self.buf))));
+                let rest = self.pending().to_vec();
+                self.start = self.buf.len();
+                return Ok(Some((self.base, rest)));
             }
-            if self.buf.len() > MAX_STREAM_BYTES {
+            if self.pending().len() > MAX_STREAM_BYTES {
                 return Ok(None);
             }
-            let start = self.buf.len();
-            self.buf.resize(start + READ_BYTES, 0);
-            let n = read_full(&mut self.raw, &mut self.buf[start..])?;
-            self.buf.truncate(start + n);
+            self.buf.drain(..self.start);
+            self.start = 0;
+            let end = self.buf.len();
+            self.buf.resize(end + READ_BYTES, 0);
+            let n = read_full(&mut self.raw, &mut self.buf[end..])?;
+            self.buf.truncate(end + n);
             self.eof = n == 0;
         }
     }
 
-    /// Where the stream at `buf[0]` ends, if that is already in the buffer.
+    /// Where the stream at `buf[start]` ends, relative to it, if that is already read.
     fn find_cut(&mut self) -> Option<usize> {
+        let pending = &self.buf[self.start..];
         match &self.boundaries {
             Boundaries::Index(offsets) => {
                 let i = offsets.partition_point(|&o| o <= self.base);
                 let next = *offsets.get(i)?;
                 let cut = (next - self.base) as usize;
-                (cut <= self.buf.len()).then_some(cut)
+                (cut <= pending.len()).then_some(cut)
             }
             Boundaries::Scan => {
                 let from = self.scanned.max(1);
-                if self.buf.len() <= from {
+                if pending.len() <= from {
                     return None;
                 }
-                for at in memchr::memmem::find_iter(&self.buf[from..], b"1AY&SY").map(|k| from + k) {
-                    if at >= from + 4
-                        && self.buf[at - 4..at - 1] == *b"BZh"
-                        && (b'1'..=b'9').contains(&self.buf[at - 1])
+                for at in memchr::memmem::find_iter(&pending[from..], b"1AY&SY").map(|k| from + k) {
+                    if at >= from + 4 && pending[at - 4..at - 1] == *b"BZh" && (b'1'..=b'9').contains(&pending[at - 1])
                     {
                         return Some(at - 4);
                     }
                 }
                 // A header may straddle the end of what has been read.
-                self.scanned = self.buf.len().saturating_sub(9).max(1);
+                self.scanned = pending.len().saturating_sub(9).max(1);
                 None
             }
         }
     }
 
     /// Decodes the rest of the file on this thread, for streams too long to hold.
-    fn sequential(self, tx: SyncSender<io::Result<Vec<u8>>>) {
+    fn sequential(mut self, tx: SyncSender<io::Result<Vec<u8>>>) {
+        self.buf.drain(..self.start);
         let rest = io::Cursor::new(self.buf).chain(self.raw);
         let mut decoder = bzip2::read::MultiBzDecoder::new(rest);
         loop {
@@ -232,9 +267,11 @@ impl Splitter {
     }
 }
 
-/// Decodes the stream(s) in `data`, which start at byte `offset` of the file `name`.
-fn decode(name: &str, offset: u64, data: &[u8]) -> io::Result<Vec<u8>> {
-    let mut out = Vec::with_capacity(data.len() * 5);
+/// Decodes the stream(s) in `data`, which start at byte `offset` of the file `name`, into
+/// `out` (a spare buffer, emptied first).
+fn decode(name: &str, offset: u64, data: &[u8], mut out: Vec<u8>) -> io::Result<Vec<u8>> {
+    out.clear();
+    out.reserve(data.len() * 5);
     bzip2::read::MultiBzDecoder::new(data)
         .read_to_end(&mut out)
         .map_err(|e| io::Error::new(e.kind(), format!("{name}: bzip2 stream at byte {offset}: {e}")))?;
