@@ -26,7 +26,7 @@ fi
 
 median() { sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 
-printf '%-28s %-12s %10s %10s %10s\n' input binary "wall s" "CPU s" "peak MiB"
+printf '%-32s %-12s %10s %10s %10s\n' input binary "wall s" "CPU s" "peak MiB"
 for input in "${inputs[@]}"; do
     case "$input" in
         *.xml*) corpus=wiki ;;
@@ -49,12 +49,12 @@ for input in "${inputs[@]}"; do
         for m in wall cpu mem; do
             eval "${m}_${name//-/_}=$(median < "$work/$m-$name")"
         done
-        printf '%-28s %-12s %10.3f %10.3f %10.0f\n' "$(basename "$input")" "$name" \
+        printf '%-32s %-12s %10.3f %10.3f %10.0f\n' "$(basename "$input")" "$name" \
             "$(median < "$work/wall-$name")" "$(median < "$work/cpu-$name")" "$(median < "$work/mem-$name")"
     done
     awk -v a="$wall_spe" -v b="$wall_spe_trainer" -v c="$cpu_spe" -v d="$cpu_spe_trainer" \
         -v e="$mem_spe" -v f="$mem_spe_trainer" \
-        'BEGIN {printf "%-28s %-12s %9.1fx %9.1fx %9.1fx\n", "", "ratio", b / a, d / c, f / e}'
+        'BEGIN {printf "%-32s %-12s %9.1fx %9.1fx %9.1fx\n", "", "ratio", b / a, d / c, f / e}'
     # Only the run log (its timings) may differ.
     diff -r -x _run.json "$work/out-spe" "$work/out-spe-trainer" > /dev/null ||
         { echo "the two outputs of $input differ" >&2; exit 1; }
