@@ -463,3 +463,105 @@ fn the_papers_model_on_a_cpu_is_announced_with_a_measured_step() {
     let rest: Vec<String> = lines.map(|l| l.unwrap()).collect();
     assert_eq!(child.wait().unwrap().code(), Some(130), "{rest:?}");
 }
+
+/// On a GPU only (`SPE_TEST_CUDA=1`; skipped elsewhere, so that CI without one stays green):
+/// the first step's losses on CUDA in fp32 equal the CPU's from the same weights, queues and
+/// batch; MiniLM (`--init`) trains 300 steps in bf16 on the bundled Wikipedia sample with
+/// finite, falling losses; `--resume` on CUDA continues that run; and its export loads in
+/// transformers with spe's outputs.
+#[test]
+fn on_a_gpu_the_first_step_equals_the_cpus_and_bf16_training_learns_and_resumes() {
+    if std::env::var_os("SPE_TEST_CUDA").is_none() {
+        eprintln!("skipped: SPE_TEST_CUDA is not set (set it on a machine with a GPU)");
+        return;
+    }
+    assert!(tch::Cuda::is_available(), "SPE_TEST_CUDA is set, but libtorch finds no CUDA device");
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let cuda = Device::Cuda(0);
+
+    // One micro-batch through the same weights and queues on both devices, without dropout
+    // (its masks come from each device's own generator).
+    let out = shards(dir.path(), 40);
+    let set = Arc::new(ShardSet::open(&[out]).unwrap());
+    let batch = set.stream(&LoaderConfig { micro_batch: 8, ..Default::default() }, 1, 0).unwrap().next_batch().unwrap();
+    let no_dropout =
+        ["model.bert.hidden_dropout_prob", "model.bert.attention_probs_dropout_prob", "model.span.dropout"]
+            .map(|key| (key, toml::Value::Float(0.0)));
+    let config = trainer::load_config(&options(dir.path(), dir.path(), &no_dropout)).unwrap();
+    let weights = ObjectiveConfig { tbo: 1.0, spo: 1.0, cspo: 1.0 };
+    let first_losses = |device: Device, from: Option<(&nn::VarStore, &Moco)>| {
+        tch::manual_seed(3);
+        let mut vs = nn::VarStore::new(device);
+        let encoder = Encoder::new(&vs.root(), &config.model);
+        let heads = Heads::new(&vs.root(), &config.model);
+        let mut moco = Moco::new(&vs, &config.model, &config.moco, device).unwrap();
+        if let Some((cpu_vs, cpu_moco)) = from {
+            vs.copy(cpu_vs).unwrap();
+            let state = cpu_moco.state().into_iter().collect();
+            moco.load_state(&state, Path::new("the CPU's MoCo")).unwrap();
+        }
+        let l = losses(&encoder, &heads, Some(&moco), &DeviceBatch::new(&batch, device), &weights).unwrap();
+        let value = |t: &Tensor| f64::try_from(t.to_device(Device::Cpu)).unwrap();
+        let values =
+            [l.tbo.as_ref().map(value), l.spo.as_ref().map(value), l.cspo.as_ref().map(value), Some(value(&l.total))];
+        (values, vs, moco)
+    };
+    let (on_cpu, cpu_vs, cpu_moco) = first_losses(Device::Cpu, None);
+    let (on_cuda, _, _) = first_losses(cuda, Some((&cpu_vs, &cpu_moco)));
+    for (name, (a, b)) in ["tbo", "spo", "cspo", "total"].iter().zip(on_cpu.iter().zip(&on_cuda)) {
+        let (a, b) = (a.unwrap(), b.unwrap());
+        // fp32 on both; cuBLAS and the CPU sum in different orders (TF32 is off in libtorch).
+        assert!((a - b).abs() <= 1e-4 * a.abs().max(1.0), "{name}: {a} on the CPU, {b} on CUDA");
+    }
+
+    // MiniLM in bf16 on the bundled Wikipedia sample, tokenized with its own vocabulary.
+    let bert = env_path("SPE_TEST_BERT");
+    let wiki = dir.path().join("wiki");
+    let dump = repo("data/sample/enwiki-sample-multistream.xml.bz2");
+    ok(spe(&[
+        "prep",
+        "wiki",
+        "--input",
+        dump.to_str().unwrap(),
+        "--out",
+        wiki.to_str().unwrap(),
+        "--tokenizer",
+        bert.join("vocab.txt").to_str().unwrap(),
+    ]));
+    let set = [("optim.steps", 300.into()), ("log_every", 10.into()), ("checkpoint_every", 150.into())];
+    let run = dir.path().join("minilm");
+    let mut bf16 = options(&wiki, &run, &set);
+    bf16.init = Some(bert.clone());
+    bf16.device = Some("cuda".into());
+    let summary = trainer::run(&bf16).unwrap();
+    let records = &summary.records;
+    assert_eq!(records.len(), 30);
+    assert!(records.iter().all(|r| r.loss.is_finite()), "a loss is not finite");
+    let mean = |rows: &[StepRecord]| rows.iter().map(|r| r.loss).sum::<f64>() / rows.len() as f64;
+    let (first, last) = (mean(&records[..3]), mean(&records[27..]));
+    assert!(last < 0.9 * first, "the loss went from {first} to {last} over 300 bf16 steps");
+
+    // Interrupted after step 150, then resumed on CUDA: it continues to step 300.
+    let cut = dir.path().join("cut");
+    copy_dir(&run, &cut);
+    std::fs::remove_dir_all(cut.join("checkpoints/step-00000300")).unwrap();
+    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
+    let mut resume = options(&wiki, &cut, &set);
+    resume.init = Some(bert);
+    resume.device = Some("cuda".into());
+    resume.resume = true;
+    let resumed = trainer::run(&resume).unwrap();
+    assert_eq!(resumed.steps, 150);
+    let steps: Vec<u64> = metrics::read::<StepRecord>(&cut).unwrap().iter().map(|r| r.step).collect();
+    assert_eq!(steps, (1..=30).map(|k| k * 10).collect::<Vec<_>>());
+
+    // The export loads in transformers and computes what spe computes.
+    let encoder = run.join("encoder");
+    let bert_config = BertConfig::from_file(&encoder.join("config.json")).unwrap();
+    let ids: Vec<Vec<i64>> = vec![vec![101, 1996, 4937, 2003, 2006, 1996, 13523, 1012, 102]];
+    let mask = vec![vec![1i64; 9]];
+    let ours = spe_outputs(&bert_config, &encoder.join("model.safetensors"), &ids, &mask);
+    let difference = max_difference(&ours, &transformers_outputs(&encoder, &ids, &mask), &mask);
+    assert!(difference < 1e-4, "largest difference {difference}");
+}
