@@ -8,7 +8,7 @@
 use crate::model::bert::{Bert, BertConfig};
 use crate::model::layers::{linear, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
-use crate::model::span::{SpanConfig, SpanEncoder};
+use crate::model::span::{SpanConfig, SpanEncoder, Spans};
 use anyhow::Result;
 use spe::extract::labels::Labels;
 use tch::nn::{self, Module};
@@ -76,7 +76,7 @@ impl Extractor {
 
     /// `[N, entity classes]` logits of N candidate spans: `rows` `[N]` picks each span's
     /// sentence, `spans` `[N, 2]` its half-open word range.
-    pub fn entity_logits(&self, encoded: &Encoded, rows: &Tensor, spans: &Tensor, train: bool) -> Result<Tensor> {
+    pub fn entity_logits(&self, encoded: &Encoded, rows: &Tensor, spans: &Spans, train: bool) -> Result<Tensor> {
         let words = encoded.words.index_select(0, rows); // [N, W, D]
         let spans = self.span_encoder.forward(&words, &spans.unsqueeze(1), train)?.squeeze_dim(1); // [N, span]
         Ok(self.entity_classifier.forward(&spans))
@@ -84,7 +84,7 @@ impl Extractor {
 
     /// `[P, relation classes]` logits of P candidate pairs: `rows` `[P]` picks each pair's
     /// sentence, `segments` `[P, 5, 2]` its L, e1, M, e2 and R.
-    pub fn relation_logits(&self, encoded: &Encoded, rows: &Tensor, segments: &Tensor, train: bool) -> Result<Tensor> {
+    pub fn relation_logits(&self, encoded: &Encoded, rows: &Tensor, segments: &Spans, train: bool) -> Result<Tensor> {
         let words = encoded.words.index_select(0, rows); // [P, W, D]
         let cls = encoded.cls.index_select(0, rows); // [P, D]
         let pair = self.pair_encoder.forward(&self.span_encoder, &words, segments, &cls, train)?; // [P, span]

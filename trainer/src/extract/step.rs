@@ -15,6 +15,7 @@
 //! waits for the device twice per batch (tags, then types), which the pipeline needs.
 
 use super::model::Extractor;
+use crate::model::span::Spans;
 use crate::runtime::device::upload;
 use anyhow::{Context, Result};
 use spe::corpus::labeled::{Entity, LabeledSentence, Relation};
@@ -119,7 +120,7 @@ pub fn run<R: Borrow<LabeledRow>>(
         let n = candidates.len() as i64;
         let rows_t = upload(&candidates.iter().map(|c| c.0 as i64).collect::<Vec<_>>(), &[n], device);
         let spans_flat: Vec<i64> = candidates.iter().flat_map(|c| [i64::from(c.1 .0), i64::from(c.1 .1)]).collect();
-        let logits = model.entity_logits(&encoded, &rows_t, &upload(&spans_flat, &[n, 2], device), train)?;
+        let logits = model.entity_logits(&encoded, &rows_t, &Spans::upload(&spans_flat, &[n, 2], device), train)?;
         if train {
             let gold: Vec<i64> = candidates.iter().map(|c| c.2).collect();
             losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[n], device)));
@@ -181,7 +182,7 @@ pub fn run<R: Borrow<LabeledRow>>(
                 [(0, a.0), a, (a.1, c.0), c, (c.1, n)].into_iter().flat_map(|(s, e)| [i64::from(s), i64::from(e)])
             })
             .collect();
-        let logits = model.relation_logits(&encoded, &rows_t, &upload(&segments, &[p, 5, 2], device), train)?;
+        let logits = model.relation_logits(&encoded, &rows_t, &Spans::upload(&segments, &[p, 5, 2], device), train)?;
         if train {
             let gold: Vec<i64> = pairs.iter().map(|c| c.3).collect();
             losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[p], device)));

@@ -6,7 +6,7 @@ use super::bert::Bert;
 use super::heads::Projection;
 use super::layers::unit_rows;
 use super::pair::{PairOutput, SpanPairEncoder};
-use super::span::SpanEncoder;
+use super::span::{SpanEncoder, Spans};
 use super::ModelConfig;
 use anyhow::Result;
 use tch::{nn, Tensor};
@@ -21,7 +21,7 @@ pub struct ViewInput {
     /// `[B, W]` position of each word's first sub-token.
     pub word_starts: Tensor,
     /// `[B, 5, 2]` word ranges of L, s1, M, s2, R.
-    pub segments: Tensor,
+    pub segments: Spans,
 }
 
 /// What the encoder computes for a view.

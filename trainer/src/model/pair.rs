@@ -10,7 +10,7 @@
 //! paper.
 
 use super::layers::{embedding, linear, INIT_STD};
-use super::span::{SpanConfig, SpanEncoder};
+use super::span::{SpanConfig, SpanEncoder, Spans};
 use anyhow::Result;
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -63,7 +63,7 @@ impl SpanPairEncoder {
         &self,
         span_encoder: &SpanEncoder,
         words: &Tensor,
-        segments: &Tensor,
+        segments: &Spans,
         cls: &Tensor,
         train: bool,
     ) -> Result<PairOutput> {
@@ -99,7 +99,7 @@ mod tests {
         let cls = Tensor::randn([b, d], (Kind::Float, Device::Cpu));
         // L, s1, M, s2, R of two sentences; the second has an empty L and an empty M.
         let segments =
-            Tensor::from_slice(&[0i64, 2, 2, 4, 4, 5, 5, 7, 7, 9, 0, 0, 0, 3, 3, 3, 3, 6, 6, 9]).view([b, 5, 2]);
+            Spans::upload(&[0i64, 2, 2, 4, 4, 5, 5, 7, 7, 9, 0, 0, 0, 3, 3, 3, 3, 6, 6, 9], &[b, 5, 2], Device::Cpu);
         let out = pair.forward(&span, &words, &segments, &cls, true).unwrap();
         assert_eq!(out.segments.size(), [b, 5, 6]);
         assert_eq!(out.attention.size(), [b, 5]);

@@ -2,7 +2,7 @@
 //! max-pooled over time, followed by an MLP.
 
 use super::layers::Dense;
-use anyhow::{Context, Result};
+use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -39,6 +39,36 @@ impl Default for SpanConfig {
     }
 }
 
+/// Spans as the span encoder takes them: `[B, S, 2]` half-open word ranges on the device,
+/// and the widest span's width in words, taken on the host where the ranges were made.
+/// The encoder gathers every span into that width; reading it back from the device
+/// instead would make the host wait for the device once per forward pass.
+#[derive(Debug)]
+pub struct Spans {
+    /// `[B, S, 2]` word ranges.
+    pub ranges: Tensor,
+    /// The largest `end - start` among them.
+    pub widest: i64,
+}
+
+impl Spans {
+    /// `flat` (start, end, start, end, …) as a tensor of `shape` on `device`.
+    pub fn upload(flat: &[i64], shape: &[i64], device: tch::Device) -> Spans {
+        let widest = flat.chunks_exact(2).map(|r| r[1] - r[0]).max().unwrap_or(0);
+        Spans { ranges: crate::runtime::device::upload(flat, shape, device), widest }
+    }
+
+    /// The same spans, sharing the device memory.
+    pub fn shallow_clone(&self) -> Spans {
+        Spans { ranges: self.ranges.shallow_clone(), widest: self.widest }
+    }
+
+    /// The spans with one more axis at `dim` (`[N, 2]` -> `[N, 1, 2]` for one span a row).
+    pub fn unsqueeze(&self, dim: i64) -> Spans {
+        Spans { ranges: self.ranges.unsqueeze(dim), widest: self.widest }
+    }
+}
+
 /// CNN + max-pool + MLP over the word vectors of a span.
 #[derive(Debug)]
 pub struct SpanEncoder {
@@ -60,15 +90,15 @@ impl SpanEncoder {
 
     /// `words`: `[B, W, D]` word vectors; `spans`: `[B, S, 2]` half-open word ranges
     /// (empty ones allowed) → `[B, S, size]`.
-    pub fn forward(&self, words: &Tensor, spans: &Tensor, train: bool) -> Result<Tensor> {
+    pub fn forward(&self, words: &Tensor, spans: &Spans, train: bool) -> Result<Tensor> {
         let (b, w, d) = words.size3()?;
-        let (_, s, _) = spans.size3()?;
+        let (_, s, _) = spans.ranges.size3()?;
         let device = words.device();
-        let start = spans.select(2, 0); // [B, S]
-        let len = spans.select(2, 1) - &start; // [B, S]
+        let start = spans.ranges.select(2, 0); // [B, S]
+        let len = spans.ranges.select(2, 1) - &start; // [B, S]
         let longest_kernel = self.convs.iter().map(|(k, _)| *k).max().unwrap_or(1);
-        // The one host read of the pass: the widest span sets the gather's width.
-        let width = len.max().f_int64_value(&[]).context("cannot read the longest span")?.max(longest_kernel);
+        ensure!((0..=w).contains(&spans.widest), "a span of {} words in a sentence of {w}", spans.widest);
+        let width = spans.widest.max(longest_kernel);
         // [B, S, width]: the word index of each place in each span, and whether it is real.
         let offsets = Tensor::arange(width, (Kind::Int64, device)).view([1, 1, width]);
         let index = (start.unsqueeze(2) + &offsets).clamp(0, w - 1);
@@ -116,9 +146,9 @@ mod tests {
         (vs, encoder)
     }
 
-    fn spans(ranges: &[(i64, i64)]) -> Tensor {
+    fn spans(ranges: &[(i64, i64)]) -> Spans {
         let flat: Vec<i64> = ranges.iter().flat_map(|&(s, e)| [s, e]).collect();
-        Tensor::from_slice(&flat).view([1, ranges.len() as i64, 2])
+        Spans::upload(&flat, &[1, ranges.len() as i64, 2], Device::Cpu)
     }
 
     /// The encoding of `range` of `words` `[1, W, D]`, in a batch with a span as long as the
@@ -159,6 +189,16 @@ mod tests {
         assert!(again.select(1, 0).allclose(&out.select(1, 0), 1e-5, 1e-6, false));
         // An empty span reads no word at all.
         assert!(again.select(1, 1).allclose(&out.select(1, 1), 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn the_widest_span_is_taken_on_the_host_and_checked_against_the_sentence() {
+        let spans = Spans::upload(&[0, 3, 2, 2, 1, 6], &[1, 3, 2], Device::Cpu);
+        assert_eq!(spans.widest, 5);
+        let (_vs, encoder) = encoder(vec![2]);
+        let words = Tensor::randn([1, 4, D], (Kind::Float, Device::Cpu));
+        let err = encoder.forward(&words, &spans, false).unwrap_err().to_string();
+        assert_eq!(err, "a span of 5 words in a sentence of 4");
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A micro-batch on the model's device: the host [`Batch`] of the loader copied into
 //! tensors, the two CSPO views as [`ViewInput`]s and each view's TBO and SPO targets.
 
+use crate::model::span::Spans;
 use crate::model::ViewInput;
 use crate::runtime::device::upload;
 use spe::batch::{Batch, SpoBatch, TboBatch};
@@ -44,7 +45,7 @@ impl DeviceBatch {
         let (b, t, w) = (batch.rows as i64, batch.seq_len as i64, batch.words as i64);
         let attention_mask = upload(&batch.attention_mask, &[b, t], device);
         let word_starts = upload(&batch.word_starts, &[b, w], device);
-        let segments = upload(&batch.segments, &[b, 5, 2], device);
+        let segments = Spans::upload(&batch.segments, &[b, 5, 2], device);
         let view = |i: usize| ViewInput {
             input_ids: upload(&batch.views[i].input_ids, &[b, t], device),
             attention_mask: attention_mask.shallow_clone(),
