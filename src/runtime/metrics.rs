@@ -72,30 +72,47 @@ pub fn read<T: DeserializeOwned>(out: &Path) -> Result<Vec<T>> {
         .collect()
 }
 
-/// Rows and real tokens since the last logged step, and the time they took.
+/// Rows, real tokens and model FLOPs since the last logged step, and the time they took.
 pub struct Throughput {
     since: Instant,
     rows: usize,
     tokens: usize,
+    flops: f64,
+}
+
+/// Throughput over a window of steps.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Rates {
+    /// Rows a second.
+    pub samples_per_s: f64,
+    /// Real (unpadded) tokens a second.
+    pub tokens_per_s: f64,
+    /// Model FLOPs a second, counted as the trainer's model defines them.
+    pub model_flops_per_s: f64,
 }
 
 impl Default for Throughput {
     fn default() -> Self {
-        Throughput { since: Instant::now(), rows: 0, tokens: 0 }
+        Throughput { since: Instant::now(), rows: 0, tokens: 0, flops: 0.0 }
     }
 }
 
 impl Throughput {
-    /// Counts a micro-batch.
-    pub fn add(&mut self, rows: usize, tokens: usize) {
+    /// Counts a micro-batch of `rows` rows, `tokens` real tokens and `flops` model FLOPs.
+    pub fn add(&mut self, rows: usize, tokens: usize, flops: f64) {
         self.rows += rows;
         self.tokens += tokens;
+        self.flops += flops;
     }
 
-    /// Rows and tokens per second since the last [`Throughput::restart`].
-    pub fn rates(&self) -> (f64, f64) {
+    /// The rates since the last [`Throughput::restart`].
+    pub fn rates(&self) -> Rates {
         let seconds = self.since.elapsed().as_secs_f64().max(1e-9);
-        (self.rows as f64 / seconds, self.tokens as f64 / seconds)
+        Rates {
+            samples_per_s: self.rows as f64 / seconds,
+            tokens_per_s: self.tokens as f64 / seconds,
+            model_flops_per_s: self.flops / seconds,
+        }
     }
 
     /// Starts a new window.

@@ -1,102 +1,121 @@
-//! Training throughput of the paper's model (BERT-base, span and span-pair encoders, all
-//! three objectives with MoCo) at sequence length 128, in samples per second (criterion's
-//! "elem/s"; tokens per second are 128 times that). One iteration is one optimizer step on
-//! a micro-batch: both views through the query encoder and the heads, both views through
-//! the key encoder, backward, clipping, AdamW, momentum update and enqueue.
+//! Training throughput and model FLOP utilisation of `spe train` on real Wikipedia shards:
+//! the paper's model (BERT-base, span and span-pair encoders, TBO, SPO and CSPO with MoCo)
+//! at the paper's global batch of 256 rows, through the real trainer (loader, gradient
+//! accumulation, clipping, AdamW, momentum update, queues). It prints samples/s, real tokens/s,
+//! model TFLOP/s (see `spe_trainer::train::flops`) and MFU against the device's dense bf16
+//! peak, averaged over every step after the first (the warm-up).
 //!
-//! Run with `cargo bench -p spe-trainer --bench train`. `SPE_BENCH_DEVICE` picks the
-//! device (`cpu`, `cuda`; CUDA where there is one by default, with bf16 autocast) and
-//! `SPE_BENCH_BATCH` the micro-batch (16 by default).
+//! ```text
+//! cargo bench -p spe-trainer --bench train
+//! ```
+//!
+//! Environment: `SPE_BENCH_DEVICE` (`cpu`, `cuda`; CUDA where there is one), `SPE_BENCH_SHARDS`
+//! (a pre-training output; by default the bundled Wikipedia sample, prepared here),
+//! `SPE_BENCH_BATCH` (the global batch: 256 on CUDA, 16 on the CPU, where one step of
+//! BERT-base takes about 20 s a 16 rows), `SPE_BENCH_MICRO` (the micro-batch: the whole batch
+//! on CUDA, 16 on the CPU), `SPE_BENCH_STEPS` (20 on CUDA, 3 on the CPU),
+//! `SPE_BENCH_PEAK_TFLOPS` (989, an H100's or H200's dense bf16 peak), and `SPE_BENCH_DUMP`
+//! (a file to write the micro-batches of the run to, for `benches/torch_reference.py`).
+//! Under `cargo test` it trains the tiny model for two steps, to show that it works.
 
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use spe::batch::collate;
-use spe::sample::{Inputs, Span, SpanPair, SpoTarget, TboTarget};
-use spe::tokenize::SpecialIds;
-use spe_trainer::model::{Encoder, Heads};
-use spe_trainer::runtime::device::{autocast_bfloat16, parse_device};
-use spe_trainer::runtime::optim::AdamW;
-use spe_trainer::train::device_batch::DeviceBatch;
-use spe_trainer::train::moco::Moco;
-use spe_trainer::train::objectives::losses;
-use spe_trainer::train::TrainConfig;
-use tch::nn;
+use spe::batch::loader::ShardSet;
+use spe::config::Override;
+use spe::corpus::wiki::WikiInput;
+use spe::counts::plural;
+use spe::prep::{PrepConfig, PrepOptions};
+use spe_trainer::runtime::device::parse_device;
+use spe_trainer::train::flops::rate;
+use spe_trainer::train::{self, TrainOptions};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tch::Tensor;
 
-const SEQ_LEN: usize = 128;
-
-/// A row of exactly 128 sub-tokens: 84 words alternating one and two pieces, a span pair
-/// of 4 and 5 words, 19 TBO pieces and two permuted segments, as the sampler makes them.
-fn row(seed: usize) -> Inputs {
-    let mut input_ids = vec![101];
-    let mut word_starts = Vec::new();
-    let mut bounds = Vec::new();
-    while input_ids.len() < SEQ_LEN - 1 {
-        let pieces = if word_starts.len() % 2 == 0 || input_ids.len() == SEQ_LEN - 2 { 1 } else { 2 };
-        word_starts.push(input_ids.len() as i32);
-        bounds.push((input_ids.len(), input_ids.len() + pieces));
-        for p in 0..pieces {
-            input_ids.push((1000 + (seed * 7919 + input_ids.len() * 31 + p) % 27000) as i32);
-        }
-    }
-    input_ids.push(102);
-    let pair = SpanPair { s1: Span { start: 10, end: 14 }, s2: Span { start: 40, end: 45 } };
-    let in_pair = |w: usize| pair.s1.contains(w as u32) || pair.s2.contains(w as u32);
-    let mut target_mask = vec![false; SEQ_LEN];
-    let mut context_mask = vec![false; SEQ_LEN];
-    for (w, &(s, e)) in bounds.iter().enumerate() {
-        let mask = if in_pair(w) { &mut target_mask } else { &mut context_mask };
-        mask[s..e].fill(true);
-    }
-    let tbo = bounds
-        .iter()
-        .filter(|(s, e)| e - s == 2)
-        .step_by(2)
-        .take(19)
-        .map(|&(s, _)| TboTarget { position: s as i32 + 1, label: input_ids[s + 1], anchor: s as i32, offset: 1 })
-        .collect();
-    let spo = vec![SpoTarget { segment: 0, label: (seed % 6) as i8 }, SpoTarget { segment: 3, label: 2 }];
-    Inputs { input_ids, word_starts, pair, spo, tbo, target_mask, context_mask }
+fn repo(path: &str) -> PathBuf {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/..")).join(path)
 }
 
-fn train_step(c: &mut Criterion) {
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name).ok().map_or(default, |v| v.parse().unwrap_or_else(|_| panic!("{name}={v} is not a number")))
+}
+
+/// The bundled Wikipedia sample as pre-training shards in `dir`.
+fn wiki_shards(dir: &Path) -> PathBuf {
+    let out = dir.join("enwiki-sample");
+    let inputs = WikiInput::pair(vec![repo("data/sample/enwiki-sample-multistream.xml.bz2")], Vec::new()).unwrap();
+    let options = PrepOptions { out: out.clone(), threads: 0, force: true };
+    spe::prep::wiki(inputs, &PrepConfig::for_corpus("wiki"), &options).unwrap();
+    out
+}
+
+/// Writes the first `count` micro-batches the run read, as the trainer's loader gives them
+/// (same configuration and seed), for the PyTorch reference: per micro-batch `k`, the token
+/// ids of both views (`k.target`, `k.context`) and the attention mask (`k.mask`).
+fn dump_batches(shards: &Path, options: &TrainOptions, count: usize, path: &Path) {
+    let config = train::load_config(options).unwrap();
+    let set = Arc::new(ShardSet::open(&[shards.to_path_buf()]).unwrap());
+    let mut stream = set.stream(&config.loader, config.seed, 0).unwrap();
+    let mut tensors = Vec::new();
+    for k in 0..count {
+        let batch = stream.next_batch().unwrap();
+        let shape = [batch.rows as i64, batch.seq_len as i64];
+        tensors.push((format!("{k}.target"), Tensor::from_slice(&batch.views[0].input_ids).view(shape)));
+        tensors.push((format!("{k}.context"), Tensor::from_slice(&batch.views[1].input_ids).view(shape)));
+        tensors.push((format!("{k}.mask"), Tensor::from_slice(&batch.attention_mask).view(shape)));
+    }
+    Tensor::write_safetensors(&tensors, path).unwrap();
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
     let device = parse_device(std::env::var("SPE_BENCH_DEVICE").ok().as_deref()).unwrap();
-    let micro_batch: usize = std::env::var("SPE_BENCH_BATCH").ok().map_or(16, |b| b.parse().unwrap());
-    let config = TrainConfig::default();
-    let special = SpecialIds { cls: 101, sep: 102, mask: 103 };
-    let rows: Vec<Inputs> = (0..micro_batch).map(row).collect();
-    let batch = collate(&rows, &special);
-    assert_eq!(batch.seq_len, SEQ_LEN);
+    let cuda = device.is_cuda();
+    let batch: u64 = env_or("SPE_BENCH_BATCH", if cuda { 256 } else { 16 });
+    let micro: u64 = env_or("SPE_BENCH_MICRO", if cuda { batch } else { 16.min(batch) });
+    let steps: u64 = if bench { env_or("SPE_BENCH_STEPS", if cuda { 20 } else { 3 }) } else { 2 };
+    let peak: f64 = env_or("SPE_BENCH_PEAK_TFLOPS", 989.0);
 
-    tch::manual_seed(1);
-    let vs = nn::VarStore::new(device);
-    let encoder = Encoder::new(&vs.root(), &config.model);
-    let heads = Heads::new(&vs.root(), &config.model);
-    let mut moco = Moco::new(&vs, &config.model, &config.moco, device).unwrap();
-    let mut optimizer = AdamW::new(&vs, &config.optim);
-    let autocast = device.is_cuda() && config.optim.bf16;
-    if autocast {
-        autocast_bfloat16();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = std::env::var_os("SPE_BENCH_SHARDS").map_or_else(|| wiki_shards(dir.path()), PathBuf::from);
+    let set = |key: &str, value: u64| Override::new(key, value as i64);
+    let options = TrainOptions {
+        shards: vec![shards.clone()],
+        out: dir.path().join("run"),
+        init: None,
+        // The paper's set-up (the built-in defaults), or the tiny model under `cargo test`.
+        config: (!bench).then(|| repo("pipelines/train-tiny.toml")),
+        overrides: vec![
+            set("optim.steps", steps),
+            set("optim.batch_size", batch),
+            set("loader.micro_batch", micro),
+            set("log_every", 1),
+            set("checkpoint_every", steps),
+        ],
+        objectives: None,
+        device: std::env::var("SPE_BENCH_DEVICE").ok(),
+        resume: false,
+        force: false,
+        progress: false,
+    };
+    let summary = train::run(&options).unwrap();
+    assert_eq!(summary.records.len() as u64, steps);
+
+    let timed = &summary.records[1..];
+    let mean = |f: fn(&train::metrics::StepRecord) -> f64| timed.iter().map(f).sum::<f64>() / timed.len() as f64;
+    let (samples, tokens, tflops) =
+        (mean(|r| r.samples_per_s), mean(|r| r.tokens_per_s), mean(|r| r.model_tflops_per_s));
+    println!(
+        "spe train, {} on {device:?}: global batch {batch}, micro-batch {micro}, {} after one warm-up step",
+        if bench { "BERT-base (the paper's set-up)" } else { "the tiny model" },
+        plural(timed.len() as u64, "timed step")
+    );
+    println!("  {samples:.1} samples/s, {tokens:.0} real tokens/s, {} of model FLOPs", rate(tflops * 1e12));
+    if cuda {
+        println!("  MFU {:.1}% of {peak} TFLOP/s", 100.0 * tflops / peak);
     }
-
-    let mut group = c.benchmark_group("train");
-    group.throughput(Throughput::Elements(micro_batch as u64));
-    group.sample_size(10);
-    group.bench_function(format!("bert_base_seq128_step_{micro_batch}_{device:?}"), |b| {
-        b.iter(|| {
-            let device_batch = DeviceBatch::new(&batch, device);
-            let result = tch::autocast(autocast, || {
-                losses(&encoder, &heads, Some(&moco), &device_batch, &config.objectives).unwrap()
-            });
-            result.total.backward();
-            optimizer.clip_gradients(config.optim.clip_norm);
-            optimizer.step(1e-4);
-            moco.momentum_update(&vs);
-            moco.enqueue(result.keys.as_ref().unwrap());
-            // Wait for the device so that each iteration is timed whole.
-            f64::try_from(result.total).unwrap()
-        })
-    });
-    group.finish();
+    if let Some(path) = std::env::var_os("SPE_BENCH_DUMP") {
+        let accumulation = train::load_config(&options).unwrap().accumulation().unwrap() as u64;
+        let micro_batches = (steps * accumulation) as usize;
+        dump_batches(&shards, &options, micro_batches, Path::new(&path));
+        println!("  the run's {micro_batches} micro-batches written to {}", Path::new(&path).display());
+    }
 }
-
-criterion_group!(benches, train_step);
-criterion_main!(benches);

@@ -3,6 +3,7 @@
 
 use super::objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
+use spe::runtime::metrics::Rates;
 
 /// What one logged step measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +26,10 @@ pub struct StepRecord {
     pub samples_per_s: f64,
     /// Real (unpadded) tokens per second since the previous logged step.
     pub tokens_per_s: f64,
+    /// The sentence encoder's FLOPs per second since the previous logged step, in TFLOP/s
+    /// (see [`super::flops`]); absent from runs of earlier versions.
+    #[serde(default)]
+    pub model_tflops_per_s: f64,
     /// Seconds since this invocation started.
     pub elapsed_s: f64,
 }
@@ -38,8 +43,7 @@ impl StepRecord {
         losses: [Option<f64>; 3],
         weights: &ObjectiveConfig,
         grad_norm: f64,
-        samples_per_s: f64,
-        tokens_per_s: f64,
+        rates: Rates,
         elapsed_s: f64,
     ) -> StepRecord {
         let [tbo, spo, cspo] = losses;
@@ -47,7 +51,19 @@ impl StepRecord {
             .iter()
             .filter_map(|(l, w)| l.map(|l| l * w))
             .sum();
-        StepRecord { step, lr, loss, tbo, spo, cspo, grad_norm, samples_per_s, tokens_per_s, elapsed_s }
+        StepRecord {
+            step,
+            lr,
+            loss,
+            tbo,
+            spo,
+            cspo,
+            grad_norm,
+            samples_per_s: rates.samples_per_s,
+            tokens_per_s: rates.tokens_per_s,
+            model_tflops_per_s: rates.model_flops_per_s / 1e12,
+            elapsed_s,
+        }
     }
 
     /// The losses, `loss L tbo T spo S cspo C` (the objectives that are on).
@@ -59,13 +75,14 @@ impl StepRecord {
     /// The terminal line of the record.
     pub fn line(&self, total: u64) -> String {
         format!(
-            "step {}/{total} {} lr {:.3e} |g| {:.2} {:.1} samples/s {:.0} tokens/s",
+            "step {}/{total} {} lr {:.3e} |g| {:.2} {:.1} samples/s {:.0} tokens/s {}",
             self.step,
             self.losses(),
             self.lr,
             self.grad_norm,
             self.samples_per_s,
-            self.tokens_per_s
+            self.tokens_per_s,
+            super::flops::rate(self.model_tflops_per_s * 1e12)
         )
     }
 }

@@ -10,6 +10,7 @@
 
 pub mod checkpoint;
 pub mod device_batch;
+pub mod flops;
 pub mod metrics;
 pub mod moco;
 pub mod objectives;
@@ -244,6 +245,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let start_step = step;
     let mut records = Vec::new();
     let mut throughput = Throughput::default();
+    let model_flops = flops::BertFlops::of(&config.model.bert);
     let mut skipped = 0u64;
     let run_start = Instant::now();
 
@@ -259,7 +261,8 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         let mut keys = Vec::with_capacity(accumulation);
         for micro in 0..accumulation {
             let batch = stream.next_batch()?;
-            throughput.add(batch.rows, batch.tokens);
+            let lengths = flops::row_lengths(&batch.attention_mask, batch.seq_len);
+            throughput.add(batch.rows, batch.tokens, model_flops.micro_batch(lengths, moco.is_some()));
             tch::manual_seed(micro_seed(config.seed, step, micro));
             let at = || format!("step {}, micro-batch {} of {accumulation}", step + 1, micro + 1);
             let result = guard(at, || {
@@ -323,15 +326,13 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
 
         // Log.
         if step % config.log_every == 0 || step == total {
-            let (samples_per_s, tokens_per_s) = throughput.rates();
             let record = StepRecord::new(
                 step,
                 lr,
                 step_losses.means()?,
                 &config.objectives,
                 grad_norm,
-                samples_per_s,
-                tokens_per_s,
+                throughput.rates(),
                 run_start.elapsed().as_secs_f64(),
             );
             let losses = [Some(record.loss), record.tbo, record.spo, record.cspo];
