@@ -30,6 +30,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// The split names, in the order they are written.
 pub const SPLITS: [&str; 3] = ["train", "dev", "test"];
@@ -122,7 +123,7 @@ pub fn run(
     }
     let format = inputs.format(config.labels.format)?;
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
+    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?);
     let names: Vec<&str> = inputs.splits.iter().map(|(name, _)| name.as_str()).collect();
     let _lock = prepare_output(&options.out, options.force, &names)?;
     let config_json = serde_json::to_value(config)?;
@@ -137,7 +138,8 @@ pub fn run(
         let folder = split_dir(name);
         let dir = options.out.join(&folder);
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let writer = ShardWriter::<LabeledRow>::new(&dir, config.shard.clone(), metadata.clone())?;
+        let writer =
+            ShardWriter::<LabeledRow>::new(&dir, config.shard.clone(), metadata.clone())?.with_pool(pool.clone());
         let reader = LabeledReader::open(path, format, &config.read, &config.labels, inputs.documents.as_deref())?;
         let split = write_split(reader, writer, &tokenizer, &pool, config, &mut seen.split(name, format))
             .with_context(|| format!("split {name} ({})", path.display()))?;

@@ -39,6 +39,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The configuration of a `spe prep` run: one section per stage (`pipelines/*.toml`).
@@ -172,7 +173,7 @@ pub fn run(
         sampler: &sampler,
         seed: config.seed,
     };
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?;
+    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?);
     let _lock = prepare_output(&options.out, options.force, &[])?;
 
     let mut config_json = serde_json::to_value(config)?;
@@ -181,7 +182,8 @@ pub fn run(
         config_json.as_object_mut().map(|sections| sections.remove("labels"));
     }
     let metadata = shard_metadata(SCHEMA_VERSION, &tokenizer, &config_json, corpus);
-    let writer = ShardWriter::<crate::sample::Sample>::new(&options.out, config.shard.clone(), metadata)?;
+    let writer = ShardWriter::<crate::sample::Sample>::new(&options.out, config.shard.clone(), metadata)?
+        .with_pool(pool.clone());
     let queue = config.pipeline.queue_batches.max(1);
     let (doc_tx, doc_rx) = sync_channel::<Vec<Document>>(queue);
     let (sample_tx, sample_rx) = sync_channel(queue);
