@@ -11,9 +11,9 @@
 //!
 //! Environment: `SPE_BENCH_DEVICE` (`cpu`, `cuda`; CUDA where there is one), `SPE_BENCH_SHARDS`
 //! (a pre-training output; by default the bundled Wikipedia sample, prepared here),
-//! `SPE_BENCH_BATCH` (the global batch: 256 on CUDA, 16 on the CPU, where one step of
-//! BERT-base takes about 20 s a 16 rows), `SPE_BENCH_MICRO` (the micro-batch: the whole batch
-//! on CUDA, 16 on the CPU), `SPE_BENCH_STEPS` (20 on CUDA, 3 on the CPU),
+//! `SPE_BENCH_BATCH` (the global batch: 256 on CUDA, 16 on the CPU, where a step of BERT-base
+//! on 16 real rows takes about 6 s on 2 cores), `SPE_BENCH_MICRO` (the micro-batch: the whole
+//! batch on CUDA, 16 on the CPU), `SPE_BENCH_STEPS` (20 on CUDA, 3 on the CPU),
 //! `SPE_BENCH_PEAK_TFLOPS` (989, an H100's or H200's dense bf16 peak), and `SPE_BENCH_DUMP`
 //! (a file to write the micro-batches of the run to, for `benches/torch_reference.py`).
 //! Under `cargo test` it trains the tiny model for two steps, to show that it works.
