@@ -44,16 +44,17 @@ for input in "${inputs[@]}"; do
             echo "$kib" | awk '{print $1 / 1024}' >> "$work/mem-$name"
         done
     done
+    declare -A med
     for bin in "${bins[@]}"; do
         name=$(basename "$bin")
         for m in wall cpu mem; do
-            eval "${m}_${name//-/_}=$(median < "$work/$m-$name")"
+            med[$m-$name]=$(median < "$work/$m-$name")
         done
         printf '%-32s %-12s %10.3f %10.3f %10.0f\n' "$(basename "$input")" "$name" \
-            "$(median < "$work/wall-$name")" "$(median < "$work/cpu-$name")" "$(median < "$work/mem-$name")"
+            "${med[wall-$name]}" "${med[cpu-$name]}" "${med[mem-$name]}"
     done
-    awk -v a="$wall_spe" -v b="$wall_spe_trainer" -v c="$cpu_spe" -v d="$cpu_spe_trainer" \
-        -v e="$mem_spe" -v f="$mem_spe_trainer" \
+    awk -v a="${med[wall-spe]}" -v b="${med[wall-spe-trainer]}" -v c="${med[cpu-spe]}" \
+        -v d="${med[cpu-spe-trainer]}" -v e="${med[mem-spe]}" -v f="${med[mem-spe-trainer]}" \
         'BEGIN {printf "%-32s %-12s %9.1fx %9.1fx %9.1fx\n", "", "ratio", b / a, d / c, f / e}'
     # Only the run log (its timings) may differ.
     diff -r -x _run.json "$work/out-spe" "$work/out-spe-trainer" > /dev/null ||

@@ -155,6 +155,18 @@ pub enum TorchCommand {
     Predict(PredictArgs),
 }
 
+impl TorchCommand {
+    /// The subcommand's name, as typed.
+    pub fn name(&self) -> &'static str {
+        match self {
+            TorchCommand::Train(_) => "train",
+            TorchCommand::Finetune(_) => "finetune",
+            TorchCommand::Evaluate(_) => "evaluate",
+            TorchCommand::Predict(_) => "predict",
+        }
+    }
+}
+
 /// Flags of `spe evaluate`.
 #[derive(Args)]
 pub struct EvaluateArgs {

@@ -18,18 +18,6 @@ use std::process::Command;
 /// The companion executable's file name.
 pub const TRAINER: &str = "spe-trainer";
 
-impl TorchCommand {
-    /// The subcommand's name, as typed.
-    pub fn name(&self) -> &'static str {
-        match self {
-            TorchCommand::Train(_) => "train",
-            TorchCommand::Finetune(_) => "finetune",
-            TorchCommand::Evaluate(_) => "evaluate",
-            TorchCommand::Predict(_) => "predict",
-        }
-    }
-}
-
 /// Where `spe-trainer` must be: beside the running `spe` (both land in `target/release/`, or
 /// in the same `bin/` when installed).
 pub fn trainer_path() -> Result<PathBuf> {

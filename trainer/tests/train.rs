@@ -191,22 +191,16 @@ fn losses_fall_when_overfitting_a_few_rows() {
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
-    let no_dropout = |key: &'static str| (key, toml::Value::Float(0.0));
-    let run = options(
-        &shards,
-        &dir.path().join("run"),
-        &[
-            ("optim.steps", 80.into()),
-            ("optim.batch_size", 16.into()),
-            ("loader.micro_batch", 16.into()),
-            ("optim.learning_rate", toml::Value::Float(3e-3)),
-            ("log_every", 1.into()),
-            ("moco.queue_size", 64.into()),
-            no_dropout("model.bert.hidden_dropout_prob"),
-            no_dropout("model.bert.attention_probs_dropout_prob"),
-            no_dropout("model.span.dropout"),
-        ],
-    );
+    let mut set = vec![
+        ("optim.steps", 80.into()),
+        ("optim.batch_size", 16.into()),
+        ("loader.micro_batch", 16.into()),
+        ("optim.learning_rate", toml::Value::Float(3e-3)),
+        ("log_every", 1.into()),
+        ("moco.queue_size", 64.into()),
+    ];
+    set.extend(no_dropout());
+    let run = options(&shards, &dir.path().join("run"), &set);
     let summary = trainer::run(&run).unwrap();
     let records = &summary.records;
     assert_eq!(records.len(), 80);
@@ -257,9 +251,7 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
 
     // Interrupted after step 3: the later checkpoint and metrics never happened.
     let cut = dir.path().join("cut");
-    copy_dir(&whole, &cut);
-    std::fs::remove_dir_all(cut.join("checkpoints/step-00000006")).unwrap();
-    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
+    interrupted_copy(&whole, &cut, "step-00000006");
     let mut resume = options(&shards, &cut, &set);
     resume.resume = true;
     let resumed = trainer::run(&resume).unwrap();
@@ -387,6 +379,19 @@ fn a_vocabulary_mismatch_is_refused_before_training() {
     assert!(err.contains("vocabulary of 28996 entries, but the model's has 30522 (from --init)"), "{err}");
 }
 
+/// Overrides that turn every dropout of the model off.
+fn no_dropout() -> [(&'static str, toml::Value); 3] {
+    ["model.bert.hidden_dropout_prob", "model.bert.attention_probs_dropout_prob", "model.span.dropout"]
+        .map(|key| (key, toml::Value::Float(0.0)))
+}
+
+/// `run` copied to `cut` as if interrupted before `checkpoint` (its last) and the export.
+fn interrupted_copy(run: &Path, cut: &Path, checkpoint: &str) {
+    copy_dir(run, cut);
+    std::fs::remove_dir_all(cut.join("checkpoints").join(checkpoint)).unwrap();
+    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
+}
+
 fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
@@ -485,10 +490,7 @@ fn on_a_gpu_the_first_step_equals_the_cpus_and_bf16_training_learns_and_resumes(
     let out = shards(dir.path(), 40);
     let set = Arc::new(ShardSet::open(&[out]).unwrap());
     let batch = set.stream(&LoaderConfig { micro_batch: 8, ..Default::default() }, 1, 0).unwrap().next_batch().unwrap();
-    let no_dropout =
-        ["model.bert.hidden_dropout_prob", "model.bert.attention_probs_dropout_prob", "model.span.dropout"]
-            .map(|key| (key, toml::Value::Float(0.0)));
-    let config = trainer::load_config(&options(dir.path(), dir.path(), &no_dropout)).unwrap();
+    let config = trainer::load_config(&options(dir.path(), dir.path(), &no_dropout())).unwrap();
     let weights = ObjectiveConfig { tbo: 1.0, spo: 1.0, cspo: 1.0 };
     let first_losses = |device: Device, from: Option<(&nn::VarStore, &Moco)>| {
         tch::manual_seed(3);
@@ -544,9 +546,7 @@ fn on_a_gpu_the_first_step_equals_the_cpus_and_bf16_training_learns_and_resumes(
 
     // Interrupted after step 150, then resumed on CUDA: it continues to step 300.
     let cut = dir.path().join("cut");
-    copy_dir(&run, &cut);
-    std::fs::remove_dir_all(cut.join("checkpoints/step-00000300")).unwrap();
-    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
+    interrupted_copy(&run, &cut, "step-00000300");
     let mut resume = options(&wiki, &cut, &set);
     resume.init = Some(bert);
     resume.device = Some("cuda".into());
