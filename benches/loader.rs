@@ -27,7 +27,8 @@ fn shards(dir: &Path) -> PathBuf {
     };
     config.shard.row_group_rows = 1024;
     let out = dir.join("shards");
-    spe::prep::text(vec![input], &config, &PrepOptions { out: out.clone(), threads: 0, force: true }).unwrap();
+    spe::prep::text(vec![input], &config, &PrepOptions { out: out.clone(), threads: 0, force: true, partition: None })
+        .unwrap();
     out
 }
 

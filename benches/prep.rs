@@ -105,7 +105,7 @@ fn pipeline(c: &mut Criterion) {
     group.throughput(Throughput::Elements(20 * sentences().len() as u64));
     group.sample_size(10);
     for threads in [1, 2] {
-        let options = PrepOptions { out: dir.path().join("out"), threads, force: true };
+        let options = PrepOptions { out: dir.path().join("out"), threads, force: true, partition: None };
         group.bench_function(format!("prep_text_{threads}_threads"), |b| {
             b.iter(|| spe::prep::text(vec![input.clone()], &config, &options).unwrap().0.totals.samples)
         });

@@ -98,7 +98,7 @@ fn decompress(c: &mut Criterion) {
             b.iter(|| {
                 let raw = Box::new(std::io::Cursor::new(compressed.clone()));
                 let mut out = Vec::new();
-                ParallelBz2::new(raw, Boundaries::Scan, threads, "bench".into())
+                ParallelBz2::new(raw, Boundaries::Scan, 0, threads, "bench".into())
                     .unwrap()
                     .read_to_end(&mut out)
                     .unwrap();
@@ -163,7 +163,7 @@ fn pipeline(c: &mut Criterion) {
     group.throughput(throughput(&xml));
     group.sample_size(10);
     for threads in [1, 2] {
-        let options = PrepOptions { out: dir.path().join("out"), threads, force: true };
+        let options = PrepOptions { out: dir.path().join("out"), threads, force: true, partition: None };
         group.bench_function(format!("prep_wiki_{threads}_threads"), |b| {
             b.iter(|| {
                 spe::prep::wiki(vec![WikiInput { dump: dump.clone(), index: None }], &config, &options)

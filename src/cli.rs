@@ -6,6 +6,7 @@ use crate::config::Override;
 use crate::corpus::wiki::WikiInput;
 use crate::counts::plural;
 use crate::prep::labeled::{LabeledInputs, SPLITS};
+use crate::prep::partition::Partition;
 use crate::prep::{self, PrepConfig, PrepOptions};
 use crate::sources::{verify_source, SourceManifest};
 use anyhow::Result;
@@ -49,6 +50,12 @@ enum Command {
         /// Do not hash the input files again.
         #[arg(long)]
         skip_inputs: bool,
+    },
+    /// Join the rank-R-of-N folders that the ranks of a partitioned `spe prep` wrote into
+    /// DIR into one output: checks every rank and writes DIR/_manifest.json over all shards.
+    Merge {
+        /// The --out the ranks were given.
+        dir: PathBuf,
     },
     /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split.
     Export {
@@ -336,12 +343,23 @@ impl SplitArgs {
     /// Writes the labeled shards, and the in-domain pre-training shards when asked.
     fn run(&self, corpus: &str, args: &PrepArgs) -> Result<()> {
         let config = args.config(corpus, self.overrides())?;
+        let options = args.options()?;
+        if let Some(p) = options.partition {
+            anyhow::bail!(
+                "spe prep {corpus} writes labeled splits, and its checks that no document is given twice or shared \
+                 by two splits need every document at once, so it runs on one machine (labeled corpora are small); \
+                 it was given rank {} of {} (from --rank, or from SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or \
+                 RANK in the environment)",
+                p.rank,
+                p.world_size
+            );
+        }
         let run = prep::labeled::run_with_pretraining(
             corpus,
             &self.inputs(),
             self.pretrain_out.as_deref(),
             &config,
-            &args.options(),
+            &options,
         )?;
         eprintln!("{}", run.summary());
         Ok(())
@@ -378,6 +396,14 @@ struct PrepArgs {
     /// Replace an existing output in --out.
     #[arg(long)]
     force: bool,
+    /// This machine's rank in a run shared by several: it prepares its share of the input
+    /// into OUT/rank-R-of-N/, and `spe merge OUT` joins the ranks [default: from
+    /// SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX or RANK, where set].
+    #[arg(long)]
+    rank: Option<u32>,
+    /// The number of ranks [default: SLURM_ARRAY_TASK_COUNT or WORLD_SIZE, where set].
+    #[arg(long)]
+    world_size: Option<u32>,
 }
 
 impl PrepArgs {
@@ -401,30 +427,37 @@ impl PrepArgs {
         PrepConfig::load(corpus, self.config.as_deref(), &overrides)
     }
 
-    fn options(&self) -> PrepOptions {
-        PrepOptions { out: self.out.clone(), threads: self.threads, force: self.force }
+    /// The run's options, with the rank of a partitioned run from the flags or the
+    /// scheduler's environment.
+    fn options(&self) -> Result<PrepOptions> {
+        let partition = Partition::resolve(self.rank, self.world_size)?.map(|(partition, origin)| {
+            let dir = self.out.join(partition.dir_name());
+            eprintln!("rank {} of {} (from {origin}): writing {}", partition.rank, partition.world_size, dir.display());
+            partition
+        });
+        Ok(PrepOptions { out: self.out.clone(), threads: self.threads, force: self.force, partition })
     }
 }
 
 fn prep_corpus(corpus: Corpus) -> Result<()> {
     match corpus {
         Corpus::Text { inputs, args } => {
-            let (manifest, log) = prep::text(inputs.input, &args.config("text", Vec::new())?, &args.options())?;
+            let (manifest, log) = prep::text(inputs.input, &args.config("text", Vec::new())?, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Books { inputs, args } => {
-            let (manifest, log) = prep::books(inputs.input, &args.config("books", Vec::new())?, &args.options())?;
+            let (manifest, log) = prep::books(inputs.input, &args.config("books", Vec::new())?, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Wiki { inputs, args, index } => {
             let inputs = WikiInput::pair(inputs.input, index)?;
-            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", Vec::new())?, &args.options())?;
+            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", Vec::new())?, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Nyt { labeled: true, splits, args, .. } => splits.run("nyt", &args)?,
         Corpus::Nyt { input, splits, args, .. } => {
             let config = args.config("nyt", splits.overrides())?;
-            let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options())?;
+            let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Ace05 { splits, args } => splits.run("ace05", &args)?,
@@ -458,6 +491,19 @@ fn run(cli: Cli, torch: impl FnOnce(TorchCommand) -> Result<()>) -> Result<ExitC
             }
             let (shards, rows) = (plural(report.shards as u64, "shard"), plural(report.rows, "row"));
             println!("{}: {shards} and {rows} match the manifest", dir.display());
+        }
+        Command::Merge { dir } => {
+            let (manifest, ranks) = crate::shard::merge::merge(&dir)?;
+            let t = &manifest.totals;
+            println!(
+                "{}: {} merged: {}, {}, {} in {}",
+                dir.display(),
+                plural(u64::from(ranks), "rank"),
+                plural(t.documents, "document"),
+                plural(t.sentences, "sentence"),
+                plural(t.samples, "sample"),
+                plural(manifest.shards.len() as u64, "shard"),
+            );
         }
         Command::Export { dir, out } => {
             for path in crate::export::dygie(&dir, &out)? {

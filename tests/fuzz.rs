@@ -15,7 +15,7 @@ use proptest::prelude::*;
 use spe::clean::{CleanConfig, Cleaner};
 use spe::corpus::labeled::{Format, LabelConfig, LabeledReader};
 use spe::corpus::wiki::dump::DumpReader;
-use spe::corpus::wiki::multistream::{read_index, ParallelBz2};
+use spe::corpus::wiki::multistream::{read_index, Boundaries, ParallelBz2};
 use spe::corpus::{BadRecordPolicy, ReadConfig};
 use std::io::Read;
 
@@ -253,9 +253,9 @@ proptest! {
         let index = dir.path().join("index.txt");
         let lines: Vec<String> = offsets.iter().map(|o| format!("{o}:1:Title")).collect();
         std::fs::write(&index, format!("{}\n{junk}", lines.join("\n"))).unwrap();
-        if let Ok((boundaries, _)) = read_index(&index) {
+        if let Ok((offsets, _)) = read_index(&index) {
             let dump = std::fs::File::open(repo("data/sample/enwiki-sample-multistream.xml.bz2")).unwrap();
-            if let Ok(mut decoded) = ParallelBz2::new(Box::new(dump), boundaries, 2, "fuzz".into()) {
+            if let Ok(mut decoded) = ParallelBz2::new(Box::new(dump), Boundaries::Index(offsets), 0, 2, "fuzz".into()) {
                 let mut sink = Vec::new();
                 let _ = decoded.read_to_end(&mut sink);
             }

@@ -6,6 +6,7 @@
 use super::input::{ByteProgress, Compression, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::count;
+use crate::prep::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -159,6 +160,17 @@ impl Source for BooksSource {
 
     fn progress(&self) -> (u64, u64) {
         self.progress.with_current(0)
+    }
+
+    fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
+        let (books, record) = partition.files(std::mem::take(&mut self.books).collect(), |(path, _)| path)?;
+        self.progress = ByteProgress::of(books.iter().map(|(p, _)| p.as_path()));
+        self.books = books.into_iter();
+        // Every rank walks the same trees; rank 0 alone counts the files that are not books.
+        if partition.rank != 0 {
+            self.report.skipped.clear();
+        }
+        Ok(record)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

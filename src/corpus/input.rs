@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -18,6 +19,21 @@ pub struct InputRecord {
     pub bytes: u64,
     /// SHA-256 of the file on disk, lowercase hex.
     pub sha256: String,
+    /// Where one rank of a partitioned run read part of the file alone: that part, which
+    /// `bytes` and `sha256` then describe.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<ByteRange>,
+}
+
+/// Part of a file: bytes `start..end` of a file of `file_bytes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ByteRange {
+    /// The first byte.
+    pub start: u64,
+    /// One past the last byte.
+    pub end: u64,
+    /// The size of the whole file.
+    pub file_bytes: u64,
 }
 
 /// Input bytes read so far and in all, for progress reports.
@@ -31,6 +47,11 @@ impl ByteProgress {
     /// Nothing read yet of the files at `paths`.
     pub fn of<'a>(paths: impl IntoIterator<Item = &'a Path>) -> ByteProgress {
         let total = paths.into_iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
+        ByteProgress { done: 0, total }
+    }
+
+    /// Nothing read yet of `total` bytes.
+    pub fn bytes(total: u64) -> ByteProgress {
         ByteProgress { done: 0, total }
     }
 
@@ -105,10 +126,30 @@ impl OpenInput {
         path: &Path,
         decode: impl FnOnce(Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>>,
     ) -> Result<OpenInput> {
+        OpenInput::open_range(path, None, decode)
+    }
+
+    /// Opens bytes `range` of `path` (the whole file where `None`) with the decoder that
+    /// `decode` wraps around the raw, checksummed bytes; the record describes that range.
+    pub fn open_range(
+        path: &Path,
+        range: Option<Range<u64>>,
+        decode: impl FnOnce(Box<dyn Read + Send>) -> Result<Box<dyn Read + Send>>,
+    ) -> Result<OpenInput> {
         refuse_special_files(path)?;
-        let file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
-        let digest = InputDigest::new(path);
-        let raw = Box::new(HashingReader { inner: file, digest: digest.clone() });
+        let mut file = File::open(path).with_context(|| format!("cannot open input {}", path.display()))?;
+        let range = match range {
+            Some(range) => {
+                file.seek(SeekFrom::Start(range.start))
+                    .with_context(|| format!("cannot seek in {}", path.display()))?;
+                let file_bytes = file.metadata()?.len();
+                Some(ByteRange { start: range.start, end: range.end.min(file_bytes), file_bytes })
+            }
+            None => None,
+        };
+        let digest = InputDigest::new(path, range);
+        let limit = range.map_or(u64::MAX, |r| r.end - r.start);
+        let raw = Box::new(HashingReader { inner: file.take(limit), digest: digest.clone() });
         let decoded = decode(raw)?;
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, decoded));
         skip_byte_order_mark(&mut *reader, path)?;
@@ -202,12 +243,13 @@ fn skip_byte_order_mark(reader: &mut dyn BufRead, path: &Path) -> Result<()> {
 #[derive(Clone)]
 pub struct InputDigest {
     path: PathBuf,
+    range: Option<ByteRange>,
     state: Arc<Mutex<(Sha256, u64)>>,
 }
 
 impl InputDigest {
-    fn new(path: &Path) -> Self {
-        InputDigest { path: path.to_path_buf(), state: Arc::new(Mutex::new((Sha256::new(), 0))) }
+    fn new(path: &Path, range: Option<ByteRange>) -> Self {
+        InputDigest { path: path.to_path_buf(), range, state: Arc::new(Mutex::new((Sha256::new(), 0))) }
     }
 
     /// Raw bytes of the file read so far, for progress reports.
@@ -222,20 +264,31 @@ impl InputDigest {
             let guard = self.state.lock().expect("digest lock");
             guard.clone()
         };
-        let size = std::fs::metadata(&self.path).with_context(|| format!("cannot stat {}", self.path.display()))?.len();
+        let (start, size) = match self.range {
+            Some(range) => (range.start, range.end - range.start),
+            None => (
+                0,
+                std::fs::metadata(&self.path).with_context(|| format!("cannot stat {}", self.path.display()))?.len(),
+            ),
+        };
         if seen < size {
             // A decoder may stop before the end of the raw file (trailing padding); the
-            // checksum still covers the whole file.
+            // checksum still covers the whole file (or range).
             let mut file = File::open(&self.path)?;
-            file.seek(SeekFrom::Start(seen))?;
-            seen += io::copy(&mut file, &mut HashWriter(&mut hasher))?;
+            file.seek(SeekFrom::Start(start + seen))?;
+            seen += io::copy(&mut file.take(size - seen), &mut HashWriter(&mut hasher))?;
         }
-        Ok(InputRecord { path: self.path.display().to_string(), bytes: seen, sha256: hex::encode(hasher.finalize()) })
+        Ok(InputRecord {
+            path: self.path.display().to_string(),
+            bytes: seen,
+            sha256: hex::encode(hasher.finalize()),
+            range: self.range,
+        })
     }
 }
 
 struct HashingReader {
-    inner: File,
+    inner: io::Take<File>,
     digest: InputDigest,
 }
 
@@ -268,9 +321,16 @@ pub fn sha256_bytes(bytes: &[u8]) -> String {
 
 /// SHA-256 of a whole file, lowercase hex.
 pub fn sha256_file(path: &Path) -> Result<String> {
+    sha256_range(path, 0..u64::MAX)
+}
+
+/// The SHA-256 of bytes `range` of a file (up to its end), lowercase hex.
+pub fn sha256_range(path: &Path, range: Range<u64>) -> Result<String> {
     let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
+    file.seek(SeekFrom::Start(range.start)).with_context(|| format!("cannot seek in {}", path.display()))?;
     let mut hasher = Sha256::new();
-    io::copy(&mut file, &mut HashWriter(&mut hasher)).with_context(|| format!("cannot read {}", path.display()))?;
+    io::copy(&mut file.take(range.end - range.start), &mut HashWriter(&mut hasher))
+        .with_context(|| format!("cannot read {}", path.display()))?;
     Ok(hex::encode(hasher.finalize()))
 }
 

@@ -7,6 +7,7 @@
 
 use super::input::{read_line_bounded, ByteProgress, Compression, ContentKind, Line, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
+use crate::prep::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -178,6 +179,13 @@ impl Source for TextSource {
 
     fn progress(&self) -> (u64, u64) {
         self.progress.with_current(self.current.as_ref().map_or(0, |f| f.input.digest.bytes_read()))
+    }
+
+    fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
+        let (files, record) = partition.files(std::mem::take(&mut self.files).collect(), PathBuf::as_path)?;
+        self.progress = ByteProgress::of(files.iter().map(PathBuf::as_path));
+        self.files = files.into_iter();
+        Ok(record)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -16,6 +16,7 @@
 
 pub mod labeled;
 pub mod output;
+pub mod partition;
 
 use crate::clean::wikitext::is_debris;
 use crate::clean::{plain, CleanConfig, Cleaner, SplitConfig, Splitter};
@@ -31,6 +32,7 @@ use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
 use crate::shard::{ShardConfig, ShardRecord, ShardWriter, SCHEMA_VERSION};
 use output::{prepare_output, shard_metadata, unix_now, RunLog, Uncommitted};
+use partition::{Partition, PartitionRecord};
 
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{anyhow, bail, Context, Result};
@@ -122,6 +124,9 @@ pub struct PrepOptions {
     pub threads: usize,
     /// Replace an existing output in `out`.
     pub force: bool,
+    /// This rank's share of a partitioned run, written to `out/rank-R-of-N/`; the whole
+    /// input where `None`.
+    pub partition: Option<Partition>,
 }
 
 /// `spe prep text`: sentence-per-line files to shards.
@@ -157,12 +162,16 @@ pub fn labeled_text(
 
 /// Runs the pipeline from `source` into `options.out`.
 pub fn run(
-    source: Box<dyn Source>,
+    mut source: Box<dyn Source>,
     corpus: &str,
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
     let started = Instant::now();
+    let (out, partition) = match &options.partition {
+        Some(p) => (options.out.join(p.dir_name()), Some(source.take_share(p)?)),
+        None => (options.out.clone(), None),
+    };
     let started_unix = unix_now();
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
     let sampler = Sampler::new(config.sample.clone(), tokenizer.special_ids())?;
@@ -173,17 +182,23 @@ pub fn run(
         sampler: &sampler,
         seed: config.seed,
     };
-    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?);
-    let _lock = prepare_output(&options.out, options.force, &[])?;
-
     let mut config_json = serde_json::to_value(config)?;
     // The manifest records the sections the run used: only labeled files read `labels`.
     if !source.reads_labels() {
         config_json.as_object_mut().map(|sections| sections.remove("labels"));
     }
+    // The manifest is written last and whole, so a finished rank is seen without the lock.
+    if let Some(done) = partition.as_ref().and_then(|p| finished_rank(&out, p, &config_json, &tokenizer, options)) {
+        return Ok(done);
+    }
+    let _lock = prepare_output(&out, options.force, &[])?;
+    if partition.is_some() {
+        crate::shard::merge::remove_stale(&options.out)?;
+    }
+    let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?);
     let metadata = shard_metadata(SCHEMA_VERSION, &tokenizer, &config_json, corpus);
-    let writer = ShardWriter::<crate::sample::Sample>::new(&options.out, config.shard.clone(), metadata)?
-        .with_pool(pool.clone());
+    let writer =
+        ShardWriter::<crate::sample::Sample>::new(&out, config.shard.clone(), metadata)?.with_pool(pool.clone());
     let queue = config.pipeline.queue_batches.max(1);
     let (doc_tx, doc_rx) = sync_channel::<Vec<Document>>(queue);
     let (sample_tx, sample_rx) = sync_channel(queue);
@@ -241,12 +256,13 @@ pub fn run(
     // The writer's error explains a stopped pipeline best, then the workers', then the reader's.
     let shards = written??;
     let mut uncommitted = Uncommitted::default();
-    uncommitted.add(&options.out, &shards);
+    uncommitted.add(&out, &shards);
     processed?;
     let mut report = read??;
     merge_counts(&mut report.skipped, &skipped_documents);
 
-    if totals.samples == 0 {
+    // A rank's share may hold no sample; the merge refuses an output without any.
+    if totals.samples == 0 && partition.is_none() {
         bail!(
             "no sample was produced from {} (dropped sentences: {}; dropped draws: {}); nothing was written",
             plural(totals.sentences, "sentence"),
@@ -270,11 +286,39 @@ pub fn run(
         skipped_records: report.skipped,
         dropped_sentences: sampled.dropped_sentences,
         dropped_draws: sampled.dropped_draws,
+        partition,
     };
-    log.write(&options.out)?;
-    manifest.write(&options.out)?;
+    log.write(&out)?;
+    manifest.write(&out)?;
     uncommitted.commit();
     Ok((manifest, log))
+}
+
+/// The finished output of this rank in `out`, where a previous run of it wrote one from the
+/// same share, configuration and tokenizer with this version of spe: rerunning a rank that
+/// completed (a requeued job) is a no-op. `--force` runs it again.
+fn finished_rank(
+    out: &Path,
+    partition: &PartitionRecord,
+    config: &serde_json::Value,
+    tokenizer: &WordTokenizer,
+    options: &PrepOptions,
+) -> Option<(Manifest, RunLog)> {
+    let manifest = Manifest::read(out).ok().filter(|m| {
+        !options.force
+            && m.partition.as_ref() == Some(partition)
+            && m.config == *config
+            && m.tokenizer.sha256 == tokenizer.sha256()
+            && m.tool == ToolRecord::current()
+    })?;
+    let log = RunLog::read(out).ok()?;
+    eprintln!(
+        "rank {} of {} is already complete in {} (same inputs, configuration and tokenizer): nothing to do",
+        partition.rank,
+        partition.world_size,
+        out.display()
+    );
+    Some((manifest, log))
 }
 
 /// The stages a worker runs on each document.

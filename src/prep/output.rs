@@ -58,6 +58,13 @@ impl RunLog {
     pub fn write(&self, dir: &Path) -> Result<()> {
         crate::atomic::write_json(self, &dir.join(RUN_LOG_FILE))
     }
+
+    /// Reads `dir/_run.json`.
+    pub fn read(dir: &Path) -> Result<RunLog> {
+        let path = dir.join(RUN_LOG_FILE);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not a valid run log", path.display()))
+    }
 }
 
 /// Seconds since the Unix epoch, for [`RunLog::started_unix`].

@@ -9,6 +9,7 @@ use super::writer::ShardRecord;
 use crate::corpus::labeled::Format;
 use crate::corpus::InputRecord;
 use crate::counts::{count, Counts};
+use crate::prep::partition::PartitionRecord;
 use crate::sample::Sample;
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{bail, Context, Result};
@@ -64,6 +65,9 @@ pub struct Manifest {
     pub dropped_sentences: Counts,
     /// Draws that produced no sample, by reason.
     pub dropped_draws: Counts,
+    /// The share of one rank of a partitioned run; absent from a whole or merged output.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<PartitionRecord>,
 }
 
 /// Name and version of the writing program.
@@ -143,6 +147,17 @@ impl Totals {
         self.subtokens += sample.inputs.input_ids.len() as u64;
         self.spo_targets += sample.inputs.spo.len() as u64;
         self.tbo_targets += sample.inputs.tbo.len() as u64;
+    }
+
+    /// Adds the totals of another output.
+    pub fn add_all(&mut self, other: &Totals) {
+        self.documents += other.documents;
+        self.sentences += other.sentences;
+        self.samples += other.samples;
+        self.words += other.words;
+        self.subtokens += other.subtokens;
+        self.spo_targets += other.spo_targets;
+        self.tbo_targets += other.tbo_targets;
     }
 }
 

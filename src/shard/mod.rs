@@ -7,6 +7,7 @@
 
 pub mod labeled;
 pub mod manifest;
+pub mod merge;
 pub mod schema;
 pub mod verify;
 pub mod writer;

@@ -14,7 +14,7 @@ use super::manifest::{format_of, split_dir, LabeledManifest, Manifest, SplitStat
 use super::schema::{from_batch, META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::ShardRecord;
 use crate::atomic::TMP_SUFFIX;
-use crate::corpus::input::{sha256_file, InputRecord};
+use crate::corpus::input::{sha256_file, sha256_range, InputRecord};
 use crate::counts::plural;
 use crate::tokenize::SpecialIds;
 use anyhow::{Context, Result};
@@ -55,6 +55,12 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
         SpecialIds { cls: manifest.tokenizer.cls_id, sep: manifest.tokenizer.sep_id, mask: manifest.tokenizer.mask_id };
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
     stray_files(dir, None, &manifest.shards, &mut report.problems)?;
+    // A merged output lists the shards of its ranks' folders.
+    let folders: std::collections::BTreeSet<&str> =
+        manifest.shards.iter().filter_map(|s| Some(s.file.rsplit_once('/')?.0)).collect();
+    for folder in folders {
+        stray_files(dir, Some(folder), &manifest.shards, &mut report.problems)?;
+    }
     check_seed(manifest.seed, &manifest.config, &mut report.problems);
     if inputs == Inputs::Check {
         check_inputs(&manifest.inputs, &mut report);
@@ -154,8 +160,13 @@ fn check_inputs(inputs: &[InputRecord], report: &mut Report) {
             report.unchecked.push(format!("input {}: not found here; its checksum was not checked", input.path));
             continue;
         };
-        let found = match meta.len() == input.bytes {
-            true => sha256_file(path).map(|sha| (sha != input.sha256).then_some("its checksum differs")),
+        // A rank of a partitioned run records the part of the file it read.
+        let (size, hashed) = match input.range {
+            Some(r) => (r.file_bytes, r.start..r.end),
+            None => (input.bytes, 0..input.bytes),
+        };
+        let found = match meta.len() == size {
+            true => sha256_range(path, hashed).map(|sha| (sha != input.sha256).then_some("its checksum differs")),
             false => Ok(Some("its size differs")),
         };
         match found {
@@ -173,13 +184,18 @@ fn shown(value: Option<u64>) -> String {
     value.map_or_else(|| "none".into(), |v| v.to_string())
 }
 
-/// Reports unfinished files, and shards the manifest does not list, in `dir` (or in the
-/// folder of split `split`: where its listed shards are, else `split=NAME`).
-fn stray_files(dir: &Path, split: Option<&str>, listed: &[ShardRecord], problems: &mut Vec<String>) -> Result<()> {
-    let subfolder = split.map(|s| match listed.first().and_then(|r| r.file.rsplit_once('/')) {
+/// The folder, relative to the output, of split `split`: where its listed shards are,
+/// else `split=NAME`.
+fn split_folder(split: &str, listed: &[ShardRecord]) -> String {
+    match listed.first().and_then(|r| r.file.rsplit_once('/')) {
         Some((folder, _)) => folder.to_string(),
-        None => split_dir(s),
-    });
+        None => split_dir(split),
+    }
+}
+
+/// Reports unfinished files, and shards the manifest does not list, in `dir` or in its
+/// `subfolder`.
+fn stray_files(dir: &Path, subfolder: Option<&str>, listed: &[ShardRecord], problems: &mut Vec<String>) -> Result<()> {
     let folder = subfolder.as_ref().map_or(dir.to_path_buf(), |s| dir.join(s));
     for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
@@ -303,7 +319,7 @@ fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
     let mut report = Report::default();
     stray_files(dir, None, &[], &mut report.problems)?;
     for (name, split) in manifest.ordered_splits() {
-        stray_files(dir, Some(name), &split.shards, &mut report.problems)?;
+        stray_files(dir, Some(&split_folder(name, &split.shards)), &split.shards, &mut report.problems)?;
         if inputs == Inputs::Check {
             check_inputs(&split.inputs, &mut report);
         }

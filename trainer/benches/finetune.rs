@@ -39,8 +39,13 @@ fn finetune(c: &mut Criterion) {
         splits: vec![("train".into(), repo("data/sample/scierc/train.json"))],
         documents: None,
     };
-    spe::prep::labeled::run("scierc", &inputs, &config, &PrepOptions { out: data.clone(), threads: 0, force: true })
-        .unwrap();
+    spe::prep::labeled::run(
+        "scierc",
+        &inputs,
+        &config,
+        &PrepOptions { out: data.clone(), threads: 0, force: true, partition: None },
+    )
+    .unwrap();
     let manifest = LabeledManifest::read(&data).unwrap();
     let rows = read_split(&data, &manifest, "train").unwrap();
     let labels = labels_of(&manifest, Scheme::Bieou).unwrap();

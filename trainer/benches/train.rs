@@ -42,7 +42,7 @@ fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
 fn wiki_shards(dir: &Path) -> PathBuf {
     let out = dir.join("enwiki-sample");
     let inputs = WikiInput::pair(vec![repo("data/sample/enwiki-sample-multistream.xml.bz2")], Vec::new()).unwrap();
-    let options = PrepOptions { out: out.clone(), threads: 0, force: true };
+    let options = PrepOptions { out: out.clone(), threads: 0, force: true, partition: None };
     spe::prep::wiki(inputs, &PrepConfig::for_corpus("wiki"), &options).unwrap();
     out
 }

@@ -6,6 +6,7 @@ use super::{Format, LabelConfig, LabeledReader};
 use crate::corpus::input::ByteProgress;
 use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::merge_counts;
+use crate::prep::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -85,6 +86,13 @@ impl Source for LabeledText {
 
     fn progress(&self) -> (u64, u64) {
         self.progress.with_current(0)
+    }
+
+    fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
+        let (files, record) = partition.files(std::mem::take(&mut self.files).collect(), PathBuf::as_path)?;
+        self.progress = ByteProgress::of(files.iter().map(PathBuf::as_path));
+        self.files = files.into_iter();
+        Ok(record)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -11,14 +11,16 @@
 pub mod dump;
 pub mod multistream;
 
-use super::input::{ByteProgress, Compression, ContentKind, InputDigest, OpenInput};
+use super::input::{ByteProgress, Compression, ContentKind, InputDigest, InputRecord, OpenInput};
 use super::{Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::count;
+use crate::prep::partition::{file_size, Partition, PartitionRecord, Unit};
 use anyhow::{bail, Context, Result};
 use dump::{DumpReader, Page};
 use multistream::{read_index, Boundaries, ParallelBz2};
 use regex::Regex;
-use std::io::BufRead;
+use std::io::{BufRead, Read};
+use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
@@ -61,6 +63,15 @@ impl WikiInput {
     }
 }
 
+/// A dump to read, whole or in part.
+struct Part {
+    input: WikiInput,
+    /// The bytes to read, where one rank of a partitioned run reads part of the dump.
+    range: Option<Range<u64>>,
+    /// The index's stream offsets and record, where they were read already.
+    index: Option<(Vec<u64>, InputRecord)>,
+}
+
 /// Reads articles from MediaWiki XML dumps, in the order given.
 ///
 /// A dump lists each page once, by increasing page id, so a page id that does not exceed
@@ -68,7 +79,7 @@ impl WikiInput {
 /// ranges overlap hold the same pages: both are bad input. The check keeps two ids and one
 /// range per file, so memory stays flat whatever the dump's size.
 pub struct WikiSource {
-    inputs: std::vec::IntoIter<WikiInput>,
+    inputs: std::vec::IntoIter<Part>,
     config: ReadConfig,
     threads: usize,
     current: Option<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)>,
@@ -89,7 +100,11 @@ impl WikiSource {
         crate::corpus::input::refuse_repeated(inputs.iter().map(|i| i.dump.as_path()))?;
         let progress = ByteProgress::of(inputs.iter().map(|i| i.dump.as_path()));
         Ok(WikiSource {
-            inputs: inputs.into_iter(),
+            inputs: inputs
+                .into_iter()
+                .map(|input| Part { input, range: None, index: None })
+                .collect::<Vec<_>>()
+                .into_iter(),
             config,
             threads,
             current: None,
@@ -101,20 +116,34 @@ impl WikiSource {
         })
     }
 
-    fn open(&mut self, input: &WikiInput) -> Result<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)> {
-        let path = &input.dump;
+    fn open(&mut self, part: Part) -> Result<(DumpReader<Box<dyn BufRead + Send>>, InputDigest)> {
+        let path = &part.input.dump;
         let opened = if Compression::from_path(path) == Compression::Bzip2 {
-            let boundaries = match &input.index {
-                Some(index) => {
-                    let (boundaries, record) = read_index(index)?;
+            let boundaries = match (&part.input.index, part.index) {
+                (Some(_), Some((offsets, record))) => {
                     self.report.inputs.push(record);
-                    boundaries
+                    Boundaries::Index(offsets)
                 }
-                None => Boundaries::Scan,
+                (Some(index), None) => {
+                    let (offsets, record) = read_index(index)?;
+                    self.report.inputs.push(record);
+                    Boundaries::Index(offsets)
+                }
+                (None, _) => Boundaries::Scan,
             };
             let name = path.display().to_string();
             let threads = self.threads;
-            OpenInput::open_with(path, |raw| Ok(Box::new(ParallelBz2::new(raw, boundaries, threads, name)?)))?
+            let range = part.range.clone();
+            let size = file_size(path)?;
+            OpenInput::open_range(path, part.range, |raw| {
+                let start = range.as_ref().map_or(0, |r| r.start);
+                let streams = ParallelBz2::new(raw, boundaries, start, threads, name)?;
+                // A part of the dump is a run of <page> elements: it gets the root element
+                // the whole dump opens and closes it with, so it reads as an export of its own.
+                let open: &[u8] = if start > 0 { b"<mediawiki>\n" } else { b"" };
+                let close: &[u8] = if range.is_some_and(|r| r.end < size) { b"</mediawiki>\n" } else { b"" };
+                Ok(Box::new(open.chain(streams).chain(close)))
+            })?
         } else {
             OpenInput::open(path)?
         };
@@ -197,9 +226,9 @@ impl Source for WikiSource {
     fn next_document(&mut self) -> Result<Option<Document>> {
         loop {
             if self.current.is_none() {
-                let Some(input) = self.inputs.next() else { return Ok(None) };
-                self.current = Some(self.open(&input)?);
-                self.file = input.dump.display().to_string();
+                let Some(part) = self.inputs.next() else { return Ok(None) };
+                self.file = part.input.dump.display().to_string();
+                self.current = Some(self.open(part)?);
             }
             let (reader, _) = self.current.as_mut().expect("opened above");
             let Some(page) = reader.next_page()? else {
@@ -231,6 +260,45 @@ impl Source for WikiSource {
 
     fn progress(&self) -> (u64, u64) {
         self.progress.with_current(self.current.as_ref().map_or(0, |(_, digest)| digest.bytes_read()))
+    }
+
+    /// Each bzip2 stream of a dump with an index is a unit, and any other dump one unit:
+    /// N ranks share one multistream dump, each reading its own run of streams.
+    fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
+        let mut parts: Vec<Part> = std::mem::take(&mut self.inputs).collect();
+        let (mut units, mut unit_part) = (Vec::new(), Vec::new());
+        for (i, part) in parts.iter_mut().enumerate() {
+            let path = &part.input.dump;
+            let size = file_size(path)?;
+            let mut starts = vec![0];
+            if let (Some(index), Compression::Bzip2) = (&part.input.index, Compression::from_path(path)) {
+                let (offsets, record) = read_index(index)?;
+                // The header stream before the first indexed one goes with it.
+                starts.extend(offsets.iter().copied().filter(|&o| 0 < o && o < size));
+                part.index = Some((offsets, record));
+            }
+            let ends = starts.iter().skip(1).copied().chain([size]);
+            for (start, end) in starts.iter().copied().zip(ends) {
+                units.push(Unit { path: path.clone(), bytes: start..end });
+                unit_part.push(i);
+            }
+        }
+        let share = partition.share(&units);
+        let taken = &units[share.units.clone()];
+        let mut kept = Vec::new();
+        let mut bytes = 0;
+        for (i, part) in parts.into_iter().enumerate() {
+            let mine: Vec<&Unit> =
+                taken.iter().zip(&unit_part[share.units.clone()]).filter(|(_, &p)| p == i).map(|(u, _)| u).collect();
+            let (Some(first), Some(last)) = (mine.first(), mine.last()) else { continue };
+            let range = first.bytes.start..last.bytes.end;
+            bytes += range.end - range.start;
+            let whole = range.start == 0 && range.end == file_size(&part.input.dump)?;
+            kept.push(Part { range: (!whole).then_some(range), ..part });
+        }
+        self.progress = ByteProgress::bytes(bytes);
+        self.inputs = kept.into_iter();
+        Ok(share.record)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -29,8 +29,8 @@ const MAX_STREAM_BYTES: usize = 64 << 20;
 /// Compressed bytes read at a time.
 const READ_BYTES: usize = 4 << 20;
 
-/// Reads the stream offsets of a `multistream-index.txt(.bz2)`.
-pub fn read_index(path: &Path) -> Result<(Boundaries, InputRecord)> {
+/// Reads the stream offsets of a `multistream-index.txt(.bz2)`, sorted.
+pub fn read_index(path: &Path) -> Result<(Vec<u64>, InputRecord)> {
     let mut input = OpenInput::open(path)?;
     let mut offsets = BTreeSet::new();
     let mut line = String::new();
@@ -53,7 +53,7 @@ pub fn read_index(path: &Path) -> Result<(Boundaries, InputRecord)> {
     if offsets.is_empty() {
         bail!("{}: the index lists no stream", path.display());
     }
-    Ok((Boundaries::Index(offsets.into_iter().collect()), input.finish()?))
+    Ok((offsets.into_iter().collect(), input.finish()?))
 }
 
 /// A `Read` of the decoded content of a multi-stream bzip2 file, decoded in parallel.
@@ -68,9 +68,15 @@ pub struct ParallelBz2 {
 }
 
 impl ParallelBz2 {
-    /// Decodes `raw` (the compressed file) on `threads` threads (0: one per core). `name`
-    /// names the file in errors.
-    pub fn new(raw: Box<dyn Read + Send>, boundaries: Boundaries, threads: usize, name: String) -> Result<ParallelBz2> {
+    /// Decodes `raw` (the compressed file, from byte `start`, a stream start) on `threads`
+    /// threads (0: one per core). `name` names the file in errors.
+    pub fn new(
+        raw: Box<dyn Read + Send>,
+        boundaries: Boundaries,
+        start: u64,
+        threads: usize,
+        name: String,
+    ) -> Result<ParallelBz2> {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build()?;
         let batch = 4 * pool.current_num_threads();
         let (tx, rx) = sync_channel(batch);
@@ -82,7 +88,7 @@ impl ParallelBz2 {
                 name: name.clone(),
                 buf: Vec::new(),
                 start: 0,
-                base: 0,
+                base: start,
                 scanned: 1,
                 eof: false,
                 spares,
@@ -317,7 +323,7 @@ mod tests {
 
     fn decode_all(file: Vec<u8>, boundaries: Boundaries, threads: usize) -> io::Result<Vec<u8>> {
         let mut reader =
-            ParallelBz2::new(Box::new(io::Cursor::new(file)), boundaries, threads, "t.bz2".into()).unwrap();
+            ParallelBz2::new(Box::new(io::Cursor::new(file)), boundaries, 0, threads, "t.bz2".into()).unwrap();
         let mut out = Vec::new();
         reader.read_to_end(&mut out)?;
         Ok(out)
@@ -332,6 +338,25 @@ mod tests {
             assert_eq!(decode_all(file.clone(), index.clone(), threads).unwrap(), plain);
             assert_eq!(decode_all(file.clone(), Boundaries::Scan, threads).unwrap(), plain);
         }
+    }
+
+    #[test]
+    fn a_range_of_streams_decodes_alone_and_names_file_offsets_in_errors() {
+        let (file, plain, offsets) = multistream();
+        let (from, to) = (offsets[10] as usize, offsets[20] as usize);
+        let part = |i: usize| format!("<page>{i} {}</page>\n", "text ".repeat(i * 37)).into_bytes();
+        let expected: Vec<u8> = (10..20).flat_map(part).collect();
+        assert!(plain.windows(expected.len()).any(|w| w == expected));
+        let read = |raw: Vec<u8>| {
+            let raw = Box::new(io::Cursor::new(raw));
+            let mut reader = ParallelBz2::new(raw, Boundaries::Index(offsets.clone()), from as u64, 2, "t.bz2".into())?;
+            let mut out = Vec::new();
+            reader.read_to_end(&mut out)?;
+            anyhow::Ok(out)
+        };
+        assert_eq!(read(file[from..to].to_vec()).unwrap(), expected);
+        let err = format!("{:#}", read(file[from..to - 5].to_vec()).unwrap_err());
+        assert!(err.contains(&format!("t.bz2: bzip2 stream at byte {}", offsets[19])), "{err}");
     }
 
     #[test]
