@@ -39,6 +39,20 @@ if ! torch_ready; then
         -r tests/python/requirements-train.txt ||
         setup_fail "pip could not install PyTorch: is PyPI reachable, and is there disk to spare?"
 fi
+# Gloo's headers: the PyTorch wheel ships c10d's headers but not those of Gloo, which
+# ProcessGroupGloo.hpp includes. spe's data-parallel shim needs only their declarations,
+# so Debian's libgloo-dev serves; it is unpacked into .venv, not installed.
+if [ -f /usr/include/gloo/algorithm.h ]; then
+    export SPE_GLOO_INCLUDE=/usr/include
+else
+    export SPE_GLOO_INCLUDE="$PWD/.venv/gloo/usr/include"
+    if [ ! -f "$SPE_GLOO_INCLUDE/gloo/algorithm.h" ] && command -v apt-get >/dev/null; then
+        setup_say "fetching Gloo's headers (Debian's libgloo-dev, unpacked into .venv/gloo)"
+        (mkdir -p .venv/gloo && cd .venv/gloo && apt-get download libgloo-dev >/dev/null 2>&1 &&
+            dpkg-deb -x libgloo-dev_*.deb . && rm -f libgloo-dev_*.deb) ||
+            setup_say "warning: apt-get download libgloo-dev failed: spe-trainer will train on one process only"
+    fi
+fi
 export VIRTUAL_ENV="$PWD/.venv"
 export PATH="$VIRTUAL_ENV/bin:$PATH"
 # torch-sys asks this Python where libtorch lies; the binaries get that directory as rpath.

@@ -231,6 +231,19 @@ impl ShardSet {
     /// Starts a background loader of micro-batches from global row `start` on (the rows
     /// consumed before, for a resumed run). The stream is endless: epochs follow each other.
     pub fn stream(self: &Arc<Self>, config: &LoaderConfig, seed: u64, start: u64) -> Result<BatchStream> {
+        self.stream_share(config, seed, start, None)
+    }
+
+    /// [`ShardSet::stream`], keeping only the micro-batches of one rank of a data-parallel
+    /// run (`share`); the others' rows are read but not collated. `start` must be a
+    /// multiple of the global batch.
+    pub fn stream_share(
+        self: &Arc<Self>,
+        config: &LoaderConfig,
+        seed: u64,
+        start: u64,
+        share: Option<RankShare>,
+    ) -> Result<BatchStream> {
         ensure!(config.micro_batch > 0, "loader.micro_batch must be at least 1");
         ensure!(config.shuffle_row_groups > 0, "loader.shuffle_row_groups must be at least 1");
         ensure!(config.decode_threads > 0, "loader.decode_threads must be at least 1");
@@ -253,20 +266,25 @@ impl ShardSet {
         let handle = std::thread::Builder::new()
             .name("spe-loader".into())
             .spawn(move || {
-                pool.install(|| loop {
-                    let mut chunk = Vec::with_capacity(micro_batch);
-                    while chunk.len() < micro_batch {
-                        match rows.next_row() {
-                            Ok(row) => chunk.push(row),
-                            Err(err) => {
-                                let _ = sender.send(Err(err));
-                                return;
+                pool.install(|| {
+                    for index in 0.. {
+                        let mut chunk = Vec::with_capacity(micro_batch);
+                        while chunk.len() < micro_batch {
+                            match rows.next_row() {
+                                Ok(row) => chunk.push(row),
+                                Err(err) => {
+                                    let _ = sender.send(Err(err));
+                                    return;
+                                }
                             }
                         }
-                    }
-                    // The trainer hung up: stop quietly.
-                    if sender.send(Ok(collate(&chunk, &special))).is_err() {
-                        return;
+                        if share.is_some_and(|share| !share.owns(index)) {
+                            continue;
+                        }
+                        // The trainer hung up: stop quietly.
+                        if sender.send(Ok(collate(&chunk, &special))).is_err() {
+                            return;
+                        }
                     }
                 })
             })
@@ -418,6 +436,26 @@ fn epoch_order(units: usize, seed: u64, epoch: u64) -> Vec<usize> {
     order
 }
 
+/// The micro-batches of one rank of a data-parallel run: each global batch is
+/// `ranks × micro_batches` micro-batches in a row, and rank R takes the R-th run of
+/// `micro_batches` of them, so the ranks together read exactly the rows one process would.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RankShare {
+    /// This rank.
+    pub rank: usize,
+    /// The number of ranks.
+    pub ranks: usize,
+    /// Micro-batches per rank and step.
+    pub micro_batches: usize,
+}
+
+impl RankShare {
+    /// Whether the `index`-th micro-batch of the stream is this rank's.
+    pub fn owns(&self, index: usize) -> bool {
+        (index % (self.ranks * self.micro_batches)) / self.micro_batches == self.rank
+    }
+}
+
 /// Micro-batches from the loader thread.
 pub struct BatchStream {
     receiver: Receiver<Result<Batch>>,
@@ -440,6 +478,14 @@ impl BatchStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ranks_shares_take_each_micro_batch_once_in_runs_of_their_accumulation() {
+        let shares: Vec<RankShare> = (0..3).map(|rank| RankShare { rank, ranks: 3, micro_batches: 2 }).collect();
+        let owners: Vec<usize> = (0..14).map(|i| shares.iter().filter(|s| s.owns(i)).map(|s| s.rank).sum()).collect();
+        assert_eq!(owners, [0, 0, 1, 1, 2, 2, 0, 0, 1, 1, 2, 2, 0, 0]);
+        assert!((0..60).all(|i| shares.iter().filter(|s| s.owns(i)).count() == 1));
+    }
 
     #[test]
     fn every_epoch_visits_every_unit_once_in_a_seeded_order() {

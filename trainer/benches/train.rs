@@ -113,7 +113,7 @@ fn main() {
         println!("  MFU {:.1}% of {peak} TFLOP/s", 100.0 * tflops / peak);
     }
     if let Some(path) = std::env::var_os("SPE_BENCH_DUMP") {
-        let accumulation = train::load_config(&options).unwrap().accumulation().unwrap() as u64;
+        let accumulation = train::load_config(&options).unwrap().accumulation(1).unwrap() as u64;
         let micro_batches = (steps * accumulation) as usize;
         dump_batches(&shards, &options, micro_batches, Path::new(&path));
         println!("  the run's {micro_batches} micro-batches written to {}", Path::new(&path).display());

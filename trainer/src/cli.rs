@@ -48,8 +48,10 @@ fn train(args: TrainArgs) -> Result<()> {
         force: args.force,
         progress: !args.quiet,
     };
-    crate::train::run(&options)?;
-    eprint!("{}", spe::inspect::run_summary(&options.out)?);
+    match crate::train::run(&options)?.rank {
+        (0, _) => eprint!("{}", spe::inspect::run_summary(&options.out)?),
+        (rank, ranks) => eprintln!("rank {rank} of {ranks}: done; rank 0 wrote the run to {}", options.out.display()),
+    }
     Ok(())
 }
 

@@ -5,11 +5,13 @@
 //! - [`device`]: choosing the device, bf16 autocast on CUDA, copying host buffers to it;
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
 //!   variable), the warm-up and decay schedule, gradient clipping;
-//! - [`fault`]: libtorch's exceptions (CUDA out of memory, …) as errors naming the step.
+//! - [`fault`]: libtorch's exceptions (CUDA out of memory, …) as errors naming the step;
+//! - [`dist`]: the process group of a data-parallel run (c10d), and its collectives.
 //!
 //! Nothing here knows the objectives, the model or the data: the trainers in
 //! [`crate::train`] and [`crate::finetune`] compose these pieces.
 
 pub mod device;
+pub mod dist;
 pub mod fault;
 pub mod optim;

@@ -7,6 +7,13 @@
 //! randomness is keyed by the seed and the position in the run (torch's generator is
 //! re-seeded before each micro-batch, the loader's order depends on the row index only),
 //! so a run resumed from a checkpoint computes what the uninterrupted run would have.
+//!
+//! Data-parallel runs ([`crate::runtime::dist`], launched like `torchrun`) split every
+//! global batch: rank R takes the R-th run of micro-batches of each step, seeded as the
+//! single process seeds them. The parameters are broadcast from rank 0, the gradients
+//! summed over the ranks before clipping, and the keys of every rank gathered, so every
+//! rank's queues hold what one process's would, and N ranks compute the single process's
+//! run. Rank 0 alone writes the metrics, checkpoints and exports.
 
 pub mod checkpoint;
 pub mod device_batch;
@@ -19,16 +26,17 @@ use crate::model::bert::BertConfig;
 use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
 use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
+use crate::runtime::dist::{Group, Launch};
 use crate::runtime::fault::guard;
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
 use anyhow::{bail, ensure, Context, Result};
 use checkpoint::CheckpointState;
 use device_batch::DeviceBatch;
 use metrics::StepRecord;
-use moco::{Moco, MocoConfig};
+use moco::{Keys, Moco, MocoConfig};
 use objectives::{losses, ObjectiveConfig, StepLosses};
 use serde::{Deserialize, Serialize};
-use spe::batch::loader::{LoaderConfig, ShardSet};
+use spe::batch::loader::{LoaderConfig, RankShare, ShardSet};
 use spe::config::{self, Override};
 use spe::counts::plural;
 use spe::lock::OutputLock;
@@ -81,14 +89,16 @@ impl Default for TrainConfig {
 }
 
 impl TrainConfig {
-    /// Micro-batches per optimizer step.
-    pub fn accumulation(&self) -> Result<usize> {
+    /// Micro-batches per optimizer step and rank, over `ranks` data-parallel ranks.
+    pub fn accumulation(&self, ranks: usize) -> Result<usize> {
         let (global, micro) = (self.optim.batch_size, self.loader.micro_batch);
+        let per_step = micro * ranks;
         ensure!(
-            micro > 0 && global >= micro && global % micro == 0,
-            "optim.batch_size ({global}) must be a multiple of loader.micro_batch ({micro})"
+            micro > 0 && global >= per_step && global % per_step == 0,
+            "optim.batch_size ({global}) must be a multiple of loader.micro_batch ({micro}){}",
+            if ranks > 1 { format!(" times the {ranks} ranks") } else { String::new() }
         );
-        Ok(global / micro)
+        Ok(global / per_step)
     }
 
     fn check(&self) -> Result<()> {
@@ -103,7 +113,7 @@ impl TrainConfig {
         ensure!(self.optim.steps > 0, "optim.steps must be at least 1");
         self.optim.check()?;
         ensure!(self.checkpoint_every > 0 && self.log_every > 0, "checkpoint_every and log_every must be at least 1");
-        self.accumulation().map(|_| ())
+        self.accumulation(1).map(|_| ())
     }
 }
 
@@ -146,6 +156,8 @@ pub struct TrainSummary {
     pub encoder_dir: PathBuf,
     /// Steps skipped for a non-finite gradient (see `optim.skip_nonfinite_steps`).
     pub skipped_steps: u64,
+    /// This process's rank and the number of ranks (0 and 1 for a single process).
+    pub rank: (usize, usize),
 }
 
 /// Reads the configuration, applying `--init`'s BERT config and `--objectives`.
@@ -172,7 +184,18 @@ fn micro_seed(seed: u64, step: u64, micro: usize) -> i64 {
 pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
-    let device = parse_device(options.device.as_deref())?;
+    // Joining first: no rank writes before every rank has checked what it was given.
+    let group = Launch::from_env()?.map(|launch| Group::join(&launch).map(|g| (g, launch.local_rank))).transpose()?;
+    let (rank, ranks) = group.as_ref().map_or((0, 1), |(g, _)| (g.rank, g.world_size));
+    let main = rank == 0;
+    let device = match (parse_device(options.device.as_deref())?, &group) {
+        // Each rank of a machine takes its own GPU, unless --device names one.
+        (tch::Device::Cuda(0), Some((_, local))) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
+            tch::Device::Cuda(*local)
+        }
+        (device, _) => device,
+    };
+    let group = group.map(|(g, _)| g);
     let set = Arc::new(ShardSet::open(&options.shards)?);
     let vocab = config.model.bert.vocab_size as u64;
     ensure!(
@@ -181,10 +204,14 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         set.vocab_size(),
         if options.init.is_some() { " (from --init)" } else { " (model.bert.vocab_size)" }
     );
-    let accumulation = config.accumulation()?;
+    let accumulation = config.accumulation(ranks)?;
+    let total_micro = accumulation * ranks;
     let out = &options.out;
-    let _lock = OutputLock::acquire(out)?;
-    set.verify_checksums(&out.join(VERIFIED_SHARDS_FILE))?;
+    // Rank 0 writes the run; it checks the shards' checksums for all (on shared storage).
+    let _lock = main.then(|| OutputLock::acquire(out)).transpose()?;
+    if main {
+        set.verify_checksums(&out.join(VERIFIED_SHARDS_FILE))?;
+    }
     let shard_sums = set.checksums();
     let resumed = match (checkpoints::latest(out)?, options.resume) {
         (Some(path), false) => bail!(
@@ -218,29 +245,35 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         checkpoint::load(path, state, &config, &vs, &mut optimizer, moco.as_mut())?;
         (step, rows) = (state.step, state.rows);
     }
+    if let Some(group) = &group {
+        broadcast_state(group, &vs, &optimizer, moco.as_ref())?;
+    }
     let total = config.optim.steps;
     ensure!(step < total, "the run in {} has already taken its {total} steps", out.display());
-    let mut metrics = MetricsFile::open(out, step)?;
-    let mut stream = set.stream(&config.loader, config.seed, rows)?;
+    let mut metrics = main.then(|| MetricsFile::open(out, step)).transpose()?;
+    let share = (ranks > 1).then_some(RankShare { rank, ranks, micro_batches: accumulation });
+    let mut stream = set.stream_share(&config.loader, config.seed, rows, share)?;
     let autocast = config.optim.bf16 && device.is_cuda();
     if autocast {
         autocast_bfloat16();
     }
-    let progress = steps_bar(options.progress, total, step);
+    let progress = steps_bar(options.progress && main, total, step);
+    let say = |line: String| {
+        if main {
+            log_line(&progress, line)
+        }
+    };
     // Without --config this is BERT-base at the paper's batch size: on a CPU, warn before a
     // step that takes minutes, and say what the whole run would take once one is measured.
     let paper_on_cpu = options.config.is_none() && !device.is_cuda();
     if paper_on_cpu {
         let parameters: i64 = vs.trainable_variables().iter().map(|v| v.numel() as i64).sum();
-        log_line(
-            &progress,
-            format!(
-                "note: without --config this is the paper's set-up ({:.0}M parameters, {} rows a step, {total} \
+        say(format!(
+            "note: without --config this is the paper's set-up ({:.0}M parameters, {} rows a step, {total} \
                  steps), on the CPU; --config pipelines/train-tiny.toml trains a tiny model in about a minute",
-                parameters as f64 / 1e6,
-                config.optim.batch_size
-            ),
-        );
+            parameters as f64 / 1e6,
+            config.optim.batch_size
+        ));
     }
     let start_step = step;
     let mut records = Vec::new();
@@ -263,18 +296,23 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             let batch = stream.next_batch()?;
             let lengths = flops::row_lengths(&batch.attention_mask, batch.seq_len);
             throughput.add(batch.rows, batch.tokens, model_flops.micro_batch(lengths, moco.is_some()));
-            tch::manual_seed(micro_seed(config.seed, step, micro));
-            let at = || format!("step {}, micro-batch {} of {accumulation}", step + 1, micro + 1);
+            // The micro-batch's place in the global batch seeds it, whichever rank runs it.
+            let global_micro = rank * accumulation + micro;
+            tch::manual_seed(micro_seed(config.seed, step, global_micro));
+            let at = || format!("step {}, micro-batch {} of {total_micro}", step + 1, global_micro + 1);
             let result = guard(at, || {
                 let device_batch = DeviceBatch::new(&batch, device);
                 let result = tch::autocast(autocast, || {
                     losses(&encoder, &heads, moco.as_ref(), &device_batch, &config.objectives)
                 })?;
-                (&result.total / accumulation as f64).backward();
+                (&result.total / total_micro as f64).backward();
                 Ok(result)
             })?;
             step_losses.add(&result);
             keys.extend(result.keys);
+        }
+        if let Some(group) = &group {
+            keys = all_reduce_step(group, &vs, keys, step + 1)?;
         }
         let grad_norm =
             guard(|| format!("step {}", step + 1), || Ok(optimizer.clip_gradients(config.optim.clip_norm)))?;
@@ -304,32 +342,30 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 config.optim.skip_nonfinite_steps
             );
             optimizer.zero_grad();
-            log_line(
-                &progress,
-                format!("step {}: gradient norm {grad_norm}: step skipped ({skipped} so far)", step + 1),
-            );
+            say(format!("step {}: gradient norm {grad_norm}: step skipped ({skipped} so far)", step + 1));
         }
         step += 1;
         rows += config.optim.batch_size as u64;
         progress.inc(1);
         if paper_on_cpu && step == start_step + 1 {
             let seconds = run_start.elapsed().as_secs_f64();
-            log_line(
-                &progress,
-                format!(
-                    "note: a step took {seconds:.1} s here: the {} left would take about {}",
-                    plural(total - step, "step"),
-                    duration(seconds * (total - step) as f64)
-                ),
-            );
+            say(format!(
+                "note: a step took {seconds:.1} s here: the {} left would take about {}",
+                plural(total - step, "step"),
+                duration(seconds * (total - step) as f64)
+            ));
         }
 
         // Log.
         if step % config.log_every == 0 || step == total {
+            let mut means = step_losses.means()?;
+            if let Some(group) = &group {
+                means = mean_over_ranks(group, means)?;
+            }
             let record = StepRecord::new(
                 step,
                 lr,
-                step_losses.means()?,
+                means,
                 &config.objectives,
                 grad_norm,
                 throughput.rates(),
@@ -341,14 +377,16 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 "step {step}: a loss is not finite: {}",
                 record.line(total)
             );
-            log_line(&progress, record.line(total));
+            say(record.line(total));
             progress.set_message(record.losses());
-            metrics.write(&record)?;
+            if let Some(metrics) = &mut metrics {
+                metrics.write(&record)?;
+            }
             records.push(record);
             throughput.restart();
         }
         // Checkpoint.
-        if step % config.checkpoint_every == 0 || step == total {
+        if main && (step % config.checkpoint_every == 0 || step == total) {
             let keep = config.keep_checkpoints;
             checkpoint::save(out, &config, (step, rows), &shard_sums, &vs, &optimizer, moco.as_ref(), keep)?;
         }
@@ -358,9 +396,67 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         (Some(moco), true) => moco.vars(),
         _ => &vs,
     };
-    let encoder_dir = export_encoders(out, exported, &config.model)?;
-    draw_curves(out);
-    Ok(TrainSummary { steps: step - start_step, records, encoder_dir, skipped_steps: skipped })
+    let encoder_dir = match main {
+        true => export_encoders(out, exported, &config.model)?,
+        false => out.join(crate::model::weights::ENCODER_DIR),
+    };
+    if main {
+        draw_curves(out);
+    }
+    if let Some(group) = &group {
+        // The other ranks end once rank 0 has written the exports.
+        group.barrier()?;
+    }
+    Ok(TrainSummary { steps: step - start_step, records, encoder_dir, skipped_steps: skipped, rank: (rank, ranks) })
+}
+
+/// Gives every rank rank 0's weights, optimizer state and MoCo state, by name.
+fn broadcast_state(group: &Group, vs: &nn::VarStore, optimizer: &AdamW, moco: Option<&Moco>) -> Result<()> {
+    let mut state: Vec<(String, tch::Tensor)> = vs.variables().into_iter().collect();
+    state.extend(optimizer.state());
+    if let Some(moco) = moco {
+        state.extend(moco.state());
+    }
+    // Every rank walks the same names in the same order.
+    state.sort_by(|a, b| a.0.cmp(&b.0));
+    tch::no_grad(|| state.iter().try_for_each(|(_, tensor)| group.broadcast(tensor, 0)))
+}
+
+/// Sums the step's gradients over the ranks (in buckets) and gathers every rank's keys, in
+/// the order one process would have made them.
+fn all_reduce_step(group: &Group, vs: &nn::VarStore, keys: Vec<Keys>, step: u64) -> Result<Vec<Keys>> {
+    let mut variables: Vec<(String, tch::Tensor)> =
+        vs.variables().into_iter().filter(|(_, v)| v.requires_grad()).collect();
+    variables.sort_by(|a, b| a.0.cmp(&b.0));
+    let grads: Vec<tch::Tensor> = variables.iter().map(|(_, v)| v.grad()).collect();
+    // Every rank must sum the same gradients: one that is missing on a rank would shift the
+    // buckets of all that follow.
+    let defined = tch::Tensor::from_slice(&grads.iter().map(|g| f32::from(u8::from(g.defined()))).collect::<Vec<_>>());
+    group.all_reduce_sum(&defined)?;
+    let counts = Vec::<f32>::try_from(&defined)?;
+    if let Some(i) = counts.iter().position(|&c| c != 0.0 && c != group.world_size as f32) {
+        bail!("step {step}: {} has a gradient on some ranks only", variables[i].0);
+    }
+    let defined: Vec<tch::Tensor> = grads.into_iter().filter(|g| g.defined()).collect();
+    group.all_reduce_buckets(&defined, 25 << 20)?;
+    if keys.is_empty() {
+        return Ok(keys);
+    }
+    let rows: Vec<i64> = keys.iter().map(|k| k.target.size()[0]).collect();
+    let gather = |part: fn(&Keys) -> &tch::Tensor| -> Result<Vec<tch::Tensor>> {
+        let local = tch::Tensor::cat(&keys.iter().map(part).collect::<Vec<_>>(), 0);
+        Ok(group.all_gather(&local)?.iter().flat_map(|t| t.split_with_sizes(rows.as_slice(), 0)).collect())
+    };
+    let (targets, contexts) = (gather(|k| &k.target)?, gather(|k| &k.context)?);
+    Ok(targets.into_iter().zip(contexts).map(|(target, context)| Keys { target, context }).collect())
+}
+
+/// The mean of each loss over the ranks (each rank's is the mean over its micro-batches).
+fn mean_over_ranks(group: &Group, means: [Option<f64>; 3]) -> Result<[Option<f64>; 3]> {
+    let sums = tch::Tensor::from_slice(&means.map(|m| m.unwrap_or(0.0)));
+    group.all_reduce_sum(&sums)?;
+    let sums = Vec::<f64>::try_from(&sums)?;
+    Ok([0, 1, 2].map(|i| means[i].map(|_| sums[i] / group.world_size as f64)))
 }
 
 /// `seconds` in the unit a person would say it in: minutes, hours or days.
@@ -437,8 +533,11 @@ mod tests {
     #[test]
     fn the_global_batch_must_split_into_micro_batches() {
         let mut config = TrainConfig::default();
-        assert_eq!(config.accumulation().unwrap(), 16);
+        assert_eq!(config.accumulation(1).unwrap(), 16);
+        assert_eq!(config.accumulation(4).unwrap(), 4);
         config.loader.micro_batch = 24;
-        assert!(config.accumulation().unwrap_err().to_string().contains("multiple"));
+        assert!(config.accumulation(1).unwrap_err().to_string().contains("multiple"));
+        config.loader.micro_batch = 32;
+        assert!(config.accumulation(3).unwrap_err().to_string().contains("times the 3 ranks"));
     }
 }

@@ -1,0 +1,126 @@
+// Data-parallel collectives over libtorch's c10d, which tch does not expose: a TCPStore
+// rendezvous, then ProcessGroupGloo, which takes CPU and CUDA tensors. ProcessGroupNCCL is
+// not built: its headers need the CUDA toolkit's (crt/, CCCL's nv/), which a PyTorch wheel
+// does not install. Every call returns 0 on success, or -1 with the reason in `err`, so no
+// C++ exception crosses into Rust.
+#ifdef SPE_WITH_GLOO
+#include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
+#endif
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/PrefixStore.hpp>
+#include <torch/csrc/distributed/c10d/TCPStore.hpp>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+struct SpeGroup {
+  c10::intrusive_ptr<c10d::Backend> backend;
+  std::chrono::milliseconds timeout;
+};
+
+static int fail(char* err, size_t len, const std::string& what) {
+  if (len > 0) {
+    std::strncpy(err, what.c_str(), len - 1);
+    err[len - 1] = '\0';
+  }
+  return -1;
+}
+
+// Runs `body`, turning an exception into -1 and its message.
+template <typename F>
+static int guarded(char* err, size_t len, F body) {
+  try {
+    body();
+    return 0;
+  } catch (const c10::Error& e) {
+    return fail(err, len, e.what_without_backtrace());
+  } catch (const std::exception& e) {
+    return fail(err, len, e.what());
+  } catch (...) {
+    return fail(err, len, "unknown C++ exception");
+  }
+}
+
+static int wait(SpeGroup* group, c10::intrusive_ptr<c10d::Work> work, char* err, size_t len) {
+  return guarded(err, len, [&] {
+    if (!work->wait(group->timeout)) {
+      throw std::runtime_error("the collective did not complete in time");
+    }
+  });
+}
+
+extern "C" {
+
+// Joins the group of `world` processes whose rank 0 serves the store at `addr`:`port`.
+// Returns null with the reason in `err` on failure.
+SpeGroup* spe_dist_init(const char* addr, int port, int rank, int world, long timeout_ms, char* err, size_t len) {
+  SpeGroup* group = nullptr;
+  int rc = guarded(err, len, [&] {
+#ifdef SPE_WITH_GLOO
+    auto timeout = std::chrono::milliseconds(timeout_ms);
+    c10d::TCPStoreOptions options;
+    options.port = static_cast<uint16_t>(port);
+    options.isServer = rank == 0;
+    options.numWorkers = world;
+    options.waitWorkers = true;
+    options.timeout = timeout;
+    auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(addr), options);
+    auto store = c10::make_intrusive<c10d::PrefixStore>("spe", tcp);
+    auto gloo_options = c10d::ProcessGroupGloo::Options::create();
+    gloo_options->timeout = timeout;
+    gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());
+    auto backend = c10::make_intrusive<c10d::ProcessGroupGloo>(store, rank, world, gloo_options);
+    group = new SpeGroup{backend, timeout};
+#else
+    throw std::runtime_error(
+        "this spe-trainer was built without Gloo's headers (SPE_GLOO_INCLUDE), so it trains on one process only");
+#endif
+  });
+  return rc == 0 ? group : nullptr;
+}
+
+void spe_dist_free(SpeGroup* group) { delete group; }
+
+// Sums `tensor` over the group, in place.
+int spe_dist_all_reduce_sum(SpeGroup* group, at::Tensor* tensor, char* err, size_t len) {
+  c10::intrusive_ptr<c10d::Work> work;
+  int rc = guarded(err, len, [&] {
+    std::vector<at::Tensor> tensors{*tensor};
+    work = group->backend->allreduce(tensors, c10d::AllreduceOptions());
+  });
+  return rc == 0 ? wait(group, work, err, len) : rc;
+}
+
+// Copies rank `root`'s `tensor` into every rank's.
+int spe_dist_broadcast(SpeGroup* group, at::Tensor* tensor, int root, char* err, size_t len) {
+  c10::intrusive_ptr<c10d::Work> work;
+  int rc = guarded(err, len, [&] {
+    std::vector<at::Tensor> tensors{*tensor};
+    c10d::BroadcastOptions options;
+    options.rootRank = root;
+    work = group->backend->broadcast(tensors, options);
+  });
+  return rc == 0 ? wait(group, work, err, len) : rc;
+}
+
+// Fills `outputs[r]` with rank r's `input`, for every rank r (all of `input`'s shape).
+int spe_dist_all_gather(SpeGroup* group, at::Tensor** outputs, int n, at::Tensor* input, char* err, size_t len) {
+  c10::intrusive_ptr<c10d::Work> work;
+  int rc = guarded(err, len, [&] {
+    std::vector<std::vector<at::Tensor>> out(1);
+    for (int i = 0; i < n; i++) out[0].push_back(*outputs[i]);
+    std::vector<at::Tensor> in{*input};
+    work = group->backend->allgather(out, in, c10d::AllgatherOptions());
+  });
+  return rc == 0 ? wait(group, work, err, len) : rc;
+}
+
+// Waits until every rank has called it.
+int spe_dist_barrier(SpeGroup* group, char* err, size_t len) {
+  c10::intrusive_ptr<c10d::Work> work;
+  int rc = guarded(err, len, [&] { work = group->backend->barrier(c10d::BarrierOptions()); });
+  return rc == 0 ? wait(group, work, err, len) : rc;
+}
+}
