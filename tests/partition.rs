@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{ok, read_rows, repo, sample_text, spe_binary, stderr, vocab};
+use common::{copy_dir, ok, read_rows, repo, sample_text, spe_binary, stderr, vocab};
 use spe::shard::Manifest;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -155,12 +155,4 @@ fn labeled_corpora_are_not_partitioned_and_a_half_given_rank_is_an_error() {
     );
     assert!(stderr(&half).contains("--rank needs --world-size"), "{}", stderr(&half));
     assert!(!dir.path().join("t").exists());
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
-    }
 }

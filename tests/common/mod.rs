@@ -96,3 +96,24 @@ pub fn send_signal(child: &std::process::Child, signal: &str) {
     let sent = Command::new("kill").args([&format!("-{signal}"), &child.id().to_string()]).status();
     assert!(sent.unwrap().success(), "kill -{signal} failed");
 }
+
+/// `run` copied to `cut` as if interrupted before `checkpoint` (its last) and the export.
+pub fn interrupted_copy(run: &Path, cut: &Path, checkpoint: &str) {
+    copy_dir(run, cut);
+    std::fs::remove_dir_all(cut.join("checkpoints").join(checkpoint)).unwrap();
+    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
+}
+
+/// Copies the tree `from` to `to`.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Data-parallel training over Gloo on one machine (loopback only): two ranks with global
 //! batch B train as one process with global batch B, a rank killed mid-run makes the other
 //! stop with an error, and a rank that finds no rendezvous says which address it tried.
+//! Two ranks resume their run exactly.
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
@@ -17,11 +18,12 @@ fn free_port() -> u16 {
 
 /// `spe-trainer train` on `shards` into `out` with the tiny model, as rank `rank` of
 /// `ranks` where `ranks > 1`.
-fn train(shards: &Path, out: &Path, steps: u32, rank: Option<(usize, usize, u16)>) -> Command {
+fn train(shards: &Path, out: &Path, steps: u32, rank: Option<(usize, usize, u16)>, extra: &[&str]) -> Command {
     let mut command = Command::new(spe_binary());
     command.args(["train", "--shards", &shards.display().to_string(), "--out", &out.display().to_string()]);
     command.args(["--config", &repo("pipelines/train-tiny.toml").display().to_string(), "--device", "cpu", "--quiet"]);
     command.args(["--steps", &steps.to_string(), "--set", "log_every=2", "--set", "loader.micro_batch=8"]);
+    command.args(["--set", "checkpoint_every=2", "--set", "keep_checkpoints=3"]).args(extra);
     for name in ["RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS"] {
         command.env_remove(name);
     }
@@ -78,13 +80,8 @@ fn two_gloo_ranks_train_as_one_process_with_the_same_global_batch() {
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path());
     let (one, two) = (dir.path().join("one"), dir.path().join("two"));
-    ok(train(&shards, &one, 6, None).output().unwrap());
-    let port = free_port();
-    let ranks: Vec<Child> = (0..2).map(|rank| spawn(train(&shards, &two, 6, Some((rank, 2, port))))).collect();
-    let outputs: Vec<Output> = ranks.into_iter().map(|r| wait_at_most(r, Duration::from_secs(300))).collect();
-    for output in &outputs {
-        assert!(output.status.success(), "a rank failed: {}", stderr(output));
-    }
+    ok(train(&shards, &one, 6, None, &[]).output().unwrap());
+    let outputs = two_ranks(&shards, &two, &[]);
     assert!(stderr(&outputs[1]).contains("rank 1 of 2: done; rank 0 wrote the run"), "{}", stderr(&outputs[1]));
 
     // The same losses at every logged step, within float rounding of a sum in another order.
@@ -100,6 +97,25 @@ fn two_gloo_ranks_train_as_one_process_with_the_same_global_batch() {
         let difference = (x - y).abs().max().double_value(&[]);
         assert!(difference <= 1e-5, "{name}: the final weights differ by {difference}");
     }
+
+    // Two ranks resume the two-rank run from its step-4 checkpoint to the same weights.
+    let cut = dir.path().join("cut");
+    interrupted_copy(&two, &cut, "step-00000006");
+    two_ranks(&shards, &cut, &["--resume"]);
+    for ((name, x), (_, y)) in weights(&two).iter().zip(&weights(&cut)) {
+        assert!(x.equal(y), "{name}: the resumed run's weights differ from the uninterrupted run's");
+    }
+}
+
+/// Two ranks of `train` into `out`, both of which must succeed.
+fn two_ranks(shards: &Path, out: &Path, extra: &[&str]) -> Vec<Output> {
+    let port = free_port();
+    let ranks: Vec<Child> = (0..2).map(|rank| spawn(train(shards, out, 6, Some((rank, 2, port)), extra))).collect();
+    let outputs: Vec<Output> = ranks.into_iter().map(|r| wait_at_most(r, Duration::from_secs(300))).collect();
+    for output in &outputs {
+        assert!(output.status.success(), "a rank failed: {}", stderr(output));
+    }
+    outputs
 }
 
 #[test]
@@ -108,8 +124,8 @@ fn a_killed_rank_ends_the_other_with_an_error_and_a_missing_rendezvous_is_named(
     let shards = shards(dir.path());
     let out = dir.path().join("run");
     let port = free_port();
-    let rank0 = spawn(train(&shards, &out, 100_000, Some((0, 2, port))));
-    let mut rank1 = spawn(train(&shards, &out, 100_000, Some((1, 2, port))));
+    let rank0 = spawn(train(&shards, &out, 100_000, Some((0, 2, port)), &[]));
+    let mut rank1 = spawn(train(&shards, &out, 100_000, Some((1, 2, port)), &[]));
     wait_for(&out.join("metrics.jsonl"), 120);
     rank1.kill().unwrap();
     let _ = rank1.wait();
@@ -121,7 +137,7 @@ fn a_killed_rank_ends_the_other_with_an_error_and_a_missing_rendezvous_is_named(
     eprintln!("rank 0 stopped {:.1} s after rank 1 was killed", started.elapsed().as_secs_f64());
 
     // Rank 1 alone, with nobody serving the rendezvous.
-    let mut alone = train(&shards, &dir.path().join("alone"), 2, Some((1, 2, free_port())));
+    let mut alone = train(&shards, &dir.path().join("alone"), 2, Some((1, 2, free_port())), &[]);
     alone.env("SPE_DIST_TIMEOUT_S", "2");
     let output = wait_at_most(spawn(alone), Duration::from_secs(60));
     assert!(!output.status.success());

@@ -385,26 +385,6 @@ fn no_dropout() -> [(&'static str, toml::Value); 3] {
         .map(|key| (key, toml::Value::Float(0.0)))
 }
 
-/// `run` copied to `cut` as if interrupted before `checkpoint` (its last) and the export.
-fn interrupted_copy(run: &Path, cut: &Path, checkpoint: &str) {
-    copy_dir(run, cut);
-    std::fs::remove_dir_all(cut.join("checkpoints").join(checkpoint)).unwrap();
-    std::fs::remove_dir_all(cut.join("encoder")).unwrap();
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_signal_stops_training_between_steps_and_says_how_to_resume() {
     let _torch = torch();
