@@ -45,6 +45,8 @@ pub struct Launch {
     pub world_size: usize,
     /// The rank among the processes of this machine: the CUDA device it takes.
     pub local_rank: usize,
+    /// The processes on this machine (`LOCAL_WORLD_SIZE`; all of them where it is unset).
+    pub local_world_size: usize,
     /// The address of rank 0, which serves the rendezvous.
     pub master_addr: String,
     /// Its port.
@@ -54,6 +56,16 @@ pub struct Launch {
 }
 
 impl Launch {
+    /// Shares this machine's cores among its ranks for libtorch's CPU work, as `torchrun`
+    /// does with `OMP_NUM_THREADS`, unless that is set: ranks that each took every core
+    /// would spend their time waiting on each other's threads.
+    pub fn share_cores(&self) {
+        if std::env::var_os("OMP_NUM_THREADS").is_none() {
+            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+            tch::set_num_threads((cores / self.local_world_size).max(1) as i32);
+        }
+    }
+
     /// The launch the environment describes; `None` for a single process.
     pub fn from_env() -> Result<Option<Launch>> {
         Launch::from_vars(|name| std::env::var(name).ok())
@@ -96,6 +108,7 @@ impl Launch {
             rank,
             world_size,
             local_rank: number(local_var)?.unwrap_or(0),
+            local_world_size: number("LOCAL_WORLD_SIZE")?.unwrap_or(world_size).max(1),
             master_addr,
             master_port,
             timeout: std::time::Duration::from_secs_f64(timeout_s),

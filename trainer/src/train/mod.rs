@@ -41,7 +41,7 @@ use spe::config::{self, Override};
 use spe::counts::plural;
 use spe::lock::OutputLock;
 use spe::runtime::checkpoint as checkpoints;
-use spe::runtime::metrics::{draw_curves, MetricsFile, Throughput};
+use spe::runtime::metrics::{draw_curves, MetricsFile, Rates, Throughput};
 use spe::runtime::progress::{log_line, steps_bar};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -185,7 +185,8 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
     // Joining first: no rank writes before every rank has checked what it was given.
-    let group = Launch::from_env()?.map(|launch| Group::join(&launch).map(|g| (g, launch.local_rank))).transpose()?;
+    let launch = Launch::from_env()?;
+    let group = launch.as_ref().map(|launch| Group::join(launch).map(|g| (g, launch.local_rank))).transpose()?;
     let (rank, ranks) = group.as_ref().map_or((0, 1), |(g, _)| (g.rank, g.world_size));
     let main = rank == 0;
     let device = match (parse_device(options.device.as_deref())?, &group) {
@@ -196,6 +197,9 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         (device, _) => device,
     };
     let group = group.map(|(g, _)| g);
+    if let Some(launch) = launch.as_ref().filter(|_| !device.is_cuda()) {
+        launch.share_cores();
+    }
     let set = Arc::new(ShardSet::open(&options.shards)?);
     let vocab = config.model.bert.vocab_size as u64;
     ensure!(
@@ -358,9 +362,9 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
 
         // Log.
         if step % config.log_every == 0 || step == total {
-            let mut means = step_losses.means()?;
+            let (mut means, mut rates) = (step_losses.means()?, throughput.rates());
             if let Some(group) = &group {
-                means = mean_over_ranks(group, means)?;
+                (means, rates) = over_ranks(group, means, rates)?;
             }
             let record = StepRecord::new(
                 step,
@@ -368,7 +372,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 means,
                 &config.objectives,
                 grad_norm,
-                throughput.rates(),
+                rates,
                 run_start.elapsed().as_secs_f64(),
             );
             let losses = [Some(record.loss), record.tbo, record.spo, record.cspo];
@@ -451,12 +455,15 @@ fn all_reduce_step(group: &Group, vs: &nn::VarStore, keys: Vec<Keys>, step: u64)
     Ok(targets.into_iter().zip(contexts).map(|(target, context)| Keys { target, context }).collect())
 }
 
-/// The mean of each loss over the ranks (each rank's is the mean over its micro-batches).
-fn mean_over_ranks(group: &Group, means: [Option<f64>; 3]) -> Result<[Option<f64>; 3]> {
-    let sums = tch::Tensor::from_slice(&means.map(|m| m.unwrap_or(0.0)));
+/// The mean of each loss over the ranks (each rank's is the mean over its micro-batches),
+/// and the sum of their rates: the whole run's.
+fn over_ranks(group: &Group, means: [Option<f64>; 3], rates: Rates) -> Result<([Option<f64>; 3], Rates)> {
+    let [a, b, c] = means.map(|m| m.unwrap_or(0.0));
+    let sums = tch::Tensor::from_slice(&[a, b, c, rates.samples_per_s, rates.tokens_per_s, rates.model_flops_per_s]);
     group.all_reduce_sum(&sums)?;
-    let sums = Vec::<f64>::try_from(&sums)?;
-    Ok([0, 1, 2].map(|i| means[i].map(|_| sums[i] / group.world_size as f64)))
+    let s = Vec::<f64>::try_from(&sums)?;
+    let means = [0, 1, 2].map(|i| means[i].map(|_| s[i] / group.world_size as f64));
+    Ok((means, Rates { samples_per_s: s[3], tokens_per_s: s[4], model_flops_per_s: s[5] }))
 }
 
 /// `seconds` in the unit a person would say it in: minutes, hours or days.
