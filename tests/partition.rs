@@ -101,7 +101,17 @@ fn three_ranks_of_prep_text_merge_into_the_single_runs_rows() {
     assert_eq!(std::fs::read(rank1.join("_manifest.json")).unwrap(), before);
     assert!(out.join("_manifest.json").exists());
 
-    // Rank 2 missing, then rank 1's output in rank 2's place: both refused.
+    // A damaged shard, rank 2 missing, then rank 1's output in rank 2's place: all refused.
+    let shard = out.join("rank-00000-of-00003/part-00000.parquet");
+    let intact = std::fs::read(&shard).unwrap();
+    let mut damaged = intact.clone();
+    damaged[intact.len() / 2] ^= 0xff;
+    std::fs::write(&shard, damaged).unwrap();
+    let refused = spe_with(&["merge".into(), out.display().to_string()], &[]);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("rank-00000-of-00003: part-00000.parquet: checksum"), "{}", stderr(&refused));
+    std::fs::write(&shard, intact).unwrap();
+
     let rank2 = out.join("rank-00002-of-00003");
     std::fs::rename(&rank2, dir.path().join("rank2")).unwrap();
     let missing = spe_with(&["merge".into(), out.display().to_string()], &[]);

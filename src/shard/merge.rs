@@ -26,36 +26,23 @@ use std::path::Path;
 pub fn merge(dir: &Path) -> Result<(Manifest, u32)> {
     let _lock = OutputLock::acquire(dir)?;
     let world_size = world_size(dir)?;
-    let (mut merged, mut first): (Option<Manifest>, Option<Manifest>) = (None, None);
-    for rank in 0..world_size {
-        let folder = Partition { rank, world_size }.dir_name();
-        let manifest = rank_manifest(dir, &folder, rank, world_size)?;
-        let report = verify(&dir.join(&folder), Inputs::Skip)?;
-        if !report.problems.is_empty() {
-            let shown: Vec<&str> = report.problems.iter().take(5).map(String::as_str).collect();
-            bail!(
-                "{folder}: {} (spe verify {} lists them all); prepare that rank again",
-                shown.join("; "),
-                dir.join(&folder).display()
-            );
-        }
-        match &first {
-            None => {
-                first = Some(manifest.clone());
-                merged = Some(Manifest {
-                    inputs: Vec::new(),
-                    shards: Vec::new(),
-                    totals: Totals::default(),
-                    skipped_records: Default::default(),
-                    dropped_sentences: Default::default(),
-                    dropped_draws: Default::default(),
-                    partition: None,
-                    ..manifest.clone()
-                })
-            }
-            Some(first) => same_run(first, &manifest, &folder)?,
-        }
-        let merged = merged.as_mut().expect("set above");
+    let folder = |rank: u32| Partition { rank, world_size }.dir_name();
+    let ranks: Vec<Manifest> =
+        (0..world_size).map(|rank| checked_rank(dir, &folder(rank), rank, world_size)).collect::<Result<_>>()?;
+    for (rank, manifest) in (0..).zip(&ranks).skip(1) {
+        same_run(&ranks[0], manifest, &folder(rank))?;
+    }
+    let mut merged = Manifest {
+        inputs: Vec::new(),
+        shards: Vec::new(),
+        totals: Totals::default(),
+        skipped_records: Default::default(),
+        dropped_sentences: Default::default(),
+        dropped_draws: Default::default(),
+        partition: None,
+        ..ranks[0].clone()
+    };
+    for (rank, manifest) in (0..).zip(ranks) {
         for input in manifest.inputs {
             // Every rank reading a dump reads its index whole.
             if !merged.inputs.contains(&input) {
@@ -63,7 +50,7 @@ pub fn merge(dir: &Path) -> Result<(Manifest, u32)> {
             }
         }
         merged.shards.extend(manifest.shards.into_iter().map(|mut s| {
-            s.file = format!("{folder}/{}", s.file);
+            s.file = format!("{}/{}", folder(rank), s.file);
             s
         }));
         merged.totals.add_all(&manifest.totals);
@@ -71,7 +58,6 @@ pub fn merge(dir: &Path) -> Result<(Manifest, u32)> {
         merge_counts(&mut merged.dropped_sentences, &manifest.dropped_sentences);
         merge_counts(&mut merged.dropped_draws, &manifest.dropped_draws);
     }
-    let merged = merged.expect("at least one rank");
     check_inputs(&merged.inputs)?;
     if merged.totals.samples == 0 {
         bail!("the {} ranks in {} hold no sample at all; nothing was merged", world_size, dir.display());
@@ -146,12 +132,13 @@ fn world_size(dir: &Path) -> Result<u32> {
     Ok(world_size)
 }
 
-/// The finished manifest in `dir/folder`, which must be rank `rank` of `world_size`'s.
-fn rank_manifest(dir: &Path, folder: &str, rank: u32, world_size: u32) -> Result<Manifest> {
+/// The finished manifest in `dir/folder`, which must be rank `rank` of `world_size`'s, with
+/// every shard verified against it.
+fn checked_rank(dir: &Path, folder: &str, rank: u32, world_size: u32) -> Result<Manifest> {
     let manifest = Manifest::read(&dir.join(folder))
         .with_context(|| format!("rank {rank} of {world_size} has not finished, or failed; prepare it again"))?;
     match &manifest.partition {
-        Some(p) if p.rank == rank && p.world_size == world_size => Ok(manifest),
+        Some(p) if p.rank == rank && p.world_size == world_size => {}
         Some(p) => bail!(
             "{folder} holds the output of rank {} of {}, not rank {rank}: each rank must be present once",
             p.rank,
@@ -159,6 +146,16 @@ fn rank_manifest(dir: &Path, folder: &str, rank: u32, world_size: u32) -> Result
         ),
         None => bail!("{folder} holds the output of a whole run, not of rank {rank} of {world_size}"),
     }
+    let report = verify(&dir.join(folder), Inputs::Skip)?;
+    if !report.problems.is_empty() {
+        let shown: Vec<&str> = report.problems.iter().take(5).map(String::as_str).collect();
+        bail!(
+            "{folder}: {} (spe verify {} lists them all); prepare that rank again",
+            shown.join("; "),
+            dir.join(folder).display()
+        );
+    }
+    Ok(manifest)
 }
 
 /// Refuses a rank that differs from rank 0 in anything but its share.
