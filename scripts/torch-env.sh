@@ -39,6 +39,16 @@ if ! torch_ready; then
         -r tests/python/requirements-train.txt ||
         setup_fail "pip could not install PyTorch: is PyPI reachable, and is there disk to spare?"
 fi
+# ProcessGroupNCCL.hpp includes CUDA toolkit headers that the CUDA runtime's pip package
+# leaves out (crt/, CCCL's nv/): their header-only packages, of the runtime's CUDA 13.0.
+torch_lib=$(ls -d .venv/lib/python3*/site-packages/torch/lib 2>/dev/null | head -n 1)
+if [ -n "$torch_lib" ] && [ -f "$torch_lib/libtorch_cuda.so" ] &&
+    [ ! -f "$torch_lib/../../nvidia/cu13/include/crt/host_config.h" ]; then
+    setup_say "installing the CUDA 13.0 headers NCCL's process group needs (nvidia-cuda-crt, nvidia-cuda-cccl)"
+    .venv/bin/python -m pip install --disable-pip-version-check --progress-bar off --no-deps \
+        nvidia-cuda-crt==13.0.88 nvidia-cuda-cccl==13.0.85 ||
+        setup_say "warning: pip could not install them: on GPUs, data-parallel training goes through Gloo"
+fi
 # Gloo's headers: the PyTorch wheel ships c10d's headers but not those of Gloo, which
 # ProcessGroupGloo.hpp includes. spe's data-parallel shim needs only their declarations,
 # so Debian's libgloo-dev serves; it is unpacked into .venv, not installed.

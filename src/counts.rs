@@ -30,6 +30,7 @@ pub fn plural(n: u64, noun: &str) -> String {
     let consonant_y = noun.strip_suffix('y').filter(|stem| !stem.ends_with(['a', 'e', 'i', 'o', 'u']));
     match consonant_y {
         Some(stem) => format!("{n} {stem}ies"),
+        None if ["s", "x", "z", "ch", "sh"].iter().any(|end| noun.ends_with(end)) => format!("{n} {noun}es"),
         None => format!("{n} {noun}s"),
     }
 }
@@ -45,6 +46,15 @@ pub fn describe(counts: &Counts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plurals_follow_english_spelling() {
+        assert_eq!(plural(1, "micro-batch"), "1 micro-batch");
+        assert_eq!(plural(2, "micro-batch"), "2 micro-batches");
+        assert_eq!(plural(3, "entity"), "3 entities");
+        assert_eq!(plural(0, "day"), "0 days");
+        assert_eq!(plural(2, "rank"), "2 ranks");
+    }
 
     #[test]
     fn zero_counts_leave_no_key_and_merges_add() {

@@ -21,7 +21,7 @@ fn main() {
 }
 
 /// Compiles the shims against the headers beside `lib` (libtorch's and PyTorch's
-/// layouts both keep `include/` next to `lib/`).
+/// layouts both keep `include/` next to `lib/`), with Gloo's and NCCL's where found.
 fn shim(lib: &Path) {
     println!("cargo:rerun-if-changed=src/runtime/autocast.cpp");
     println!("cargo:rerun-if-changed=src/runtime/dist.cpp");
@@ -40,18 +40,47 @@ fn shim(lib: &Path) {
              spe-trainer is built for one process only"
         ),
     }
+    match nccl_includes(lib) {
+        Some(dirs) => {
+            build.includes(dirs).define("SPE_WITH_NCCL", None).define("USE_C10D_NCCL", None).define("USE_CUDA", None);
+        }
+        None if lib.join("libtorch_cuda.so").exists() => println!(
+            "cargo:warning=NCCL's or the CUDA toolkit's headers were not found: on GPUs, data-parallel training \
+             goes through Gloo"
+        ),
+        None => {}
+    }
     build
         .cpp(true)
         .pic(true)
         .warnings(false)
         .include(&include)
         .include(include.join("torch/csrc/api/include"))
-        .define("USE_C10D_GLOO", None)
         .flag("-std=c++17")
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
         .file("src/runtime/autocast.cpp")
         .file("src/runtime/dist.cpp")
         .compile("spe_shims");
+}
+
+/// Where the headers ProcessGroupNCCL.hpp includes lie, for a CUDA libtorch: NCCL's, the
+/// CUDA runtime's, and the toolkit's `crt/` and CCCL's `nv/`. A CUDA PyTorch wheel brings
+/// the first two as pip packages beside it (`nvidia/nccl`, `nvidia/cu13`), into which
+/// scripts/torch-env.sh installs the other two (nvidia-cuda-crt, nvidia-cuda-cccl); a CUDA
+/// toolkit's can be named in SPE_CUDA_INCLUDE (directories separated by `:`).
+fn nccl_includes(lib: &Path) -> Option<Vec<std::path::PathBuf>> {
+    println!("cargo:rerun-if-env-changed=SPE_CUDA_INCLUDE");
+    if !lib.join("libtorch_cuda.so").exists() {
+        return None;
+    }
+    let packages = lib.ancestors().nth(2)?.join("nvidia");
+    let mut dirs: Vec<_> = ["cu13/include", "nccl/include"].iter().map(|d| packages.join(d)).collect();
+    if let Some(extra) = std::env::var_os("SPE_CUDA_INCLUDE") {
+        dirs.extend(std::env::split_paths(&extra));
+    }
+    dirs.retain(|d| d.is_dir());
+    let found = |header: &str| dirs.iter().any(|d| d.join(header).exists());
+    ["nccl.h", "cuda_runtime.h", "crt/host_config.h", "nv/target"].iter().all(|h| found(h)).then_some(dirs)
 }
 
 /// The C++ ABI of libtorch, as torch-sys decides it: PyTorch 2.11 wheels use the new one.

@@ -21,7 +21,10 @@ fn free_port() -> u16 {
 fn train(shards: &Path, out: &Path, steps: u32, rank: Option<(usize, usize, u16)>, extra: &[&str]) -> Command {
     let mut command = Command::new(spe_binary());
     command.args(["train", "--shards", &shards.display().to_string(), "--out", &out.display().to_string()]);
-    command.args(["--config", &repo("pipelines/train-tiny.toml").display().to_string(), "--device", "cpu", "--quiet"]);
+    command.args(["--config", &repo("pipelines/train-tiny.toml").display().to_string(), "--quiet"]);
+    if !extra.contains(&"--device") {
+        command.args(["--device", "cpu"]);
+    }
     command.args(["--steps", &steps.to_string(), "--set", "log_every=2", "--set", "loader.micro_batch=8"]);
     command.args(["--set", "checkpoint_every=2", "--set", "keep_checkpoints=3"]).args(extra);
     for name in ["RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT", "SLURM_PROCID", "SLURM_NTASKS"] {
@@ -144,4 +147,27 @@ fn a_killed_rank_ends_the_other_with_an_error_and_a_missing_rendezvous_is_named(
     let message = stderr(&output);
     assert!(message.contains("rank 1 of 2 could not join the group at 127.0.0.1:"), "{message}");
     assert!(message.contains("(MASTER_ADDR, MASTER_PORT) within 2 s"), "{message}");
+}
+
+/// On a GPU only (`SPE_TEST_CUDA=1`; skipped elsewhere): one rank in a group of one, whose
+/// collectives go through NCCL, trains as a plain CUDA process does.
+#[test]
+fn on_a_gpu_one_nccl_rank_trains_as_one_process() {
+    if std::env::var_os("SPE_TEST_CUDA").is_none() {
+        eprintln!("skipped: SPE_TEST_CUDA is not set (set it on a machine with a GPU)");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path());
+    let (one, group) = (dir.path().join("one"), dir.path().join("group"));
+    let cuda = ["--device", "cuda:0", "--set", "optim.bf16=false"];
+    ok(train(&shards, &one, 6, None, &cuda).output().unwrap());
+    let output =
+        wait_at_most(spawn(train(&shards, &group, 6, Some((0, 1, free_port())), &cuda)), Duration::from_secs(300));
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert!(stderr(&output).contains("data-parallel over 1 rank (nccl)"), "{}", stderr(&output));
+    let (a, b) = (losses(&one), losses(&group));
+    for (x, y) in a.iter().flatten().zip(b.iter().flatten()) {
+        assert!((x - y).abs() <= 1e-3 * x.abs().max(1.0), "losses differ: {a:?} against {b:?}");
+    }
 }

@@ -1,14 +1,16 @@
 // Data-parallel collectives over libtorch's c10d, which tch does not expose: a TCPStore
-// rendezvous, then ProcessGroupGloo, which takes CPU and CUDA tensors. ProcessGroupNCCL is
-// not built: its headers need the CUDA toolkit's (crt/, CCCL's nv/), which a PyTorch wheel
-// does not install. Every call returns 0 on success, or -1 with the reason in `err`, so no
-// C++ exception crosses into Rust.
+// rendezvous, then ProcessGroupNCCL for CUDA tensors (where spe was built with NCCL's and
+// CUDA's headers) or ProcessGroupGloo, which takes CPU and CUDA tensors. Every call returns
+// 0 on success, or -1 with the reason in `err`, so no C++ exception crosses into Rust.
 #ifdef SPE_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #include <torch/csrc/distributed/c10d/Backend.hpp>
 #include <torch/csrc/distributed/c10d/PrefixStore.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#ifdef SPE_WITH_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
+#endif
 
 #include <chrono>
 #include <cstring>
@@ -53,9 +55,20 @@ static int wait(SpeGroup* group, c10::intrusive_ptr<c10d::Work> work, char* err,
 
 extern "C" {
 
-// Joins the group of `world` processes whose rank 0 serves the store at `addr`:`port`.
-// Returns null with the reason in `err` on failure.
-SpeGroup* spe_dist_init(const char* addr, int port, int rank, int world, long timeout_ms, char* err, size_t len) {
+// Whether ProcessGroupNCCL is built in.
+int spe_dist_has_nccl() {
+#ifdef SPE_WITH_NCCL
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+// Joins the group of `world` processes whose rank 0 serves the store at `addr`:`port`, over
+// NCCL where `nccl` is set (spe_dist_has_nccl), else over Gloo. Returns null with the reason
+// in `err` on failure.
+SpeGroup* spe_dist_init(const char* addr, int port, int rank, int world, int nccl, long timeout_ms, char* err,
+                        size_t len) {
   SpeGroup* group = nullptr;
   int rc = guarded(err, len, [&] {
 #ifdef SPE_WITH_GLOO
@@ -68,6 +81,15 @@ SpeGroup* spe_dist_init(const char* addr, int port, int rank, int world, long ti
     options.timeout = timeout;
     auto tcp = c10::make_intrusive<c10d::TCPStore>(std::string(addr), options);
     auto store = c10::make_intrusive<c10d::PrefixStore>("spe", tcp);
+#ifdef SPE_WITH_NCCL
+    if (nccl) {
+      auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+      nccl_options->timeout = timeout;
+      auto backend = c10::make_intrusive<c10d::ProcessGroupNCCL>(store, rank, world, nccl_options);
+      group = new SpeGroup{backend, timeout};
+      return;
+    }
+#endif
     auto gloo_options = c10d::ProcessGroupGloo::Options::create();
     gloo_options->timeout = timeout;
     gloo_options->devices.push_back(c10d::ProcessGroupGloo::createDefaultDevice());

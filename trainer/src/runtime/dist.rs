@@ -1,6 +1,7 @@
 //! Data-parallel training: a process group over libtorch's c10d (`dist.cpp`: a TCPStore
-//! rendezvous and ProcessGroupGloo), joined from the environment that `torchrun` and Slurm's
-//! `srun` set, and the few collectives the trainer needs.
+//! rendezvous, then ProcessGroupNCCL on CUDA where it is built in, ProcessGroupGloo
+//! otherwise), joined from the environment that `torchrun` and Slurm's `srun` set, and the
+//! few collectives the trainer needs.
 //!
 //! The launch follows PyTorch's conventions: `RANK`, `WORLD_SIZE`, `LOCAL_RANK`,
 //! `MASTER_ADDR` and `MASTER_PORT` (under `srun`, `SLURM_PROCID`, `SLURM_NTASKS` and
@@ -10,7 +11,7 @@
 
 use anyhow::{bail, ensure, Context, Result};
 use std::ffi::{c_char, c_int, c_long, c_void, CStr, CString};
-use tch::{Kind, Tensor};
+use tch::{Device, Kind, Tensor};
 
 extern "C" {
     fn spe_dist_init(
@@ -18,11 +19,13 @@ extern "C" {
         port: c_int,
         rank: c_int,
         world: c_int,
+        nccl: c_int,
         timeout_ms: c_long,
         err: *mut c_char,
         len: usize,
     ) -> *mut c_void;
     fn spe_dist_free(group: *mut c_void);
+    fn spe_dist_has_nccl() -> c_int;
     fn spe_dist_all_reduce_sum(group: *mut c_void, tensor: *mut c_void, err: *mut c_char, len: usize) -> c_int;
     fn spe_dist_broadcast(group: *mut c_void, tensor: *mut c_void, root: c_int, err: *mut c_char, len: usize) -> c_int;
     fn spe_dist_all_gather(
@@ -83,7 +86,8 @@ impl Launch {
             false => ("RANK", "WORLD_SIZE", "LOCAL_RANK"),
         };
         let Some(world_size) = number(world_var)? else { return Ok(None) };
-        if world_size <= 1 {
+        // One process joins a group only where a launcher says where (torchrun --nproc 1).
+        if world_size == 0 || (world_size == 1 && env("MASTER_ADDR").is_none()) {
             return Ok(None);
         }
         let rank = number(rank_var)?.with_context(|| format!("{world_var}={world_size} is set, but not {rank_var}"))?;
@@ -123,6 +127,10 @@ pub struct Group {
     pub rank: usize,
     /// The number of processes.
     pub world_size: usize,
+    /// Where the tensors it exchanges lie.
+    pub device: Device,
+    /// The c10d backend: `nccl` or `gloo`.
+    pub backend: &'static str,
 }
 
 // SAFETY: the group is used from one thread at a time (the trainer's); c10d's backend is
@@ -148,9 +156,12 @@ fn ptr(tensor: &Tensor) -> *mut c_void {
 }
 
 impl Group {
-    /// Joins the launch's group: waits for every rank at the rendezvous.
-    pub fn join(launch: &Launch) -> Result<Group> {
+    /// Joins the launch's group, for tensors on `device`: waits for every rank at the
+    /// rendezvous. CUDA tensors go through NCCL where it is built in.
+    pub fn join(launch: &Launch, device: Device) -> Result<Group> {
         let addr = CString::new(launch.master_addr.clone()).context("MASTER_ADDR holds a NUL byte")?;
+        // SAFETY: reads a constant of the shim.
+        let nccl = device.is_cuda() && unsafe { spe_dist_has_nccl() } == 1;
         let mut err = vec![0 as c_char; ERR_LEN];
         // SAFETY: valid C strings and buffer; the shim catches every exception.
         let ptr = unsafe {
@@ -159,6 +170,7 @@ impl Group {
                 c_int::from(launch.master_port),
                 launch.rank as c_int,
                 launch.world_size as c_int,
+                c_int::from(nccl),
                 launch.timeout.as_millis() as c_long,
                 err.as_mut_ptr(),
                 ERR_LEN,
@@ -176,7 +188,8 @@ impl Group {
                 launch.timeout.as_secs_f64()
             );
         }
-        Ok(Group { ptr, rank: launch.rank, world_size: launch.world_size })
+        let backend = if nccl { "nccl" } else { "gloo" };
+        Ok(Group { ptr, rank: launch.rank, world_size: launch.world_size, device, backend })
     }
 
     /// Sums `tensor` over the ranks, in place.
@@ -279,6 +292,8 @@ mod tests {
     fn the_launch_comes_from_torchrun_or_srun_variables() {
         assert_eq!(launch(&[]).unwrap(), None);
         assert_eq!(launch(&[("WORLD_SIZE", "1"), ("RANK", "0")]).unwrap(), None);
+        let one = launch(&[("WORLD_SIZE", "1"), ("RANK", "0"), ("MASTER_ADDR", "a")]).unwrap().unwrap();
+        assert_eq!((one.rank, one.world_size), (0, 1));
         let torchrun = [
             ("RANK", "3"),
             ("WORLD_SIZE", "4"),

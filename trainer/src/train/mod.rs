@@ -184,22 +184,21 @@ fn micro_seed(seed: u64, step: u64, micro: usize) -> i64 {
 pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
-    // Joining first: no rank writes before every rank has checked what it was given.
     let launch = Launch::from_env()?;
-    let group = launch.as_ref().map(|launch| Group::join(launch).map(|g| (g, launch.local_rank))).transpose()?;
-    let (rank, ranks) = group.as_ref().map_or((0, 1), |(g, _)| (g.rank, g.world_size));
-    let main = rank == 0;
-    let device = match (parse_device(options.device.as_deref())?, &group) {
+    let device = match (parse_device(options.device.as_deref())?, &launch) {
         // Each rank of a machine takes its own GPU, unless --device names one.
-        (tch::Device::Cuda(0), Some((_, local))) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
-            tch::Device::Cuda(*local)
+        (tch::Device::Cuda(0), Some(launch)) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
+            tch::Device::Cuda(launch.local_rank)
         }
         (device, _) => device,
     };
-    let group = group.map(|(g, _)| g);
     if let Some(launch) = launch.as_ref().filter(|_| !device.is_cuda()) {
         launch.share_cores();
     }
+    // Joining first: no rank writes before every rank has checked what it was given.
+    let group = launch.as_ref().map(|launch| Group::join(launch, device)).transpose()?;
+    let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank, g.world_size));
+    let main = rank == 0;
     let set = Arc::new(ShardSet::open(&options.shards)?);
     let vocab = config.model.bert.vocab_size as u64;
     ensure!(
@@ -267,6 +266,15 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             log_line(&progress, line)
         }
     };
+    if let Some(group) = &group {
+        say(format!(
+            "data-parallel over {} ({}): {} of {} rows per rank and step",
+            plural(group.world_size as u64, "rank"),
+            group.backend,
+            plural(accumulation as u64, "micro-batch"),
+            config.loader.micro_batch
+        ));
+    }
     // Without --config this is BERT-base at the paper's batch size: on a CPU, warn before a
     // step that takes minutes, and say what the whole run would take once one is measured.
     let paper_on_cpu = options.config.is_none() && !device.is_cuda();
@@ -421,9 +429,11 @@ fn broadcast_state(group: &Group, vs: &nn::VarStore, optimizer: &AdamW, moco: Op
     if let Some(moco) = moco {
         state.extend(moco.state());
     }
-    // Every rank walks the same names in the same order.
+    // Every rank walks the same names in the same order. A tensor off the device (MoCo's
+    // queue position, a host copy of a count every rank keeps alike) is not exchanged.
     state.sort_by(|a, b| a.0.cmp(&b.0));
-    tch::no_grad(|| state.iter().try_for_each(|(_, tensor)| group.broadcast(tensor, 0)))
+    let on_device = state.iter().filter(|(_, t)| t.device() == group.device);
+    tch::no_grad(|| on_device.clone().try_for_each(|(_, tensor)| group.broadcast(tensor, 0)))
 }
 
 /// Sums the step's gradients over the ranks (in buckets) and gathers every rank's keys, in
@@ -435,7 +445,8 @@ fn all_reduce_step(group: &Group, vs: &nn::VarStore, keys: Vec<Keys>, step: u64)
     let grads: Vec<tch::Tensor> = variables.iter().map(|(_, v)| v.grad()).collect();
     // Every rank must sum the same gradients: one that is missing on a rank would shift the
     // buckets of all that follow.
-    let defined = tch::Tensor::from_slice(&grads.iter().map(|g| f32::from(u8::from(g.defined()))).collect::<Vec<_>>());
+    let defined = tch::Tensor::from_slice(&grads.iter().map(|g| f32::from(u8::from(g.defined()))).collect::<Vec<_>>())
+        .to_device(group.device);
     group.all_reduce_sum(&defined)?;
     let counts = Vec::<f32>::try_from(&defined)?;
     if let Some(i) = counts.iter().position(|&c| c != 0.0 && c != group.world_size as f32) {
@@ -459,7 +470,8 @@ fn all_reduce_step(group: &Group, vs: &nn::VarStore, keys: Vec<Keys>, step: u64)
 /// and the sum of their rates: the whole run's.
 fn over_ranks(group: &Group, means: [Option<f64>; 3], rates: Rates) -> Result<([Option<f64>; 3], Rates)> {
     let [a, b, c] = means.map(|m| m.unwrap_or(0.0));
-    let sums = tch::Tensor::from_slice(&[a, b, c, rates.samples_per_s, rates.tokens_per_s, rates.model_flops_per_s]);
+    let sums = tch::Tensor::from_slice(&[a, b, c, rates.samples_per_s, rates.tokens_per_s, rates.model_flops_per_s])
+        .to_device(group.device);
     group.all_reduce_sum(&sums)?;
     let s = Vec::<f64>::try_from(&sums)?;
     let means = [0, 1, 2].map(|i| means[i].map(|_| s[i] / group.world_size as f64));
