@@ -139,3 +139,23 @@ fn a_tree_with_a_link_back_up_is_refused_instead_of_read_forever() {
         stderr(&output)
     );
 }
+
+#[test]
+fn books_shared_by_two_ranks_merge_into_the_single_runs_rows_and_counts() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("books");
+    make_books(&root, true);
+    std::fs::write(root.join("README.md"), "not a book").unwrap();
+    let (single, ranks) = (dir.path().join("single"), dir.path().join("ranks"));
+    ok(prep_books(&root, &single, &[]));
+    for rank in ["0", "1"] {
+        ok(prep_books(&root, &ranks, &["--rank", rank, "--world-size", "2"]));
+    }
+    ok(spe(&["merge", ranks.to_str().unwrap()]));
+    assert!(read_rows(&ranks) == read_rows(&single), "the merged rows differ from the single run's");
+    let (a, b) = (Manifest::read(&single).unwrap(), Manifest::read(&ranks).unwrap());
+    assert_eq!(b.totals, a.totals);
+    assert_eq!(b.skipped_records, a.skipped_records, "rank 0 alone counts what is not a book");
+    assert_eq!(b.skipped_records.get("not_a_book"), Some(&1));
+    assert_eq!(b.inputs, a.inputs);
+}
