@@ -1,4 +1,5 @@
-//! Compiles the small libtorch shims of `src/runtime/` (bf16 autocast, c10d collectives),
+//! Compiles the small libtorch shims of `src/runtime/` (bf16 autocast, c10d collectives,
+//! fused AdamW),
 //! lets the trainer's binaries find libtorch without LD_LIBRARY_PATH, and keeps libtorch's
 //! CUDA library linked.
 
@@ -25,6 +26,8 @@ fn main() {
 fn shim(lib: &Path) {
     println!("cargo:rerun-if-changed=src/runtime/autocast.cpp");
     println!("cargo:rerun-if-changed=src/runtime/dist.cpp");
+    println!("cargo:rerun-if-changed=src/runtime/adamw.cpp");
+    println!("cargo:rerun-if-changed=src/runtime/shim.hpp");
     let include = lib.parent().expect("libtorch's lib directory has a parent").join("include");
     let mut build = cc::Build::new();
     // ProcessGroupGloo.hpp includes Gloo's headers, which PyTorch wheels leave out. The shim
@@ -60,6 +63,7 @@ fn shim(lib: &Path) {
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={}", cxx11_abi()))
         .file("src/runtime/autocast.cpp")
         .file("src/runtime/dist.cpp")
+        .file("src/runtime/adamw.cpp")
         .compile("spe_shims");
 }
 

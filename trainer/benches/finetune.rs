@@ -80,7 +80,7 @@ fn finetune(c: &mut Criterion) {
             let loss = out.loss.unwrap();
             loss.backward();
             optimizer.clip_gradients(1.0);
-            optimizer.step(2.5e-5);
+            optimizer.step(2.5e-5).unwrap();
             f64::try_from(loss).unwrap()
         })
     });

@@ -449,10 +449,7 @@ impl SeedRun<'_> {
                 ensure!(norm.is_finite(), "epoch {epoch}, step {step}: the gradient norm is {norm}");
                 guard(
                     || format!("epoch {epoch}, step {step}, update"),
-                    || {
-                        optimizer.step(learning_rate(&adamw, step, total));
-                        Ok(())
-                    },
+                    || optimizer.step(learning_rate(&adamw, step, total)),
                 )?;
                 step += 1;
                 bar.inc(1);

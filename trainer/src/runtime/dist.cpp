@@ -2,6 +2,8 @@
 // rendezvous, then ProcessGroupNCCL for CUDA tensors (where spe was built with NCCL's and
 // CUDA's headers) or ProcessGroupGloo, which takes CPU and CUDA tensors. Every call returns
 // 0 on success, or -1 with the reason in `err`, so no C++ exception crosses into Rust.
+#include "shim.hpp"
+
 #ifdef SPE_WITH_GLOO
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
@@ -13,7 +15,6 @@
 #endif
 
 #include <chrono>
-#include <cstring>
 #include <string>
 #include <vector>
 
@@ -22,31 +23,8 @@ struct SpeGroup {
   std::chrono::milliseconds timeout;
 };
 
-static int fail(char* err, size_t len, const std::string& what) {
-  if (len > 0) {
-    std::strncpy(err, what.c_str(), len - 1);
-    err[len - 1] = '\0';
-  }
-  return -1;
-}
-
-// Runs `body`, turning an exception into -1 and its message.
-template <typename F>
-static int guarded(char* err, size_t len, F body) {
-  try {
-    body();
-    return 0;
-  } catch (const c10::Error& e) {
-    return fail(err, len, e.what_without_backtrace());
-  } catch (const std::exception& e) {
-    return fail(err, len, e.what());
-  } catch (...) {
-    return fail(err, len, "unknown C++ exception");
-  }
-}
-
 static int wait(SpeGroup* group, c10::intrusive_ptr<c10d::Work> work, char* err, size_t len) {
-  return guarded(err, len, [&] {
+  return spe_guarded(err, len, [&] {
     if (!work->wait(group->timeout)) {
       throw std::runtime_error("the collective did not complete in time");
     }
@@ -70,7 +48,7 @@ int spe_dist_has_nccl() {
 SpeGroup* spe_dist_init(const char* addr, int port, int rank, int world, int nccl, long timeout_ms, char* err,
                         size_t len) {
   SpeGroup* group = nullptr;
-  int rc = guarded(err, len, [&] {
+  int rc = spe_guarded(err, len, [&] {
 #ifdef SPE_WITH_GLOO
     auto timeout = std::chrono::milliseconds(timeout_ms);
     c10d::TCPStoreOptions options;
@@ -108,7 +86,7 @@ void spe_dist_free(SpeGroup* group) { delete group; }
 // Sums `tensor` over the group, in place.
 int spe_dist_all_reduce_sum(SpeGroup* group, at::Tensor* tensor, char* err, size_t len) {
   c10::intrusive_ptr<c10d::Work> work;
-  int rc = guarded(err, len, [&] {
+  int rc = spe_guarded(err, len, [&] {
     std::vector<at::Tensor> tensors{*tensor};
     work = group->backend->allreduce(tensors, c10d::AllreduceOptions());
   });
@@ -118,7 +96,7 @@ int spe_dist_all_reduce_sum(SpeGroup* group, at::Tensor* tensor, char* err, size
 // Copies rank `root`'s `tensor` into every rank's.
 int spe_dist_broadcast(SpeGroup* group, at::Tensor* tensor, int root, char* err, size_t len) {
   c10::intrusive_ptr<c10d::Work> work;
-  int rc = guarded(err, len, [&] {
+  int rc = spe_guarded(err, len, [&] {
     std::vector<at::Tensor> tensors{*tensor};
     c10d::BroadcastOptions options;
     options.rootRank = root;
@@ -130,7 +108,7 @@ int spe_dist_broadcast(SpeGroup* group, at::Tensor* tensor, int root, char* err,
 // Fills `outputs[r]` with rank r's `input`, for every rank r (all of `input`'s shape).
 int spe_dist_all_gather(SpeGroup* group, at::Tensor** outputs, int n, at::Tensor* input, char* err, size_t len) {
   c10::intrusive_ptr<c10d::Work> work;
-  int rc = guarded(err, len, [&] {
+  int rc = spe_guarded(err, len, [&] {
     std::vector<std::vector<at::Tensor>> out(1);
     for (int i = 0; i < n; i++) out[0].push_back(*outputs[i]);
     std::vector<at::Tensor> in{*input};
@@ -142,7 +120,7 @@ int spe_dist_all_gather(SpeGroup* group, at::Tensor** outputs, int n, at::Tensor
 // Waits until every rank has called it.
 int spe_dist_barrier(SpeGroup* group, char* err, size_t len) {
   c10::intrusive_ptr<c10d::Work> work;
-  int rc = guarded(err, len, [&] { work = group->backend->barrier(c10d::BarrierOptions()); });
+  int rc = spe_guarded(err, len, [&] { work = group->backend->barrier(c10d::BarrierOptions()); });
   return rc == 0 ? wait(group, work, err, len) : rc;
 }
 }

@@ -9,8 +9,9 @@
 //! waits at most `SPE_DIST_TIMEOUT_S` seconds (300 by default), so a rank that died makes
 //! the others stop with an error instead of hanging.
 
+use super::ffi::{checked, message, ptr, ERR_LEN};
 use anyhow::{bail, ensure, Context, Result};
-use std::ffi::{c_char, c_int, c_long, c_void, CStr, CString};
+use std::ffi::{c_char, c_int, c_long, c_void, CString};
 use tch::{Device, Kind, Tensor};
 
 extern "C" {
@@ -137,24 +138,6 @@ pub struct Group {
 // safe to call from any thread.
 unsafe impl Send for Group {}
 
-/// Room for a C++ exception's message.
-const ERR_LEN: usize = 2048;
-
-/// Calls `f` with a buffer for an error message; a non-zero status becomes that message.
-fn checked(what: impl Fn() -> String, f: impl FnOnce(*mut c_char, usize) -> c_int) -> Result<()> {
-    let mut err = vec![0 as c_char; ERR_LEN];
-    if f(err.as_mut_ptr(), ERR_LEN) == 0 {
-        return Ok(());
-    }
-    // SAFETY: the shim writes a NUL-terminated message within the buffer.
-    let message = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
-    bail!("{}: {message}", what())
-}
-
-fn ptr(tensor: &Tensor) -> *mut c_void {
-    tensor.as_ptr() as *mut c_void
-}
-
 impl Group {
     /// Joins the launch's group, for tensors on `device`: waits for every rank at the
     /// rendezvous. CUDA tensors go through NCCL where it is built in.
@@ -177,8 +160,7 @@ impl Group {
             )
         };
         if ptr.is_null() {
-            // SAFETY: as in `checked`.
-            let message = unsafe { CStr::from_ptr(err.as_ptr()) }.to_string_lossy().into_owned();
+            let message = message(&err);
             bail!(
                 "rank {} of {} could not join the group at {}:{} (MASTER_ADDR, MASTER_PORT) within {:.0} s: {message}",
                 launch.rank,

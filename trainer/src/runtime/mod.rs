@@ -6,7 +6,8 @@
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
 //!   variable), the warm-up and decay schedule, gradient clipping;
 //! - [`fault`]: libtorch's exceptions (CUDA out of memory, …) as errors naming the step;
-//! - [`dist`]: the process group of a data-parallel run (c10d), and its collectives.
+//! - [`dist`]: the process group of a data-parallel run (c10d), and its collectives;
+//! - [`ffi`]: calling the C++ shims beside them (`*.cpp`), for what tch does not expose.
 //!
 //! Nothing here knows the objectives, the model or the data: the trainers in
 //! [`crate::train`] and [`crate::finetune`] compose these pieces.
@@ -14,4 +15,5 @@
 pub mod device;
 pub mod dist;
 pub mod fault;
+pub mod ffi;
 pub mod optim;

@@ -332,7 +332,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             guard(
                 || format!("step {}, update", step + 1),
                 || {
-                    optimizer.step(lr);
+                    optimizer.step(lr)?;
                     if let Some(moco) = &mut moco {
                         moco.momentum_update(&vs);
                         for k in &keys {
