@@ -75,17 +75,46 @@ fn a_stream_resumed_at_any_row_continues_the_same_sequence() {
     let dir = tempfile::tempdir().unwrap();
     let out = shards(dir.path());
     let set = Arc::new(ShardSet::open(std::slice::from_ref(&out)).unwrap());
-    let config = LoaderConfig { micro_batch: 7, shuffle_row_groups: 2, ..Default::default() };
-    let rows = set.rows();
-    // Two and a half epochs in micro-batches of 7 rows.
-    let n = (rows * 5 / 2 / 7) as usize;
-    let whole = rows_of(&take(&set, &config, 9, 0, n));
-    for start in [7u64, 35, rows / 7 * 7, (rows + 20) / 7 * 7] {
-        let resumed = rows_of(&take(&set, &config, 9, start, n - (start / 7) as usize));
-        assert_eq!(resumed, whole[start as usize..], "resumed at row {start}");
+    for bucket_by_length in [false, true] {
+        let config = LoaderConfig { micro_batch: 7, shuffle_row_groups: 2, bucket_by_length, ..Default::default() };
+        let rows = set.rows();
+        // Two and a half epochs in micro-batches of 7 rows.
+        let n = (rows * 5 / 2 / 7) as usize;
+        let whole = rows_of(&take(&set, &config, 9, 0, n));
+        for start in [7u64, 35, rows / 7 * 7, (rows + 20) / 7 * 7] {
+            let resumed = rows_of(&take(&set, &config, 9, start, n - (start / 7) as usize));
+            assert_eq!(resumed, whole[start as usize..], "resumed at row {start}, bucketed: {bucket_by_length}");
+        }
+        let decoded = LoaderConfig { decode_threads: 2, ..config };
+        assert_eq!(rows_of(&take(&set, &decoded, 9, 0, n)), whole, "decoding threads do not change the order");
     }
-    let decoded = LoaderConfig { decode_threads: 2, ..config };
-    assert_eq!(rows_of(&take(&set, &decoded, 9, 0, n)), whole, "decoding threads do not change the order");
+}
+
+#[test]
+fn micro_batches_bucketed_by_length_pad_less_and_still_hold_every_row_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = shards(dir.path());
+    let set = Arc::new(ShardSet::open(std::slice::from_ref(&out)).unwrap());
+    let rows = set.rows() as usize;
+    let epoch = |bucket_by_length: bool| {
+        let config = LoaderConfig { micro_batch: 8, shuffle_row_groups: 4, bucket_by_length, ..Default::default() };
+        take(&set, &config, 3, 0, rows.div_ceil(8))
+    };
+    let (plain, bucketed) = (epoch(false), epoch(true));
+    let padded = |batches: &[Batch]| batches.iter().map(|b| b.rows * b.seq_len).sum::<usize>();
+    assert!(
+        padded(&bucketed) * 10 < padded(&plain) * 9,
+        "bucketed micro-batches compute {} padded tokens, unbucketed {}",
+        padded(&bucketed),
+        padded(&plain)
+    );
+    let (mut a, mut b) = (rows_of(&plain), rows_of(&bucketed));
+    a.truncate(rows);
+    b.truncate(rows);
+    assert_ne!(a, b);
+    a.sort();
+    b.sort();
+    assert_eq!(a, b, "the same rows, each once (the last micro-batch runs into the next epoch)");
 }
 
 #[test]

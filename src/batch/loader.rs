@@ -49,11 +49,16 @@ pub struct LoaderConfig {
     pub prefetch: usize,
     /// Threads decoding the row groups of a window in parallel.
     pub decode_threads: usize,
+    /// Micro-batches of rows of similar length, so that little padding is computed: each
+    /// window's rows are sorted by length, cut into micro-batches, and the micro-batches
+    /// shuffled. Off, micro-batches are drawn from the shuffled window as they come, as in
+    /// the paper.
+    pub bucket_by_length: bool,
 }
 
 impl Default for LoaderConfig {
     fn default() -> Self {
-        LoaderConfig { micro_batch: 16, shuffle_row_groups: 8, prefetch: 8, decode_threads: 1 }
+        LoaderConfig { micro_batch: 16, shuffle_row_groups: 8, prefetch: 8, decode_threads: 1, bucket_by_length: false }
     }
 }
 
@@ -420,13 +425,41 @@ impl RowStream {
             let decoded: Vec<Vec<Inputs>> =
                 window.par_iter().map(|&u| set.decode(&set.units[u])).collect::<Result<_>>()?;
             let mut rows: Vec<Inputs> = decoded.into_iter().flatten().collect();
-            rows.shuffle(&mut stream(self.seed, &format!("loader-window-{epoch}"), index as i32));
+            let mut random = stream(self.seed, &format!("loader-window-{epoch}"), index as i32);
+            rows.shuffle(&mut random);
+            if self.config.bucket_by_length {
+                let start = epoch * set.rows + first_row;
+                rows = bucket_by_length(rows, self.config.micro_batch, start, &mut random);
+            }
             rows.drain(..(offset - first_row) as usize);
             self.window = rows.into_iter();
             return Ok(());
         }
         unreachable!("row {offset} lies within the epoch's {} rows", set.rows)
     }
+}
+
+/// `rows` (a shuffled window whose first row is the stream's row `start`) in micro-batches
+/// of similar length: sorted by length (ties in their shuffled order), cut where the
+/// stream's micro-batches are cut (every `micro_batch` rows from row 0), and the whole
+/// micro-batches put in random order; the parts of micro-batches shared with the windows
+/// before and after stay at the ends.
+fn bucket_by_length(mut rows: Vec<Inputs>, micro_batch: usize, start: u64, random: &mut impl rand::Rng) -> Vec<Inputs> {
+    rows.sort_by_key(|row| row.input_ids.len());
+    let head = ((micro_batch as u64 - start % micro_batch as u64) % micro_batch as u64) as usize;
+    let head = head.min(rows.len());
+    let whole = (rows.len() - head) / micro_batch;
+    let mut rest = rows.split_off(head);
+    let tail = rest.split_off(whole * micro_batch);
+    let mut batches: Vec<Vec<Inputs>> = Vec::with_capacity(whole);
+    while !rest.is_empty() {
+        let next = rest.split_off(micro_batch);
+        batches.push(std::mem::replace(&mut rest, next));
+    }
+    batches.shuffle(random);
+    rows.extend(batches.into_iter().flatten());
+    rows.extend(tail);
+    rows
 }
 
 /// The order of the units in `epoch`.
@@ -478,6 +511,30 @@ impl BatchStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn buckets_are_micro_batches_of_neighbouring_lengths_cut_where_the_stream_cuts() {
+        let span = crate::sample::spans::Span { start: 0, end: 1 };
+        let row = |len: usize| Inputs {
+            input_ids: vec![0; len],
+            word_starts: Vec::new(),
+            pair: crate::sample::spans::SpanPair { s1: span, s2: span },
+            spo: Vec::new(),
+            tbo: Vec::new(),
+            target_mask: Vec::new(),
+            context_mask: Vec::new(),
+        };
+        let rows: Vec<Inputs> = [9, 3, 7, 1, 8, 2, 6, 4, 5, 10, 12, 11].iter().map(|&n| row(n)).collect();
+        // The window starts at row 6 of the stream: 2 rows complete a micro-batch of 4
+        // begun before it, then 2 whole micro-batches, then 2 rows begin the next.
+        let out = bucket_by_length(rows, 4, 6, &mut crate::rng::stream(1, "t", 0));
+        let lengths: Vec<usize> = out.iter().map(|r| r.input_ids.len()).collect();
+        assert_eq!(&lengths[..2], [1, 2]);
+        assert_eq!(&lengths[10..], [11, 12]);
+        let mut middle: Vec<&[usize]> = lengths[2..10].chunks(4).collect();
+        middle.sort();
+        assert_eq!(middle, [[3, 4, 5, 6], [7, 8, 9, 10]]);
+    }
 
     #[test]
     fn the_ranks_shares_take_each_micro_batch_once_in_runs_of_their_accumulation() {

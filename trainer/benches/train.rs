@@ -14,7 +14,8 @@
 //! `SPE_BENCH_BATCH` (the global batch: 256 on CUDA, 16 on the CPU, where a step of BERT-base
 //! on 16 real rows takes about 6 s on 2 cores), `SPE_BENCH_MICRO` (the micro-batch: the whole
 //! batch on CUDA, 16 on the CPU), `SPE_BENCH_STEPS` (20 on CUDA, 3 on the CPU),
-//! `SPE_BENCH_PEAK_TFLOPS` (989, an H100's or H200's dense bf16 peak), and `SPE_BENCH_DUMP`
+//! `SPE_BENCH_PEAK_TFLOPS` (989, an H100's or H200's dense bf16 peak), `SPE_BENCH_BUCKET`
+//! (`1`: micro-batches bucketed by length, `loader.bucket_by_length`), and `SPE_BENCH_DUMP`
 //! (a file to write the micro-batches of the run to, for `benches/torch_reference.py`).
 //! Under `cargo test` it trains the tiny model for two steps, to show that it works.
 
@@ -89,6 +90,7 @@ fn main() {
             set("loader.micro_batch", micro),
             set("log_every", 1),
             set("checkpoint_every", steps),
+            Override::new("loader.bucket_by_length", env_or("SPE_BENCH_BUCKET", 0u8) == 1),
         ],
         objectives: None,
         device: std::env::var("SPE_BENCH_DEVICE").ok(),
