@@ -32,9 +32,11 @@ fn main() {
     let parameters: i64 = variables.iter().map(|v| v.numel() as i64).sum();
     let mut optimizer = AdamW::new(&vs, &config.optim);
     let mut seconds = Vec::new();
+    // Dense gradients for every variable, as a backward pass leaves them (the gradient of a
+    // plain sum would be a broadcast view).
+    let weights: Vec<tch::Tensor> = variables.iter().map(|v| v.rand_like()).collect();
     for _ in 0..=steps {
-        // A gradient for every variable, as a backward pass leaves them.
-        let loss: tch::Tensor = variables.iter().map(|v| v.sum(tch::Kind::Float)).sum();
+        let loss: tch::Tensor = variables.iter().zip(&weights).map(|(v, w)| (v * w).sum(tch::Kind::Float)).sum();
         loss.backward();
         let started = Instant::now();
         let _ = optimizer.step(1e-4);
