@@ -3,7 +3,8 @@
 //! at the paper's global batch of 256 rows, through the real trainer (loader, gradient
 //! accumulation, clipping, AdamW, momentum update, queues). It prints samples/s, real tokens/s,
 //! model TFLOP/s (see `spe_trainer::train::flops`) and MFU against the device's dense bf16
-//! peak, averaged over every step after the first (the warm-up).
+//! peak, averaged over every step after the first (the warm-up), and on CUDA the peak GPU
+//! memory of the run.
 //!
 //! ```text
 //! cargo bench -p spe-trainer --bench train
@@ -24,7 +25,7 @@ use spe::config::Override;
 use spe::corpus::wiki::WikiInput;
 use spe::counts::plural;
 use spe::prep::{PrepConfig, PrepOptions};
-use spe_trainer::runtime::device::parse_device;
+use spe_trainer::runtime::device::{cuda_peak_bytes, parse_device};
 use spe_trainer::train::flops::rate;
 use spe_trainer::train::{self, TrainOptions};
 use std::path::{Path, PathBuf};
@@ -113,6 +114,10 @@ fn main() {
     println!("  {samples:.1} samples/s, {tokens:.0} real tokens/s, {} of model FLOPs", rate(tflops * 1e12));
     if cuda {
         println!("  MFU {:.1}% of {peak} TFLOP/s", 100.0 * tflops / peak);
+        match cuda_peak_bytes(device) {
+            Some(bytes) => println!("  peak GPU memory {:.1} GiB", bytes as f64 / f64::from(1 << 30)),
+            None => println!("  peak GPU memory unknown: spe-trainer was built without the CUDA headers"),
+        }
     }
     if let Some(path) = std::env::var_os("SPE_BENCH_DUMP") {
         let accumulation = train::load_config(&options).unwrap().accumulation(1).unwrap() as u64;

@@ -24,13 +24,25 @@ pub fn parse_device(name: Option<&str>) -> Result<Device> {
 }
 
 /// Switches libtorch's CUDA autocast to bfloat16 (its default is float16, and tch offers
-/// no setter; the shim is `src/runtime/autocast.cpp`).
+/// no setter; the shim is `src/runtime/device.cpp`).
 pub fn autocast_bfloat16() {
     extern "C" {
         fn spe_autocast_use_bfloat16();
     }
     // SAFETY: the shim only sets libtorch's autocast type, a global setting.
     unsafe { spe_autocast_use_bfloat16() }
+}
+
+/// The most bytes of tensors allocated on `device` at once since the last call (as
+/// `torch.cuda.max_memory_allocated`, then a reset); `None` on the CPU, or where spe was
+/// built without the CUDA headers.
+pub fn cuda_peak_bytes(device: Device) -> Option<u64> {
+    extern "C" {
+        fn spe_cuda_peak_bytes(device: i32) -> i64;
+    }
+    let Device::Cuda(index) = device else { return None };
+    // SAFETY: reads the caching allocator's statistics; the shim catches every exception.
+    u64::try_from(unsafe { spe_cuda_peak_bytes(index as i32) }).ok()
 }
 
 /// A host buffer of `shape` as an int64 tensor on `device`: pinned and copied without
@@ -55,6 +67,15 @@ mod tests {
         autocast_bfloat16();
         // SAFETY: reads libtorch's global autocast type.
         assert_eq!(unsafe { spe_autocast_is_bfloat16() }, 1);
+    }
+
+    #[test]
+    fn peak_memory_is_reported_for_cuda_devices_only() {
+        assert_eq!(cuda_peak_bytes(Device::Cpu), None);
+        if tch::Cuda::is_available() {
+            let _t = Tensor::zeros([1 << 20], (Kind::Float, Device::Cuda(0)));
+            assert!(cuda_peak_bytes(Device::Cuda(0)).is_some_and(|b| b >= 4 << 20));
+        }
     }
 
     #[test]
