@@ -33,6 +33,13 @@ fn rows_of(batches: &[Batch]) -> Vec<Vec<i64>> {
     rows
 }
 
+/// [`shards`], opened for the loader.
+fn shard_set(dir: &Path) -> (PathBuf, Arc<ShardSet>) {
+    let out = shards(dir);
+    let set = Arc::new(ShardSet::open(std::slice::from_ref(&out)).unwrap());
+    (out, set)
+}
+
 fn take(set: &Arc<ShardSet>, config: &LoaderConfig, seed: u64, start: u64, n: usize) -> Vec<Batch> {
     let mut stream = set.stream(config, seed, start).unwrap();
     (0..n).map(|_| stream.next_batch().unwrap()).collect()
@@ -41,8 +48,7 @@ fn take(set: &Arc<ShardSet>, config: &LoaderConfig, seed: u64, start: u64, n: us
 #[test]
 fn an_epoch_holds_every_row_once_in_a_seeded_order() {
     let dir = tempfile::tempdir().unwrap();
-    let out = shards(dir.path());
-    let set = Arc::new(ShardSet::open(std::slice::from_ref(&out)).unwrap());
+    let (out, set) = shard_set(dir.path());
     let rows = set.rows() as usize;
     assert!(rows > 100, "{rows}");
     let config = LoaderConfig { micro_batch: 1, shuffle_row_groups: 3, ..Default::default() };
@@ -73,8 +79,7 @@ fn an_epoch_holds_every_row_once_in_a_seeded_order() {
 #[test]
 fn a_stream_resumed_at_any_row_continues_the_same_sequence() {
     let dir = tempfile::tempdir().unwrap();
-    let out = shards(dir.path());
-    let set = Arc::new(ShardSet::open(std::slice::from_ref(&out)).unwrap());
+    let (_, set) = shard_set(dir.path());
     for bucket_by_length in [false, true] {
         let config = LoaderConfig { micro_batch: 7, shuffle_row_groups: 2, bucket_by_length, ..Default::default() };
         let rows = set.rows();
@@ -93,8 +98,7 @@ fn a_stream_resumed_at_any_row_continues_the_same_sequence() {
 #[test]
 fn micro_batches_bucketed_by_length_pad_less_and_still_hold_every_row_once() {
     let dir = tempfile::tempdir().unwrap();
-    let out = shards(dir.path());
-    let set = Arc::new(ShardSet::open(std::slice::from_ref(&out)).unwrap());
+    let (_, set) = shard_set(dir.path());
     let rows = set.rows() as usize;
     let epoch = |bucket_by_length: bool| {
         let config = LoaderConfig { micro_batch: 8, shuffle_row_groups: 4, bucket_by_length, ..Default::default() };

@@ -29,6 +29,18 @@ fn prep_args(corpus: &str, inputs: &[PathBuf], out: &Path) -> Vec<String> {
     args
 }
 
+/// `spe merge OUT`.
+fn merge(out: &Path) -> Output {
+    spe_with(&["merge".into(), out.display().to_string()], &[])
+}
+
+/// `spe merge OUT` fails, saying `why`.
+fn assert_merge_refused(out: &Path, why: &str) {
+    let output = merge(out);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains(why), "{}", stderr(&output));
+}
+
 /// Runs the 3 ranks, each told its rank another way, then `spe merge`.
 fn prep_in_three_ranks(corpus: &str, inputs: &[PathBuf], out: &Path) {
     let args = prep_args(corpus, inputs, out);
@@ -39,7 +51,7 @@ fn prep_in_three_ranks(corpus: &str, inputs: &[PathBuf], out: &Path) {
     assert!(stderr(&rank2).contains("rank 2 of 3 (from RANK and WORLD_SIZE)"), "{}", stderr(&rank2));
     ok(spe_with(&with(&[]), &slurm));
     ok(spe_with(&with(&["--rank", "0", "--world-size", "3"]), &[]));
-    let merged = ok(spe_with(&["merge".into(), out.display().to_string()], &[]));
+    let merged = ok(merge(out));
     assert!(String::from_utf8_lossy(&merged.stdout).contains("3 ranks merged"));
 }
 
@@ -107,28 +119,14 @@ fn three_ranks_of_prep_text_merge_into_the_single_runs_rows() {
     let mut damaged = intact.clone();
     damaged[intact.len() / 2] ^= 0xff;
     std::fs::write(&shard, damaged).unwrap();
-    let refused = spe_with(&["merge".into(), out.display().to_string()], &[]);
-    assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("rank-00000-of-00003: part-00000.parquet: checksum"), "{}", stderr(&refused));
+    assert_merge_refused(&out, "rank-00000-of-00003: part-00000.parquet: checksum");
     std::fs::write(&shard, intact).unwrap();
 
     let rank2 = out.join("rank-00002-of-00003");
     std::fs::rename(&rank2, dir.path().join("rank2")).unwrap();
-    let missing = spe_with(&["merge".into(), out.display().to_string()], &[]);
-    assert!(!missing.status.success());
-    assert!(
-        stderr(&missing).contains("rank 2 of 3 is missing (no rank-00002-of-00003 folder)"),
-        "{}",
-        stderr(&missing)
-    );
+    assert_merge_refused(&out, "rank 2 of 3 is missing (no rank-00002-of-00003 folder)");
     copy_dir(&rank1, &rank2);
-    let twice = spe_with(&["merge".into(), out.display().to_string()], &[]);
-    assert!(!twice.status.success());
-    assert!(
-        stderr(&twice).contains("rank-00002-of-00003 holds the output of rank 1 of 3, not rank 2"),
-        "{}",
-        stderr(&twice)
-    );
+    assert_merge_refused(&out, "rank-00002-of-00003 holds the output of rank 1 of 3, not rank 2");
 }
 
 #[test]

@@ -449,17 +449,17 @@ fn bucket_by_length(mut rows: Vec<Inputs>, micro_batch: usize, start: u64, rando
     let head = ((micro_batch as u64 - start % micro_batch as u64) % micro_batch as u64) as usize;
     let head = head.min(rows.len());
     let whole = (rows.len() - head) / micro_batch;
-    let mut rest = rows.split_off(head);
-    let tail = rest.split_off(whole * micro_batch);
-    let mut batches: Vec<Vec<Inputs>> = Vec::with_capacity(whole);
-    while !rest.is_empty() {
-        let next = rest.split_off(micro_batch);
-        batches.push(std::mem::replace(&mut rest, next));
+    let mut order: Vec<usize> = (0..whole).collect();
+    order.shuffle(random);
+    // Rows are moved once each: out of their sorted slots, in the new order.
+    let mut slots: Vec<Option<Inputs>> = rows.into_iter().map(Some).collect();
+    let tail = head + whole * micro_batch..slots.len();
+    let batches = order.into_iter().map(|b| head + b * micro_batch..head + (b + 1) * micro_batch);
+    let mut out = Vec::with_capacity(slots.len());
+    for range in std::iter::once(0..head).chain(batches).chain(std::iter::once(tail)) {
+        out.extend(range.map(|i| slots[i].take().expect("each slot is taken once")));
     }
-    batches.shuffle(random);
-    rows.extend(batches.into_iter().flatten());
-    rows.extend(tail);
-    rows
+    out
 }
 
 /// The order of the units in `epoch`.

@@ -163,9 +163,7 @@ impl Source for BooksSource {
     }
 
     fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
-        let (books, record) = partition.files(std::mem::take(&mut self.books).collect(), |(path, _)| path)?;
-        self.progress = ByteProgress::of(books.iter().map(|(p, _)| p.as_path()));
-        self.books = books.into_iter();
+        let record = partition.take_files(&mut self.books, |(path, _)| path, &mut self.progress)?;
         // Every rank walks the same trees; rank 0 alone counts the files that are not books.
         if partition.rank != 0 {
             self.report.skipped.clear();

@@ -46,8 +46,7 @@ pub struct ByteProgress {
 impl ByteProgress {
     /// Nothing read yet of the files at `paths`.
     pub fn of<'a>(paths: impl IntoIterator<Item = &'a Path>) -> ByteProgress {
-        let total = paths.into_iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum();
-        ByteProgress { done: 0, total }
+        ByteProgress::bytes(paths.into_iter().filter_map(|p| std::fs::metadata(p).ok()).map(|m| m.len()).sum())
     }
 
     /// Nothing read yet of `total` bytes.

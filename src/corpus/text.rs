@@ -182,10 +182,7 @@ impl Source for TextSource {
     }
 
     fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
-        let (files, record) = partition.files(std::mem::take(&mut self.files).collect(), PathBuf::as_path)?;
-        self.progress = ByteProgress::of(files.iter().map(PathBuf::as_path));
-        self.files = files.into_iter();
-        Ok(record)
+        partition.take_files(&mut self.files, PathBuf::as_path, &mut self.progress)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

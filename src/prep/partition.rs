@@ -16,6 +16,7 @@
 //! (`JOB_COMPLETION_INDEX`, with `--world-size` giving the completions), or a launcher's
 //! `RANK` and `WORLD_SIZE`.
 
+use crate::corpus::input::ByteProgress;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -155,15 +156,23 @@ impl Partition {
         }
     }
 
-    /// This rank's share of whole files, each weighed by its size; `path` gives an item's file.
-    pub fn files<T>(&self, files: Vec<T>, path: impl Fn(&T) -> &Path) -> Result<(Vec<T>, PartitionRecord)> {
-        let units = files
+    /// Keeps in `files` (a source's files still to read) this rank's share of them, each
+    /// weighed by its size, and sets `progress` to it; `path` gives an item's file.
+    pub fn take_files<T>(
+        &self,
+        files: &mut std::vec::IntoIter<T>,
+        path: impl Fn(&T) -> &Path,
+        progress: &mut ByteProgress,
+    ) -> Result<PartitionRecord> {
+        let all: Vec<T> = std::mem::take(files).collect();
+        let units = all
             .iter()
             .map(|file| Ok(Unit { path: path(file).to_path_buf(), bytes: 0..file_size(path(file))? }))
             .collect::<Result<Vec<_>>>()?;
         let share = self.share(&units);
-        let kept = files.into_iter().skip(share.units.start).take(share.units.len()).collect();
-        Ok((kept, share.record))
+        *progress = ByteProgress::bytes(units[share.units.clone()].iter().map(|u| u.bytes.end).sum());
+        *files = all.into_iter().skip(share.units.start).take(share.units.len()).collect::<Vec<_>>().into_iter();
+        Ok(share.record)
     }
 }
 

@@ -120,13 +120,14 @@ fn world_size(dir: &Path) -> Result<u32> {
             sizes.join(" and ")
         );
     }
-    let missing: Vec<String> = (0..world_size).filter(|r| !present.contains(r)).map(|r| r.to_string()).collect();
-    if !missing.is_empty() {
+    let missing: Vec<u32> = (0..world_size).filter(|r| !present.contains(r)).collect();
+    if let Some(&first) = missing.first() {
+        let ranks: Vec<String> = missing.iter().map(u32::to_string).collect();
         bail!(
             "{}: rank {} of {world_size} is missing (no {} folder); prepare it, then merge again",
             dir.display(),
-            missing.join(", "),
-            Partition { rank: missing[0].parse()?, world_size }.dir_name()
+            ranks.join(", "),
+            Partition { rank: first, world_size }.dir_name()
         );
     }
     Ok(world_size)

@@ -86,13 +86,7 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
     let mut unreadable = 0u64;
     for (totals, problems) in checked {
         match totals {
-            Some(totals) => {
-                sum.samples += totals.samples;
-                sum.words += totals.words;
-                sum.subtokens += totals.subtokens;
-                sum.spo_targets += totals.spo_targets;
-                sum.tbo_targets += totals.tbo_targets;
-            }
+            Some(totals) => sum.add_all(&totals),
             None => unreadable += 1,
         }
         report.problems.extend(problems);

@@ -266,10 +266,11 @@ impl Source for WikiSource {
     /// N ranks share one multistream dump, each reading its own run of streams.
     fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
         let mut parts: Vec<Part> = std::mem::take(&mut self.inputs).collect();
-        let (mut units, mut unit_part) = (Vec::new(), Vec::new());
+        let (mut units, mut unit_part, mut sizes) = (Vec::new(), Vec::new(), Vec::new());
         for (i, part) in parts.iter_mut().enumerate() {
             let path = &part.input.dump;
             let size = file_size(path)?;
+            sizes.push(size);
             let mut starts = vec![0];
             if let (Some(index), Compression::Bzip2) = (&part.input.index, Compression::from_path(path)) {
                 let (offsets, record) = read_index(index)?;
@@ -284,18 +285,21 @@ impl Source for WikiSource {
             }
         }
         let share = partition.share(&units);
-        let taken = &units[share.units.clone()];
-        let mut kept = Vec::new();
-        let mut bytes = 0;
-        for (i, part) in parts.into_iter().enumerate() {
-            let mine: Vec<&Unit> =
-                taken.iter().zip(&unit_part[share.units.clone()]).filter(|(_, &p)| p == i).map(|(u, _)| u).collect();
-            let (Some(first), Some(last)) = (mine.first(), mine.last()) else { continue };
-            let range = first.bytes.start..last.bytes.end;
-            bytes += range.end - range.start;
-            let whole = range.start == 0 && range.end == file_size(&part.input.dump)?;
-            kept.push(Part { range: (!whole).then_some(range), ..part });
+        // The share's units are contiguous, so each dump's part is one byte range.
+        let mut ranges: Vec<Option<Range<u64>>> = vec![None; parts.len()];
+        for (unit, &i) in units[share.units.clone()].iter().zip(&unit_part[share.units.clone()]) {
+            ranges[i].get_or_insert(unit.bytes.clone()).end = unit.bytes.end;
         }
+        let kept: Vec<Part> = parts
+            .into_iter()
+            .zip(ranges.into_iter().zip(sizes))
+            .filter_map(|(part, (range, size))| {
+                let range = range?;
+                let whole = range == (0..size);
+                Some(Part { range: (!whole).then_some(range), ..part })
+            })
+            .collect();
+        let bytes = units[share.units.clone()].iter().map(|u| u.bytes.end - u.bytes.start).sum();
         self.progress = ByteProgress::bytes(bytes);
         self.inputs = kept.into_iter();
         Ok(share.record)

@@ -248,6 +248,10 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         checkpoint::load(path, state, &config, &vs, &mut optimizer, moco.as_mut())?;
         (step, rows) = (state.step, state.rows);
     }
+    // The trained variables in name order, the order every rank sums their gradients in.
+    let mut trained: Vec<(String, tch::Tensor)> =
+        vs.variables().into_iter().filter(|(_, v)| v.requires_grad()).collect();
+    trained.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(group) = &group {
         broadcast_state(group, &vs, &optimizer, moco.as_ref())?;
     }
@@ -324,7 +328,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             keys.extend(result.keys);
         }
         if let Some(group) = &group {
-            keys = all_reduce_step(group, &vs, keys, step + 1)?;
+            keys = all_reduce_step(group, &trained, keys, step + 1)?;
         }
         let grad_norm =
             guard(|| format!("step {}", step + 1), || Ok(optimizer.clip_gradients(config.optim.clip_norm)))?;
@@ -432,16 +436,18 @@ fn broadcast_state(group: &Group, vs: &nn::VarStore, optimizer: &AdamW, moco: Op
     // Every rank walks the same names in the same order. A tensor off the device (MoCo's
     // queue position, a host copy of a count every rank keeps alike) is not exchanged.
     state.sort_by(|a, b| a.0.cmp(&b.0));
-    let on_device = state.iter().filter(|(_, t)| t.device() == group.device);
-    tch::no_grad(|| on_device.clone().try_for_each(|(_, tensor)| group.broadcast(tensor, 0)))
+    let mut on_device = state.iter().filter(|(_, t)| t.device() == group.device);
+    tch::no_grad(|| on_device.try_for_each(|(_, tensor)| group.broadcast(tensor, 0)))
 }
 
 /// Sums the step's gradients over the ranks (in buckets) and gathers every rank's keys, in
 /// the order one process would have made them.
-fn all_reduce_step(group: &Group, vs: &nn::VarStore, keys: Vec<Keys>, step: u64) -> Result<Vec<Keys>> {
-    let mut variables: Vec<(String, tch::Tensor)> =
-        vs.variables().into_iter().filter(|(_, v)| v.requires_grad()).collect();
-    variables.sort_by(|a, b| a.0.cmp(&b.0));
+fn all_reduce_step(
+    group: &Group,
+    variables: &[(String, tch::Tensor)],
+    keys: Vec<Keys>,
+    step: u64,
+) -> Result<Vec<Keys>> {
     let grads: Vec<tch::Tensor> = variables.iter().map(|(_, v)| v.grad()).collect();
     // Every rank must sum the same gradients: one that is missing on a rank would shift the
     // buckets of all that follow.
