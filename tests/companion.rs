@@ -6,6 +6,16 @@
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 use std::process::Command;
+use std::sync::{Mutex, MutexGuard};
+
+/// Held by each test from writing its executables until its last child has started. A
+/// file being written cannot be executed ("Text file busy"), and a child forked by the
+/// other test thread inherits the writer's descriptor until that child execs; so without
+/// this lock one test's fork can make the other's freshly written `spe` unrunnable.
+fn exclusive() -> MutexGuard<'static, ()> {
+    static EXEC: Mutex<()> = Mutex::new(());
+    EXEC.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 
 /// A copy of `spe` in `dir`, so that a trainer can be put beside it (or not).
 fn spe_in(dir: &Path) -> std::path::PathBuf {
@@ -16,6 +26,7 @@ fn spe_in(dir: &Path) -> std::path::PathBuf {
 
 #[test]
 fn a_missing_trainer_is_named_with_how_to_build_it() {
+    let _exclusive = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let output = Command::new(spe_in(dir.path())).args(["train", "--shards", "s", "--out", "o"]).output().unwrap();
     assert_eq!(output.status.code(), Some(1));
@@ -29,6 +40,7 @@ fn a_missing_trainer_is_named_with_how_to_build_it() {
 
 #[test]
 fn the_trainer_gets_every_argument_and_its_exit_status_is_spes() {
+    let _exclusive = exclusive();
     let dir = tempfile::tempdir().unwrap();
     let spe = spe_in(dir.path());
     let seen = dir.path().join("seen");
