@@ -16,18 +16,17 @@ static std::vector<at::Tensor> list(at::Tensor** tensors, int n) {
 
 extern "C" {
 
-// One step over `n` variables that share a learning rate and a weight decay: the step
-// counts (float scalars on the variables' device) are raised by one first, as
-// torch.optim.AdamW does, then the gradients are cleared.
-int spe_fused_adamw(at::Tensor** params, at::Tensor** grads, at::Tensor** m, at::Tensor** v, at::Tensor** steps,
-                    int n, double lr, double beta1, double beta2, double weight_decay, double eps, char* err,
-                    size_t len) {
+// One step over `n` variables that share a learning rate and a weight decay, then the
+// gradients are cleared. Their bias corrections all read `step`, a float scalar on their
+// device: the kernel reads the step counts and does not raise them (torch.optim.AdamW does
+// that before it calls the kernel), so one tensor serves them all.
+int spe_fused_adamw(at::Tensor** params, at::Tensor** grads, at::Tensor** m, at::Tensor** v, at::Tensor* step, int n,
+                    double lr, double beta1, double beta2, double weight_decay, double eps, char* err, size_t len) {
   return spe_guarded(err, len, [&] {
     at::NoGradGuard no_grad;
     auto g = list(grads, n);
-    auto s = list(steps, n);
-    at::_foreach_add_(s, 1.0);
-    at::_fused_adamw_(list(params, n), g, list(m, n), list(v, n), {}, s, lr, beta1, beta2, weight_decay, eps,
+    std::vector<at::Tensor> steps(n, *step);
+    at::_fused_adamw_(list(params, n), g, list(m, n), list(v, n), {}, steps, lr, beta1, beta2, weight_decay, eps,
                       /*amsgrad=*/false, /*maximize=*/false);
     at::_foreach_zero_(g);
   });

@@ -118,14 +118,16 @@ struct Param {
     group: ParamGroup,
     m: Tensor,
     v: Tensor,
-    /// The steps taken, as the fused kernel reads them: a float scalar on the variable's
-    /// device.
-    step: Tensor,
 }
 
-/// What the variables of one fused call share: the bits of their learning-rate scale and
-/// weight decay, and their device.
-type FusedGroup = (u64, u64, tch::Device);
+/// The variables one fused call updates: those that share a group and a device.
+struct Fused {
+    group: ParamGroup,
+    /// Their places in [`AdamW::params`], in name order.
+    members: Vec<usize>,
+    /// The optimizer's step count, as the kernel reads it: a float scalar on their device.
+    step: Tensor,
+}
 
 extern "C" {
     fn spe_fused_adamw(
@@ -133,7 +135,7 @@ extern "C" {
         grads: *const *mut c_void,
         m: *const *mut c_void,
         v: *const *mut c_void,
-        steps: *const *mut c_void,
+        step: *mut c_void,
         n: c_int,
         lr: f64,
         beta1: f64,
@@ -148,6 +150,7 @@ extern "C" {
 /// AdamW over the trainable variables of a var store.
 pub struct AdamW {
     params: Vec<Param>,
+    fused: Vec<Fused>,
     betas: (f64, f64),
     eps: f64,
     steps: i64,
@@ -171,18 +174,29 @@ impl AdamW {
         let mut variables: Vec<(String, Tensor)> =
             vs.variables().into_iter().filter(|(_, t)| t.requires_grad()).collect();
         variables.sort_by(|a, b| a.0.cmp(&b.0));
-        let params = variables
+        let params: Vec<Param> = variables
             .into_iter()
             .map(|(name, value)| Param {
                 group: group(&name),
                 m: value.zeros_like(),
                 v: value.zeros_like(),
-                step: Tensor::zeros([], (tch::Kind::Float, value.device())),
                 name,
                 value,
             })
             .collect();
-        AdamW { params, betas: (config.beta1, config.beta2), eps: config.eps, steps: 0 }
+        let mut fused: Vec<Fused> = Vec::new();
+        for (i, p) in params.iter().enumerate() {
+            let device = p.value.device();
+            match fused.iter_mut().find(|f| f.group == p.group && f.step.device() == device) {
+                Some(f) => f.members.push(i),
+                None => fused.push(Fused {
+                    group: p.group,
+                    members: vec![i],
+                    step: Tensor::zeros([], (tch::Kind::Float, device)),
+                }),
+            }
+        }
+        AdamW { params, fused, betas: (config.beta1, config.beta2), eps: config.eps, steps: 0 }
     }
 
     /// The group of the variable `name`, if the optimizer has it.
@@ -220,42 +234,48 @@ impl AdamW {
     }
 
     /// One update with the schedule's learning rate `lr` (scaled by each variable's
-    /// group), then clears the gradients. Variables without a gradient are left alone
-    /// (their step counts too, as PyTorch's).
+    /// group), then clears the gradients. Variables without a gradient are left alone.
+    ///
+    /// Every variable's bias correction counts the optimizer's steps, the one count a
+    /// checkpoint records. PyTorch counts each variable's own updates; the two differ only
+    /// for a variable whose first gradient comes after the first step, where PyTorch's
+    /// count would make a resumed run differ from the uninterrupted one.
     pub fn step(&mut self, lr: f64) -> Result<()> {
         self.steps += 1;
-        // One fused call per group and device, each over its variables in name order.
-        let mut groups: Vec<(FusedGroup, Vec<&Param>)> = Vec::new();
-        for p in self.params.iter().filter(|p| p.value.grad().defined()) {
-            let key = (p.group.lr_scale.to_bits(), p.group.weight_decay.to_bits(), p.value.device());
-            match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, members)) => members.push(p),
-                None => groups.push((key, vec![p])),
+        let steps = self.steps;
+        for fused in &mut self.fused {
+            let (members, grads): (Vec<&Param>, Vec<Tensor>) = fused
+                .members
+                .iter()
+                .map(|&i| &self.params[i])
+                .filter_map(|p| {
+                    let grad = p.value.grad();
+                    grad.defined().then_some((p, grad))
+                })
+                .unzip();
+            if members.is_empty() {
+                continue;
             }
-        }
-        for (_, members) in groups {
-            let group = members[0].group;
-            let grads: Vec<Tensor> = members.iter().map(|p| p.value.grad()).collect();
+            let _ = fused.step.fill_(steps as f64);
             let pointers = |f: fn(&Param) -> &Tensor| members.iter().map(|p| ptr(f(p))).collect::<Vec<_>>();
-            let (values, m, v, steps) =
-                (pointers(|p| &p.value), pointers(|p| &p.m), pointers(|p| &p.v), pointers(|p| &p.step));
+            let (values, m, v) = (pointers(|p| &p.value), pointers(|p| &p.m), pointers(|p| &p.v));
             let grads: Vec<*mut c_void> = grads.iter().map(ptr).collect();
             // SAFETY: live tensors of matching shapes and devices; the shim catches every
             // exception.
             checked(
-                || format!("AdamW step {}", self.steps),
+                || format!("AdamW step {steps}"),
                 |err, len| unsafe {
                     spe_fused_adamw(
                         values.as_ptr(),
                         grads.as_ptr(),
                         m.as_ptr(),
                         v.as_ptr(),
-                        steps.as_ptr(),
+                        ptr(&fused.step),
                         members.len() as c_int,
-                        lr * group.lr_scale,
+                        lr * fused.group.lr_scale,
                         self.betas.0,
                         self.betas.1,
-                        group.weight_decay,
+                        fused.group.weight_decay,
                         self.eps,
                         err,
                         len,
@@ -297,9 +317,6 @@ impl AdamW {
             }
         }
         self.steps = steps;
-        for p in &mut self.params {
-            let _ = p.step.fill_(steps as f64);
-        }
         Ok(())
     }
 }
@@ -376,6 +393,32 @@ mod tests {
         let got: Vec<f32> = Vec::try_from(&w).unwrap();
         assert!((got[0] - 0.899).abs() < 1e-5 && (got[1] + 2.098).abs() < 1e-5, "{got:?}");
         assert_eq!(f64::try_from(w.grad().abs().sum(tch::Kind::Float)).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn a_resumed_optimizer_steps_as_the_uninterrupted_one_when_a_gradient_starts_late() {
+        // `b` has no gradient at the first step; the state written after step 2 and read
+        // back into a new optimizer must give step 3 exactly as the optimizer kept alive.
+        let config = OptimConfig { eps: 1e-6, weight_decay: 0.01, ..Default::default() };
+        let run = |resume_after: Option<i64>| {
+            let vs = nn::VarStore::new(tch::Device::Cpu);
+            let w = vs.root().var_copy("w", &Tensor::from_slice(&[1.0f32, -2.0]));
+            let b = vs.root().var_copy("b", &Tensor::from_slice(&[0.5f32]));
+            let mut adam = AdamW::new(&vs, &config);
+            for step in 1..=3i64 {
+                let loss = (&w * Tensor::from_slice(&[0.5f32, -0.25])).sum(tch::Kind::Float);
+                let loss = if step == 1 { loss } else { loss + (&b * 2.0).sum(tch::Kind::Float) };
+                loss.backward();
+                adam.step(0.1).unwrap();
+                if resume_after == Some(step) {
+                    let state = adam.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+                    adam = AdamW::new(&vs, &config);
+                    adam.load_state(state, step).unwrap();
+                }
+            }
+            (Vec::<f32>::try_from(&w).unwrap(), Vec::<f32>::try_from(&b).unwrap())
+        };
+        assert_eq!(run(None), run(Some(2)));
     }
 
     #[test]
