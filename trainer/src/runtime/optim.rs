@@ -204,6 +204,11 @@ impl AdamW {
         self.params.iter().find(|p| p.name == name).map(|p| p.group)
     }
 
+    /// The trained variables, in name order.
+    pub fn variables(&self) -> impl Iterator<Item = (&str, &Tensor)> {
+        self.params.iter().map(|p| (p.name.as_str(), &p.value))
+    }
+
     /// Optimizer steps taken.
     pub fn steps(&self) -> i64 {
         self.steps

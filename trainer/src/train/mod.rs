@@ -248,10 +248,6 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         checkpoint::load(path, state, &config, &vs, &mut optimizer, moco.as_mut())?;
         (step, rows) = (state.step, state.rows);
     }
-    // The trained variables in name order, the order every rank sums their gradients in.
-    let mut trained: Vec<(String, tch::Tensor)> =
-        vs.variables().into_iter().filter(|(_, v)| v.requires_grad()).collect();
-    trained.sort_by(|a, b| a.0.cmp(&b.0));
     if let Some(group) = &group {
         broadcast_state(group, &vs, &optimizer, moco.as_ref())?;
     }
@@ -328,7 +324,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             keys.extend(result.keys);
         }
         if let Some(group) = &group {
-            keys = all_reduce_step(group, &trained, keys, step + 1)?;
+            keys = all_reduce_step(group, &optimizer, keys, step + 1)?;
         }
         let grad_norm =
             guard(|| format!("step {}", step + 1), || Ok(optimizer.clip_gradients(config.optim.clip_norm)))?;
@@ -440,15 +436,10 @@ fn broadcast_state(group: &Group, vs: &nn::VarStore, optimizer: &AdamW, moco: Op
     tch::no_grad(|| on_device.try_for_each(|(_, tensor)| group.broadcast(tensor, 0)))
 }
 
-/// Sums the step's gradients over the ranks (in buckets) and gathers every rank's keys, in
-/// the order one process would have made them.
-fn all_reduce_step(
-    group: &Group,
-    variables: &[(String, tch::Tensor)],
-    keys: Vec<Keys>,
-    step: u64,
-) -> Result<Vec<Keys>> {
-    let grads: Vec<tch::Tensor> = variables.iter().map(|(_, v)| v.grad()).collect();
+/// Sums the step's gradients over the ranks (in buckets, in the optimizer's name order) and
+/// gathers every rank's keys, in the order one process would have made them.
+fn all_reduce_step(group: &Group, optimizer: &AdamW, keys: Vec<Keys>, step: u64) -> Result<Vec<Keys>> {
+    let grads: Vec<tch::Tensor> = optimizer.variables().map(|(_, v)| v.grad()).collect();
     // Every rank must sum the same gradients: one that is missing on a rank would shift the
     // buckets of all that follow.
     let defined = tch::Tensor::from_slice(&grads.iter().map(|g| f32::from(u8::from(g.defined()))).collect::<Vec<_>>())
@@ -456,7 +447,8 @@ fn all_reduce_step(
     group.all_reduce_sum(&defined)?;
     let counts = Vec::<f32>::try_from(&defined)?;
     if let Some(i) = counts.iter().position(|&c| c != 0.0 && c != group.world_size as f32) {
-        bail!("step {step}: {} has a gradient on some ranks only", variables[i].0);
+        let name = optimizer.variables().nth(i).map_or("a variable", |(name, _)| name);
+        bail!("step {step}: {name} has a gradient on some ranks only");
     }
     let defined: Vec<tch::Tensor> = grads.into_iter().filter(|g| g.defined()).collect();
     group.all_reduce_buckets(&defined, 25 << 20)?;
