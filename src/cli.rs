@@ -57,13 +57,17 @@ enum Command {
         /// The --out the ranks were given.
         dir: PathBuf,
     },
-    /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split.
+    /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split, or in
+    /// SpERT's JSON with its types.json (--format spert).
     Export {
         /// The labeled output directory.
         dir: PathBuf,
         /// Where to write the files.
         #[arg(long)]
         out: PathBuf,
+        /// dygie (JSON lines, one document a line) or spert (one JSON array a split).
+        #[arg(long, default_value = "dygie")]
+        format: crate::export::ExportFormat,
     },
     #[command(flatten)]
     Torch(TorchCommand),
@@ -297,7 +301,8 @@ struct InputFiles {
 /// The splits of a labeled corpus.
 #[derive(Args)]
 struct SplitArgs {
-    /// The training split: a JSON lines file, or for brat a list of document ids.
+    /// The training split: a JSON lines file, a SpERT JSON array, or for brat a list of
+    /// document ids.
     #[arg(long)]
     train: Option<PathBuf>,
     /// The development split.
@@ -306,17 +311,23 @@ struct SplitArgs {
     /// The test split.
     #[arg(long)]
     test: Option<PathBuf>,
-    /// The release format (dygie, nere, arnor, brat); detected when absent.
+    /// The release format (dygie, nere, arnor, brat, spert); detected when absent.
     #[arg(long)]
     format: Option<String>,
+    /// A SpERT types file (NAME_types.json): the entity and relation types and which
+    /// relations are symmetric. It gives a corpus of the user's its label sets, and must
+    /// agree with ACE05's or SciERC's own.
+    #[arg(long)]
+    types: Option<PathBuf>,
     /// Where brat documents (ID.split.txt, ID.split.ann) lie; by default next to each id list.
     #[arg(long)]
     documents: Option<PathBuf>,
     /// Also write pre-training shards of the training split's sentences here (in-domain text).
     #[arg(long)]
     pretrain_out: Option<PathBuf>,
-    /// Keep documents given twice, within a split or shared by two splits, and count them
-    /// in the manifest, instead of stopping (labels.repeated_documents = "count").
+    /// Keep documents shared by two splits, and count them in the manifest, instead of
+    /// stopping (labels.repeated_documents = "count"). Repeats within a split are always
+    /// kept and counted, as the releases score them.
     #[arg(long)]
     allow_split_overlap: bool,
 }
@@ -337,7 +348,7 @@ impl SplitArgs {
     fn inputs(&self) -> LabeledInputs {
         let given = [&self.train, &self.dev, &self.test];
         let splits = SPLITS.iter().zip(given).filter_map(|(name, path)| Some((name.to_string(), path.clone()?)));
-        LabeledInputs { splits: splits.collect(), documents: self.documents.clone() }
+        LabeledInputs { splits: splits.collect(), documents: self.documents.clone(), types: self.types.clone() }
     }
 
     /// Writes the labeled shards, and the in-domain pre-training shards when asked.
@@ -505,8 +516,8 @@ fn run(cli: Cli, torch: impl FnOnce(TorchCommand) -> Result<()>) -> Result<ExitC
                 plural(manifest.shards.len() as u64, "shard"),
             );
         }
-        Command::Export { dir, out } => {
-            for path in crate::export::dygie(&dir, &out)? {
+        Command::Export { dir, out, format } => {
+            for path in crate::export::export(&dir, &out, format)? {
                 println!("{}", path.display());
             }
         }

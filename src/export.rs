@@ -1,43 +1,135 @@
-//! DyGIE JSON lines out of spe: `spe export` writes labeled shards back, one file per split
-//! (`train.json`, …), which with SciERC reproduces the release's sentences, entities and
-//! relations exactly (coreference clusters are not kept in shards and are not written);
-//! evaluation and prediction write their predictions the same way, with
-//! `predicted_ner` and `predicted_relations` beside the gold fields.
+//! Labeled shards out of spe. `spe export` writes them back one file per split
+//! (`train.json`, …): as DyGIE JSON lines, which with SciERC reproduces the release's
+//! sentences, entities and relations exactly (coreference clusters are not kept in shards
+//! and are not written), or as SpERT's JSON arrays with a `types.json`, which reproduces a
+//! SpERT release read with its types file. Evaluation and prediction write their
+//! predictions as DyGIE JSON lines, with `predicted_ner` and `predicted_relations` beside
+//! the gold fields, what PURE's and DyGIE++'s scorers read, whatever the input format.
 
-use crate::corpus::labeled::{dygie, LabeledDocument, LabeledSentence};
+use crate::corpus::labeled::spert::{self, Types};
+use crate::corpus::labeled::{dygie, Format, LabeledDocument, LabeledSentence};
 use crate::shard::labeled::{read_batches, LabeledRow};
-use crate::shard::manifest::LabeledManifest;
-use crate::shard::ShardRecord;
+use crate::shard::manifest::{LabeledManifest, SplitRecord};
 use anyhow::{Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-/// Writes `out/SPLIT.json` for every split of the labeled output in `dir`; returns the
-/// files written.
-pub fn dygie(dir: &Path, out: &Path) -> Result<Vec<PathBuf>> {
+/// The layout `spe export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// DyGIE JSON lines: one document a line.
+    Dygie,
+    /// SpERT's JSON: one array of sentences a split, and `types.json`.
+    Spert,
+}
+
+/// The types file `spe export --format spert` writes beside the splits.
+pub const TYPES_FILE: &str = "types.json";
+
+/// Writes `out/SPLIT.json` for every split of the labeled output in `dir` (and with
+/// SpERT's format `out/types.json`); returns the files written.
+pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBuf>> {
     let manifest = LabeledManifest::read(dir)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
     for (name, split) in manifest.ordered_splits() {
         let path = out.join(format!("{name}.json"));
-        crate::atomic::write_file(&path, |tmp| write_split(dir, &split.shards, tmp))?;
+        // A sentence of a multi-sentence document is `ID_N`, as SpERT's own conversions
+        // name them; a SpERT release's sentences keep their ids.
+        let sentence_ids = manifest.source_format != Format::Spert;
+        crate::atomic::write_file(&path, |tmp| match format {
+            ExportFormat::Dygie => write_dygie(dir, split, tmp),
+            ExportFormat::Spert => write_spert(dir, split, sentence_ids, tmp),
+        })?;
+        written.push(path);
+    }
+    if format == ExportFormat::Spert {
+        let path = out.join(TYPES_FILE);
+        let types = match &manifest.types {
+            Some(value) => value.clone(),
+            None => spert_types(&manifest)?.value,
+        };
+        crate::atomic::write_file(&path, |tmp| {
+            std::fs::write(tmp, serde_json::to_vec(&types)?).with_context(|| format!("cannot write {}", tmp.display()))
+        })?;
         written.push(path);
     }
     Ok(written)
 }
 
-/// Writes the documents of a split's shards to `path`, one JSON line each.
-fn write_split(dir: &Path, shards: &[ShardRecord], path: &Path) -> Result<()> {
-    let mut lines = DocumentLines::create(path)?;
-    for shard in shards {
-        for rows in read_batches(&dir.join(&shard.file))? {
-            for row in rows? {
-                lines.push(row, None)?;
-            }
+/// The types of a labeled output prepared without a types file: its label sets, or where
+/// it has none, the labels its splits hold.
+fn spert_types(manifest: &LabeledManifest) -> Result<Types> {
+    let configured = |key: &str| -> Vec<String> {
+        let set = manifest.config["labels"][key].as_array().into_iter().flatten();
+        set.filter_map(|v| v.as_str().map(String::from)).collect()
+    };
+    let held = |of: fn(&SplitRecord) -> Vec<String>| -> Vec<String> {
+        let mut all: Vec<String> = manifest.splits.values().flat_map(of).collect();
+        all.sort();
+        all.dedup();
+        all
+    };
+    let mut entities = configured("entities");
+    if entities.is_empty() {
+        entities = held(|s| s.stats.entity_labels.keys().cloned().collect());
+    }
+    let mut relations = configured("relations");
+    if relations.is_empty() {
+        relations = held(|s| s.stats.relation_labels.keys().cloned().collect());
+    }
+    Ok(Types::from_labels(&entities, &relations, &manifest.symmetric_relations))
+}
+
+/// The rows of a split's shards, in order.
+fn split_rows<'a>(dir: &'a Path, split: &'a SplitRecord) -> impl Iterator<Item = Result<LabeledRow>> + 'a {
+    let shards = split.shards.iter().map(move |shard| read_batches(&dir.join(&shard.file)));
+    shards.flat_map(|batches| -> Box<dyn Iterator<Item = Result<LabeledRow>>> {
+        match batches {
+            Ok(batches) => Box::new(batches.flat_map(|rows| match rows {
+                Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
+                Err(e) => vec![Err(e)],
+            })),
+            Err(e) => Box::new(std::iter::once(Err(e))),
         }
+    })
+}
+
+/// Writes the documents of a split's shards to `path`, one JSON line each.
+fn write_dygie(dir: &Path, split: &SplitRecord, path: &Path) -> Result<()> {
+    let mut lines = DocumentLines::create(path)?;
+    for row in split_rows(dir, split) {
+        lines.push(row?, None)?;
     }
     lines.finish()
+}
+
+/// Writes the sentences of a split's shards to `path` as one JSON array, an element a
+/// line; ids are numbers where the release's were, and `ID_N` with `sentence_ids`.
+fn write_spert(dir: &Path, split: &SplitRecord, sentence_ids: bool, path: &Path) -> Result<()> {
+    let numeric = split.stats.documents > 0 && split.stats.numeric_ids == split.stats.documents;
+    let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+    let mut out = BufWriter::new(file);
+    let write = |out: &mut BufWriter<File>, bytes: &[u8]| {
+        out.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))
+    };
+    write(&mut out, b"[")?;
+    for (i, row) in split_rows(dir, split).enumerate() {
+        let row = row?;
+        let sentence = LabeledSentence { words: row.words, entities: row.entities, relations: row.relations };
+        write(&mut out, if i == 0 { b"\n" } else { b",\n" })?;
+        let id = match sentence_ids {
+            true => format!("{}_{}", row.doc_id, row.sent_id),
+            false => row.doc_id,
+        };
+        write(&mut out, &serde_json::to_vec(&spert::to_json(&sentence, &id, numeric))?)?;
+    }
+    write(&mut out, b"\n]\n")?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(|file| file.sync_all())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Writes `rows` with the prediction of each to `path` as DyGIE JSON lines.

@@ -316,7 +316,7 @@ fn documents_given_twice_or_shared_by_splits_are_refused_or_counted() {
     assert!(!output.status.success());
     let message = stderr(&output);
     assert!(message.contains("split test"), "{message}");
-    assert!(message.contains("document J87-1003 repeats document J87-1003 in split train (the same id)"), "{message}");
+    assert!(message.contains("document J87-1003 repeats document J87-1003 of split train (the same id)"), "{message}");
     assert!(!out.join("_manifest.json").exists());
     ok(labeled("scierc", &shared, &out, &["--allow-split-overlap", "--force"]));
     let manifest = LabeledManifest::read(&out).unwrap();
@@ -331,17 +331,19 @@ fn documents_given_twice_or_shared_by_splits_are_refused_or_counted() {
     let output = labeled("scierc", &[("train", scierc("train")), ("dev", renamed)], &dir.path().join("a"), &[]);
     let message = stderr(&output);
     assert!(
-        message.contains("document other-key repeats document J87-1003 in split train (the same words)"),
+        message.contains("document other-key repeats document J87-1003 of split train (the same words)"),
         "{message}"
     );
+    // A release's own repeats within a split are data as the field scores it: kept and
+    // counted without a flag, and said in the summary.
     let twice = dir.path().join("twice.json");
     std::fs::write(&twice, format!("{}\n{}\n{}\n", lines[0], lines[1], lines[0])).unwrap();
-    let output = labeled("scierc", &[("train", twice.clone())], &dir.path().join("b"), &[]);
-    let message = stderr(&output);
-    assert!(message.contains("repeats document J87-1003 earlier in this split (the same id)"), "{message}");
     let counted = dir.path().join("c");
-    ok(labeled("scierc", &[("train", twice)], &counted, &["--allow-split-overlap"]));
-    assert_eq!(LabeledManifest::read(&counted).unwrap().splits["train"].stats.duplicate_documents, 1);
+    let output = ok(labeled("scierc", &[("train", twice)], &counted, &[]));
+    let summary = String::from_utf8_lossy(&output.stdout).to_string() + &stderr(&output);
+    assert!(summary.contains("1 document repeated within the split (kept)"), "{summary}");
+    let stats = &LabeledManifest::read(&counted).unwrap().splits["train"].stats;
+    assert_eq!((stats.documents, stats.duplicate_documents), (3, 1));
 
     // An empty split file is an error, not an empty split.
     let empty = dir.path().join("empty.json");
@@ -403,6 +405,130 @@ fn verify_source_checks_local_copies_against_data_manifests() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
             spe::sources::SourceManifest::read(&path).unwrap();
+        }
+    }
+}
+
+fn spert_fixture(name: &str) -> PathBuf {
+    repo(&format!("tests/fixtures/spert/{name}"))
+}
+
+#[test]
+fn spert_json_is_detected_read_and_written_back_exactly_with_its_types() {
+    // Twelve sentences of SciERC's test split as SpERT-format releases share it (one JSON
+    // array, capitalised relation types, brackets unescaped), with its real types file.
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let test = spert_fixture("scierc_test.json");
+    let types = spert_fixture("scierc_types.json");
+    let types_arg = ["--types", types.to_str().unwrap()];
+    let output = ok(labeled("labeled", &[("test", test.clone())], &out, &types_arg));
+    let summary = String::from_utf8_lossy(&output.stdout).to_string() + &stderr(&output);
+    assert!(summary.contains("labeled (spert format)"), "{summary}");
+    let manifest = LabeledManifest::read(&out).unwrap();
+    let release: Value = serde_json::from_str(&std::fs::read_to_string(&test).unwrap()).unwrap();
+    let release = release.as_array().unwrap();
+    let stats = &manifest.splits["test"].stats;
+    let count = |key: &str| release.iter().map(|s| s[key].as_array().unwrap().len() as u64).sum::<u64>();
+    assert_eq!((stats.sentences, stats.entities, stats.relations), (12, count("entities"), count("relations")));
+    assert_eq!(manifest.symmetric_relations, ["Compare", "Conjunction"]);
+    assert_eq!(rows(&out, "test")[0].doc_id, release[0]["orig_id"].as_str().unwrap());
+
+    let back = dir.path().join("back");
+    ok(spe(&["export", out.to_str().unwrap(), "--out", back.to_str().unwrap(), "--format", "spert"]));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(back.join("test.json")).unwrap()).unwrap();
+    assert_eq!(written.as_array().unwrap(), release);
+    let types_back: Value = serde_json::from_str(&std::fs::read_to_string(back.join("types.json")).unwrap()).unwrap();
+    assert_eq!(types_back, serde_json::from_str::<Value>(&std::fs::read_to_string(&types).unwrap()).unwrap());
+
+    // As SciERC, the same file needs no flag, and its labels read as SciERC spells them.
+    let scierc_out = dir.path().join("scierc");
+    ok(labeled("scierc", &[("test", test)], &scierc_out, &[]));
+    let labels = &LabeledManifest::read(&scierc_out).unwrap().splits["test"].stats.relation_labels;
+    assert!(labels.keys().all(|l| l.chars().all(|c| !c.is_lowercase())), "{labels:?}");
+    // A types file that disagrees with SciERC's types is refused by name.
+    let other = dir.path().join("other_types.json");
+    std::fs::write(&other, r#"{"entities": {"Loc": {}}, "relations": {"Kill": {}}}"#).unwrap();
+    let refused = labeled(
+        "scierc",
+        &[("test", spert_fixture("scierc_test.json"))],
+        &dir.path().join("x"),
+        &["--types", other.to_str().unwrap()],
+    );
+    assert!(stderr(&refused).contains("are not the corpus's"), "{}", stderr(&refused));
+}
+
+#[test]
+fn spert_numeric_ids_repeats_and_bad_records() {
+    let dir = tempfile::tempdir().unwrap();
+    let sentence = |id: u64, words: &str| {
+        let tokens: Vec<&str> = words.split(' ').collect();
+        serde_json::json!({"tokens": tokens, "entities": [{"type": "Drug", "start": 0, "end": 1},
+            {"type": "Effect", "start": 2, "end": 3}], "relations": [{"type": "Causes", "head": 0, "tail": 1}],
+            "orig_id": id})
+    };
+    // Written as json.dump writes, and a sentence repeated under another id, as ADE's
+    // training split holds one.
+    let train = dir.path().join("ade_train.json");
+    let records = [
+        sentence(83, "aspirin caused nausea ."),
+        sentence(91, "heparin induced bleeding"),
+        sentence(112, "aspirin caused nausea ."),
+    ];
+    std::fs::write(&train, serde_json::to_string(&records).unwrap().replace(",\"", ", \"")).unwrap();
+    let out = dir.path().join("out");
+    ok(labeled("labeled", &[("train", train.clone())], &out, &["--format", "spert"]));
+    let stats = &LabeledManifest::read(&out).unwrap().splits["train"].stats;
+    assert_eq!((stats.documents, stats.duplicate_documents, stats.numeric_ids), (3, 1, 3));
+    let back = dir.path().join("back");
+    ok(spe(&["export", out.to_str().unwrap(), "--out", back.to_str().unwrap(), "--format", "spert"]));
+    let written: Value = serde_json::from_str(&std::fs::read_to_string(back.join("train.json")).unwrap()).unwrap();
+    assert_eq!(written, Value::Array(records.to_vec()));
+    // Without a types file, the types are the labels the splits hold.
+    let types: Value = serde_json::from_str(&std::fs::read_to_string(back.join("types.json")).unwrap()).unwrap();
+    assert_eq!(types["relations"]["Causes"]["symmetric"], Value::Bool(false));
+    assert!(types["entities"].get("Drug").is_some() && types["entities"].get("Effect").is_some());
+
+    // A bad record is named by file and position, or skipped and counted.
+    let bad = dir.path().join("bad.json");
+    let mut broken = records.to_vec();
+    broken[1]["entities"][0]["end"] = serde_json::json!(9);
+    std::fs::write(&bad, serde_json::to_string(&broken).unwrap()).unwrap();
+    let refused = labeled("labeled", &[("train", bad.clone())], &dir.path().join("r"), &[]);
+    let message = stderr(&refused);
+    assert!(message.contains("bad.json: record 2: sentence 0 entity 0: offsets 0..9 lie outside"), "{message}");
+    let skipped = dir.path().join("s");
+    ok(labeled("labeled", &[("train", bad)], &skipped, &["--skip-bad-records"]));
+    let split = &LabeledManifest::read(&skipped).unwrap().splits["train"];
+    assert_eq!((split.stats.sentences, split.skipped_records.get("bad_offsets")), (2, Some(&1)));
+    // Broken JSON stops the run with the file named; so does a record over the line bound.
+    let cut = dir.path().join("cut.json");
+    std::fs::write(&cut, &serde_json::to_string(&records).unwrap()[..150]).unwrap();
+    let refused = labeled("labeled", &[("train", cut)], &dir.path().join("c"), &["--format", "spert"]);
+    assert!(stderr(&refused).contains("cut.json: not a JSON array of records"), "{}", stderr(&refused));
+    let long = dir.path().join("long.json");
+    std::fs::write(&long, serde_json::to_string(&records).unwrap()).unwrap();
+    let refused = labeled("labeled", &[("train", long)], &dir.path().join("l"), &["--set", "read.max_line_bytes=40"]);
+    assert!(stderr(&refused).contains("long.json: record 1: longer than 40 bytes"), "{}", stderr(&refused));
+}
+
+#[test]
+fn the_bundled_sample_goes_through_spert_json_and_back_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let (first, spert, second) = (dir.path().join("a"), dir.path().join("spert"), dir.path().join("b"));
+    ok(labeled("scierc", &scierc_splits(), &first, &[]));
+    ok(spe(&["export", first.to_str().unwrap(), "--out", spert.to_str().unwrap(), "--format", "spert"]));
+    let splits: Vec<(&str, PathBuf)> = ["train", "dev", "test"].map(|s| (s, spert.join(format!("{s}.json")))).into();
+    ok(labeled("scierc", &splits, &second, &["--types", spert.join("types.json").to_str().unwrap()]));
+    for (split, _) in scierc_splits() {
+        let (a, b) = (rows(&first, split), rows(&second, split));
+        assert_eq!(a.len(), b.len(), "{split}");
+        for (x, y) in a.iter().zip(&b) {
+            assert_eq!(
+                (&x.words, &x.entities, &x.relations, &x.input_ids),
+                (&y.words, &y.entities, &y.relations, &y.input_ids)
+            );
+            assert_eq!(y.doc_id, format!("{}_{}", x.doc_id, x.sent_id));
         }
     }
 }

@@ -370,7 +370,10 @@ fn inputs_of_the_wrong_kind_are_named_with_the_command_that_fits() {
         "--tokenizer",
         vocab.to_str().unwrap(),
     ]);
-    assert!(stderr(&labeled).contains("a JSON array; spe reads JSON lines"), "{}", stderr(&labeled));
+    // Detected, an array is SpERT's format when its sentences have `tokens`; this one is not.
+    let message = stderr(&labeled);
+    assert!(message.contains("a JSON array whose first element has no `tokens`, so not SpERT's format"), "{message}");
+    assert!(message.contains("spe reads other formats as JSON lines"), "{message}");
 }
 
 /// The shards, temporary files and manifest in `out`: what a failed run must not leave.

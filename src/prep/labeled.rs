@@ -17,6 +17,7 @@
 use super::output::{labeled_summary, prepare_output, shard_metadata, summary, RunLog, Uncommitted};
 use super::{PrepConfig, PrepOptions};
 use crate::corpus::labeled::labels::RepeatedDocuments;
+use crate::corpus::labeled::spert::Types;
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
 use crate::counts::{count, merge_counts};
 use crate::shard::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
@@ -42,17 +43,23 @@ pub struct LabeledInputs {
     pub splits: Vec<(String, PathBuf)>,
     /// Where brat documents lie (each id list's directory by default).
     pub documents: Option<PathBuf>,
+    /// A SpERT types file: the label sets of a corpus of the user's, or a check of a
+    /// known corpus's.
+    pub types: Option<PathBuf>,
 }
 
 impl LabeledInputs {
-    /// The release format: the configured one, or the one detected in every split (which
-    /// must agree).
+    /// The release format: the configured one, or the one detected in every split that
+    /// holds a record (they must agree; an empty split is reported as such later).
     pub fn format(&self, configured: Option<Format>) -> Result<Format> {
         if let Some(format) = configured {
             return Ok(format);
         }
         let mut found: Option<(Format, &Path)> = None;
         for (_, path) in &self.splits {
+            if Format::is_empty(path)? {
+                continue;
+            }
             let format = Format::detect(path)?;
             match found {
                 Some((other, at)) if other != format => bail!(
@@ -63,7 +70,11 @@ impl LabeledInputs {
                 _ => found = Some((format, path)),
             }
         }
-        found.map(|(f, _)| f).context("no split given: pass --train, --dev or --test")
+        match (found, self.splits.first()) {
+            (Some((format, _)), _) => Ok(format),
+            (None, Some((_, path))) => Format::detect(path),
+            (None, None) => bail!("no split given: pass --train, --dev or --test"),
+        }
     }
 }
 
@@ -122,6 +133,21 @@ pub fn run(
         bail!("no split given: pass --train, --dev or --test");
     }
     let format = inputs.format(config.labels.format)?;
+    let types = inputs.types.as_deref().map(Types::read).transpose()?;
+    let with_types;
+    let config = match &types {
+        Some(types) => {
+            let labels = types.apply(&config.labels).with_context(|| {
+                format!(
+                    "{}: the types file does not fit corpus {corpus}",
+                    inputs.types.as_ref().expect("read").display()
+                )
+            })?;
+            with_types = PrepConfig { labels, ..config.clone() };
+            &with_types
+        }
+        None => config,
+    };
     let tokenizer = WordTokenizer::load(&config.tokenizer)?;
     let pool = Arc::new(rayon::ThreadPoolBuilder::new().num_threads(options.threads).build()?);
     let names: Vec<&str> = inputs.splits.iter().map(|(name, _)| name.as_str()).collect();
@@ -169,6 +195,7 @@ pub fn run(
         config: config_json,
         tokenizer: TokenizerRecord::of(&config.tokenizer, &tokenizer),
         symmetric_relations: config.labels.symmetric.clone(),
+        types: types.map(|t| t.value),
         splits,
     };
     manifest.write(&options.out)?;
@@ -177,7 +204,8 @@ pub fn run(
 }
 
 /// The documents of the splits written so far, by id and by words, to find a document
-/// given twice: within a split, or, the leak that inflates every score, in two splits.
+/// given twice: within a split (kept and counted: releases repeat sentences, and the field
+/// scores them as released), or, the leak that inflates every score, in two splits.
 #[derive(Default)]
 struct Seen {
     ids: HashMap<String, String>,
@@ -200,7 +228,8 @@ impl Seen {
 }
 
 impl SeenSplit<'_> {
-    /// Records `doc`; a repeat is an error or counted in `stats`, as `policy` says.
+    /// Records `doc`; a repeat within the split is counted in `stats`, one from an earlier
+    /// split is an error or counted, as `policy` says.
     fn check(&mut self, doc: &LabeledDocument, policy: RepeatedDocuments, stats: &mut SplitStats) -> Result<()> {
         let mut hasher = Sha256::new();
         for sentence in &doc.sentences {
@@ -219,14 +248,10 @@ impl SeenSplit<'_> {
         };
         if let Some((how, (split, id))) = earlier {
             let same_split = split == self.split;
-            if policy == RepeatedDocuments::Error {
-                let (place, hint) = match same_split {
-                    true => ("earlier in this split".to_string(), "a document given twice weighs double"),
-                    false => (format!("in split {split}"), "documents shared by splits inflate every score"),
-                };
+            if policy == RepeatedDocuments::Error && !same_split {
                 bail!(
-                    "document {} repeats document {id} {place} (the same {how}): {hint}; pass \
-                     --allow-split-overlap to keep and count such documents",
+                    "document {} repeats document {id} of split {split} (the same {how}): documents shared by \
+                     splits inflate every score; pass --allow-split-overlap to keep and count such documents",
                     doc.id
                 );
             }
@@ -279,6 +304,7 @@ fn write_split(
         rows.iter().for_each(|row| stats.add(row, &config.labels.symmetric));
         writer.write(&rows)?;
     }
+    stats.numeric_ids = reader.numeric_ids();
     let report = reader.finish();
     merge_counts(&mut skipped, &report.skipped);
     Ok(SplitRecord { inputs: report.inputs, shards: writer.finish()?, stats, skipped_records: skipped })

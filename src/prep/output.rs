@@ -203,8 +203,15 @@ pub fn labeled_summary(manifest: &LabeledManifest) -> String {
     let mut lines = vec![format!("{} ({} format) -> labeled shards:", manifest.corpus, manifest.source_format)];
     for (name, split) in manifest.ordered_splits() {
         let s = &split.stats;
+        let mut repeats = String::new();
+        if s.duplicate_documents > 0 {
+            repeats += &format!("; {} repeated within the split (kept)", plural(s.duplicate_documents, "document"));
+        }
+        if s.split_overlap > 0 {
+            repeats += &format!("; {} shared with an earlier split (kept)", plural(s.split_overlap, "document"));
+        }
         lines.push(format!(
-            "  {name}: {}, {}, {} ({} nested, {} overlapping), {}; skipped: {}",
+            "  {name}: {}, {}, {} ({} nested, {} overlapping), {}{repeats}; skipped: {}",
             plural(s.documents, "document"),
             plural(s.sentences, "labeled sentence"),
             plural(s.entities, "entity"),

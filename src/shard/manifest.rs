@@ -193,6 +193,9 @@ pub struct LabeledManifest {
     pub tokenizer: TokenizerRecord,
     /// Relation types whose arguments are unordered, as configured.
     pub symmetric_relations: Vec<String>,
+    /// The SpERT types file given with `--types`, as read, for `spe export --format spert`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub types: Option<serde_json::Value>,
     /// Each split (`train`, `dev`, `test`) by name.
     pub splits: BTreeMap<String, SplitRecord>,
 }
@@ -241,10 +244,14 @@ pub struct SplitStats {
     pub symmetric_both_directions: u64,
     /// Coreference clusters of the release, which the shards do not keep.
     pub clusters_not_kept: u64,
-    /// Documents whose id or words appeared earlier in the same split (kept, as asked).
+    /// Documents whose id or words appeared earlier in the same split (kept).
     pub duplicate_documents: u64,
     /// Documents whose id or words appeared in a split written earlier (kept, as asked).
     pub split_overlap: u64,
+    /// Documents whose id was a JSON number in the release (SpERT's `orig_id`), so that
+    /// an export writes them back as numbers.
+    #[serde(default)]
+    pub numeric_ids: u64,
 }
 
 impl SplitStats {

@@ -6,11 +6,12 @@
 use super::Format;
 use serde::{Deserialize, Serialize};
 
-/// What to do with a document given twice ([`LabelConfig::repeated_documents`]).
+/// What to do with a document that an earlier split holds too
+/// ([`LabelConfig::repeated_documents`]).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RepeatedDocuments {
-    /// Stop with an error naming both places.
+    /// Stop with an error naming both splits.
     #[default]
     Error,
     /// Keep it and count it in the manifest.
@@ -38,10 +39,12 @@ pub struct LabelConfig {
     /// ARNOR test relations marked `is_noise` (wrong distant labels) are kept when set;
     /// otherwise they are left out and counted as `noise_relations`.
     pub keep_noise: bool,
-    /// A document given twice, within a split or in two of them (the same `doc_key` or
-    /// brat id, or the same words under another id): an error (`error`), or kept and
-    /// counted in the split's `duplicate_documents` and `split_overlap` (`count`, the
-    /// `--allow-split-overlap` flag). Documents shared by train and test inflate every score.
+    /// A document that an earlier split holds too (the same `doc_key` or brat id, or the
+    /// same words under another id): an error (`error`), or kept and counted in the
+    /// split's `split_overlap` (`count`, the `--allow-split-overlap` flag). Documents
+    /// shared by train and test inflate every score. A document repeated within one split
+    /// is always kept and counted in `duplicate_documents`: releases repeat sentences (the
+    /// NYT test set, SpERT's CoNLL04 and ADE), and the field scores them as released.
     pub repeated_documents: RepeatedDocuments,
     /// Penn Treebank escapes among the released words (`-LRB-`, `-RSB-`, `` `` ``, …) are
     /// given the sub-tokens of the characters they stand for; the words stay as released.
@@ -76,7 +79,6 @@ impl LabelConfig {
                 ..LabelConfig::default()
             },
             "scierc" => LabelConfig {
-                format: Some(Format::Dygie),
                 entities: strings(&["Generic", "Material", "Method", "Metric", "OtherScientificTerm", "Task"]),
                 relations: strings(&[
                     "COMPARE",

@@ -13,22 +13,30 @@
 //!   ordinal, relations by mention text).
 //! - [`brat`]: brat standoff `.split.txt` and `.split.ann` files (Miwa and Bansal 2016's
 //!   ACE05 preprocessing), one document per id in a split's id list.
+//! - [`spert`]: SpERT's JSON, one array of sentences per split with a types file beside it
+//!   (CoNLL04, SciERC, ADE as SpERT and later papers share them), read element by element.
 
 pub mod brat;
 pub mod dygie;
 pub mod labels;
 pub mod sentences;
+pub mod spert;
 pub mod text;
 
 pub use labels::LabelConfig;
 
-use super::input::{read_line_bounded, Line, OpenInput};
+use super::input::{read_line_bounded, InputDigest, Line, OpenInput};
 use super::{bad_record, ReadConfig, SourceReport};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use std::fmt;
+use std::io::{BufRead, Read};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use struson::reader::{JsonReader, JsonStreamReader, ReaderError};
 
 /// An entity mention: words `start..end` of its sentence.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -89,11 +97,13 @@ pub enum Format {
     Arnor,
     /// brat standoff files, listed by a file of document ids.
     Brat,
+    /// SpERT's JSON: one array of sentences.
+    Spert,
 }
 
 impl Format {
     /// Every format, for messages.
-    pub const ALL: [Format; 4] = [Format::Dygie, Format::Nere, Format::Arnor, Format::Brat];
+    pub const ALL: [Format; 5] = [Format::Dygie, Format::Nere, Format::Arnor, Format::Brat, Format::Spert];
 
     /// The name used on the command line and in manifests.
     pub fn as_str(self) -> &'static str {
@@ -102,13 +112,14 @@ impl Format {
             Format::Nere => "nere",
             Format::Arnor => "arnor",
             Format::Brat => "brat",
+            Format::Spert => "spert",
         }
     }
 
     /// Tells the format of `path` from its first records: a DyGIE document, a NERE or
     /// ARNOR sentence (told apart by their mentions: NERE's have `offset`, ARNOR's a
-    /// `start` ordinal), or, when the lines
-    /// are not JSON, a brat list of document ids.
+    /// `start` ordinal), a JSON array of SpERT sentences, or, when the lines are not
+    /// JSON, a brat list of document ids.
     pub fn detect(path: &Path) -> Result<Format> {
         let mut input = OpenInput::open(path)?;
         let mut line = Vec::new();
@@ -127,10 +138,7 @@ impl Format {
                 continue;
             }
             if text.starts_with('[') {
-                bail!(
-                    "{}:{line_no}: a JSON array; spe reads JSON lines, one record per line (convert with jq -c '.[]')",
-                    path.display()
-                );
+                return detect_array(path);
             }
             if text.starts_with('<') {
                 bail!(
@@ -168,6 +176,105 @@ impl Format {
             bail!("{}: cannot tell NERE from ARNOR without an entity mention; pass --format", path.display());
         }
         bail!("{}: the file holds no record, so its format is unknown", path.display())
+    }
+}
+
+impl Format {
+    /// Whether `path` holds nothing but whitespace, so that no format can be told.
+    pub fn is_empty(path: &Path) -> Result<bool> {
+        let mut input = OpenInput::open(path)?;
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = input.reader.read(&mut buf).with_context(|| format!("cannot read {}", path.display()))?;
+            if n == 0 {
+                return Ok(true);
+            }
+            if buf[..n].iter().any(|b| !b.is_ascii_whitespace()) {
+                return Ok(false);
+            }
+        }
+    }
+}
+
+/// A JSON array is SpERT's when its first element is a sentence with `tokens`.
+fn detect_array(path: &Path) -> Result<Format> {
+    let mut records = ArrayRecords::open(path, 1 << 26)?;
+    match records.next(path)? {
+        Some(Ok(first)) if first.get("tokens").is_some() => Ok(Format::Spert),
+        Some(Ok(_)) => bail!(
+            "{}: a JSON array whose first element has no `tokens`, so not SpERT's format; spe reads other \
+             formats as JSON lines, one record per line (convert with jq -c '.[]')",
+            path.display()
+        ),
+        Some(Err(_)) => bail!("{}: the JSON array's first element is too long to tell the format", path.display()),
+        None => bail!("{}: an empty JSON array, so its format is unknown", path.display()),
+    }
+}
+
+/// The elements of a file holding one JSON array, parsed one at a time (the file is never
+/// held whole); an element of more than `max_bytes` is refused before it is held.
+struct ArrayRecords {
+    json: JsonStreamReader<Bounded>,
+    left: Arc<AtomicU64>,
+    max_bytes: u64,
+    digest: InputDigest,
+    started: bool,
+}
+
+/// A reader that fails once its shared budget of bytes is spent.
+struct Bounded {
+    inner: Box<dyn BufRead + Send>,
+    left: Arc<AtomicU64>,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left.load(Ordering::Relaxed);
+        if left == 0 {
+            return Err(std::io::Error::other("a record longer than read.max_line_bytes"));
+        }
+        let room = buf.len().min(left as usize);
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left.fetch_sub(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl ArrayRecords {
+    fn open(path: &Path, max_bytes: u64) -> Result<ArrayRecords> {
+        let OpenInput { reader, digest } = OpenInput::open(path)?;
+        let left = Arc::new(AtomicU64::new(max_bytes));
+        let json = JsonStreamReader::new(Bounded { inner: reader, left: left.clone() });
+        Ok(ArrayRecords { json, left, max_bytes, digest, started: false })
+    }
+
+    /// The next element: `Ok(value)`, `Err(())` for one longer than the budget (which ends
+    /// the array: nothing after it can be found), or `None` after the last.
+    fn next(&mut self, path: &Path) -> Result<Option<Result<Value, ()>>> {
+        let syntax = |e: ReaderError| anyhow::anyhow!("{}: not a JSON array of records ({e})", path.display());
+        self.left.store(self.max_bytes, Ordering::Relaxed);
+        if !self.started {
+            self.json.begin_array().map_err(syntax)?;
+            self.started = true;
+        }
+        if !self.json.has_next().map_err(syntax)? {
+            self.json.end_array().map_err(syntax)?;
+            return Ok(None);
+        }
+        match self.json.deserialize_next::<Value>() {
+            Ok(value) => Ok(Some(Ok(value))),
+            Err(_) if self.left.load(Ordering::Relaxed) == 0 => Ok(Some(Err(()))),
+            Err(e) => bail!("{}: not a JSON array of records ({e})", path.display()),
+        }
+    }
+
+    /// After the last element: nothing but whitespace may follow the array.
+    fn finish(self, path: &Path) -> Result<crate::corpus::InputRecord> {
+        self.left.store(self.max_bytes, Ordering::Relaxed);
+        self.json
+            .consume_trailing_whitespace()
+            .map_err(|e| anyhow::anyhow!("{}: more than one JSON array ({e})", path.display()))?;
+        self.digest.finish()
     }
 }
 
@@ -321,6 +428,9 @@ enum Inner {
     Lines { input: Option<OpenInput>, line: Vec<u8>, line_no: u64, pending: Option<LabeledDocument> },
     /// brat: the ids still to read, from the list at `path`.
     Brat { dir: PathBuf, ids: std::vec::IntoIter<(u64, String)> },
+    /// SpERT: the array's elements still to read; `index` counts those read, and
+    /// `numeric_ids` those whose `orig_id` is a number.
+    Array { records: Option<Box<ArrayRecords>>, index: u64, numeric_ids: u64 },
 }
 
 impl LabeledReader {
@@ -341,6 +451,9 @@ impl LabeledReader {
             let (ids, record) = brat::read_id_list(path)?;
             report.inputs.push(record);
             Inner::Brat { dir, ids: ids.into_iter() }
+        } else if format == Format::Spert {
+            let records = Box::new(ArrayRecords::open(path, config.max_line_bytes as u64)?);
+            Inner::Array { records: Some(records), index: 0, numeric_ids: 0 }
         } else {
             Inner::Lines { input: Some(OpenInput::open(path)?), line: Vec::new(), line_no: 0, pending: None }
         };
@@ -378,6 +491,57 @@ impl LabeledReader {
                 Ok(None)
             }
             Inner::Lines { .. } => self.next_from_lines(),
+            Inner::Array { .. } => self.next_from_array(),
+        }
+    }
+
+    /// How many documents so far had a number for an id (SpERT's `orig_id`), so that
+    /// `spe export` writes them back as numbers.
+    pub fn numeric_ids(&self) -> u64 {
+        match &self.inner {
+            Inner::Array { numeric_ids, .. } => *numeric_ids,
+            _ => 0,
+        }
+    }
+
+    fn next_from_array(&mut self) -> Result<Option<LabeledDocument>> {
+        loop {
+            let Inner::Array { records, index, .. } = &mut self.inner else { unreachable!("array") };
+            let Some(open) = records.as_mut() else { return Ok(None) };
+            let next = open.next(&self.path)?;
+            let location = format!("{}: record {}", self.path.display(), *index + 1);
+            *index += 1;
+            let value = match next {
+                None => {
+                    let record = records.take().expect("open").finish(&self.path)?;
+                    self.report.inputs.push(record);
+                    return Ok(None);
+                }
+                Some(Ok(value)) => value,
+                Some(Err(())) => bail!(
+                    "{location}: longer than {} bytes (read.max_line_bytes), so the rest of the array cannot be read",
+                    self.config.max_line_bytes
+                ),
+            };
+            let value = match self.text_only {
+                true => value
+                    .as_object()
+                    .map(|record| record.iter().filter(|(k, _)| k.as_str() != "entities" && k.as_str() != "relations"))
+                    .map(|kept| Value::Object(kept.map(|(k, v)| (k.clone(), v.clone())).collect()))
+                    .unwrap_or(value),
+                false => value,
+            };
+            let numeric = spert::has_numeric_id(&value);
+            match spert::parse(&value, *index - 1, &self.labels) {
+                Ok(doc) => {
+                    if let Some(doc) = accept(doc, &location, &self.config, &self.labels, &mut self.report)? {
+                        let Inner::Array { numeric_ids, .. } = &mut self.inner else { unreachable!("array") };
+                        *numeric_ids += u64::from(numeric);
+                        return Ok(Some(doc));
+                    }
+                }
+                Err(fault) => self.bad(&location, fault.reason, &format!("{}: {}", fault.field, fault.what))?,
+            }
         }
     }
 
@@ -430,7 +594,7 @@ impl LabeledReader {
             let parsed = match self.format {
                 Format::Dygie => dygie::parse(&value),
                 Format::Nere | Format::Arnor => sentences::parse(&value, self.format, &self.labels, &mut self.report),
-                Format::Brat => unreachable!("brat is not read by lines"),
+                Format::Brat | Format::Spert => unreachable!("{} is not read by lines", self.format),
             };
             let doc = match parsed {
                 Ok(doc) => doc,
