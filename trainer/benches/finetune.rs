@@ -1,9 +1,11 @@
 //! Fine-tuning and prediction throughput of the extractor, in sentences per second
-//! (criterion's "elem/s"), on the 52 real sentences of the bundled SciERC training sample:
-//! one optimizer step on a batch of 32 sentences (tags, every candidate span and pair,
-//! backward, clipping, AdamW), and prediction of all 52. The sentence encoder has the size
-//! of all-MiniLM-L6-v2 (6 layers, 384 hidden) with random weights, the span encoders the
-//! paper's sizes; in training the relation candidates come from the gold entities.
+//! (criterion's "elem/s"), on the 52 real sentences of the bundled SciERC training sample,
+//! for each proposer of candidate spans (the paper's tagger; every span up to 10 words with
+//! 100 negatives a sentence, spe's default): one optimizer step on a batch of 8 sentences
+//! (candidate spans and pairs, backward, clipping, AdamW), and prediction of all 52. The
+//! sentence encoder has the size of all-MiniLM-L6-v2 (6 layers, 384 hidden) with random
+//! weights, the span encoders the paper's sizes; in training the relation candidates come
+//! from the gold entities.
 //!
 //! Run with `cargo bench -p spe-trainer --bench finetune`; `SPE_BENCH_DEVICE` picks the
 //! device (`cpu`, `cuda`; CUDA where there is one by default, with bf16 autocast).
@@ -14,7 +16,9 @@ use spe::prep::{PrepConfig, PrepOptions};
 use spe::shard::labeled::read_split;
 use spe::shard::manifest::LabeledManifest;
 use spe::tokenize::TokenizerConfig;
+use spe_trainer::extract::candidates::{CandidatesConfig, Proposer};
 use spe_trainer::extract::model::Extractor;
+use spe_trainer::extract::saved::Description;
 use spe_trainer::extract::step::{self, Mode};
 use spe_trainer::finetune::{labels_of, predict_rows, FinetuneConfig};
 use spe_trainer::model::bert::BertConfig;
@@ -38,6 +42,7 @@ fn finetune(c: &mut Criterion) {
     let inputs = spe::prep::labeled::LabeledInputs {
         splits: vec![("train".into(), repo("data/sample/scierc/train.json"))],
         documents: None,
+        types: None,
     };
     spe::prep::labeled::run(
         "scierc",
@@ -57,37 +62,51 @@ fn finetune(c: &mut Criterion) {
         ..BertConfig::default()
     };
     let finetune = FinetuneConfig::default();
-    tch::manual_seed(1);
-    let vs = nn::VarStore::new(device);
-    let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels);
-    let mut optimizer = AdamW::new(&vs, &spe_trainer::runtime::optim::OptimConfig::default());
     let autocast = device.is_cuda() && finetune.optim.bf16;
     if autocast {
         autocast_bfloat16();
     }
-    let batch = &rows[..32];
+    let batch = &rows[..finetune.batch_size];
     let gold = vec![true; batch.len()];
 
     let mut group = c.benchmark_group("finetune");
     group.sample_size(10);
-    group.throughput(Throughput::Elements(batch.len() as u64));
-    group.bench_function(format!("step_32_sentences_{device:?}"), |b| {
-        b.iter(|| {
-            let out = tch::autocast(autocast, || {
-                step::run(&model, &labels, batch, device, Mode::Train { gold_entities: &gold })
+    for proposer in [Proposer::Tagger, Proposer::Spans] {
+        let candidates = CandidatesConfig { proposer, ..CandidatesConfig::default() };
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(device);
+        let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels, &candidates);
+        let mut optimizer = AdamW::new(&vs, &spe_trainer::runtime::optim::OptimConfig::default());
+        let description = Description {
+            format: "spe-extractor".into(),
+            labels: labels.clone(),
+            bert: bert.clone(),
+            span: finetune.span.clone(),
+            tokenizer: manifest.tokenizer.clone(),
+            tokenizer_file: String::new(),
+            candidates: candidates.clone(),
+        };
+        let name = format!("{proposer:?}").to_lowercase();
+        group.throughput(Throughput::Elements(batch.len() as u64));
+        group.bench_function(format!("{name}_step_{}_sentences_{device:?}", batch.len()), |b| {
+            b.iter(|| {
+                let out = tch::autocast(autocast, || {
+                    let mode = Mode::Train { gold_entities: &gold, seed: 1 };
+                    step::run(&model, &labels, &candidates, batch, device, mode)
+                })
+                .unwrap();
+                let loss = out.loss.unwrap();
+                loss.backward();
+                optimizer.clip_gradients(1.0);
+                optimizer.step(2.5e-5).unwrap();
+                f64::try_from(loss).unwrap()
             })
-            .unwrap();
-            let loss = out.loss.unwrap();
-            loss.backward();
-            optimizer.clip_gradients(1.0);
-            optimizer.step(2.5e-5).unwrap();
-            f64::try_from(loss).unwrap()
-        })
-    });
-    group.throughput(Throughput::Elements(rows.len() as u64));
-    group.bench_function(format!("predict_{}_sentences_{device:?}", rows.len()), |b| {
-        b.iter(|| predict_rows(&model, &labels, &rows, 32, device, true).unwrap().len())
-    });
+        });
+        group.throughput(Throughput::Elements(rows.len() as u64));
+        group.bench_function(format!("{name}_predict_{}_sentences_{device:?}", rows.len()), |b| {
+            b.iter(|| predict_rows(&model, &description, &rows, 32, device, true).unwrap().len())
+        });
+    }
     group.finish();
 }
 

@@ -24,8 +24,8 @@ fn the_configuration_reference_is_the_structs() {
         },
         Stage {
             command: "spe finetune",
-            files:
-                "`pipelines/finetune-scierc.toml`, `finetune-ace05.toml` (the authors' set-ups), `finetune-tiny.toml`",
+            files: "`pipelines/finetune.toml` (the defaults), `finetune-scierc.toml`, `finetune-ace05.toml` (the \
+                    authors' set-ups), `finetune-tiny.toml`",
             schema: schema_for!(spe_trainer::finetune::FinetuneConfig),
         },
     ];

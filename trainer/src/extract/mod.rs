@@ -1,13 +1,16 @@
 //! The joint entity and relation extractor of paper §3.4, which fine-tuning trains and
-//! evaluation and prediction run. It follows the authors' joint model: entity spans are
-//! tagged word by word, every candidate span is typed (or rejected as `None`) from the span
+//! evaluation and prediction run. It follows the authors' joint model: candidate spans are
+//! proposed (by the paper's word tagger, or, spe's default, every span up to a width;
+//! [`candidates`]), every candidate span is typed (or rejected as `None`) from the span
 //! encoder, and every pair of typed entities, the first before the second and not
 //! overlapping, is classified from the span-pair encoder over L, e1, M, e2, R.
 //!
 //! The vocabularies and the tag coding need no libtorch and live in `spe::extract::labels`;
-//! here are [`model`], the network, [`step`], one pass over a batch of sentences
-//! (candidates, losses and predictions), and [`saved`], a fine-tuned extractor on disk.
+//! here are [`candidates`], where candidate spans come from, [`model`], the network,
+//! [`step`], one pass over a batch of sentences (candidates, losses and predictions), and
+//! [`saved`], a fine-tuned extractor on disk.
 
+pub mod candidates;
 pub mod model;
 pub mod saved;
 pub mod step;

@@ -4,9 +4,17 @@
 //! classes for each candidate pair. The span and span-pair encoders are pre-training's
 //! ([`crate::model::span`], [`crate::model::pair`]) under the same variable names, so a
 //! pre-training run's `span_encoders.safetensors` loads into them.
+//!
+//! With every span a candidate ([`Proposer::Spans`]) the entity classifier also reads the
+//! span's first and last word vectors and an embedding of its width, as PURE (Zhong and
+//! Chen, 2021) does and SpERT (Eberts and Ulges, 2020) with its width embedding: enumerated
+//! candidates differ from each other by a word at an edge, which the span encoder's
+//! max-pool over windows barely tells apart. The tagger's spans need no such help (the tags
+//! place the edges), so the paper's extractor is unchanged.
 
+use super::candidates::{CandidatesConfig, Proposer};
 use crate::model::bert::{Bert, BertConfig};
-use crate::model::layers::{linear, word_vectors, INIT_STD};
+use crate::model::layers::{embedding, linear, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
 use crate::model::span::{SpanConfig, SpanEncoder, Spans};
 use anyhow::Result;
@@ -32,18 +40,42 @@ pub struct Extractor {
     entity_classifier: nn::Linear,
     pair_encoder: SpanPairEncoder,
     relation_classifier: nn::Linear,
+    /// Span widths, for the boundary features of enumerated spans.
+    widths: Option<nn::Embedding>,
     dropout: f64,
 }
 
+/// Widths of 1 to this many words have an embedding each; wider spans share the last.
+const WIDTHS: i64 = 64;
+
+/// Size of a width embedding (SpERT's 25).
+const WIDTH_SIZE: i64 = 25;
+
 impl Extractor {
-    /// A randomly initialised extractor under `p` for the classes of `labels`.
-    pub fn new(p: &nn::Path, bert: &BertConfig, span: &SpanConfig, labels: &Labels) -> Extractor {
+    /// A randomly initialised extractor under `p` for the classes of `labels`, whose
+    /// candidates come as `candidates` says.
+    pub fn new(
+        p: &nn::Path,
+        bert: &BertConfig,
+        span: &SpanConfig,
+        labels: &Labels,
+        candidates: &CandidatesConfig,
+    ) -> Extractor {
         let hidden = bert.hidden_size;
+        let widths = (candidates.proposer == Proposer::Spans)
+            .then(|| embedding(p / "width_embedding", WIDTHS, WIDTH_SIZE, INIT_STD));
+        let entity_features = span.size + if widths.is_some() { 2 * hidden + WIDTH_SIZE } else { 0 };
         Extractor {
             bert: Bert::new(p / "bert", bert),
             tagger: linear(p / "tagger", hidden, labels.tag_names().len() as i64, INIT_STD, true),
             span_encoder: SpanEncoder::new(p / "span_encoder", hidden, span),
-            entity_classifier: linear(p / "entity_classifier", span.size, labels.entity_classes(), INIT_STD, true),
+            entity_classifier: linear(
+                p / "entity_classifier",
+                entity_features,
+                labels.entity_classes(),
+                INIT_STD,
+                true,
+            ),
             pair_encoder: SpanPairEncoder::new(p / "pair_encoder", hidden, span),
             relation_classifier: linear(
                 p / "relation_classifier",
@@ -52,6 +84,7 @@ impl Extractor {
                 INIT_STD,
                 true,
             ),
+            widths,
             dropout: span.dropout,
         }
     }
@@ -74,12 +107,24 @@ impl Extractor {
         self.tagger.forward(&encoded.words.dropout(self.dropout, train))
     }
 
-    /// `[N, entity classes]` logits of N candidate spans: `rows` `[N]` picks each span's
-    /// sentence, `spans` `[N, 2]` its half-open word range.
-    pub fn entity_logits(&self, encoded: &Encoded, rows: &Tensor, spans: &Spans, train: bool) -> Result<Tensor> {
-        let words = encoded.words.index_select(0, rows); // [N, W, D]
-        let spans = self.span_encoder.forward(&words, &spans.unsqueeze(1), train)?.squeeze_dim(1); // [N, span]
-        Ok(self.entity_classifier.forward(&spans))
+    /// `[B, S, entity classes]` logits of each sentence's S candidate spans, `spans`
+    /// `[B, S, 2]` half-open word ranges (empty ones pad a sentence with fewer). The span
+    /// encoder reads each sentence's words where they are, so the cost grows with the
+    /// candidates times their width, not times the sentence's length.
+    pub fn entity_logits(&self, encoded: &Encoded, spans: &Spans, train: bool) -> Result<Tensor> {
+        let vectors = self.span_encoder.forward(&encoded.words, spans, train)?; // [B, S, span]
+        let Some(widths) = &self.widths else {
+            return Ok(self.entity_classifier.forward(&vectors));
+        };
+        let (b, s, _) = spans.ranges.size3()?;
+        let d = encoded.words.size()[2];
+        let (start, end) = (spans.ranges.select(2, 0), spans.ranges.select(2, 1)); // [B, S]
+        let word = |at: &Tensor| encoded.words.gather(1, &at.unsqueeze(2).expand([b, s, d], false), false);
+        let first = word(&start); // [B, S, D]
+        let last = word(&(&end - 1).clamp_min(0));
+        let width = widths.forward(&(&end - &start - 1).clamp(0, WIDTHS - 1)); // [B, S, width]
+        let edges = Tensor::cat(&[first, last, width], 2).dropout(self.dropout, train);
+        Ok(self.entity_classifier.forward(&Tensor::cat(&[vectors, edges], 2)))
     }
 
     /// `[P, relation classes]` logits of P candidate pairs: `rows` `[P]` picks each pair's

@@ -8,6 +8,7 @@
 //!
 //! The directory is written under a temporary name and renamed when complete.
 
+use super::candidates::CandidatesConfig;
 use super::model::Extractor;
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
@@ -41,6 +42,10 @@ pub struct Description {
     pub tokenizer: TokenizerRecord,
     /// The file name of its copy in `tokenizer/`.
     pub tokenizer_file: String,
+    /// How candidate spans are proposed; extractors saved before the choice existed had
+    /// the paper's tagger.
+    #[serde(default = "CandidatesConfig::paper")]
+    pub candidates: CandidatesConfig,
 }
 
 /// A loaded extractor.
@@ -67,7 +72,10 @@ impl Saved {
         let vs = nn::VarStore::new(device);
         let model = guard(
             || format!("{}: cannot build the extractor on {device:?}", path.display()),
-            || Ok(Extractor::new(&vs.root(), &description.bert, &description.span, &description.labels)),
+            || {
+                let d = &description;
+                Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.candidates))
+            },
         )?;
         let weights = dir.join(WEIGHTS);
         load_variables(&vs, "", &read_safetensors(&weights)?, &weights)?;

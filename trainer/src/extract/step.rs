@@ -1,19 +1,24 @@
 //! One pass of the extractor over a batch of sentences, in the order of the pipeline:
 //!
-//! 1. BERT encodes the batch; the tagger's arg-max tags give the predicted spans.
-//! 2. Candidate spans: the predicted ones, and while training every gold span too. Each is
+//! 1. BERT encodes the batch. With the tagger ([`Proposer::Tagger`]) its arg-max tags give
+//!    the proposed spans; with [`Proposer::Spans`] every span up to a width is proposed.
+//! 2. Candidate spans: the proposed ones; while training every gold span too, and with
+//!    `spans` only a random draw of the spans that are no entity (the negatives). Each is
 //!    typed; a candidate that is no gold entity has the class `None`. The predicted
-//!    entities are the predicted spans with a type.
+//!    entities are the proposed spans with a type.
 //! 3. Candidate pairs: every two entities, the first before the second in word order and
-//!    not overlapping. While training, a sentence's entities are its gold ones or its
+//!    not overlapping, among a sentence's most confident entities (at most
+//!    `max_pair_entities`). While training, a sentence's entities are its gold ones or its
 //!    predicted ones by scheduled sampling ([`Mode::Train`]), and every gold relation's
 //!    pair is added. Each pair is classified into a relation class, with its direction.
 //!
 //! Candidates are gathered on the host, where the tags and types are decoded, and scored
 //! on the device in one batch per kind: `[N, 2]` spans and `[P, 5, 2]` pairs, never a loop
-//! over them. Training minimises the sum of the three cross-entropies. The host decoding
-//! waits for the device twice per batch (tags, then types), which the pipeline needs.
+//! over them. Training minimises the sum of the cross-entropies (tags, with the tagger;
+//! entity classes; relation classes). The host decoding waits for the device once or
+//! twice per batch (tags, then types), which the pipeline needs.
 
+use super::candidates::{every_span, negative_spans, CandidatesConfig, Proposer, Span};
 use super::model::Extractor;
 use crate::model::span::Spans;
 use crate::runtime::device::upload;
@@ -33,6 +38,9 @@ pub enum Mode<'a> {
     Train {
         /// One scheduled-sampling draw per sentence.
         gold_entities: &'a [bool],
+        /// Seed of the negative spans drawn for this batch (sentence `i` draws from
+        /// stream `i` under it).
+        seed: u64,
     },
     /// Prediction, with no gold annotation read.
     Predict,
@@ -46,13 +54,17 @@ pub struct Output {
     pub predictions: Vec<LabeledSentence>,
 }
 
-/// A half-open word range.
-type Span = (u32, u32);
+/// Pairs scored at once when predicting: each copies its sentence's word vectors and
+/// gathers its five segments, so a chunk of them needs about
+/// `PREDICTION_PAIRS × 6 × words × hidden` floats.
+const PREDICTION_PAIRS: usize = 256;
 
-/// Runs the extractor over `rows` (owned or borrowed) on `device`.
+/// Runs the extractor over `rows` (owned or borrowed) on `device`, its candidates made as
+/// `candidates` says.
 pub fn run<R: Borrow<LabeledRow>>(
     model: &Extractor,
     labels: &Labels,
+    candidates: &CandidatesConfig,
     rows: &[R],
     device: Device,
     mode: Mode,
@@ -77,33 +89,53 @@ pub fn run<R: Borrow<LabeledRow>>(
         model.encode(&upload(&ids, &bt, device), &upload(&mask, &bt, device), &upload(&starts, &bw, device), train)?;
     let mut losses: Vec<Tensor> = Vec::new();
 
-    // 1. Span tags.
-    let tag_logits = model.tag_logits(&encoded, train); // [B, W, tags]
-    let tags = tag_logits.argmax(2, false).to_device(Device::Cpu);
-    let tags = Vec::<i64>::try_from(tags.view([-1])).context("cannot read the predicted tags")?;
-    let predicted_spans: Vec<Vec<Span>> = rows
-        .iter()
-        .enumerate()
-        .map(|(i, row)| labels.spans(&tags[i * max_words..i * max_words + row.words.len()]))
-        .collect();
-    if train {
-        let (mut positions, mut targets) = (Vec::new(), Vec::new());
-        for (i, row) in rows.iter().enumerate() {
-            let spans: Vec<Span> = row.entities.iter().map(|e| (e.start, e.end)).collect();
-            for (j, tag) in labels.tags(row.words.len(), &spans).into_iter().enumerate() {
-                positions.push((i * max_words + j) as i64);
-                targets.push(tag);
-            }
+    // 1. Proposed spans.
+    let proposed: Vec<Vec<Span>> = match candidates.proposer {
+        // In training the spans are the gold ones and a draw of the others (step 2).
+        Proposer::Spans if train => vec![Vec::new(); b],
+        Proposer::Spans => {
+            rows.iter().map(|row| every_span(row.words.len() as u32, candidates.max_width).collect()).collect()
         }
-        let n = [positions.len() as i64];
-        let logits = tag_logits.view([(b * max_words) as i64, -1]).index_select(0, &upload(&positions, &n, device));
-        losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&targets, &n, device)));
-    }
+        Proposer::Tagger => {
+            let tag_logits = model.tag_logits(&encoded, train); // [B, W, tags]
+            if train {
+                let (mut positions, mut targets) = (Vec::new(), Vec::new());
+                for (i, row) in rows.iter().enumerate() {
+                    let spans: Vec<Span> = row.entities.iter().map(|e| (e.start, e.end)).collect();
+                    for (j, tag) in labels.tags(row.words.len(), &spans).into_iter().enumerate() {
+                        positions.push((i * max_words + j) as i64);
+                        targets.push(tag);
+                    }
+                }
+                let n = [positions.len() as i64];
+                let logits =
+                    tag_logits.view([(b * max_words) as i64, -1]).index_select(0, &upload(&positions, &n, device));
+                losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&targets, &n, device)));
+            }
+            let tags = tag_logits.argmax(2, false).to_device(Device::Cpu);
+            let tags = Vec::<i64>::try_from(tags.view([-1])).context("cannot read the predicted tags")?;
+            rows.iter()
+                .enumerate()
+                .map(|(i, row)| labels.spans(&tags[i * max_words..i * max_words + row.words.len()]))
+                .collect()
+        }
+    };
 
     // 2. Candidate spans and their types.
-    let mut candidates: Vec<(usize, Span, i64)> = Vec::new(); // (row, span, gold class)
+    let mut spans_of: Vec<(usize, Span, i64)> = Vec::new(); // (row, span, gold class)
     for (i, row) in rows.iter().enumerate() {
-        let mut spans: BTreeMap<Span, i64> = predicted_spans[i].iter().map(|&s| (s, NONE)).collect();
+        let mut spans: BTreeMap<Span, i64> = BTreeMap::new();
+        match (&mode, candidates.proposer) {
+            (Mode::Train { seed, .. }, Proposer::Spans) => {
+                let mut gold: Vec<Span> = row.entities.iter().map(|e| (e.start, e.end)).collect();
+                gold.sort_unstable();
+                let mut rng = spe::rng::stream(*seed, "negative-spans", i as i32);
+                let n = row.words.len() as u32;
+                let negatives = negative_spans(n, candidates.max_width, &gold, candidates.negative_spans, &mut rng);
+                spans.extend(negatives.into_iter().map(|s| (s, NONE)));
+            }
+            _ => spans.extend(proposed[i].iter().map(|&s| (s, NONE))),
+        }
         if train {
             for e in &row.entities {
                 let class = labels.entity_class(&e.label).unwrap_or(NONE);
@@ -113,41 +145,80 @@ pub fn run<R: Borrow<LabeledRow>>(
                 }
             }
         }
-        candidates.extend(spans.into_iter().map(|(span, class)| (i, span, class)));
+        spans_of.extend(spans.into_iter().map(|(span, class)| (i, span, class)));
     }
-    let mut predicted: Vec<Vec<Entity>> = vec![Vec::new(); b];
-    if !candidates.is_empty() {
-        let n = candidates.len() as i64;
-        let rows_t = upload(&candidates.iter().map(|c| c.0 as i64).collect::<Vec<_>>(), &[n], device);
-        let spans_flat: Vec<i64> = candidates.iter().flat_map(|c| [i64::from(c.1 .0), i64::from(c.1 .1)]).collect();
-        let logits = model.entity_logits(&encoded, &rows_t, &Spans::upload(&spans_flat, &[n, 2], device), train)?;
+    // Each sentence's predicted entities, with the probability that each is one.
+    let mut predicted: Vec<Vec<(Entity, f32)>> = vec![Vec::new(); b];
+    if !spans_of.is_empty() {
+        // [B, S, 2], each sentence's candidates padded with empty spans to the most any has.
+        let mut per_row = vec![0usize; b];
+        let slots: Vec<usize> = spans_of
+            .iter()
+            .map(|c| {
+                per_row[c.0] += 1;
+                per_row[c.0] - 1
+            })
+            .collect();
+        let s = per_row.iter().copied().max().unwrap_or(0);
+        let mut flat = vec![0i64; b * s * 2];
+        let mut picks = Vec::with_capacity(spans_of.len());
+        for (c, slot) in spans_of.iter().zip(slots) {
+            let at = c.0 * s + slot;
+            flat[2 * at] = i64::from(c.1 .0);
+            flat[2 * at + 1] = i64::from(c.1 .1);
+            picks.push(at as i64);
+        }
+        let n = spans_of.len() as i64;
+        let logits = model.entity_logits(&encoded, &Spans::upload(&flat, &[b as i64, s as i64, 2], device), train)?;
+        let logits = logits.view([(b * s) as i64, -1]).index_select(0, &upload(&picks, &[n], device)); // [N, classes]
         if train {
-            let gold: Vec<i64> = candidates.iter().map(|c| c.2).collect();
+            let gold: Vec<i64> = spans_of.iter().map(|c| c.2).collect();
             losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[n], device)));
         }
         let classes = Vec::<i64>::try_from(logits.argmax(1, false).to_device(Device::Cpu))
             .context("cannot read the predicted entity classes")?;
-        for ((i, span, _), class) in candidates.iter().zip(classes) {
-            if let (true, Some(label)) = (predicted_spans[*i].contains(span), labels.entity_type(class)) {
-                predicted[*i].push(Entity { start: span.0, end: span.1, label: label.to_string() });
+        let p_none =
+            logits.detach().to_kind(Kind::Float).softmax(1, Kind::Float).select(1, NONE).to_device(Device::Cpu);
+        let p_none = Vec::<f32>::try_from(p_none).context("cannot read the entity probabilities")?;
+        let proposes = |i: usize, span: &Span| match candidates.proposer {
+            Proposer::Spans => true,
+            Proposer::Tagger => proposed[i].contains(span),
+        };
+        for (((i, span, _), class), p_none) in spans_of.iter().zip(classes).zip(p_none) {
+            if let (true, Some(label)) = (proposes(*i, span), labels.entity_type(class)) {
+                predicted[*i].push((Entity { start: span.0, end: span.1, label: label.to_string() }, 1.0 - p_none));
             }
         }
     }
+    // The entities paired for relations: the most confident, in word order.
+    let paired: Vec<Vec<Span>> = predicted
+        .iter()
+        .map(|entities| {
+            let mut ranked: Vec<&(Entity, f32)> = entities.iter().collect();
+            ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let mut spans: Vec<Span> =
+                ranked.into_iter().take(candidates.max_pair_entities).map(|(e, _)| (e.start, e.end)).collect();
+            spans.sort_unstable();
+            spans
+        })
+        .collect();
+    let predicted: Vec<Vec<Entity>> =
+        predicted.into_iter().map(|entities| entities.into_iter().map(|(e, _)| e).collect()).collect();
 
     // 3. Candidate pairs and their relation classes.
     let mut pairs: Vec<(usize, Span, Span, i64)> = Vec::new(); // (row, first, second, gold class)
     for (i, row) in rows.iter().enumerate() {
         let entities: Vec<Span> = match mode {
-            Mode::Train { gold_entities } if gold_entities.get(i).copied().unwrap_or(true) => {
+            Mode::Train { gold_entities, .. } if gold_entities.get(i).copied().unwrap_or(true) => {
                 row.entities.iter().map(|e| (e.start, e.end)).collect()
             }
-            _ => predicted[i].iter().map(|e| (e.start, e.end)).collect(),
+            _ => paired[i].clone(),
         };
-        let mut candidates: BTreeMap<(Span, Span), i64> = BTreeMap::new();
+        let mut row_pairs: BTreeMap<(Span, Span), i64> = BTreeMap::new();
         for &a in &entities {
             for &c in &entities {
                 if a.1 <= c.0 {
-                    candidates.insert((a, c), NONE);
+                    row_pairs.insert((a, c), NONE);
                 }
             }
         }
@@ -163,16 +234,19 @@ pub fn run<R: Borrow<LabeledRow>>(
                     _ => continue,
                 };
                 let class = labels.relation_class(&r.label, head_first).unwrap_or(NONE);
-                let slot = candidates.entry(key).or_insert(NONE);
+                let slot = row_pairs.entry(key).or_insert(NONE);
                 if *slot == NONE {
                     *slot = class;
                 }
             }
         }
-        pairs.extend(candidates.into_iter().map(|((a, c), class)| (i, a, c, class)));
+        pairs.extend(row_pairs.into_iter().map(|((a, c), class)| (i, a, c, class)));
     }
     let mut relations: Vec<Vec<Relation>> = vec![Vec::new(); b];
-    if !pairs.is_empty() {
+    // Training scores every pair at once (the loss needs them all); prediction scores them
+    // in chunks, so that its memory stays bounded however many entities a sentence has.
+    let chunk = if train { pairs.len().max(1) } else { PREDICTION_PAIRS };
+    for pairs in pairs.chunks(chunk) {
         let p = pairs.len() as i64;
         let rows_t = upload(&pairs.iter().map(|c| c.0 as i64).collect::<Vec<_>>(), &[p], device);
         let segments: Vec<i64> = pairs

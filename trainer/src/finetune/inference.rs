@@ -46,7 +46,7 @@ pub fn evaluate(
     );
     let rows = read_split(data, &manifest, split)?;
     let labels = &saved.description.labels;
-    let predicted = predict_rows(&saved.model, labels, &rows, BATCH, device, true)?;
+    let predicted = predict_rows(&saved.model, &saved.description, &rows, BATCH, device, true)?;
     spe::export::predictions(predictions, &rows, &predicted)?;
     Ok(Scores::of(rows.iter().map(gold_of).zip(&predicted), &labels.symmetric))
 }
@@ -111,7 +111,7 @@ pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>)
     }
     summary.sentences = all.len();
     let fits: Vec<LabeledRow> = all.iter().filter(|r| r.input_ids.len() <= max).cloned().collect();
-    let mut predicted = predict_rows(&saved.model, &saved.description.labels, &fits, BATCH, device, true)?.into_iter();
+    let mut predicted = predict_rows(&saved.model, &saved.description, &fits, BATCH, device, true)?.into_iter();
     let predictions: Vec<LabeledSentence> = all
         .iter()
         .map(|r| match r.input_ids.len() <= max {

@@ -1,0 +1,328 @@
+"""spe against SpERT (lavis-nlp/spert) on the same corpus, encoder, epochs and seed, both
+scored by one independent scorer (tests/python/score_predictions.py, PURE's definitions).
+
+Usage:
+  run.py run --system spe|spert --data DIR --name NAME --bert MODEL --epochs N --seed S \
+             [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ...]
+  run.py table [RESULTS_DIR]
+
+DIR holds the corpus in SpERT's format as it is shared: NAME_train.json, NAME_dev.json,
+NAME_test.json and NAME_types.json. MODEL is a Hugging Face BERT directory (config.json,
+model.safetensors, vocab.txt). CHECKOUT is a SpERT checkout at commit a53f468b. Nothing is
+downloaded: SpERT needs PyTorch, transformers, scikit-learn, tqdm and Jinja2 in the Python
+that runs this script (spe's .venv after `pip install scikit-learn`).
+
+SpERT is run from a copy of the checkout, patched there for the PyTorch and transformers of
+today and never changed in place: transformers 5 removed the `AdamW` SpERT imports, which
+it called with `correct_bias=False` (Adam without bias correction, which torch.optim.AdamW
+cannot do), so the copy gets that optimizer, as transformers 4 wrote it, from a module of
+its own (see `patch_spert`). Each system runs with its own defaults: SpERT with its example
+configuration (configs/example_train.conf: batch 2, lr 5e-5, 10% warm-up, 100 negative
+spans and pairs, spans of at most 10 words), spe with `spe finetune`'s defaults. Only the
+data, encoder, epochs and seed are set, and --cpu for SpERT.
+
+Each run writes results/NAME-SYSTEM-eN-sS.json beside this script: the test scores (Ent,
+Rel, Rel+ with their counts), the training and prediction wall-clock seconds and sentences
+per second, the commands, and the machine's load before the run. `run.py table` prints the
+mean and sample standard deviation of every figure over the seeds of each (corpus, system,
+epochs).
+"""
+import argparse
+import glob
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(REPO, "tests", "python"))
+from score_predictions import score  # noqa: E402
+
+SPERT_COMMIT = "a53f468b"
+
+# transformers 4's AdamW (transformers/optimization.py), which SpERT calls with
+# correct_bias=False; transformers 5 removed it.
+ADAMW = '''import math
+import torch
+
+
+class AdamW(torch.optim.Optimizer):
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.0, correct_bias=True):
+        super().__init__(params, dict(lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                                      correct_bias=correct_bias))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            beta1, beta2 = group["betas"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state["step"] = 0
+                    state["exp_avg"] = torch.zeros_like(p)
+                    state["exp_avg_sq"] = torch.zeros_like(p)
+                state["step"] += 1
+                exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+                exp_avg.mul_(beta1).add_(p.grad, alpha=1.0 - beta1)
+                exp_avg_sq.mul_(beta2).addcmul_(p.grad, p.grad, value=1.0 - beta2)
+                denom = exp_avg_sq.sqrt().add_(group["eps"])
+                step_size = group["lr"]
+                if group["correct_bias"]:
+                    step_size *= math.sqrt(1.0 - beta2 ** state["step"]) / (1.0 - beta1 ** state["step"])
+                p.addcdiv_(exp_avg, denom, value=-step_size)
+                if group["weight_decay"] > 0.0:
+                    p.add_(p, alpha=-group["lr"] * group["weight_decay"])
+'''
+
+# (file, text in SpERT a53f468b, replacement): the least that today's libraries need.
+PATCHES = [
+    ("spert/spert_trainer.py", "from transformers import AdamW, BertConfig",
+     "from transformers import BertConfig\nfrom spe_adamw import AdamW"),
+    # transformers 5 finishes a model's set-up (tied weights included) in post_init(),
+    # which calls init_weights().
+    ("spert/models.py", "        self.init_weights()", "        self.post_init()"),
+    # Its version check reads pytorch_model.bin; checkpoints saved by transformers 5 (and
+    # all-MiniLM-L6-v2's) are model.safetensors only.
+    ("spert/util.py", "        state_dict = torch.load(model_path, map_location=torch.device('cpu'))",
+     "        if not os.path.exists(model_path):\n            return\n"
+     "        state_dict = torch.load(model_path, map_location=torch.device('cpu'))"),
+]
+
+
+def patch_spert(checkout, work):
+    """A patched copy of the SpERT checkout under work/spert-src."""
+    src = os.path.join(work, "spert-src")
+    if os.path.exists(src):
+        shutil.rmtree(src)
+    shutil.copytree(checkout, src, ignore=shutil.ignore_patterns(".git"))
+    for path, old, new in PATCHES:
+        full = os.path.join(src, path)
+        with open(full) as f:
+            text = f.read()
+        if old not in text:
+            sys.exit(f"{full}: expected {old!r}: is {checkout} SpERT at commit {SPERT_COMMIT}?")
+        with open(full, "w") as f:
+            f.write(text.replace(old, new))
+    with open(os.path.join(src, "spe_adamw.py"), "w") as f:
+        f.write(ADAMW)
+    return src
+
+
+def load():
+    try:
+        return os.getloadavg()
+    except OSError:
+        return None
+
+
+def timed(command, **kwargs):
+    print("+", " ".join(command), flush=True)
+    started = time.monotonic()
+    # Offline: both systems read the encoder from its directory, never from a hub.
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
+    subprocess.run(command, check=True, env=env, **kwargs)
+    return time.monotonic() - started
+
+
+def one(pattern, what):
+    """The one file matching `pattern`; SpERT runs in a child process and exits 0 when it
+    failed, so a missing output is how a failure shows."""
+    found = glob.glob(pattern)
+    if len(found) != 1:
+        sys.exit(f"SpERT's {what} is not where it writes it ({pattern}): see its output above")
+    return found[0]
+
+
+def spert_to_dygie(gold_path, predicted_path, out_path):
+    """SpERT's gold and predicted sentences as DyGIE lines with predictions, one sentence a
+    document, inclusive ends, for the scorer."""
+    with open(gold_path) as f:
+        gold = json.load(f)
+    with open(predicted_path) as f:
+        predicted = json.load(f)
+    if len(gold) != len(predicted):
+        sys.exit(f"{predicted_path}: {len(predicted)} sentences, but {gold_path} has {len(gold)}")
+
+    def ner(sentence):
+        return [[e["start"], e["end"] - 1, e["type"]] for e in sentence["entities"]]
+
+    def relations(sentence):
+        out = []
+        for r in sentence["relations"]:
+            h, t = sentence["entities"][r["head"]], sentence["entities"][r["tail"]]
+            out.append([h["start"], h["end"] - 1, t["start"], t["end"] - 1, r["type"]])
+        return out
+
+    with open(out_path, "w") as f:
+        for i, (g, p) in enumerate(zip(gold, predicted)):
+            if g["tokens"] != p["tokens"]:
+                sys.exit(f"{predicted_path}: sentence {i} has other tokens than {gold_path}'s")
+            doc = {"doc_key": str(i), "sentences": [g["tokens"]], "ner": [ner(g)], "relations": [relations(g)],
+                   "predicted_ner": [ner(p)], "predicted_relations": [relations(p)]}
+            f.write(json.dumps(doc) + "\n")
+
+
+def f1(counts):
+    gold, predicted, right = counts
+    p = right / predicted if predicted else 0.0
+    r = right / gold if gold else 0.0
+    return {"p": 100 * p, "r": 100 * r, "f1": 100 * (2 * p * r / (p + r) if p + r else 0.0),
+            "gold": gold, "predicted": predicted, "right": right}
+
+
+def sentences(path):
+    with open(path) as f:
+        return len(json.load(f))
+
+
+def run_spert(args, files, symmetric, work):
+    src = patch_spert(args.spert, work)
+    logs, saves = os.path.join(work, "log"), os.path.join(work, "save")
+    common = ["--types_path", files["types"], "--tokenizer_path", args.bert, "--cpu", "--seed", str(args.seed),
+              "--max_span_size", "10", "--size_embedding", "25", "--prop_drop", "0.1", "--max_pairs", "1000",
+              "--rel_filter_threshold", "0.4", "--sampling_processes", "4", "--eval_batch_size", "1",
+              "--log_path", logs, "--store_predictions"]
+    if args.lowercase:
+        common.append("--lowercase")
+    train = [sys.executable, "spert.py", "train", "--label", "train", "--model_path", args.bert,
+             "--train_path", files["train"], "--valid_path", files["dev"], "--save_path", saves,
+             "--train_batch_size", "2", "--neg_entity_count", "100", "--neg_relation_count", "100",
+             "--epochs", str(args.epochs), "--lr", "5e-5", "--lr_warmup", "0.1", "--weight_decay", "0.01",
+             "--max_grad_norm", "1.0", "--final_eval"] + common
+    train_s = timed(train, cwd=src)
+    model = one(os.path.join(saves, "train", "*", "final_model"), "trained model")
+    evaluate = [sys.executable, "spert.py", "eval", "--label", "test", "--model_path", model,
+                "--dataset_path", files["test"]] + common
+    predict_s = timed(evaluate, cwd=src)
+    predictions = one(os.path.join(logs, "test", "*", "predictions_test_epoch_0.json"), "test predictions")
+    scorer_input = os.path.join(work, "predictions-test.json")
+    spert_to_dygie(files["test"], predictions, scorer_input)
+    return scorer_input, train_s, predict_s, [train, evaluate]
+
+
+def run_spe(args, files, symmetric, work):
+    spe = os.path.join(REPO, "target", "release", "spe")
+    data, run = os.path.join(work, "data"), os.path.join(work, "run")
+    prep = [spe, "prep", "labeled", "--train", files["train"], "--dev", files["dev"], "--test", files["test"],
+            "--types", files["types"], "--tokenizer", os.path.join(args.bert, "vocab.txt"), "--out", data,
+            "--force"]
+    timed(prep)
+    sets = [x for kv in args.set for x in ("--set", kv)]
+    finetune = [spe, "finetune", "--data", data, "--encoder", args.bert, "--out", run, "--device", "cpu",
+                "--set", f"epochs={args.epochs}", "--set", f"patience={args.epochs}",
+                "--set", f"seed={args.seed}"] + sets
+    train_s = timed(finetune)
+    evaluate = [spe, "evaluate", "--model", os.path.join(run, "model"), "--data", data, "--split", "test",
+                "--device", "cpu", "--out", os.path.join(work, "predictions-test.json")]
+    predict_s = timed(evaluate)
+    return os.path.join(work, "predictions-test.json"), train_s, predict_s, [prep, finetune, evaluate]
+
+
+def encoder_name(path):
+    """The encoder's folder name, or its parent's where the folder is a package's `model/`."""
+    path = os.path.normpath(path)
+    name = os.path.basename(path)
+    return os.path.basename(os.path.dirname(path)) if name == "model" else name
+
+
+def shown(command, args, work):
+    """A command as it is recorded: the machine's own folders by name."""
+    text = " ".join(command)
+    places = [(work, "WORK"), (args.data, "DATA"), (args.bert, "BERT"), (args.spert, "SPERT"), (REPO, "."),
+              (sys.executable, "python")]
+    for path, name in sorted(((p, n) for p, n in places if p), key=lambda x: -len(x[0])):
+        text = text.replace(path, name)
+    return text
+
+
+def run(args):
+    args.bert, args.data = os.path.abspath(args.bert), os.path.abspath(args.data)
+    args.spert = args.spert and os.path.abspath(args.spert)
+    files = {split: os.path.join(args.data, f"{args.name}_{split}.json") for split in ["train", "dev", "test"]}
+    files["types"] = os.path.join(args.data, f"{args.name}_types.json")
+    for path in files.values():
+        if not os.path.isfile(path):
+            sys.exit(f"{path} is missing: --data holds NAME_train.json, _dev, _test and _types")
+    if args.system == "spert" and not args.spert:
+        sys.exit("--spert CHECKOUT is needed to run SpERT")
+    with open(files["types"]) as f:
+        types = json.load(f)
+    symmetric = {name for name, t in types["relations"].items() if t.get("symmetric")}
+    tag = f"{args.name}-{args.system}-e{args.epochs}-s{args.seed}"
+    work = os.path.abspath(args.work or os.path.join(REPO, "target", "peers", tag))
+    if os.path.exists(work):
+        shutil.rmtree(work)
+    os.makedirs(work)
+    before = load()
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    runner = run_spert if args.system == "spert" else run_spe
+    predictions, train_s, predict_s, commands = runner(args, files, symmetric, work)
+    counts = score(predictions, symmetric)
+    train_n, test_n = sentences(files["train"]), sentences(files["test"])
+    result = {
+        "corpus": args.name, "system": args.system, "epochs": args.epochs, "seed": args.seed,
+        "encoder": encoder_name(args.bert), "started": started, "load_before": before,
+        "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+        "ent": f1(counts["ent"]), "rel": f1(counts["rel"]), "rel_strict": f1(counts["rel_strict"]),
+        "train_seconds": train_s, "train_sentences_per_s": train_n * args.epochs / train_s,
+        "predict_seconds": predict_s, "predict_sentences_per_s": test_n / predict_s,
+        "commands": [shown(c, args, work) for c in commands], "settings": args.set,
+    }
+    os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
+    out = os.path.join(HERE, "results", f"{tag}.json")
+    with open(out, "w") as f:
+        json.dump(result, f, indent=1)
+        f.write("\n")
+    print(json.dumps({k: result[k] for k in ["ent", "rel", "rel_strict"]}, indent=1))
+    print(f"wrote {out}")
+
+
+def table(args):
+    groups = {}
+    for path in sorted(glob.glob(os.path.join(args.results, "*.json"))):
+        with open(path) as f:
+            r = json.load(f)
+        groups.setdefault((r["corpus"], r["encoder"], r["epochs"], r["system"]), []).append(r)
+
+    def cell(values, digits=2):
+        mean = statistics.mean(values)
+        sd = statistics.stdev(values) if len(values) > 1 else None
+        return f"{mean:.{digits}f}" + (f" ± {sd:.{digits}f}" if sd is not None else "")
+
+    print("| corpus | encoder | epochs | system | seeds | Ent | Rel | Rel+ | train sent/s | predict sent/s |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for (corpus, encoder, epochs, system), runs in sorted(groups.items()):
+        seeds = ",".join(str(r["seed"]) for r in runs)
+        scores = [cell([r[k]["f1"] for r in runs]) for k in ["ent", "rel", "rel_strict"]]
+        speed = [cell([r[k] for r in runs], 1) for k in ["train_sentences_per_s", "predict_sentences_per_s"]]
+        print(f"| {corpus} | {encoder} | {epochs} | {system} | {seeds} | " + " | ".join(scores + speed) + " |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+    r = commands.add_parser("run", help="train and score one system once")
+    r.add_argument("--system", choices=["spe", "spert"], required=True)
+    r.add_argument("--data", required=True, help="the folder of NAME_train.json, _dev, _test and _types")
+    r.add_argument("--name", required=True, help="the corpus's file prefix (scierc, conll04, ade_split_0, …)")
+    r.add_argument("--bert", required=True, help="a Hugging Face BERT directory")
+    r.add_argument("--epochs", type=int, required=True)
+    r.add_argument("--seed", type=int, required=True)
+    r.add_argument("--spert", help="a SpERT checkout at commit " + SPERT_COMMIT)
+    r.add_argument("--work", help="scratch folder (target/peers/TAG by default)")
+    r.add_argument("--lowercase", action="store_true", help="SpERT's --lowercase, for an uncased BERT")
+    r.add_argument("--set", action="append", default=[], help="a spe finetune --set override")
+    t = commands.add_parser("table", help="the mean ± sd of the results over seeds")
+    t.add_argument("results", nargs="?", default=os.path.join(HERE, "results"))
+    args = parser.parse_args()
+    run(args) if args.command == "run" else table(args)
+
+
+if __name__ == "__main__":
+    main()
