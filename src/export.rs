@@ -82,26 +82,20 @@ fn spert_types(manifest: &LabeledManifest) -> Result<Types> {
     Ok(Types::from_labels(&entities, &relations, &manifest.symmetric_relations))
 }
 
-/// The rows of a split's shards, in order.
-fn split_rows<'a>(dir: &'a Path, split: &'a SplitRecord) -> impl Iterator<Item = Result<LabeledRow>> + 'a {
-    let shards = split.shards.iter().map(move |shard| read_batches(&dir.join(&shard.file)));
-    shards.flat_map(|batches| -> Box<dyn Iterator<Item = Result<LabeledRow>>> {
-        match batches {
-            Ok(batches) => Box::new(batches.flat_map(|rows| match rows {
-                Ok(rows) => rows.into_iter().map(Ok).collect::<Vec<_>>(),
-                Err(e) => vec![Err(e)],
-            })),
-            Err(e) => Box::new(std::iter::once(Err(e))),
+/// Hands every row of a split's shards, in order, to `each`.
+fn for_each_row(dir: &Path, split: &SplitRecord, mut each: impl FnMut(LabeledRow) -> Result<()>) -> Result<()> {
+    for shard in &split.shards {
+        for rows in read_batches(&dir.join(&shard.file))? {
+            rows?.into_iter().try_for_each(&mut each)?;
         }
-    })
+    }
+    Ok(())
 }
 
 /// Writes the documents of a split's shards to `path`, one JSON line each.
 fn write_dygie(dir: &Path, split: &SplitRecord, path: &Path) -> Result<()> {
     let mut lines = DocumentLines::create(path)?;
-    for row in split_rows(dir, split) {
-        lines.push(row?, None)?;
-    }
+    for_each_row(dir, split, |row| lines.push(row, None))?;
     lines.finish()
 }
 
@@ -115,16 +109,17 @@ fn write_spert(dir: &Path, split: &SplitRecord, sentence_ids: bool, path: &Path)
         out.write_all(bytes).with_context(|| format!("cannot write {}", path.display()))
     };
     write(&mut out, b"[")?;
-    for (i, row) in split_rows(dir, split).enumerate() {
-        let row = row?;
+    let mut first = true;
+    for_each_row(dir, split, |row| {
         let sentence = LabeledSentence { words: row.words, entities: row.entities, relations: row.relations };
-        write(&mut out, if i == 0 { b"\n" } else { b",\n" })?;
+        write(&mut out, if first { b"\n" } else { b",\n" })?;
+        first = false;
         let id = match sentence_ids {
             true => format!("{}_{}", row.doc_id, row.sent_id),
             false => row.doc_id,
         };
-        write(&mut out, &serde_json::to_vec(&spert::to_json(&sentence, &id, numeric))?)?;
-    }
+        write(&mut out, &serde_json::to_vec(&spert::to_json(&sentence, &id, numeric))?)
+    })?;
     write(&mut out, b"\n]\n")?;
     out.into_inner()
         .map_err(|e| e.into_error())

@@ -77,6 +77,18 @@ fn tiny_run(dir: &Path) -> PathBuf {
     run
 }
 
+/// Fine-tunes `run` on `data` into `out` for 60 epochs at a rate that lets the tiny model
+/// learn six sentences by heart, with `sets` as further `--set` overrides.
+fn overfit(data: &Path, run: &Path, out: &Path, sets: &[&str]) {
+    let mut args = vec!["finetune", "--data", s(data), "--encoder", s(run), "--out", s(out)];
+    args.extend(["--epochs", "60", "--device", "cpu", "--quiet"]);
+    let common = ["optim.learning_rate=5e-3", "optim.head_lr_scale=1", "optim.warmup_fraction=0.1", "span.dropout=0"];
+    for set in common.iter().chain(sets).chain(&["patience=60"]) {
+        args.extend(["--set", set]);
+    }
+    ok(spe(&args));
+}
+
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
@@ -89,34 +101,7 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
     let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few), ("test", &test)]);
     let run = tiny_run(dir.path());
     let out = dir.path().join("finetune");
-    ok(spe(&[
-        "finetune",
-        "--data",
-        s(&data),
-        "--encoder",
-        s(&run),
-        "--out",
-        s(&out),
-        "--epochs",
-        "60",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--set",
-        "candidates.proposer=tagger",
-        "--set",
-        "optim.learning_rate=5e-3",
-        "--set",
-        "optim.head_lr_scale=1",
-        "--set",
-        "optim.warmup_fraction=0.1",
-        "--set",
-        "span.dropout=0",
-        "--set",
-        "batch_size=8",
-        "--set",
-        "patience=60",
-    ]));
+    overfit(&data, &run, &out, &["candidates.proposer=tagger", "batch_size=8"]);
 
     // The sentences it was trained on are extracted exactly.
     let report = read_json(&out.join("report.json"));
@@ -211,28 +196,7 @@ fn enumerated_spans_learn_the_training_sentences_and_predict_from_a_saved_model(
     let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few)]);
     let run = tiny_run(dir.path());
     let out = dir.path().join("finetune");
-    ok(spe(&[
-        "finetune",
-        "--data",
-        s(&data),
-        "--encoder",
-        s(&run),
-        "--out",
-        s(&out),
-        "--epochs",
-        "60",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--set",
-        "optim.learning_rate=5e-3",
-        "--set",
-        "optim.head_lr_scale=1",
-        "--set",
-        "span.dropout=0",
-        "--set",
-        "patience=60",
-    ]));
+    overfit(&data, &run, &out, &[]);
     let report = read_json(&out.join("report.json"));
     let ent = report["f1"]["dev.ent"]["mean"].as_f64().unwrap();
     assert!(ent >= ENUMERATED_ENT_F1, "dev Ent F1 {ent}: {}", report["f1"]);
