@@ -8,7 +8,7 @@
 
 use crate::corpus::labeled::spert::{self, Types};
 use crate::corpus::labeled::{dygie, Format, LabeledDocument, LabeledSentence};
-use crate::shard::labeled::{read_batches, LabeledRow};
+use crate::shard::labeled::{for_each_row, LabeledRow};
 use crate::shard::manifest::{LabeledManifest, SplitRecord};
 use anyhow::{Context, Result};
 use std::fs::File;
@@ -31,6 +31,25 @@ pub const TYPES_FILE: &str = "types.json";
 /// SpERT's format `out/types.json`); returns the files written.
 pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBuf>> {
     let manifest = LabeledManifest::read(dir)?;
+    crate::overwrite::refuse_inputs("--out", out, &[("the labeled output", dir)])?;
+    // The release files the output was prepared from, where they still are: an export
+    // into their folder must not replace them.
+    let sources: Vec<PathBuf> = manifest
+        .ordered_splits()
+        .into_iter()
+        .flat_map(|(_, split)| split.inputs.iter().map(|input| PathBuf::from(&input.path)))
+        .filter(|path| path.exists())
+        .collect();
+    let sources: Vec<(&str, &Path)> =
+        sources.iter().map(|path| ("an input of the labeled output", path.as_path())).collect();
+    let mut targets: Vec<PathBuf> =
+        manifest.ordered_splits().into_iter().map(|(name, _)| out.join(format!("{name}.json"))).collect();
+    if format == ExportFormat::Spert {
+        targets.push(out.join(TYPES_FILE));
+    }
+    for target in &targets {
+        crate::overwrite::refuse_inputs("--out", target, &sources)?;
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
     for (name, split) in manifest.ordered_splits() {
@@ -39,8 +58,8 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBu
         // name them; a SpERT release's sentences keep their ids.
         let sentence_ids = manifest.source_format != Format::Spert;
         crate::atomic::write_file(&path, |tmp| match format {
-            ExportFormat::Dygie => write_dygie(dir, split, tmp),
-            ExportFormat::Spert => write_spert(dir, split, sentence_ids, tmp),
+            ExportFormat::Dygie => write_dygie(dir, &manifest, name, tmp),
+            ExportFormat::Spert => write_spert(dir, &manifest, name, split, sentence_ids, tmp),
         })?;
         written.push(path);
     }
@@ -82,26 +101,23 @@ fn spert_types(manifest: &LabeledManifest) -> Result<Types> {
     Ok(Types::from_labels(&entities, &relations, &manifest.symmetric_relations))
 }
 
-/// Hands every row of a split's shards, in order, to `each`.
-fn for_each_row(dir: &Path, split: &SplitRecord, mut each: impl FnMut(LabeledRow) -> Result<()>) -> Result<()> {
-    for shard in &split.shards {
-        for rows in read_batches(&dir.join(&shard.file))? {
-            rows?.into_iter().try_for_each(&mut each)?;
-        }
-    }
-    Ok(())
-}
-
-/// Writes the documents of a split's shards to `path`, one JSON line each.
-fn write_dygie(dir: &Path, split: &SplitRecord, path: &Path) -> Result<()> {
+/// Writes the documents of split `name`'s shards to `path`, one JSON line each.
+fn write_dygie(dir: &Path, manifest: &LabeledManifest, name: &str, path: &Path) -> Result<()> {
     let mut lines = DocumentLines::create(path)?;
-    for_each_row(dir, split, |row| lines.push(row, None))?;
+    for_each_row(dir, manifest, name, |row| lines.push(row, None))?;
     lines.finish()
 }
 
-/// Writes the sentences of a split's shards to `path` as one JSON array, an element a
+/// Writes the sentences of split `name`'s shards to `path` as one JSON array, an element a
 /// line; ids are numbers where the release's were, and `ID_N` with `sentence_ids`.
-fn write_spert(dir: &Path, split: &SplitRecord, sentence_ids: bool, path: &Path) -> Result<()> {
+fn write_spert(
+    dir: &Path,
+    manifest: &LabeledManifest,
+    name: &str,
+    split: &SplitRecord,
+    sentence_ids: bool,
+    path: &Path,
+) -> Result<()> {
     let numeric = split.stats.documents > 0 && split.stats.numeric_ids == split.stats.documents;
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::new(file);
@@ -110,7 +126,7 @@ fn write_spert(dir: &Path, split: &SplitRecord, sentence_ids: bool, path: &Path)
     };
     write(&mut out, b"[")?;
     let mut first = true;
-    for_each_row(dir, split, |row| {
+    for_each_row(dir, manifest, name, |row| {
         let sentence = LabeledSentence { words: row.words, entities: row.entities, relations: row.relations };
         write(&mut out, if first { b"\n" } else { b",\n" })?;
         first = false;

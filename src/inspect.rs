@@ -16,7 +16,7 @@ use crate::shard::manifest::{format_of, LabeledManifest, TokenizerRecord, LABELE
 use crate::shard::schema::from_batch;
 use crate::shard::Manifest;
 use crate::tokenize::{Casing, TokenizerConfig, WordTokenizer};
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
@@ -86,7 +86,8 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
     };
     let path = dir.join(&first.file);
     let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file)
+        .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
     writeln!(out, "\nschema:")?;
     for field in builder.schema().fields() {
         writeln!(out, "  {}: {}", field.name(), field.data_type())?;
@@ -94,10 +95,15 @@ pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
     let tokenizer = load_tokenizer(&manifest.tokenizer);
     writeln!(out, "\nrows (perm=K: segment permuted by permutation K; tbo: position=original piece(+offset); _ : hidden in that view):")?;
     let mut shown = 0;
+    let special = manifest.tokenizer.special();
     for batch in builder.with_batch_size(rows.max(1)).build()? {
-        for sample in from_batch(&batch?)? {
+        let batch = batch.with_context(|| format!("cannot read {}", path.display()))?;
+        for sample in from_batch(&batch).with_context(|| path.display().to_string())? {
             if shown == rows {
                 return Ok(out);
+            }
+            if let Err(what) = sample.check(&special) {
+                bail!("{}: row {shown} ({} sentence {}): {what}", path.display(), sample.doc_id, sample.sent_id);
             }
             writeln!(out)?;
             render(&mut out, &sample, tokenizer.as_ref())?;
@@ -199,16 +205,22 @@ fn inspect_labeled(dir: &Path, rows: usize) -> Result<String> {
         if !schema_shown {
             let file = std::fs::File::open(&path).with_context(|| format!("cannot open {}", path.display()))?;
             writeln!(out, "  schema:")?;
-            for field in ParquetRecordBatchReaderBuilder::try_new(file)?.schema().fields() {
+            let reader = ParquetRecordBatchReaderBuilder::try_new(file)
+                .with_context(|| format!("{}: not a readable Parquet file", path.display()))?;
+            for field in reader.schema().fields() {
                 writeln!(out, "    {}: {}", field.name(), field.data_type())?;
             }
             schema_shown = true;
         }
         let mut shown = 0;
+        let special = manifest.tokenizer.special();
         'rows: for batch in read_batches(&path)? {
             for row in batch? {
                 if shown == rows {
                     break 'rows;
+                }
+                if let Err(what) = row.check(&special) {
+                    bail!("{}: row {shown} ({} sentence {}): {what}", path.display(), row.doc_id, row.sent_id);
                 }
                 render_labeled(&mut out, &row, tokenizer.as_ref())?;
                 shown += 1;

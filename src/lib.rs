@@ -24,8 +24,9 @@
 //! progress). [`cli`] is the command line of both binaries, and [`companion`] hands the
 //! libtorch commands from `spe` to `spe-trainer`. The ground floor serves every stage:
 //! [`rng`] (keyed random streams), [`counts`] (counts by reason), [`atomic`]
-//! (whole-or-nothing files), [`interrupt`] (SIGINT and SIGTERM as errors, so a stopped run
-//! cleans up) and [`config`] (TOML configurations and `--set`).
+//! (whole-or-nothing files), [`overwrite`] (no output over an input), [`interrupt`]
+//! (SIGINT and SIGTERM as errors, so a stopped run cleans up) and [`config`] (TOML
+//! configurations and `--set`).
 
 pub mod atomic;
 pub mod batch;
@@ -40,6 +41,7 @@ pub mod extract;
 pub mod inspect;
 pub mod interrupt;
 pub mod lock;
+pub mod overwrite;
 pub mod plot;
 pub mod prep;
 pub mod rng;

@@ -532,3 +532,75 @@ fn the_bundled_sample_goes_through_spert_json_and_back_unchanged() {
         }
     }
 }
+
+/// Rewrites the first shard of `split` with `rows` and records it in the manifest, as if
+/// spe had written it: only the rows' own consistency is then wrong.
+fn replace_shard(dir: &Path, split: &str, rows: &[LabeledRow]) {
+    use spe::shard::writer::ShardRow;
+    let mut manifest = LabeledManifest::read(dir).unwrap();
+    let record = &mut manifest.splits.get_mut(split).unwrap().shards[0];
+    let path = dir.join(&record.file);
+    let batch = LabeledRow::to_batch(rows).unwrap();
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(std::fs::File::create(&path).unwrap(), batch.schema(), None).unwrap();
+    writer.write(&batch).unwrap();
+    writer.close().unwrap();
+    record.bytes = std::fs::metadata(&path).unwrap().len();
+    record.sha256 = spe::corpus::input::sha256_file(&path).unwrap();
+    record.rows = rows.len() as u64;
+    manifest.write(dir).unwrap();
+}
+
+#[test]
+fn readers_of_labeled_shards_refuse_a_swapped_shard_a_broken_row_and_an_output_over_their_input() {
+    let dir = tempfile::tempdir().unwrap();
+    // The release files, as a user keeps them, in a folder of their own.
+    let release = dir.path().join("release");
+    std::fs::create_dir(&release).unwrap();
+    let splits: Vec<(&str, PathBuf)> = scierc_splits()
+        .into_iter()
+        .map(|(name, path)| {
+            let copy = release.join(format!("{name}.json"));
+            std::fs::copy(path, &copy).unwrap();
+            (name, copy)
+        })
+        .collect();
+    let out = dir.path().join("out");
+    ok(labeled("scierc", &splits, &out, &[]));
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let export = |to: &Path| spe(&["export", &s(&out), "--out", &s(to)]);
+
+    // An export into the release's folder would replace the files it came from.
+    let before = std::fs::read(release.join("train.json")).unwrap();
+    let refused = export(&release);
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("is an input of the labeled output"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read(release.join("train.json")).unwrap(), before);
+    let refused = export(&out.join("exported"));
+    assert!(stderr(&refused).contains("lies inside the labeled output"), "{}", stderr(&refused));
+
+    // The test shard swapped for the dev shard: refused, not exported as "test".
+    let manifest = LabeledManifest::read(&out).unwrap();
+    let (dev, test) =
+        (out.join(&manifest.splits["dev"].shards[0].file), out.join(&manifest.splits["test"].shards[0].file));
+    let kept = std::fs::read(&test).unwrap();
+    std::fs::copy(&dev, &test).unwrap();
+    let refused = export(&dir.path().join("swapped"));
+    assert!(!refused.status.success());
+    assert!(stderr(&refused).contains("changed or replaced after it was written"), "{}", stderr(&refused));
+    std::fs::write(&test, kept).unwrap();
+    ok(export(&dir.path().join("intact")));
+
+    // A row whose entity runs past its words, recorded as if spe had written it: export
+    // and inspect name the shard and the row instead of panicking.
+    let mut broken = rows(&out, "test");
+    broken[1].entities[0].end = broken[1].words.len() as u32 + 3;
+    replace_shard(&out, "test", &broken);
+    for (what, output) in
+        [("export", export(&dir.path().join("broken"))), ("inspect", spe(&["inspect", &s(&out), "--rows", "5"]))]
+    {
+        let err = stderr(&output);
+        assert_eq!(output.status.code(), Some(1), "{what}: {err}");
+        assert!(err.contains("part-00000.parquet: row 1 (") && err.contains("outside the"), "{what}: {err}");
+    }
+}

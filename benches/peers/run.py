@@ -3,7 +3,7 @@ scored by one independent scorer (tests/python/score_predictions.py, PURE's defi
 
 Usage:
   run.py run --system spe|spert --data DIR --name NAME --bert MODEL --epochs N --seed S \
-             [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ...]
+             [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ... --variant NAME]
   run.py table [RESULTS_DIR]
 
 DIR holds the corpus in SpERT's format as it is shared: NAME_train.json, NAME_dev.json,
@@ -21,11 +21,11 @@ configuration (configs/example_train.conf: batch 2, lr 5e-5, 10% warm-up, 100 ne
 spans and pairs, spans of at most 10 words), spe with `spe finetune`'s defaults. Only the
 data, encoder, epochs and seed are set, and --cpu for SpERT.
 
-Each run writes results/NAME-SYSTEM-eN-sS.json beside this script: the test scores (Ent,
-Rel, Rel+ with their counts), the training and prediction wall-clock seconds and sentences
-per second, the commands, and the machine's load before the run. `run.py table` prints the
-mean and sample standard deviation of every figure over the seeds of each (corpus, system,
-epochs).
+Each run writes results/NAME-SYSTEM-eN-sS[-VARIANT].json beside this script (a run with
+--set names its VARIANT): the test scores (Ent, Rel, Rel+ with their counts), the training
+and prediction wall-clock seconds and sentences per second, the commands, and the
+machine's load before the run. `run.py table` prints the mean and sample standard
+deviation of every figure over the seeds of each (corpus, system and variant, epochs).
 """
 import argparse
 import glob
@@ -254,7 +254,9 @@ def run(args):
     with open(files["types"]) as f:
         types = json.load(f)
     symmetric = {name for name, t in types["relations"].items() if t.get("symmetric")}
-    tag = f"{args.name}-{args.system}-e{args.epochs}-s{args.seed}"
+    if args.set and not args.variant:
+        sys.exit("--set changes spe's defaults: name the variant with --variant, so its result is kept apart")
+    tag = f"{args.name}-{args.system}-e{args.epochs}-s{args.seed}" + (f"-{args.variant}" if args.variant else "")
     work = os.path.abspath(args.work or os.path.join(REPO, "target", "peers", tag))
     if os.path.exists(work):
         shutil.rmtree(work)
@@ -272,7 +274,7 @@ def run(args):
         "ent": f1(counts["ent"]), "rel": f1(counts["rel"]), "rel_strict": f1(counts["rel_strict"]),
         "train_seconds": train_s, "train_sentences_per_s": train_n * args.epochs / train_s,
         "predict_seconds": predict_s, "predict_sentences_per_s": test_n / predict_s,
-        "commands": [shown(c, args, work) for c in commands], "settings": args.set,
+        "commands": [shown(c, args, work) for c in commands], "settings": args.set, "variant": args.variant,
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", f"{tag}.json")
@@ -288,7 +290,8 @@ def table(args):
     for path in sorted(glob.glob(os.path.join(args.results, "*.json"))):
         with open(path) as f:
             r = json.load(f)
-        groups.setdefault((r["corpus"], r["encoder"], r["epochs"], r["system"]), []).append(r)
+        system = r["system"] + (f" ({r['variant']})" if r.get("variant") else "")
+        groups.setdefault((r["corpus"], r["encoder"], r["epochs"], system), []).append(r)
 
     def cell(values, digits=2):
         mean = statistics.mean(values)
@@ -318,6 +321,7 @@ def main():
     r.add_argument("--work", help="scratch folder (target/peers/TAG by default)")
     r.add_argument("--lowercase", action="store_true", help="SpERT's --lowercase, for an uncased BERT")
     r.add_argument("--set", action="append", default=[], help="a spe finetune --set override")
+    r.add_argument("--variant", help="a name for the --set overrides, kept in the result's file name")
     t = commands.add_parser("table", help="the mean ± sd of the results over seeds")
     t.add_argument("results", nargs="?", default=os.path.join(HERE, "results"))
     args = parser.parse_args()

@@ -1,11 +1,13 @@
 //! The Arrow schema of a labeled shard (one row per sentence of ACE05, SciERC or NYT, with
 //! its entities and relations) and the conversions between [`LabeledRow`]s and batches.
 
+use super::manifest::LabeledManifest;
 use super::schema::{item, list};
 use super::writer::ShardRow;
+use crate::corpus::input::sha256_file;
 use crate::corpus::labeled::{Entity, Relation};
 use crate::tokenize::SpecialIds;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, ListArray, RecordBatch, StringArray, StructArray};
 use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -180,7 +182,8 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<LabeledRow>> {
         .collect())
 }
 
-/// The rows of the labeled shard at `path`, a record batch at a time.
+/// The rows of the labeled shard at `path`, a record batch at a time, as stored: nothing
+/// checks them (`spe verify` reads shards this way to report what is wrong with them).
 pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<Vec<LabeledRow>>>> {
     let file = std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
     let reader = ParquetRecordBatchReaderBuilder::try_new(file)
@@ -193,18 +196,58 @@ pub fn read_batches(path: &Path) -> Result<impl Iterator<Item = Result<Vec<Label
     }))
 }
 
-/// Every row of split `split` of the labeled output in `dir`, in order.
-pub fn read_split(dir: &Path, manifest: &super::manifest::LabeledManifest, split: &str) -> Result<Vec<LabeledRow>> {
+/// Hands every row of split `split` of the labeled output in `dir` to `each`, in order.
+/// Each shard is first checked against the manifest's record of it (size and SHA-256, so
+/// a shard swapped for another split's, or changed since, is refused), and each row
+/// against the labeled invariants and the tokenizer's vocabulary, so that an inconsistent
+/// row ends the run with the shard and the row named, as `spe verify` reports it.
+pub fn for_each_row(
+    dir: &Path,
+    manifest: &LabeledManifest,
+    split: &str,
+    mut each: impl FnMut(LabeledRow) -> Result<()>,
+) -> Result<()> {
     let record = manifest.splits.get(split).with_context(|| {
         let have: Vec<&str> = manifest.ordered_splits().into_iter().map(|(name, _)| name.as_str()).collect();
         format!("{} has no {split} split (it has {})", dir.display(), have.join(", "))
     })?;
-    let mut rows = Vec::new();
+    let special = manifest.tokenizer.special();
     for shard in &record.shards {
-        for batch in read_batches(&dir.join(&shard.file))? {
-            rows.extend(batch?);
+        let path = dir.join(&shard.file);
+        let bytes = std::fs::metadata(&path).with_context(|| format!("cannot read {}", path.display()))?.len();
+        let sha256 = sha256_file(&path)?;
+        ensure!(
+            bytes == shard.bytes && sha256 == shard.sha256,
+            "{}: {bytes} bytes with SHA-256 {sha256}, but the manifest lists {} bytes with {}: the shard was \
+             changed or replaced after it was written (spe verify {} says more)",
+            path.display(),
+            shard.bytes,
+            shard.sha256,
+            dir.display()
+        );
+        let mut index = 0u64;
+        for rows in read_batches(&path)? {
+            for row in rows? {
+                if let Err(what) = row.check(&special).and_then(|()| manifest.tokenizer.check_ids(&row.input_ids)) {
+                    bail!("{}: row {index} ({} sentence {}): {what}", path.display(), row.doc_id, row.sent_id);
+                }
+                each(row)?;
+                index += 1;
+            }
         }
+        ensure!(index == shard.rows, "{}: {index} rows, the manifest lists {}", path.display(), shard.rows);
     }
+    Ok(())
+}
+
+/// Every row of split `split` of the labeled output in `dir`, in order, checked as
+/// [`for_each_row`] checks them.
+pub fn read_split(dir: &Path, manifest: &LabeledManifest, split: &str) -> Result<Vec<LabeledRow>> {
+    let mut rows = Vec::new();
+    for_each_row(dir, manifest, split, |row| {
+        rows.push(row);
+        Ok(())
+    })?;
     Ok(rows)
 }
 

@@ -11,7 +11,7 @@ use crate::corpus::InputRecord;
 use crate::counts::{count, Counts};
 use crate::prep::partition::PartitionRecord;
 use crate::sample::Sample;
-use crate::tokenize::{TokenizerConfig, WordTokenizer};
+use crate::tokenize::{SpecialIds, TokenizerConfig, WordTokenizer};
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -116,6 +116,20 @@ impl TokenizerRecord {
             cls_id: tokenizer.special_ids().cls,
             sep_id: tokenizer.special_ids().sep,
             mask_id: tokenizer.special_ids().mask,
+        }
+    }
+
+    /// The special ids it records.
+    pub fn special(&self) -> SpecialIds {
+        SpecialIds { cls: self.cls_id, sep: self.sep_id, mask: self.mask_id }
+    }
+
+    /// Every id must be an entry of its vocabulary; `Err` names the first that is not.
+    pub fn check_ids<'a>(&self, ids: impl IntoIterator<Item = &'a i32>) -> Result<(), String> {
+        let vocab = self.vocab_size;
+        match ids.into_iter().find(|&&id| id < 0 || id as u64 >= vocab) {
+            Some(id) => Err(format!("token id {id} lies outside the vocabulary of {vocab} entries")),
+            None => Ok(()),
         }
     }
 }

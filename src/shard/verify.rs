@@ -51,8 +51,7 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
         return verify_labeled(dir, inputs);
     }
     let manifest = Manifest::read(dir)?;
-    let special =
-        SpecialIds { cls: manifest.tokenizer.cls_id, sep: manifest.tokenizer.sep_id, mask: manifest.tokenizer.mask_id };
+    let special = manifest.tokenizer.special();
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
     stray_files(dir, None, &manifest.shards, &mut report.problems)?;
     // A merged output lists the shards of its ranks' folders.
@@ -287,7 +286,7 @@ fn check_shard(
     for batch in builder.build()? {
         for sample in from_batch(&batch?)? {
             let ids = sample.inputs.input_ids.iter().chain(sample.inputs.tbo.iter().map(|t| &t.label));
-            let checked = sample.check(special).and_then(|()| in_vocabulary(ids, manifest.tokenizer.vocab_size));
+            let checked = sample.check(special).and_then(|()| manifest.tokenizer.check_ids(ids));
             if let Err(what) = checked {
                 bad_rows.push(problems, format!("row {row} ({} sentence {}): {what}", sample.doc_id, sample.sent_id));
             }
@@ -303,7 +302,7 @@ fn check_shard(
 fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
     let manifest = LabeledManifest::read(dir)?;
     let t = &manifest.tokenizer;
-    let special = SpecialIds { cls: t.cls_id, sep: t.sep_id, mask: t.mask_id };
+    let special = t.special();
     let expected = Expected {
         schema_version: LABELED_SCHEMA_VERSION,
         tokenizer_sha256: &t.sha256,
@@ -340,7 +339,7 @@ fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
             let mut bad_rows = RowProblems::new(&shard.file);
             for batch in reader {
                 for row in labeled_rows(&batch?)? {
-                    if let Err(what) = row.check(&special).and_then(|()| in_vocabulary(&row.input_ids, t.vocab_size)) {
+                    if let Err(what) = row.check(&special).and_then(|()| t.check_ids(&row.input_ids)) {
                         let what = format!("row {} ({} sentence {}): {what}", stats.sentences, row.doc_id, row.sent_id);
                         bad_rows.push(&mut report.problems, what);
                     }
@@ -362,14 +361,6 @@ fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
         }
     }
     Ok(report)
-}
-
-/// Every id must be an entry of a vocabulary of `vocab` entries.
-fn in_vocabulary<'a>(ids: impl IntoIterator<Item = &'a i32>, vocab: u64) -> Result<(), String> {
-    match ids.into_iter().find(|&&id| id < 0 || id as u64 >= vocab) {
-        Some(id) => Err(format!("token id {id} lies outside the vocabulary of {vocab} entries")),
-        None => Ok(()),
-    }
 }
 
 /// The problems of one shard's rows: the first [`RowProblems::SHOWN`] in full, then a count,

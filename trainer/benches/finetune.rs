@@ -1,7 +1,8 @@
 //! Fine-tuning and prediction throughput of the extractor, in sentences per second
 //! (criterion's "elem/s"), on the 52 real sentences of the bundled SciERC training sample,
-//! for each proposer of candidate spans (the paper's tagger; every span up to 10 words with
-//! 100 negatives a sentence, spe's default): one optimizer step on a batch of 8 sentences
+//! for the paper's set-up (the tagger, the classifiers reading the paper's inputs) and spe's
+//! default (every span up to 10 words with 100 negatives a sentence, the entity edges and
+//! the pair's arguments read too): one optimizer step on a batch of the default size
 //! (candidate spans and pairs, backward, clipping, AdamW), and prediction of all 52. The
 //! sentence encoder has the size of all-MiniLM-L6-v2 (6 layers, 384 hidden) with random
 //! weights, the span encoders the paper's sizes; in training the relation candidates come
@@ -16,8 +17,8 @@ use spe::prep::{PrepConfig, PrepOptions};
 use spe::shard::labeled::read_split;
 use spe::shard::manifest::LabeledManifest;
 use spe::tokenize::TokenizerConfig;
-use spe_trainer::extract::candidates::{CandidatesConfig, Proposer};
-use spe_trainer::extract::model::Extractor;
+use spe_trainer::extract::candidates::CandidatesConfig;
+use spe_trainer::extract::model::{ClassifiersConfig, Extractor};
 use spe_trainer::extract::saved::Description;
 use spe_trainer::extract::step::{self, Mode};
 use spe_trainer::finetune::{labels_of, predict_rows, FinetuneConfig};
@@ -71,11 +72,14 @@ fn finetune(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("finetune");
     group.sample_size(10);
-    for proposer in [Proposer::Tagger, Proposer::Spans] {
-        let candidates = CandidatesConfig { proposer, ..CandidatesConfig::default() };
+    let set_ups = [
+        (CandidatesConfig::paper(), ClassifiersConfig::paper()),
+        (CandidatesConfig::default(), ClassifiersConfig::default()),
+    ];
+    for (candidates, classifiers) in set_ups {
         tch::manual_seed(1);
         let vs = nn::VarStore::new(device);
-        let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels, &candidates);
+        let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels, &classifiers);
         let mut optimizer = AdamW::new(&vs, &spe_trainer::runtime::optim::OptimConfig::default());
         let description = Description {
             format: "spe-extractor".into(),
@@ -85,8 +89,9 @@ fn finetune(c: &mut Criterion) {
             tokenizer: manifest.tokenizer.clone(),
             tokenizer_file: String::new(),
             candidates: candidates.clone(),
+            classifiers,
         };
-        let name = format!("{proposer:?}").to_lowercase();
+        let name = format!("{:?}", candidates.proposer).to_lowercase();
         group.throughput(Throughput::Elements(batch.len() as u64));
         group.bench_function(format!("{name}_step_{}_sentences_{device:?}", batch.len()), |b| {
             b.iter(|| {

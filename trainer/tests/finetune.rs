@@ -101,7 +101,8 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
     let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few), ("test", &test)]);
     let run = tiny_run(dir.path());
     let out = dir.path().join("finetune");
-    overfit(&data, &run, &out, &["candidates.proposer=tagger", "batch_size=8"]);
+    let paper = ["candidates.proposer=tagger", "classifiers.entity_edges=false", "classifiers.pair_arguments=false"];
+    overfit(&data, &run, &out, &[&paper[..], &["batch_size=8"]].concat());
 
     // The sentences it was trained on are extracted exactly.
     let report = read_json(&out.join("report.json"));
@@ -138,12 +139,24 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
         ok(spe(&["evaluate", "--model", s(&model), "--data", s(&data), "--split", "dev", "--out", s(&predictions)]));
     let table = String::from_utf8_lossy(&printed.stdout).into_owned();
     assert!(table.contains("Rel+ (strict)") && table.contains("100.00"), "{table}");
+    // Never written over what the command reads: the data's manifest, the model's parts.
+    let manifest = std::fs::read(data.join("_manifest.json")).unwrap();
+    for (over, message) in [
+        (data.join("_manifest.json"), "lies inside the labeled data"),
+        (model.join("extractor.json"), "is the extractor's description"),
+        (model.join("tokenizer/x.json"), "lies inside the extractor's tokenizer"),
+    ] {
+        let args = ["evaluate", "--model", s(&model), "--data", s(&data), "--split", "dev", "--out", s(&over)];
+        fails_with(spe(&args), message);
+    }
+    assert_eq!(std::fs::read(data.join("_manifest.json")).unwrap(), manifest);
 
     // Raw text gives one well-formed DyGIE line per document.
     let raw = dir.path().join("raw.txt");
     std::fs::write(&raw, "We present a statistical parser.\nIt uses a maximum entropy model.\n\nAnother document.\n")
         .unwrap();
     let predicted = dir.path().join("raw.json");
+    fails_with(spe(&["predict", "--model", s(&model), "--input", s(&raw), "--out", s(&raw)]), "is the --input");
     ok(spe(&["predict", "--model", s(&model), "--input", s(&raw), "--out", s(&predicted)]));
     let lines: Vec<Value> =
         std::fs::read_to_string(&predicted).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
@@ -220,23 +233,25 @@ fn bad_input_is_refused_before_training() {
     let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few)]);
     let out = dir.path().join("out");
     let bert = PathBuf::from(std::env::var_os("SPE_TEST_BERT").expect("SPE_TEST_BERT is set by scripts/test.sh"));
-    let finetune = |data: &Path, encoder: &Path| {
-        spe(&[
-            "finetune",
-            "--data",
-            s(data),
-            "--encoder",
-            s(encoder),
-            "--out",
-            s(&out),
-            "--epochs",
-            "1",
-            "--device",
-            "cpu",
-        ])
+    let finetune_into = |data: &Path, encoder: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec!["finetune", "--data", s(data), "--encoder", s(encoder), "--out", s(out)];
+        args.extend(["--epochs", "1", "--device", "cpu"]);
+        spe(&[&args[..], extra].concat())
     };
+    let finetune = |data: &Path, encoder: &Path| finetune_into(data, encoder, &out, &[]);
+    fails_with(finetune_into(&data, &bert, &out, &["--seeds", "3,1,3"]), "names seed 3 twice");
+    fails_with(finetune_into(&data, &bert, &data, &[]), "is the labeled data");
+    fails_with(finetune_into(&data, &bert, &bert, &[]), "is the encoder");
+    fails_with(finetune_into(&data, &bert, &bert.join("finetune"), &[]), "lies inside the encoder");
+    let stopped = dir.path().join("stopped");
+    std::fs::create_dir(&stopped).unwrap();
+    std::fs::write(stopped.join("metrics.jsonl"), "{}\n").unwrap();
+    fails_with(finetune_into(&data, &bert, &stopped, &[]), "already holds a run (metrics.jsonl)");
+    assert_eq!(std::fs::read_to_string(stopped.join("metrics.jsonl")).unwrap(), "{}\n");
     fails_with(finetune(&only_train, &bert), "has no dev split");
-    fails_with(finetune(&data, dir.path()), "is neither an spe train run");
+    let not_an_encoder = dir.path().join("empty");
+    std::fs::create_dir(&not_an_encoder).unwrap();
+    fails_with(finetune(&data, &not_an_encoder), "is neither an spe train run");
     // all-MiniLM-L6-v2 has an uncased vocabulary of 30,522 entries; the shards the cased 28,996.
     fails_with(finetune(&data, &bert), "a vocabulary of 28996 entries, but the encoder");
     assert!(!out.join("report.json").exists());

@@ -369,6 +369,25 @@ fn a_shard_altered_after_it_was_written_is_refused() {
 }
 
 #[test]
+fn a_new_run_writes_neither_over_its_shards_nor_over_a_folder_holding_metrics() {
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 20);
+    let set = [("optim.steps", 1.into()), ("moco.queue_size", 64.into())];
+    let refused = |out: &Path| trainer::run(&options(&shards, out, &set)).unwrap_err().to_string();
+    assert!(refused(&shards).contains("is the pre-training data"));
+    assert!(refused(&shards.join("run")).contains("lies inside the pre-training data"));
+    // A fine-tuning run, or a folder of the user's, with a metrics file of its own.
+    let other = dir.path().join("finetuned");
+    std::fs::create_dir(&other).unwrap();
+    std::fs::write(other.join("metrics.jsonl"), "mine\n").unwrap();
+    let err = refused(&other);
+    assert!(err.contains("already holds") && err.contains("metrics.jsonl"), "{err}");
+    assert_eq!(std::fs::read_to_string(other.join("metrics.jsonl")).unwrap(), "mine\n");
+    assert!(!shards.join("run").exists());
+}
+
+#[test]
 fn a_vocabulary_mismatch_is_refused_before_training() {
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();

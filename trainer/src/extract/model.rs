@@ -5,19 +5,27 @@
 //! ([`crate::model::span`], [`crate::model::pair`]) under the same variable names, so a
 //! pre-training run's `span_encoders.safetensors` loads into them.
 //!
-//! With every span a candidate ([`Proposer::Spans`]) the entity classifier also reads the
-//! span's first and last word vectors and an embedding of its width, as PURE (Zhong and
-//! Chen, 2021) does and SpERT (Eberts and Ulges, 2020) with its width embedding: enumerated
-//! candidates differ from each other by a word at an edge, which the span encoder's
-//! max-pool over windows barely tells apart. The tagger's spans need no such help (the tags
-//! place the edges), so the paper's extractor is unchanged.
+//! Two inputs beside the paper's, each a switch of [`ClassifiersConfig`] (on in spe's
+//! recipe, off in the paper's set-up):
+//!
+//! - `entity_edges`: the entity classifier also reads the span's first and last word
+//!   vectors and an embedding of its width, as PURE (Zhong and Chen, 2021) does and SpERT
+//!   (Eberts and Ulges, 2020) with its width embedding. Enumerated candidates
+//!   ([`super::candidates::Proposer::Spans`]) differ from each other by a word at an edge,
+//!   which the span encoder's max-pool over windows barely tells apart.
+//! - `pair_arguments`: the relation classifier also reads the span-pair encoder's vectors
+//!   of its two arguments, h_s1 and h_s2, beside h_p. The paper's h_p is an attention
+//!   average of the five segment vectors, all made by one span encoder: which words were
+//!   the first argument and which the second survives only in the attention weights, so
+//!   the direction of a relation and the types of its arguments are hard to read from it.
+//!   SpERT's relation classifier reads both arguments and the context between them.
 
-use super::candidates::{CandidatesConfig, Proposer};
 use crate::model::bert::{Bert, BertConfig};
 use crate::model::layers::{embedding, linear, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
 use crate::model::span::{SpanConfig, SpanEncoder, Spans};
 use anyhow::Result;
+use serde::{Deserialize, Serialize};
 use spe::extract::labels::Labels;
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -31,6 +39,32 @@ pub struct Encoded {
     pub cls: Tensor,
 }
 
+/// What the entity and relation classifiers read beside the paper's inputs
+/// (`[classifiers]`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ClassifiersConfig {
+    /// The entity classifier also reads the span's first and last word vectors and a
+    /// width embedding.
+    pub entity_edges: bool,
+    /// The relation classifier also reads the vectors of the pair's two arguments, h_s1
+    /// and h_s2, beside h_p.
+    pub pair_arguments: bool,
+}
+
+impl Default for ClassifiersConfig {
+    fn default() -> Self {
+        ClassifiersConfig { entity_edges: true, pair_arguments: true }
+    }
+}
+
+impl ClassifiersConfig {
+    /// The paper's: the span encoder's vector for entities, h_p for relations.
+    pub fn paper() -> ClassifiersConfig {
+        ClassifiersConfig { entity_edges: false, pair_arguments: false }
+    }
+}
+
 /// The joint entity and relation extractor.
 #[derive(Debug)]
 pub struct Extractor {
@@ -40,8 +74,9 @@ pub struct Extractor {
     entity_classifier: nn::Linear,
     pair_encoder: SpanPairEncoder,
     relation_classifier: nn::Linear,
-    /// Span widths, for the boundary features of enumerated spans.
+    /// Span widths, for the entity edges.
     widths: Option<nn::Embedding>,
+    pair_arguments: bool,
     dropout: f64,
 }
 
@@ -52,19 +87,19 @@ const WIDTHS: i64 = 64;
 const WIDTH_SIZE: i64 = 25;
 
 impl Extractor {
-    /// A randomly initialised extractor under `p` for the classes of `labels`, whose
-    /// candidates come as `candidates` says.
+    /// A randomly initialised extractor under `p` for the classes of `labels`, its
+    /// classifiers reading what `classifiers` says.
     pub fn new(
         p: &nn::Path,
         bert: &BertConfig,
         span: &SpanConfig,
         labels: &Labels,
-        candidates: &CandidatesConfig,
+        classifiers: &ClassifiersConfig,
     ) -> Extractor {
         let hidden = bert.hidden_size;
-        let widths = (candidates.proposer == Proposer::Spans)
-            .then(|| embedding(p / "width_embedding", WIDTHS, WIDTH_SIZE, INIT_STD));
+        let widths = classifiers.entity_edges.then(|| embedding(p / "width_embedding", WIDTHS, WIDTH_SIZE, INIT_STD));
         let entity_features = span.size + if widths.is_some() { 2 * hidden + WIDTH_SIZE } else { 0 };
+        let pair_features = span.size * if classifiers.pair_arguments { 3 } else { 1 };
         Extractor {
             bert: Bert::new(p / "bert", bert),
             tagger: linear(p / "tagger", hidden, labels.tag_names().len() as i64, INIT_STD, true),
@@ -79,12 +114,13 @@ impl Extractor {
             pair_encoder: SpanPairEncoder::new(p / "pair_encoder", hidden, span),
             relation_classifier: linear(
                 p / "relation_classifier",
-                span.size,
+                pair_features,
                 labels.relation_classes(),
                 INIT_STD,
                 true,
             ),
             widths,
+            pair_arguments: classifiers.pair_arguments,
             dropout: span.dropout,
         }
     }
@@ -129,10 +165,15 @@ impl Extractor {
 
     /// `[P, relation classes]` logits of P candidate pairs: `rows` `[P]` picks each pair's
     /// sentence, `segments` `[P, 5, 2]` its L, e1, M, e2 and R.
-    pub fn relation_logits(&self, encoded: &Encoded, rows: &Tensor, segments: &Spans, train: bool) -> Result<Tensor> {
-        let words = encoded.words.index_select(0, rows); // [P, W, D]
+    pub fn relation_logits(&self, encoded: &Encoded, rows: &Tensor, segments: Spans, train: bool) -> Result<Tensor> {
         let cls = encoded.cls.index_select(0, rows); // [P, D]
-        let pair = self.pair_encoder.forward(&self.span_encoder, &words, segments, &cls, train)?; // [P, span]
-        Ok(self.relation_classifier.forward(&pair.pair))
+        let segments = segments.in_rows(rows.shallow_clone());
+        let pair = self.pair_encoder.forward(&self.span_encoder, &encoded.words, &segments, &cls, train)?;
+        if !self.pair_arguments {
+            return Ok(self.relation_classifier.forward(&pair.pair));
+        }
+        // h_s1 and h_s2 had the span encoder's dropout already.
+        let features = [pair.pair, pair.segments.select(1, 1), pair.segments.select(1, 3)]; // [P, span] each
+        Ok(self.relation_classifier.forward(&Tensor::cat(&features, 1)))
     }
 }

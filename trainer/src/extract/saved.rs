@@ -8,8 +8,8 @@
 //!
 //! The directory is written under a temporary name and renamed when complete.
 
-use super::candidates::CandidatesConfig;
-use super::model::Extractor;
+use super::candidates::{CandidatesConfig, Proposer};
+use super::model::{ClassifiersConfig, Extractor};
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
@@ -46,6 +46,27 @@ pub struct Description {
     /// the paper's tagger.
     #[serde(default = "CandidatesConfig::paper")]
     pub candidates: CandidatesConfig,
+    /// What the classifiers read; see [`Description::parse`] for extractors saved before
+    /// the choice existed.
+    pub classifiers: ClassifiersConfig,
+}
+
+impl Description {
+    /// `extractor.json`'s text. One saved before `classifiers` was recorded read the
+    /// paper's inputs, with the entity edges where it enumerated spans (they came with
+    /// that proposer then).
+    pub fn parse(text: &str) -> Result<Description> {
+        let mut value: serde_json::Value = serde_json::from_str(text)?;
+        if let Some(object) = value.as_object_mut().filter(|o| !o.contains_key("classifiers")) {
+            let proposer = match object.get("candidates") {
+                Some(c) => CandidatesConfig::deserialize(c)?.proposer,
+                None => CandidatesConfig::paper().proposer,
+            };
+            let before = ClassifiersConfig { entity_edges: proposer == Proposer::Spans, pair_arguments: false };
+            object.insert("classifiers".into(), serde_json::to_value(before)?);
+        }
+        Ok(serde_json::from_value(value)?)
+    }
 }
 
 /// A loaded extractor.
@@ -59,14 +80,25 @@ pub struct Saved {
 }
 
 impl Saved {
+    /// What an extractor in `dir` is made of, for the commands that write beside it
+    /// (`evaluate`'s predictions go into the model's folder by default) never to write
+    /// over: its weights, its description and its tokenizer folder.
+    pub fn parts(dir: &Path) -> [(&'static str, PathBuf); 3] {
+        [
+            ("the extractor's weights", dir.join(WEIGHTS)),
+            ("the extractor's description", dir.join(DESCRIPTION)),
+            ("the extractor's tokenizer", dir.join(TOKENIZER_DIR)),
+        ]
+    }
+
     /// Loads the extractor in `dir` onto `device`.
     pub fn load(dir: &Path, device: Device) -> Result<Saved> {
         let path = dir.join(DESCRIPTION);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read {}: is {} a fine-tuned spe extractor?", path.display(), dir.display())
         })?;
-        let description: Description = serde_json::from_str(&text)
-            .with_context(|| format!("{} does not describe an extractor", path.display()))?;
+        let description =
+            Description::parse(&text).with_context(|| format!("{} does not describe an extractor", path.display()))?;
         ensure!(description.format == "spe-extractor", "{}: format is {:?}", path.display(), description.format);
         description.bert.check().with_context(|| path.display().to_string())?;
         let vs = nn::VarStore::new(device);
@@ -74,7 +106,7 @@ impl Saved {
             || format!("{}: cannot build the extractor on {device:?}", path.display()),
             || {
                 let d = &description;
-                Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.candidates))
+                Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers))
             },
         )?;
         let weights = dir.join(WEIGHTS);
@@ -152,4 +184,43 @@ pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
         _ => BUILTIN_VOCAB_FILE.to_string(),
     };
     Ok((name, bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use spe::extract::labels::Scheme;
+
+    #[test]
+    fn descriptions_saved_before_the_classifiers_were_recorded_read_as_they_were_built() {
+        let description = Description {
+            format: "spe-extractor".into(),
+            labels: Labels::new(Scheme::Bieou, vec!["Task".into()], vec!["USED-FOR".into()], vec![]).unwrap(),
+            bert: BertConfig::default(),
+            span: SpanConfig::default(),
+            tokenizer: TokenizerRecord {
+                path: "vocab.txt".into(),
+                sha256: "0".repeat(64),
+                vocab_size: 28996,
+                lowercase: Some(false),
+                cls_id: 101,
+                sep_id: 102,
+                mask_id: 103,
+            },
+            tokenizer_file: "vocab.txt".into(),
+            candidates: CandidatesConfig::default(),
+            classifiers: ClassifiersConfig::default(),
+        };
+        let saved = serde_json::to_value(&description).unwrap();
+        assert_eq!(Description::parse(&saved.to_string()).unwrap(), description);
+        let mut before = saved.clone();
+        before.as_object_mut().unwrap().remove("classifiers");
+        let edges_only = ClassifiersConfig { entity_edges: true, pair_arguments: false };
+        assert_eq!(Description::parse(&before.to_string()).unwrap().classifiers, edges_only);
+        before.as_object_mut().unwrap().remove("candidates");
+        let read = Description::parse(&before.to_string()).unwrap();
+        assert_eq!((read.candidates, read.classifiers), (CandidatesConfig::paper(), ClassifiersConfig::paper()));
+        before["classifiers"] = serde_json::json!({"entity_edges": true, "pair_argument": true});
+        assert!(Description::parse(&before.to_string()).is_err(), "an unknown key is refused");
+    }
 }

@@ -54,9 +54,8 @@ pub struct Output {
     pub predictions: Vec<LabeledSentence>,
 }
 
-/// Pairs scored at once when predicting: each copies its sentence's word vectors and
-/// gathers its five segments, so a chunk of them needs about
-/// `PREDICTION_PAIRS × 6 × words × hidden` floats.
+/// Pairs scored at once when predicting: each gathers its five segments, padded to the
+/// widest, so a chunk of them needs about `PREDICTION_PAIRS × 5 × words × hidden` floats.
 const PREDICTION_PAIRS: usize = 256;
 
 /// Runs the extractor over `rows` (owned or borrowed) on `device`, its candidates made as
@@ -256,7 +255,7 @@ pub fn run<R: Borrow<LabeledRow>>(
                 [(0, a.0), a, (a.1, c.0), c, (c.1, n)].into_iter().flat_map(|(s, e)| [i64::from(s), i64::from(e)])
             })
             .collect();
-        let logits = model.relation_logits(&encoded, &rows_t, &Spans::upload(&segments, &[p, 5, 2], device), train)?;
+        let logits = model.relation_logits(&encoded, &rows_t, Spans::upload(&segments, &[p, 5, 2], device), train)?;
         if train {
             let gold: Vec<i64> = pairs.iter().map(|c| c.3).collect();
             losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[p], device)));

@@ -28,6 +28,7 @@ pub fn evaluate(
     predictions: &Path,
     device: Option<&str>,
 ) -> Result<Scores> {
+    refuse_inputs(predictions, model_dir, ("the labeled data", data))?;
     let device = parse_device(device)?;
     let saved = Saved::load(model_dir, device)?;
     let manifest = LabeledManifest::read(data)?;
@@ -49,6 +50,14 @@ pub fn evaluate(
     let predicted = predict_rows(&saved.model, &saved.description, &rows, BATCH, device, true)?;
     spe::export::predictions(predictions, &rows, &predicted)?;
     Ok(Scores::of(rows.iter().map(gold_of).zip(&predicted), &labels.symmetric))
+}
+
+/// `--out` may be neither the data read nor a part of the model.
+fn refuse_inputs(out: &Path, model_dir: &Path, data: (&str, &Path)) -> Result<()> {
+    let parts = Saved::parts(model_dir);
+    let mut inputs: Vec<(&str, &Path)> = parts.iter().map(|(what, path)| (*what, path.as_path())).collect();
+    inputs.push(data);
+    spe::overwrite::refuse_inputs("--out", out, &inputs)
 }
 
 /// The label sets of a model and of data must be the same.
@@ -93,6 +102,7 @@ pub struct PredictSummary {
 /// annotations, if any, which are kept) or raw text: documents separated by blank lines,
 /// split into sentences by spe's splitter and into words by BERT's basic tokenization.
 pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>) -> Result<PredictSummary> {
+    refuse_inputs(out, model_dir, ("the --input", input))?;
     let device = parse_device(device)?;
     let saved = Saved::load(model_dir, device)?;
     let tokenizer = saved.tokenizer(model_dir)?;

@@ -20,7 +20,7 @@ pub mod inference;
 pub mod report;
 
 use crate::extract::candidates::CandidatesConfig;
-use crate::extract::model::Extractor;
+use crate::extract::model::{ClassifiersConfig, Extractor};
 use crate::extract::saved::{self, Description, Saved};
 use crate::extract::step::{self, Mode};
 use crate::model::bert::BertConfig;
@@ -144,6 +144,8 @@ pub struct FinetuneConfig {
     pub optim: FinetuneOptim,
     /// Where candidate spans come from, and how many entities are paired.
     pub candidates: CandidatesConfig,
+    /// What the entity and relation classifiers read beside the paper's inputs.
+    pub classifiers: ClassifiersConfig,
     /// Sizes of the span and span-pair encoders when they start at random (from a plain
     /// BERT); a pre-training run brings its own.
     pub span: SpanConfig,
@@ -155,12 +157,13 @@ impl Default for FinetuneConfig {
             seed: 5216,
             epochs: 20,
             patience: 20,
-            batch_size: 8,
+            batch_size: 2,
             eval_batch_size: 32,
             scheme: Scheme::Bieou,
             schedule: ScheduleConfig::default(),
             optim: FinetuneOptim::default(),
             candidates: CandidatesConfig::default(),
+            classifiers: ClassifiersConfig::default(),
             span: SpanConfig::default(),
         }
     }
@@ -168,7 +171,8 @@ impl Default for FinetuneConfig {
 
 impl FinetuneConfig {
     /// The authors' set-up (their `examples/attention_entity_relation/config.yml`): the
-    /// tagger proposes the spans; 200 epochs of 32 sentences at 2.5e-5 for every part.
+    /// tagger proposes the spans, the classifiers read the paper's inputs; 200 epochs of 32
+    /// sentences at 2.5e-5 for every part.
     pub fn paper() -> FinetuneConfig {
         FinetuneConfig {
             epochs: 200,
@@ -176,6 +180,7 @@ impl FinetuneConfig {
             batch_size: 32,
             optim: FinetuneOptim::paper(),
             candidates: CandidatesConfig::paper(),
+            classifiers: ClassifiersConfig::paper(),
             ..FinetuneConfig::default()
         }
     }
@@ -362,6 +367,23 @@ fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Result<Data> {
 pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
     let config: FinetuneConfig = config::load(options.config.as_deref(), &options.overrides)?;
     config.check()?;
+    if let Some(seed) = options.seeds.iter().enumerate().find_map(|(i, s)| options.seeds[..i].contains(s).then_some(s))
+    {
+        bail!("--seeds names seed {seed} twice: its run would count twice in the mean and standard deviation");
+    }
+    spe::overwrite::refuse_inputs(
+        "--out",
+        &options.out,
+        &[("the labeled data", &options.data), ("the encoder", &options.encoder)],
+    )?;
+    // A finished run, one that stopped before its end, or a pre-training run.
+    for held in [report::REPORT_FILE, spe::runtime::metrics::METRICS_FILE] {
+        ensure!(
+            !options.out.join(held).exists(),
+            "{} already holds a run ({held}); choose another --out",
+            options.out.display()
+        );
+    }
     let device = parse_device(options.device.as_deref())?;
     let source = EncoderSource::of(&options.encoder)?;
     let bert = BertConfig::from_file(&source.bert_dir().join("config.json"))?;
@@ -381,11 +403,6 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
     );
     let (tokenizer_file, tokenizer) = saved::tokenizer_file(&data.manifest.tokenizer)?;
     let _lock = spe::lock::OutputLock::acquire(&options.out)?;
-    ensure!(
-        !options.out.join(report::REPORT_FILE).exists(),
-        "{} already holds a fine-tuning run; choose another --out",
-        options.out.display()
-    );
     let description = Description {
         format: "spe-extractor".into(),
         labels: data.labels.clone(),
@@ -394,6 +411,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         tokenizer: data.manifest.tokenizer.clone(),
         tokenizer_file,
         candidates: config.candidates.clone(),
+        classifiers: config.classifiers,
     };
     let seeds = if options.seeds.is_empty() { vec![config.seed] } else { options.seeds.clone() };
     let mut results = Vec::new();
@@ -424,7 +442,7 @@ impl SeedRun<'_> {
         let vs = nn::VarStore::new(device);
         let model = guard(
             || format!("cannot build the extractor on {device:?}"),
-            || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.candidates)),
+            || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers)),
         )?;
         let bert_weights = self.source.bert_dir().join("model.safetensors");
         load_variables(&vs, BERT_PREFIX, &read_hf_bert(&bert_weights)?, &bert_weights)?;
@@ -458,33 +476,18 @@ impl SeedRun<'_> {
                 let gold: Vec<bool> = rows.iter().map(|_| draws.random::<f64>() < p_gold).collect();
                 let step_seed = spe::rng::stream(seed, "finetune-step", step as i32).random::<u64>();
                 tch::manual_seed(step_seed as i64 >> 1);
-                let (loss, norm) = guard(
-                    || format!("epoch {epoch}, step {step}"),
-                    || {
-                        let out = tch::autocast(autocast, || {
-                            let mode = Mode::Train { gold_entities: &gold, seed: step_seed };
-                            step::run(&model, &d.labels, &d.candidates, &rows, device, mode)
-                        })?;
-                        let loss = match out.loss {
-                            Some(loss) => {
-                                loss.backward();
-                                Some(f64::try_from(&loss)?)
-                            }
-                            None => None,
-                        };
-                        Ok((loss, optimizer.clip_gradients(config.optim.clip_norm)))
-                    },
-                )?;
+                let mode = Mode::Train { gold_entities: &gold, seed: step_seed };
+                let update =
+                    Update { clip_norm: config.optim.clip_norm, lr: learning_rate(&adamw, step, total), autocast };
+                let loss = guard(
+                    || "libtorch failed".into(),
+                    || update.apply(&model, &mut optimizer, (&d.labels, &d.candidates), &rows, device, mode),
+                )
+                .with_context(|| format!("epoch {epoch}, step {step}"))?;
                 if let Some(value) = loss {
-                    ensure!(value.is_finite(), "epoch {epoch}, step {step}: the loss is {value}");
                     loss_sum += value;
                     batches += 1;
                 }
-                ensure!(norm.is_finite(), "epoch {epoch}, step {step}: the gradient norm is {norm}");
-                guard(
-                    || format!("epoch {epoch}, step {step}, update"),
-                    || optimizer.step(learning_rate(&adamw, step, total)),
-                )?;
                 step += 1;
                 bar.inc(1);
             }
@@ -528,6 +531,44 @@ impl SeedRun<'_> {
             }
         }
         Ok(result)
+    }
+}
+
+/// One optimizer step's settings.
+struct Update {
+    clip_norm: f64,
+    lr: f64,
+    autocast: bool,
+}
+
+impl Update {
+    /// One optimizer step on `rows`: the gradients of the losses, clipped and applied (a
+    /// batch with no candidate still counts as a step). AdamW's step clears them, so that
+    /// the next batch's backward pass (which libtorch adds to the gradients held) starts
+    /// from none. Returns the loss, or `None` where the batch gave no candidate.
+    fn apply(
+        &self,
+        model: &Extractor,
+        optimizer: &mut AdamW,
+        (labels, candidates): (&Labels, &CandidatesConfig),
+        rows: &[&LabeledRow],
+        device: Device,
+        mode: Mode,
+    ) -> Result<Option<f64>> {
+        let out = tch::autocast(self.autocast, || step::run(model, labels, candidates, rows, device, mode))?;
+        let value = match out.loss {
+            Some(loss) => {
+                loss.backward();
+                let value = f64::try_from(&loss)?;
+                ensure!(value.is_finite(), "the loss is {value}");
+                Some(value)
+            }
+            None => None,
+        };
+        let norm = optimizer.clip_gradients(self.clip_norm);
+        ensure!(norm.is_finite(), "the gradient norm is {norm}");
+        optimizer.step(self.lr)?;
+        Ok(value)
     }
 }
 
@@ -603,6 +644,48 @@ mod tests {
         assert_eq!(g("bert.pooler.dense.weight").lr_scale, 1.0);
         assert_eq!(g("relation_classifier.weight"), ParamGroup { lr_scale: 20.0, weight_decay: 0.01 });
         assert_eq!(g("span_encoder.conv2.bias"), ParamGroup { lr_scale: 20.0, weight_decay: 0.0 });
+    }
+
+    #[test]
+    fn an_update_learns_from_its_batch_alone_and_leaves_no_gradient_behind() {
+        use spe::corpus::labeled::{Entity, Relation};
+        tch::manual_seed(1);
+        let bert = BertConfig {
+            vocab_size: 30,
+            hidden_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 32,
+            ..BertConfig::default()
+        };
+        let span = SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() };
+        let labels = Labels::new(Scheme::Bieou, vec!["Task".into()], vec!["USED-FOR".into()], vec![]).unwrap();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let model = Extractor::new(&vs.root(), &bert, &span, &labels, &ClassifiersConfig::default());
+        let mut optimizer = AdamW::new(&vs, &OptimConfig::default());
+        let entity = |start, end| Entity { start, end, label: "Task".into() };
+        let row = LabeledRow {
+            doc_id: "D".into(),
+            sent_id: 0,
+            words: ["a", "b", "c", "d"].map(String::from).to_vec(),
+            input_ids: vec![1, 5, 6, 7, 8, 2],
+            word_starts: vec![1, 2, 3, 4],
+            entities: vec![entity(0, 1), entity(2, 4)],
+            relations: vec![Relation { head: 0, tail: 1, label: "USED-FOR".into() }],
+        };
+        let update = Update { clip_norm: 1.0, lr: 1e-3, autocast: false };
+        let candidates = CandidatesConfig::default();
+        for seed in [1, 2] {
+            let mode = Mode::Train { gold_entities: &[true], seed };
+            let loss = update.apply(&model, &mut optimizer, (&labels, &candidates), &[&row], Device::Cpu, mode);
+            assert!(loss.unwrap().is_some_and(f64::is_finite));
+            for (name, variable) in vs.variables() {
+                let grad = variable.grad();
+                let zero = !grad.defined() || f64::try_from(grad.abs().sum(tch::Kind::Float)).unwrap() == 0.0;
+                assert!(zero, "after update {seed}, {name} still holds a gradient for the next step to add to");
+            }
+        }
     }
 
     #[test]

@@ -33,11 +33,11 @@ pub struct SpanPairEncoder {
 /// What the span-pair encoder computes for a batch.
 #[derive(Debug)]
 pub struct PairOutput {
-    /// `[B, 5, span]` h_L, h_s1, h_M, h_s2, h_R.
+    /// `[P, 5, span]` h_L, h_s1, h_M, h_s2, h_R.
     pub segments: Tensor,
-    /// `[B, 5]` attention over the segments.
+    /// `[P, 5]` attention over the segments.
     pub attention: Tensor,
-    /// `[B, span]` h_p.
+    /// `[P, span]` h_p.
     pub pair: Tensor,
 }
 
@@ -57,8 +57,9 @@ impl SpanPairEncoder {
         }
     }
 
-    /// `words`: `[B, W, D]`, `segments`: `[B, 5, 2]` word ranges of L, s1, M, s2, R,
-    /// `cls`: `[B, D]` the pooler output.
+    /// `words`: `[B, W, D]`; `segments`: `[P, 5, 2]` word ranges of L, s1, M, s2, R, each
+    /// row in the sentence `segments.rows` names; `cls`: `[P, D]` the pooler output of
+    /// that sentence.
     pub fn forward(
         &self,
         span_encoder: &SpanEncoder,
@@ -67,17 +68,17 @@ impl SpanPairEncoder {
         cls: &Tensor,
         train: bool,
     ) -> Result<PairOutput> {
-        let h = span_encoder.forward(words, segments, train)?; // [B, 5, span]
+        let h = span_encoder.forward(words, segments, train)?; // [P, 5, span]
         let device = words.device();
         let index = Tensor::arange(5, (Kind::Int64, device));
         // Segment j sits at j - 1 from s1 and j - 3 from s2; shifted to 0..7.
         let p_s1 = self.positions.forward(&(&index - 1 + 3)); // [5, pos]
         let p_s2 = self.positions.forward(&(&index - 3 + 3)); // [5, pos]
-        let energy = self.w_h.forward(&h) // [B, 5, att]
+        let energy = self.w_h.forward(&h) // [P, 5, att]
             + self.w_cls.forward(cls).unsqueeze(1)
             + (self.w_s1.forward(&p_s1) + self.w_s2.forward(&p_s2)).unsqueeze(0);
-        let attention = self.v.forward(&energy.tanh()).squeeze_dim(2).softmax(1, h.kind()); // [B, 5]
-        let pair = attention.unsqueeze(1).bmm(&h).squeeze_dim(1).dropout(self.dropout, train); // [B, span]
+        let attention = self.v.forward(&energy.tanh()).squeeze_dim(2).softmax(1, h.kind()); // [P, 5]
+        let pair = attention.unsqueeze(1).bmm(&h).squeeze_dim(1).dropout(self.dropout, train); // [P, span]
         Ok(PairOutput { segments: h, attention, pair })
     }
 }

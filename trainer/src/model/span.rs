@@ -39,33 +39,52 @@ impl Default for SpanConfig {
     }
 }
 
-/// Spans as the span encoder takes them: `[B, S, 2]` half-open word ranges on the device,
-/// and the widest span's width in words, taken on the host where the ranges were made.
-/// The encoder gathers every span into that width; reading it back from the device
-/// instead would make the host wait for the device once per forward pass.
+/// Spans as the span encoder takes them: `[N, S, 2]` half-open word ranges on the device,
+/// the sentence each of the N rows lies in, and the widest span's width in words, taken on
+/// the host where the ranges were made. The encoder gathers every span into that width;
+/// reading it back from the device instead would make the host wait for the device once
+/// per forward pass.
 #[derive(Debug)]
 pub struct Spans {
-    /// `[B, S, 2]` word ranges.
+    /// `[N, S, 2]` word ranges.
     pub ranges: Tensor,
+    /// `[N]` the sentence of the word vectors that row n's spans lie in; `None`: sentence n.
+    /// Many rows can read one sentence (the extractor's candidate pairs) with no copy of
+    /// its words.
+    pub rows: Option<Tensor>,
     /// The largest `end - start` among them.
     pub widest: i64,
 }
 
 impl Spans {
-    /// `flat` (start, end, start, end, …) as a tensor of `shape` on `device`.
+    /// `flat` (start, end, start, end, …) as a tensor of `shape` on `device`, row n in
+    /// sentence n.
     pub fn upload(flat: &[i64], shape: &[i64], device: tch::Device) -> Spans {
         let widest = flat.chunks_exact(2).map(|r| r[1] - r[0]).max().unwrap_or(0);
-        Spans { ranges: crate::runtime::device::upload(flat, shape, device), widest }
+        Spans { ranges: crate::runtime::device::upload(flat, shape, device), rows: None, widest }
+    }
+
+    /// The same spans, row n in sentence `rows[n]` (`[N]` on the device).
+    pub fn in_rows(self, rows: Tensor) -> Spans {
+        Spans { rows: Some(rows), ..self }
     }
 
     /// The same spans, sharing the device memory.
     pub fn shallow_clone(&self) -> Spans {
-        Spans { ranges: self.ranges.shallow_clone(), widest: self.widest }
+        Spans {
+            ranges: self.ranges.shallow_clone(),
+            rows: self.rows.as_ref().map(Tensor::shallow_clone),
+            widest: self.widest,
+        }
     }
 
     /// The spans with one more axis at `dim` (`[N, 2]` -> `[N, 1, 2]` for one span a row).
     pub fn unsqueeze(&self, dim: i64) -> Spans {
-        Spans { ranges: self.ranges.unsqueeze(dim), widest: self.widest }
+        Spans {
+            ranges: self.ranges.unsqueeze(dim),
+            rows: self.rows.as_ref().map(Tensor::shallow_clone),
+            widest: self.widest,
+        }
     }
 }
 
@@ -88,35 +107,42 @@ impl SpanEncoder {
         SpanEncoder { convs, mlp: Dense::new(&p / "mlp", pooled, config.size, config.dropout) }
     }
 
-    /// `words`: `[B, W, D]` word vectors; `spans`: `[B, S, 2]` half-open word ranges
-    /// (empty ones allowed) → `[B, S, size]`.
+    /// `words`: `[B, W, D]` word vectors; `spans`: `[N, S, 2]` half-open word ranges
+    /// (empty ones allowed), row n in the sentence `spans.rows` names → `[N, S, size]`.
     pub fn forward(&self, words: &Tensor, spans: &Spans, train: bool) -> Result<Tensor> {
         let (b, w, d) = words.size3()?;
-        let (_, s, _) = spans.ranges.size3()?;
+        let (n, s, _) = spans.ranges.size3()?;
         let device = words.device();
-        let start = spans.ranges.select(2, 0); // [B, S]
-        let len = spans.ranges.select(2, 1) - &start; // [B, S]
+        let start = spans.ranges.select(2, 0); // [N, S]
+        let len = spans.ranges.select(2, 1) - &start; // [N, S]
         let longest_kernel = self.convs.iter().map(|(k, _)| *k).max().unwrap_or(1);
         ensure!((0..=w).contains(&spans.widest), "a span of {} words in a sentence of {w}", spans.widest);
+        let sentence = match &spans.rows {
+            Some(rows) => rows.shallow_clone(),
+            None => {
+                ensure!(n == b, "{n} rows of spans for {b} sentences");
+                Tensor::arange(n, (Kind::Int64, device))
+            }
+        };
         let width = spans.widest.max(longest_kernel);
-        // [B, S, width]: the word index of each place in each span, and whether it is real.
+        // [N, S, width]: the place in the flattened [B·W, D] words of each place in each
+        // span, and whether it is real. Gathering rows of the flattened words (backward: an
+        // index_add into [B·W, D]) costs what the spans hold, never a copy of every
+        // sentence per span.
         let offsets = Tensor::arange(width, (Kind::Int64, device)).view([1, 1, width]);
-        let index = (start.unsqueeze(2) + &offsets).clamp(0, w - 1);
+        let index = (start.unsqueeze(2) + &offsets).clamp(0, w - 1) + sentence.view([n, 1, 1]) * w;
         let real = offsets.lt_tensor(&len.unsqueeze(2));
-        // [B, S, width, D], zero outside the span
-        let gathered = words.unsqueeze(1).expand([b, s, w, d], false).gather(
-            2,
-            &index.unsqueeze(3).expand([b, s, width, d], false),
-            false,
-        ) * real.unsqueeze(3).to_kind(words.kind());
-        // [B*S, D, width] for Conv1d
-        let channels = gathered.view([b * s, width, d]).transpose(1, 2);
-        let len = len.view([b * s, 1]);
+        // [N, S, width, D], zero outside the span
+        let gathered = words.reshape([b * w, d]).index_select(0, &index.view([-1])).view([n, s, width, d])
+            * real.unsqueeze(3).to_kind(words.kind());
+        // [N*S, D, width] for Conv1d
+        let channels = gathered.view([n * s, width, d]).transpose(1, 2);
+        let len = len.view([n * s, 1]);
         let pooled: Vec<Tensor> = self
             .convs
             .iter()
             .map(|(k, conv)| {
-                // [B*S, F, width-k+1]; windows starting past the span's last full window see
+                // [N*S, F, width-k+1]; windows starting past the span's last full window see
                 // only padding and are left out of the max (a span shorter than the kernel
                 // keeps its first, zero-padded window).
                 let out = conv.forward(&channels).gelu("none");
@@ -126,8 +152,8 @@ impl SpanEncoder {
                 out.masked_fill(&starts.ge_tensor(&last), f64::NEG_INFINITY).amax([2].as_slice(), false)
             })
             .collect();
-        // [B*S, filters * kernels] -> [B, S, size]
-        Ok(self.mlp.forward(&Tensor::cat(&pooled, 1), train).view([b, s, -1]))
+        // [N*S, filters * kernels] -> [N, S, size]
+        Ok(self.mlp.forward(&Tensor::cat(&pooled, 1), train).view([n, s, -1]))
     }
 }
 
@@ -189,6 +215,22 @@ mod tests {
         assert!(again.select(1, 0).allclose(&out.select(1, 0), 1e-5, 1e-6, false));
         // An empty span reads no word at all.
         assert!(again.select(1, 1).allclose(&out.select(1, 1), 1e-5, 1e-6, false));
+    }
+
+    #[test]
+    fn rows_read_the_sentence_they_name_as_a_copy_of_it_would() {
+        let (_vs, encoder) = encoder(vec![2, 3]);
+        let words = Tensor::randn([3, 7, D], (Kind::Float, Device::Cpu));
+        let flat = [1i64, 4, 0, 7, 0, 2, 3, 5, 5, 7, 2, 3];
+        let rows = [2i64, 0, 2];
+        let rows = crate::runtime::device::upload(&rows, &[3], Device::Cpu);
+        let spans = Spans::upload(&flat, &[3, 2, 2], Device::Cpu);
+        let copied = encoder.forward(&words.index_select(0, &rows), &spans, false).unwrap();
+        let in_rows = encoder.forward(&words, &spans.in_rows(rows), false).unwrap();
+        assert!(in_rows.allclose(&copied, 1e-5, 1e-6, false), "{in_rows} vs {copied}");
+        // Without rows, one row of spans a sentence.
+        let err = encoder.forward(&words.narrow(0, 0, 2), &Spans::upload(&flat, &[3, 2, 2], Device::Cpu), false);
+        assert_eq!(err.unwrap_err().to_string(), "3 rows of spans for 2 sentences");
     }
 
     #[test]

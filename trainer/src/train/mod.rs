@@ -210,6 +210,10 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let accumulation = config.accumulation(ranks)?;
     let total_micro = accumulation * ranks;
     let out = &options.out;
+    let mut inputs: Vec<(&str, &Path)> =
+        options.shards.iter().map(|d| ("the pre-training data", d.as_path())).collect();
+    inputs.extend(options.init.iter().map(|d| ("the --init encoder", d.as_path())));
+    spe::overwrite::refuse_inputs("--out", out, &inputs)?;
     // Rank 0 writes the run; it checks the shards' checksums for all (on shared storage).
     let _lock = main.then(|| OutputLock::acquire(out)).transpose()?;
     if main {
@@ -223,7 +227,18 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             path.display()
         ),
         (None, true) => bail!("--resume: {} holds no checkpoint", out.display()),
-        (None, false) => None,
+        (None, false) => {
+            // A run that stopped before its first checkpoint, a fine-tuning run, or a file
+            // of the user's: a new run would write over its metrics.
+            let metrics = out.join(spe::runtime::metrics::METRICS_FILE);
+            ensure!(
+                !metrics.exists(),
+                "{} already holds {}, which a new run would overwrite; choose another --out",
+                out.display(),
+                metrics.display()
+            );
+            None
+        }
         (Some(_), true) => Some(intact_checkpoint(out, &shard_sums, options.force)?),
     };
 

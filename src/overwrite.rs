@@ -1,0 +1,81 @@
+//! What a command may write over: never what the same run reads. Every command that takes
+//! an output path (`finetune`, `evaluate --out`, `predict --out`, `export --out`, `train`)
+//! checks it here before any work, comparing what the paths name (links, hard links and
+//! `./` seen through), and an output that does not exist yet by its nearest existing
+//! folder.
+
+use anyhow::{bail, Result};
+use std::path::{Path, PathBuf};
+
+/// `path` absolute, with the part of it that exists resolved (links, `..`) and the rest
+/// appended as given.
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut rest = Vec::new();
+    let mut existing = absolute.as_path();
+    loop {
+        if let Ok(found) = std::fs::canonicalize(existing) {
+            return rest.iter().rev().fold(found, |p, name| p.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_os_string());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+}
+
+/// Refuses `out` (the value of `flag`) when it names one of `inputs` (`(what, path)`), the
+/// same file under another name included, or lies inside one of them: writing there
+/// would overwrite, or mix itself into, what this run reads.
+pub fn refuse_inputs(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result<()> {
+    let target = resolved(out);
+    for &(what, input) in inputs {
+        let source = resolved(input);
+        let same = target == source || same_file::is_same_file(out, input).unwrap_or(false);
+        if same {
+            bail!(
+                "{flag} {} is {what} {}: it would be overwritten; choose another path",
+                out.display(),
+                input.display()
+            );
+        }
+        if source.is_dir() && target.starts_with(&source) {
+            bail!(
+                "{flag} {} lies inside {what} {}: this run would write into what it reads; choose a path outside it",
+                out.display(),
+                input.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_input_is_refused_under_any_name_and_its_inside_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir(&data).unwrap();
+        let input = dir.path().join("in.txt");
+        std::fs::write(&input, "x").unwrap();
+        let linked = dir.path().join("linked.txt");
+        std::fs::hard_link(&input, &linked).unwrap();
+        let inputs = [("the input", input.as_path()), ("the labeled data", data.as_path())];
+        let refused = |out: &Path| refuse_inputs("--out", out, &inputs).unwrap_err().to_string();
+        assert!(refused(&input).contains("is the input"));
+        assert!(refused(&linked).contains("is the input"));
+        assert!(refused(&dir.path().join("data/../in.txt")).contains("is the input"));
+        assert!(refused(&data).contains("is the labeled data"));
+        assert!(refused(&data.join("new/predictions.json")).contains("lies inside the labeled data"));
+        // Beside the inputs, or a file that merely shares a prefix, is fine.
+        refuse_inputs("--out", &dir.path().join("out.json"), &inputs).unwrap();
+        refuse_inputs("--out", &dir.path().join("data2"), &inputs).unwrap();
+        refuse_inputs("--out", &dir.path().join("in.txt.out"), &inputs).unwrap();
+    }
+}
