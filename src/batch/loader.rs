@@ -56,6 +56,20 @@ pub struct LoaderConfig {
     pub bucket_by_length: bool,
 }
 
+impl LoaderConfig {
+    /// The ranges of the settings.
+    pub fn check(&self) -> Result<()> {
+        ensure!(self.micro_batch > 0, "loader.micro_batch must be at least 1");
+        ensure!(self.shuffle_row_groups > 0, "loader.shuffle_row_groups must be at least 1");
+        // Each prefetched micro-batch is memory, each decoding thread a row group in
+        // memory: beyond these the loader is no faster, only larger.
+        let (prefetch, threads) = (self.prefetch, self.decode_threads);
+        ensure!(prefetch <= 1024, "loader.prefetch must lie in [0, 1024], not {prefetch}");
+        ensure!((1..=256).contains(&threads), "loader.decode_threads must lie in [1, 256], not {threads}");
+        Ok(())
+    }
+}
+
 impl Default for LoaderConfig {
     fn default() -> Self {
         LoaderConfig { micro_batch: 16, shuffle_row_groups: 8, prefetch: 8, decode_threads: 1, bucket_by_length: false }
@@ -249,9 +263,7 @@ impl ShardSet {
         start: u64,
         share: Option<RankShare>,
     ) -> Result<BatchStream> {
-        ensure!(config.micro_batch > 0, "loader.micro_batch must be at least 1");
-        ensure!(config.shuffle_row_groups > 0, "loader.shuffle_row_groups must be at least 1");
-        ensure!(config.decode_threads > 0, "loader.decode_threads must be at least 1");
+        config.check()?;
         let (sender, receiver) = sync_channel(config.prefetch.max(1));
         let mut rows = RowStream {
             set: Arc::clone(self),
@@ -511,6 +523,15 @@ impl BatchStream {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn loader_settings_are_bounded() {
+        LoaderConfig::default().check().unwrap();
+        let prefetch = LoaderConfig { prefetch: usize::MAX, ..LoaderConfig::default() };
+        assert!(prefetch.check().unwrap_err().to_string().contains("loader.prefetch must lie in [0, 1024]"));
+        let threads = LoaderConfig { decode_threads: 1 << 40, ..LoaderConfig::default() };
+        assert!(threads.check().unwrap_err().to_string().contains("loader.decode_threads must lie in [1, 256]"));
+    }
 
     #[test]
     fn buckets_are_micro_batches_of_neighbouring_lengths_cut_where_the_stream_cuts() {

@@ -129,6 +129,7 @@ pub fn run(
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<LabeledManifest> {
+    config.pipeline.check()?;
     if inputs.splits.is_empty() {
         bail!("no split given: pass --train, --dev or --test");
     }

@@ -35,7 +35,7 @@ use output::{prepare_output, shard_metadata, unix_now, RunLog, Uncommitted};
 use partition::{Partition, PartitionRecord};
 
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 pub use output::{labeled_summary, summary};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -114,6 +114,18 @@ impl Default for PipelineConfig {
     }
 }
 
+impl PipelineConfig {
+    /// Every stage holds whole batches, and every batch in flight is memory: a batch
+    /// beyond a million sentences, or more than 64 of them queued, buys no speed and can
+    /// exhaust memory before the first shard.
+    pub fn check(&self) -> Result<()> {
+        let (b, q) = (self.batch_sentences, self.queue_batches);
+        ensure!((1..=1_000_000).contains(&b), "pipeline.batch_sentences must lie in [1, 1000000], not {b}");
+        ensure!((1..=64).contains(&q), "pipeline.queue_batches must lie in [1, 64], not {q}");
+        Ok(())
+    }
+}
+
 /// Settings of a run that are not part of its configuration, since they do not change
 /// the output.
 #[derive(Debug, Clone)]
@@ -167,6 +179,7 @@ pub fn run(
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
+    config.pipeline.check()?;
     let started = Instant::now();
     let (out, partition) = match &options.partition {
         Some(p) => (options.out.join(p.dir_name()), Some(source.take_share(p)?)),
@@ -443,6 +456,15 @@ fn write_batches(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pipeline_settings_are_bounded_before_any_work() {
+        PipelineConfig::default().check().unwrap();
+        let huge = PipelineConfig { queue_batches: usize::MAX, ..PipelineConfig::default() };
+        assert!(huge.check().unwrap_err().to_string().contains("pipeline.queue_batches must lie in [1, 64]"));
+        let none = PipelineConfig { batch_sentences: 0, ..PipelineConfig::default() };
+        assert!(none.check().unwrap_err().to_string().contains("pipeline.batch_sentences"));
+    }
 
     #[test]
     fn the_shipped_pipeline_files_hold_the_defaults() {

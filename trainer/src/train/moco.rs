@@ -41,6 +41,19 @@ impl Default for MocoConfig {
     }
 }
 
+impl MocoConfig {
+    /// The ranges of the settings.
+    pub fn check(&self) -> Result<()> {
+        // Two queues of queue_size keys each live on the device: 2^24 keys (256 times the
+        // paper's 65,536) of 300 floats are 40 GB.
+        let keys = self.queue_size;
+        ensure!((1..=1 << 24).contains(&keys), "moco.queue_size must lie in [1, 16777216], not {keys}");
+        ensure!((0.0..1.0).contains(&self.momentum), "moco.momentum must lie in [0, 1)");
+        ensure!(self.temperature > 0.0, "moco.temperature must be positive");
+        Ok(())
+    }
+}
+
 /// The momentum encoder and the two queues.
 pub struct Moco {
     vs: nn::VarStore,
@@ -63,9 +76,7 @@ impl Moco {
     /// A key encoder copied from the query encoder in `query_vs`, and random queues
     /// (from torch's generator, which the caller seeds).
     pub fn new(query_vs: &nn::VarStore, model: &ModelConfig, config: &MocoConfig, device: Device) -> Result<Moco> {
-        ensure!(config.queue_size > 0, "moco.queue_size must be at least 1");
-        ensure!((0.0..1.0).contains(&config.momentum), "moco.momentum must lie in [0, 1)");
-        ensure!(config.temperature > 0.0, "moco.temperature must be positive");
+        config.check()?;
         let mut vs = nn::VarStore::new(device);
         let encoder = Encoder::new(&vs.root(), model);
         vs.copy(query_vs).context("cannot copy the query encoder into the key encoder")?;
@@ -155,6 +166,13 @@ impl Moco {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_queue_size_is_bounded_before_anything_is_allocated() {
+        MocoConfig::default().check().unwrap();
+        let huge = MocoConfig { queue_size: 10_000_000_000, ..MocoConfig::default() };
+        assert!(huge.check().unwrap_err().to_string().contains("moco.queue_size must lie in [1, 16777216]"));
+    }
 
     #[test]
     fn the_key_encoder_starts_as_a_copy_and_follows_by_momentum() {

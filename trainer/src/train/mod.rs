@@ -112,6 +112,8 @@ impl TrainConfig {
         ensure!(o.tbo + o.spo + o.cspo > 0.0, "every objective is off");
         ensure!(self.optim.steps > 0, "optim.steps must be at least 1");
         self.optim.check()?;
+        self.moco.check()?;
+        self.loader.check()?;
         ensure!(self.checkpoint_every > 0 && self.log_every > 0, "checkpoint_every and log_every must be at least 1");
         self.accumulation(1).map(|_| ())
     }
