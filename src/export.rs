@@ -42,8 +42,8 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBu
         .collect();
     let sources: Vec<(&str, &Path)> =
         sources.iter().map(|path| ("an input of the labeled output", path.as_path())).collect();
-    let mut targets: Vec<PathBuf> =
-        manifest.ordered_splits().into_iter().map(|(name, _)| out.join(format!("{name}.json"))).collect();
+    let split_file = |name: &str| out.join(format!("{name}.json"));
+    let mut targets: Vec<PathBuf> = manifest.ordered_splits().into_iter().map(|(name, _)| split_file(name)).collect();
     if format == ExportFormat::Spert {
         targets.push(out.join(TYPES_FILE));
     }
@@ -53,7 +53,7 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBu
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
     for (name, split) in manifest.ordered_splits() {
-        let path = out.join(format!("{name}.json"));
+        let path = split_file(name);
         // A sentence of a multi-sentence document is `ID_N`, as SpERT's own conversions
         // name them; a SpERT release's sentences keep their ids.
         let sentence_ids = manifest.source_format != Format::Spert;

@@ -1,8 +1,8 @@
-//! What a command may write over: never what the same run reads. Every command that takes
-//! an output path (`finetune`, `evaluate --out`, `predict --out`, `export --out`, `train`)
-//! checks it here before any work, comparing what the paths name (links, hard links and
-//! `./` seen through), and an output that does not exist yet by its nearest existing
-//! folder.
+//! What a command may write over: never what the same run reads, nor another run. Every
+//! command that takes an output path (`finetune`, `evaluate --out`, `predict --out`,
+//! `export --out`, `train`) checks it here before any work, comparing what the paths name
+//! (links, hard links and `./` seen through), and an output that does not exist yet by its
+//! nearest existing folder.
 
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
@@ -49,6 +49,15 @@ pub fn refuse_inputs(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result
                 input.display()
             );
         }
+    }
+    Ok(())
+}
+
+/// Refuses `out` when it holds one of `names`, the files by which a run is known: a new
+/// run there would write over them (its metrics, its report).
+pub fn refuse_held(out: &Path, names: &[&str]) -> Result<()> {
+    if let Some(name) = names.iter().find(|name| out.join(name).exists()) {
+        bail!("{} already holds a run ({name}), which a new run would overwrite; choose another --out", out.display());
     }
     Ok(())
 }

@@ -377,13 +377,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         &[("the labeled data", &options.data), ("the encoder", &options.encoder)],
     )?;
     // A finished run, one that stopped before its end, or a pre-training run.
-    for held in [report::REPORT_FILE, spe::runtime::metrics::METRICS_FILE] {
-        ensure!(
-            !options.out.join(held).exists(),
-            "{} already holds a run ({held}); choose another --out",
-            options.out.display()
-        );
-    }
+    spe::overwrite::refuse_held(&options.out, &[report::REPORT_FILE, spe::runtime::metrics::METRICS_FILE])?;
     let device = parse_device(options.device.as_deref())?;
     let source = EncoderSource::of(&options.encoder)?;
     let bert = BertConfig::from_file(&source.bert_dir().join("config.json"))?;

@@ -231,14 +231,8 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         (None, true) => bail!("--resume: {} holds no checkpoint", out.display()),
         (None, false) => {
             // A run that stopped before its first checkpoint, a fine-tuning run, or a file
-            // of the user's: a new run would write over its metrics.
-            let metrics = out.join(spe::runtime::metrics::METRICS_FILE);
-            ensure!(
-                !metrics.exists(),
-                "{} already holds {}, which a new run would overwrite; choose another --out",
-                out.display(),
-                metrics.display()
-            );
+            // of the user's.
+            spe::overwrite::refuse_held(out, &[spe::runtime::metrics::METRICS_FILE])?;
             None
         }
         (Some(_), true) => Some(intact_checkpoint(out, &shard_sums, options.force)?),
