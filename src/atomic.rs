@@ -19,14 +19,29 @@ pub fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Lets `write` fill the temporary file of `path`, then renames it to `path`. The
-/// temporary file is removed when `write` fails.
+/// temporary file is removed when `write` fails or panics, or the rename fails (`path` is
+/// a directory).
 pub fn write_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
-    let tmp = tmp_path(path);
-    if let Err(e) = write(&tmp) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    let mut pending = Pending { tmp: tmp_path(path), renamed: false };
+    write(&pending.tmp)?;
+    std::fs::rename(&pending.tmp, path)
+        .with_context(|| format!("cannot rename {} to {}", pending.tmp.display(), path.display()))?;
+    pending.renamed = true;
+    Ok(())
+}
+
+/// A temporary file, removed when dropped before it was renamed.
+struct Pending {
+    tmp: PathBuf,
+    renamed: bool,
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        if !self.renamed {
+            let _ = std::fs::remove_file(&self.tmp);
+        }
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
 }
 
 /// Writes `bytes` to `path` atomically, synced to disk.
@@ -61,5 +76,17 @@ mod tests {
         write_json(&serde_json::json!({ "a": 1 }), &path).unwrap();
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "{\n  \"a\": 1\n}\n");
         assert!(!tmp_path(&path).exists());
+        // Over a directory of that name, and in a panic, the temporary file goes too.
+        let folder = dir.path().join("predictions.json");
+        std::fs::create_dir(&folder).unwrap();
+        assert!(write_bytes(&folder, b"{}").is_err());
+        assert!(!tmp_path(&folder).exists());
+        let panicked = std::panic::catch_unwind(|| {
+            let _ = write_file(&path, |tmp| {
+                std::fs::write(tmp, b"half").unwrap();
+                panic!("a bug")
+            });
+        });
+        assert!(panicked.is_err() && !tmp_path(&path).exists());
     }
 }

@@ -68,6 +68,9 @@ enum Command {
         /// dygie (JSON lines, one document a line) or spert (one JSON array a split).
         #[arg(long, default_value = "dygie")]
         format: crate::export::ExportFormat,
+        /// Replace files of the names it writes that are already in --out.
+        #[arg(long)]
+        force: bool,
     },
     #[command(flatten)]
     Torch(TorchCommand),
@@ -516,8 +519,8 @@ fn run(cli: Cli, torch: impl FnOnce(TorchCommand) -> Result<()>) -> Result<ExitC
                 plural(manifest.shards.len() as u64, "shard"),
             );
         }
-        Command::Export { dir, out, format } => {
-            for path in crate::export::export(&dir, &out, format)? {
+        Command::Export { dir, out, format, force } => {
+            for path in crate::export::export(&dir, &out, format, force)? {
                 println!("{}", path.display());
             }
         }

@@ -10,7 +10,7 @@ use crate::corpus::labeled::spert::{self, Types};
 use crate::corpus::labeled::{dygie, Format, LabeledDocument, LabeledSentence};
 use crate::shard::labeled::{for_each_row, LabeledRow};
 use crate::shard::manifest::{LabeledManifest, SplitRecord};
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -28,8 +28,10 @@ pub enum ExportFormat {
 pub const TYPES_FILE: &str = "types.json";
 
 /// Writes `out/SPLIT.json` for every split of the labeled output in `dir` (and with
-/// SpERT's format `out/types.json`); returns the files written.
-pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBuf>> {
+/// SpERT's format `out/types.json`); returns the files written. A file of those names
+/// already in `out` is replaced only with `force`; an export that fails part-way removes
+/// the files it wrote, so that no split of it looks finished.
+pub fn export(dir: &Path, out: &Path, format: ExportFormat, force: bool) -> Result<Vec<PathBuf>> {
     let manifest = LabeledManifest::read(dir)?;
     crate::overwrite::refuse_inputs("--out", out, &[("the labeled output", dir)])?;
     // The release files the output was prepared from, where they still are: an export
@@ -42,24 +44,51 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBu
         .collect();
     let sources: Vec<(&str, &Path)> =
         sources.iter().map(|path| ("an input of the labeled output", path.as_path())).collect();
-    let split_file = |name: &str| out.join(format!("{name}.json"));
-    let mut targets: Vec<PathBuf> = manifest.ordered_splits().into_iter().map(|(name, _)| split_file(name)).collect();
+    let mut targets: Vec<PathBuf> =
+        manifest.ordered_splits().into_iter().map(|(name, _)| split_file(out, name)).collect();
     if format == ExportFormat::Spert {
         targets.push(out.join(TYPES_FILE));
     }
     for target in &targets {
         crate::overwrite::refuse_inputs("--out", target, &sources)?;
+        ensure!(
+            force || !target.exists(),
+            "{} already exists; pass --force to replace it, or choose another --out",
+            target.display()
+        );
     }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
+    let result = write_all(dir, &manifest, out, format, &mut written);
+    if result.is_err() {
+        for path in &written {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+    result.map(|()| written)
+}
+
+/// The file of split `name` in `out`.
+fn split_file(out: &Path, name: &str) -> PathBuf {
+    out.join(format!("{name}.json"))
+}
+
+/// Writes every file of [`export`], pushing each to `written` once complete.
+fn write_all(
+    dir: &Path,
+    manifest: &LabeledManifest,
+    out: &Path,
+    format: ExportFormat,
+    written: &mut Vec<PathBuf>,
+) -> Result<()> {
     for (name, split) in manifest.ordered_splits() {
-        let path = split_file(name);
+        let path = split_file(out, name);
         // A sentence of a multi-sentence document is `ID_N`, as SpERT's own conversions
         // name them; a SpERT release's sentences keep their ids.
         let sentence_ids = manifest.source_format != Format::Spert;
         crate::atomic::write_file(&path, |tmp| match format {
-            ExportFormat::Dygie => write_dygie(dir, &manifest, name, tmp),
-            ExportFormat::Spert => write_spert(dir, &manifest, name, split, sentence_ids, tmp),
+            ExportFormat::Dygie => write_dygie(dir, manifest, name, tmp),
+            ExportFormat::Spert => write_spert(dir, manifest, name, split, sentence_ids, tmp),
         })?;
         written.push(path);
     }
@@ -67,14 +96,14 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat) -> Result<Vec<PathBu
         let path = out.join(TYPES_FILE);
         let types = match &manifest.types {
             Some(value) => value.clone(),
-            None => spert_types(&manifest)?.value,
+            None => spert_types(manifest)?.value,
         };
         crate::atomic::write_file(&path, |tmp| {
             std::fs::write(tmp, serde_json::to_vec(&types)?).with_context(|| format!("cannot write {}", tmp.display()))
         })?;
         written.push(path);
     }
-    Ok(written)
+    Ok(())
 }
 
 /// The types of a labeled output prepared without a types file: its label sets, or where

@@ -44,6 +44,10 @@ pub struct Curves {
     pub elapsed_s: Option<f64>,
 }
 
+/// The largest magnitude drawn: no loss, F1 or step comes near it, and axes spanning
+/// ±1e308 (or an infinity, or NaN, which the comparison drops too) cannot be drawn.
+const PLOTTABLE: f64 = 1e12;
+
 const PRETRAINING: [&str; 3] = ["tbo", "spo", "cspo"];
 const FINETUNING: [&str; 4] = ["loss", "dev_ent_f1", "dev_rel_f1", "dev_rel_strict_f1"];
 
@@ -74,7 +78,7 @@ pub fn read(dir: &Path) -> Result<Curves> {
             points: records
                 .iter()
                 .filter_map(|r| Some((r.get(x)?.as_f64()?, r.get(name)?.as_f64()?)))
-                .filter(|(_, y)| y.is_finite())
+                .filter(|&(x, y)| [x, y].iter().all(|v| v.abs() <= PLOTTABLE))
                 .collect(),
             reference: (name == "spo").then_some(("chance, ln 6", 6f64.ln())),
         })
@@ -215,5 +219,15 @@ mod tests {
         assert_eq!(curves.series.len(), 4);
         std::fs::write(dir.path().join(METRICS_FILE), "").unwrap();
         assert!(read(dir.path()).unwrap_err().to_string().contains("holds no record yet"));
+        // Values no run writes are left out rather than stretching the axes past drawing.
+        let lines = [
+            line.to_string(),
+            r#"{"epoch":2,"step":8,"loss":1e308,"dev_ent_f1":-1e308,"dev_rel_f1":0.2,"dev_rel_strict_f1":0.1}"#.into(),
+            r#"{"epoch":1e300,"step":8,"loss":2.0,"dev_ent_f1":0.3,"dev_rel_f1":0.2,"dev_rel_strict_f1":0.1}"#.into(),
+        ];
+        std::fs::write(dir.path().join(METRICS_FILE), lines.join("\n")).unwrap();
+        let curves = read(dir.path()).unwrap();
+        assert_eq!(curves.series[0].points, [(1.0, 3.0)]);
+        draw(dir.path()).unwrap();
     }
 }

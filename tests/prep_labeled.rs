@@ -307,6 +307,27 @@ fn nyt_in_its_release_layout_gives_pretraining_text_and_distantly_supervised_lab
 }
 
 #[test]
+fn force_leaves_no_split_of_the_run_before_and_verify_fails_on_a_folder_it_does_not_list() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    ok(labeled("scierc", &scierc_splits(), &out, &[]));
+    ok(labeled("scierc", &[("train", scierc("train"))], &out, &["--force"]));
+    assert!(!out.join("split=test").exists() && !out.join("split=dev").exists(), "stale splits were left");
+    ok(spe(&["verify", out.to_str().unwrap()]));
+    // A folder the manifest does not list, as a Parquet reader of the directory would read it.
+    std::fs::create_dir(out.join("split=extra")).unwrap();
+    std::fs::copy(out.join("split=train/part-00000.parquet"), out.join("split=extra/part-00000.parquet")).unwrap();
+    let output = spe(&["verify", out.to_str().unwrap()]);
+    assert!(!output.status.success());
+    assert!(stderr(&output).contains("split=extra"), "{}", stderr(&output));
+    // --force clears it too, and leaves a folder of the user's own alone.
+    std::fs::create_dir(out.join("notes")).unwrap();
+    std::fs::write(out.join("notes/mine.txt"), "mine").unwrap();
+    ok(labeled("scierc", &[("train", scierc("train"))], &out, &["--force"]));
+    assert!(!out.join("split=extra").exists() && out.join("notes/mine.txt").exists());
+}
+
+#[test]
 fn documents_given_twice_or_shared_by_splits_are_refused_or_counted() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
@@ -366,6 +387,14 @@ fn in_domain_pretraining_shards_come_from_the_training_split() {
     assert_eq!(docs.len(), 10);
     assert!(docs.contains("J87-1003"));
     ok(spe(&["verify", text.to_str().unwrap()]));
+    // One output in the other's place is refused before either is written, --force or not.
+    let manifest = std::fs::read(out.join("_manifest.json")).unwrap();
+    for (labeled_out, pretrain_out) in [(out.clone(), out.clone()), (out.clone(), out.join("text"))] {
+        let args = ["--pretrain-out", pretrain_out.to_str().unwrap(), "--force"];
+        let refused = labeled("scierc", &scierc_splits(), &labeled_out, &args);
+        assert!(!refused.status.success() && stderr(&refused).contains("--pretrain-out"), "{}", stderr(&refused));
+    }
+    assert_eq!(std::fs::read(out.join("_manifest.json")).unwrap(), manifest, "the labeled output is intact");
 }
 
 #[test]
@@ -588,8 +617,18 @@ fn readers_of_labeled_shards_refuse_a_swapped_shard_a_broken_row_and_an_output_o
     let refused = export(&dir.path().join("swapped"));
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("changed or replaced after it was written"), "{}", stderr(&refused));
+    let swapped = dir.path().join("swapped");
+    assert!(
+        !swapped.join("train.json").exists() && !swapped.join("dev.json").exists(),
+        "no split of it looks finished"
+    );
     std::fs::write(&test, kept).unwrap();
-    ok(export(&dir.path().join("intact")));
+    let intact = dir.path().join("intact");
+    ok(export(&intact));
+    // Files of those names are replaced only with --force.
+    let again = export(&intact);
+    assert!(!again.status.success() && stderr(&again).contains("pass --force"), "{}", stderr(&again));
+    ok(spe(&["export", &s(&out), "--out", &s(&intact), "--force"]));
 
     // A row whose entity runs past its words, recorded as if spe had written it: export
     // and inspect name the shard and the row instead of panicking.

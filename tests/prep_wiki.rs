@@ -195,6 +195,14 @@ fn a_dump_given_twice_is_refused_even_under_another_name() {
     assert!(!output.status.success());
     let message = String::from_utf8_lossy(&output.stderr);
     assert!(message.contains("is given twice") && message.contains("read twice"), "{message}");
+    // A hard link is the same file too.
+    let copy = dir.path().join("copy.xml.bz2");
+    std::fs::copy(&dump, &copy).unwrap();
+    let hard = dir.path().join("hard.xml.bz2");
+    std::fs::hard_link(&copy, &hard).unwrap();
+    let output = prep_wiki(&[&copy, &hard], &dir.path().join("out2"), &[]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is given twice"));
 }
 
 #[test]

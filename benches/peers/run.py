@@ -3,7 +3,7 @@ scored by one independent scorer (tests/python/score_predictions.py, PURE's defi
 
 Usage:
   run.py run --system spe|spert --data DIR --name NAME --bert MODEL --epochs N --seed S \
-             [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ... --variant NAME]
+             [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ... --variant NAME] [--spe BINARY]
   run.py table [RESULTS_DIR]
 
 DIR holds the corpus in SpERT's format as it is shared: NAME_train.json, NAME_dev.json,
@@ -207,7 +207,7 @@ def run_spert(args, files, symmetric, work):
 
 
 def run_spe(args, files, symmetric, work):
-    spe = os.path.join(REPO, "target", "release", "spe")
+    spe = args.spe
     data, run = os.path.join(work, "data"), os.path.join(work, "run")
     prep = [spe, "prep", "labeled", "--train", files["train"], "--dev", files["dev"], "--test", files["test"],
             "--types", files["types"], "--tokenizer", os.path.join(args.bert, "vocab.txt"), "--out", data,
@@ -236,6 +236,8 @@ def shown(command, args, work):
     text = " ".join(command)
     places = [(work, "WORK"), (args.data, "DATA"), (args.bert, "BERT"), (args.spert, "SPERT"), (REPO, "."),
               (sys.executable, "python")]
+    if os.path.dirname(os.path.abspath(args.spe)) != os.path.join(REPO, "target", "release"):
+        places.append((os.path.dirname(os.path.abspath(args.spe)), "SPE_BIN"))
     for path, name in sorted(((p, n) for p, n in places if p), key=lambda x: -len(x[0])):
         text = text.replace(path, name)
     return text
@@ -322,6 +324,8 @@ def main():
     r.add_argument("--lowercase", action="store_true", help="SpERT's --lowercase, for an uncased BERT")
     r.add_argument("--set", action="append", default=[], help="a spe finetune --set override")
     r.add_argument("--variant", help="a name for the --set overrides, kept in the result's file name")
+    r.add_argument("--spe", default=os.path.join(REPO, "target", "release", "spe"),
+                   help="the spe binary (target/release/spe by default), its spe-trainer beside it")
     t = commands.add_parser("table", help="the mean ± sd of the results over seeds")
     t.add_argument("results", nargs="?", default=os.path.join(HERE, "results"))
     args = parser.parse_args()

@@ -223,16 +223,23 @@ fn refuse_special_files(path: &Path) -> Result<()> {
     bail!("{} is {what}; spe reads regular files (plain, .zst or .bz2)", path.display())
 }
 
-/// Drops a UTF-8 byte-order mark; rejects UTF-16 with a message that says how to convert.
+/// Drops a UTF-8 byte-order mark; rejects UTF-16, with its byte-order mark or without
+/// (then told by the NUL bytes that every other byte of text in the Latin script is), with
+/// a message that says how to convert.
 fn skip_byte_order_mark(reader: &mut dyn BufRead, path: &Path) -> Result<()> {
     let head = reader.fill_buf().with_context(|| format!("cannot read {}", path.display()))?;
+    let bom = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
+    let sample = &head[..head.len().min(4096)];
+    let nul_at = |parity: usize| sample.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
+    let without_bom = sample.len() >= 16 && (nul_at(0) > sample.len() / 4 || nul_at(1) > sample.len() / 4);
     if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
         reader.consume(3);
-    } else if head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]) {
+    } else if bom || without_bom {
         bail!(
-            "{}: the content is UTF-16; spe reads UTF-8 (convert it first, for example with \
+            "{}: the content is UTF-16{}; spe reads UTF-8 (convert it first, for example with \
              `iconv -f UTF-16 -t UTF-8`)",
-            path.display()
+            path.display(),
+            if bom { "" } else { " (without a byte-order mark: every other byte is NUL)" }
         );
     }
     Ok(())
@@ -385,13 +392,23 @@ pub fn read_line_bounded(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize
     Ok(Line::Ok)
 }
 
-/// Refuses a path given twice, under the same name or another (a link, `./`): everything
-/// in it would be read, and then trained or evaluated on, twice.
+/// Refuses a path given twice, under the same name or another (a symbolic or hard link,
+/// `./`): everything in it would be read, and then trained or evaluated on, twice. A file
+/// is known by its device and inode, so that two hard links to it are one file.
 pub fn refuse_repeated<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    #[derive(PartialEq, Eq, Hash)]
+    enum Identity {
+        Inode(u64, u64),
+        Path(PathBuf),
+    }
     let mut seen = std::collections::HashMap::new();
     for path in paths {
-        let canonical = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
-        if let Some(first) = seen.insert(canonical, path) {
+        let identity = match std::fs::metadata(path) {
+            Ok(meta) => Identity::Inode(meta.dev(), meta.ino()),
+            Err(_) => Identity::Path(path.to_path_buf()),
+        };
+        if let Some(first) = seen.insert(identity, path) {
             anyhow::bail!(
                 "{} is given twice (also as {}): its contents would be read twice",
                 path.display(),
@@ -456,5 +473,15 @@ mod tests {
         std::fs::write(&path, [0xFF, 0xFE, b'a', 0]).unwrap();
         let err = OpenInput::open(&path).err().unwrap();
         assert!(format!("{err:#}").contains("UTF-16"), "{err:#}");
+        for big_endian in [false, true] {
+            let units = "A sentence in UTF-16 with no byte-order mark.\n".encode_utf16();
+            let bytes: Vec<u8> =
+                units.flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() }).collect();
+            std::fs::write(&path, bytes).unwrap();
+            let err = OpenInput::open(&path).err().unwrap();
+            assert!(format!("{err:#}").contains("without a byte-order mark"), "{err:#}");
+        }
+        std::fs::write(&path, "Plain UTF-8 text, long enough to be sampled.\n").unwrap();
+        OpenInput::open(&path).unwrap();
     }
 }

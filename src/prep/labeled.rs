@@ -108,6 +108,11 @@ pub fn run_with_pretraining(
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<LabeledRun> {
+    if let Some(out) = pretrain_out {
+        // One output over the other would leave one manifest over the other's shards.
+        crate::overwrite::refuse_inputs("--pretrain-out", out, &[("the --out of the labeled shards", &options.out)])?;
+        crate::overwrite::refuse_inputs("--out", &options.out, &[("the --pretrain-out", out)])?;
+    }
     let manifest = run(corpus, inputs, config, options)?;
     let pretraining = match pretrain_out {
         Some(out) => {

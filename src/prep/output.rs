@@ -12,7 +12,7 @@ use crate::shard::writer::is_shard_name;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 /// Times and host details of a run, kept out of the manifest so that manifests compare
@@ -88,17 +88,27 @@ pub fn shard_metadata(
 }
 
 /// Creates and locks `out` for the run ([`OutputLock`]), and clears a previous spe output
-/// in it (and in its split folders `splits`) when `force` is set. Only what spe writes is
-/// ever removed: the manifest, the run log, shards under spe's names and their temporary
-/// files; the manifest goes first, so an interrupted clean-up never leaves a
+/// in it when `force` is set: in `out` itself, in every split folder (`split=NAME/`, those
+/// of an earlier run with other splits too, which a Parquet reader of the directory would
+/// otherwise read beside the new ones), and in the plain-named folders of this run's
+/// `splits` that earlier versions of spe wrote. Only what spe writes is ever removed: the
+/// manifest, the run log, shards under spe's names and their temporary files, and split
+/// folders left empty; the manifest goes first, so an interrupted clean-up never leaves a
 /// finished-looking output. A directory holding other files is refused without `force`,
 /// and with it they are left alone. The run holds the returned lock until it ends.
 pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<OutputLock> {
     let lock = OutputLock::acquire(out)?;
     let (mut previous, mut foreign) = (Vec::new(), Vec::new());
-    // The split folders, and their plain names in the outputs of earlier versions of spe.
-    let split_dirs = splits.iter().flat_map(|s| [out.join(split_dir(s)), out.join(s)]);
-    let dirs = std::iter::once(out.to_path_buf()).chain(split_dirs);
+    let mut split_dirs: Vec<PathBuf> = splits.iter().map(|s| out.join(s)).collect();
+    for entry in std::fs::read_dir(out).with_context(|| format!("cannot list {}", out.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() && entry.file_name().to_string_lossy().starts_with(&split_dir("")) {
+            split_dirs.push(entry.path());
+        }
+    }
+    split_dirs.sort();
+    split_dirs.dedup();
+    let dirs = std::iter::once(out.to_path_buf()).chain(split_dirs.iter().cloned());
     for dir in dirs.filter(|d| d.is_dir()) {
         for entry in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
             let entry = entry?;
@@ -131,6 +141,10 @@ pub fn prepare_output(out: &Path, force: bool, splits: &[&str]) -> Result<Output
     previous.sort_by_key(|p| !is_manifest(p));
     for path in previous {
         std::fs::remove_file(&path).with_context(|| format!("cannot remove {}", path.display()))?;
+    }
+    for dir in split_dirs.iter().filter(|d| d.is_dir()) {
+        // Fails, and is meant to, where the folder still holds files spe did not write.
+        let _ = std::fs::remove_dir(dir);
     }
     Ok(lock)
 }

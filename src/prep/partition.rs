@@ -12,9 +12,12 @@
 //!
 //! The rank and the number of ranks come from `--rank` and `--world-size`, or else from the
 //! environment a scheduler sets: a Slurm job array (`SLURM_ARRAY_TASK_ID`,
-//! `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT`), a Kubernetes Indexed Job
-//! (`JOB_COMPLETION_INDEX`, with `--world-size` giving the completions), or a launcher's
-//! `RANK` and `WORLD_SIZE`.
+//! `SLURM_ARRAY_TASK_MIN`, `SLURM_ARRAY_TASK_COUNT`, and `SLURM_ARRAY_TASK_STEP` for an
+//! array such as `--array=0-6:2`), a Kubernetes Indexed Job (`JOB_COMPLETION_INDEX`, with
+//! `--world-size` giving the completions), or a launcher's `RANK` and `WORLD_SIZE`. A
+//! `WORLD_SIZE` of 1 in the environment is an ordinary run: it is what a launcher leaves
+//! behind for one process, not a request to partition. At most [`MAX_RANKS`] ranks: the
+//! folder names hold five digits.
 
 use crate::corpus::input::ByteProgress;
 use anyhow::{bail, Context, Result};
@@ -22,6 +25,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
+
+/// The most ranks of a partitioned run (`rank-R-of-N` folders hold five digits each).
+pub const MAX_RANKS: u32 = 99_999;
 
 /// One rank of a partitioned run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,8 +91,20 @@ impl Partition {
             (None, given) => {
                 if let (Some(id), Some(count)) = (number("SLURM_ARRAY_TASK_ID")?, number("SLURM_ARRAY_TASK_COUNT")?) {
                     let min = number("SLURM_ARRAY_TASK_MIN")?.unwrap_or(0);
-                    let rank = id.checked_sub(min).context("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?;
-                    (rank, given.unwrap_or(count), "the Slurm job array (SLURM_ARRAY_TASK_ID)".to_string())
+                    let step = number("SLURM_ARRAY_TASK_STEP")?.unwrap_or(1).max(1);
+                    let offset = id.checked_sub(min).context("SLURM_ARRAY_TASK_ID is below SLURM_ARRAY_TASK_MIN")?;
+                    if offset % step != 0 {
+                        bail!(
+                            "SLURM_ARRAY_TASK_ID {id} is not SLURM_ARRAY_TASK_MIN {min} plus a multiple of \
+                             SLURM_ARRAY_TASK_STEP {step}; give --rank and --world-size"
+                        );
+                    }
+                    let origin = if step > 1 {
+                        format!("the Slurm job array (SLURM_ARRAY_TASK_ID {id}, from {min} in steps of {step})")
+                    } else {
+                        "the Slurm job array (SLURM_ARRAY_TASK_ID)".to_string()
+                    };
+                    (offset / step, given.unwrap_or(count), origin)
                 } else if let Some(index) = number("JOB_COMPLETION_INDEX")? {
                     let Some(world_size) = given else {
                         bail!(
@@ -96,6 +114,9 @@ impl Partition {
                     };
                     (index, world_size, "the Kubernetes Indexed Job (JOB_COMPLETION_INDEX)".to_string())
                 } else if let (Some(rank), Some(world)) = (number("RANK")?, number("WORLD_SIZE")?) {
+                    if world == 1 && given.is_none() {
+                        return Ok(None);
+                    }
                     (rank, given.unwrap_or(world), "RANK and WORLD_SIZE".to_string())
                 } else if given.is_some() {
                     bail!(
@@ -109,6 +130,11 @@ impl Partition {
         };
         if world_size == 0 || rank >= world_size {
             bail!("rank {rank} of {world_size} (from {origin}): ranks run from 0 to the number of ranks less one");
+        }
+        if world_size > MAX_RANKS {
+            bail!(
+                "{world_size} ranks (from {origin}): at most {MAX_RANKS}, as the rank folders' names hold five digits"
+            );
         }
         Ok(Some((Partition { rank, world_size }, origin)))
     }
@@ -213,6 +239,27 @@ mod tests {
         assert!(error((None, Some(2)), &[]).contains("--world-size needs --rank"));
         assert!(error((Some(3), Some(3)), &[]).contains("rank 3 of 3"));
         assert!(error((None, None), &[("RANK", "x"), ("WORLD_SIZE", "2")]).contains("RANK=\"x\""));
+    }
+
+    #[test]
+    fn stepped_slurm_arrays_count_their_tasks_and_a_leftover_world_of_one_is_no_partition() {
+        // --array=0-6:2: tasks 0, 2, 4, 6.
+        let task = |id: &'static str| {
+            [
+                ("SLURM_ARRAY_TASK_ID", id),
+                ("SLURM_ARRAY_TASK_MIN", "0"),
+                ("SLURM_ARRAY_TASK_COUNT", "4"),
+                ("SLURM_ARRAY_TASK_STEP", "2"),
+            ]
+        };
+        assert_eq!(rank_of((None, None), &task("6")), (3, 4));
+        assert_eq!(rank_of((None, None), &task("2")), (1, 4));
+        let error = |flags, env: &[(&str, &str)]| format!("{:#}", resolve(flags, env).unwrap_err());
+        assert!(error((None, None), &task("3")).contains("SLURM_ARRAY_TASK_STEP 2"));
+        assert!(resolve((None, None), &[("RANK", "0"), ("WORLD_SIZE", "1")]).unwrap().is_none());
+        assert_eq!(rank_of((None, Some(1)), &[("RANK", "0"), ("WORLD_SIZE", "1")]), (0, 1));
+        assert!(error((Some(0), Some(100_000)), &[]).contains("at most 99999"));
+        assert_eq!(rank_of((Some(99_998), Some(99_999)), &[]), (99_998, 99_999));
     }
 
     #[test]

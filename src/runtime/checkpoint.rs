@@ -13,8 +13,8 @@ pub const CHECKPOINTS_DIR: &str = "checkpoints";
 pub const STATE_FILE: &str = "state.json";
 
 /// Writes the checkpoint of `step` in `out`: `write` fills the directory and returns the
-/// state, which is written last, and the directory is renamed. All but the `keep` newest
-/// checkpoints are deleted.
+/// state, which is written last, and the directory is renamed; where either fails, the
+/// temporary directory is removed. All but the `keep` newest checkpoints are deleted.
 pub fn save<S: Serialize>(
     out: &Path,
     step: u64,
@@ -28,9 +28,15 @@ pub fn save<S: Serialize>(
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    let state = write(&tmp)?;
-    crate::atomic::write_json(&state, &tmp.join(STATE_FILE))?;
+    let written = std::fs::create_dir_all(&tmp)
+        .with_context(|| format!("cannot create {}", tmp.display()))
+        .and_then(|()| write(&tmp))
+        .and_then(|state| crate::atomic::write_json(&state, &tmp.join(STATE_FILE)));
+    if let Err(e) = written {
+        // A full disk leaves no half-written checkpoint behind.
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     if done.exists() {
         std::fs::remove_dir_all(&done).with_context(|| format!("cannot replace {}", done.display()))?;
     }
@@ -51,8 +57,7 @@ pub fn list(out: &Path) -> Result<Vec<PathBuf>> {
     let mut found = Vec::new();
     for entry in entries {
         let path = entry.with_context(|| format!("cannot list {}", root.display()))?.path();
-        let step = path.file_name().and_then(|n| n.to_str()).and_then(|n| n.strip_prefix("step-"));
-        if let Some(step) = step.and_then(|s| s.parse::<u64>().ok()) {
+        if let Some(step) = step_of(&path) {
             if path.join(STATE_FILE).exists() {
                 found.push((step, path));
             }
@@ -60,6 +65,11 @@ pub fn list(out: &Path) -> Result<Vec<PathBuf>> {
     }
     found.sort();
     Ok(found.into_iter().map(|(_, path)| path).collect())
+}
+
+/// The step a checkpoint directory is named for (`step-00000042` → 42).
+pub fn step_of(path: &Path) -> Option<u64> {
+    path.file_name()?.to_str()?.strip_prefix("step-")?.parse().ok()
 }
 
 /// The newest finished checkpoint of `out`.
@@ -97,6 +107,8 @@ mod tests {
         // A checkpoint whose writing failed leaves no finished directory.
         assert!(save(out, 4, 2, |_| -> Result<u8> { anyhow::bail!("disk full") }).is_err());
         assert_eq!(latest(out).unwrap().unwrap(), kept[1]);
+        assert!(!out.join(CHECKPOINTS_DIR).join(".step-00000004.tmp").exists(), "nothing is left behind");
+        assert_eq!(step_of(&kept[1]), Some(3));
         let state: serde_json::Value = read_state(&kept[1]).unwrap();
         assert_eq!(state["step"], 3);
     }

@@ -7,7 +7,8 @@
 //! ([`crate::sample::Sample::check`]) and the vocabulary; the manifest's totals are
 //! recomputed, and its drop counts must account for every sentence read; its seed must be
 //! the configuration's; the input files, where they are found at their recorded paths, are
-//! hashed again; stray or unfinished files are reported.
+//! hashed again; stray or unfinished files, and folders the manifest does not list, are
+//! reported.
 
 use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
 use super::manifest::{format_of, split_dir, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
@@ -53,12 +54,13 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
     let manifest = Manifest::read(dir)?;
     let special = manifest.tokenizer.special();
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
-    stray_files(dir, None, &manifest.shards, &mut report.problems)?;
     // A merged output lists the shards of its ranks' folders.
     let folders: std::collections::BTreeSet<&str> =
         manifest.shards.iter().filter_map(|s| Some(s.file.rsplit_once('/')?.0)).collect();
-    for folder in folders {
-        stray_files(dir, Some(folder), &manifest.shards, &mut report.problems)?;
+    let folders: Vec<&str> = folders.into_iter().collect();
+    stray_files(dir, None, &manifest.shards, &folders, &mut report.problems)?;
+    for folder in &folders {
+        stray_files(dir, Some(folder), &manifest.shards, &[], &mut report.problems)?;
     }
     check_seed(manifest.seed, &manifest.config, &mut report.problems);
     if inputs == Inputs::Check {
@@ -186,14 +188,26 @@ fn split_folder(split: &str, listed: &[ShardRecord]) -> String {
     }
 }
 
-/// Reports unfinished files, and shards the manifest does not list, in `dir` or in its
-/// `subfolder`.
-fn stray_files(dir: &Path, subfolder: Option<&str>, listed: &[ShardRecord], problems: &mut Vec<String>) -> Result<()> {
+/// Reports unfinished files, shards the manifest does not list, and folders other than
+/// `folders`, in `dir` or in its `subfolder`. A folder is reported whatever it holds: a
+/// Parquet reader of the directory (`pq.read_table(DIR)`) would read what lies in it.
+fn stray_files(
+    dir: &Path,
+    subfolder: Option<&str>,
+    listed: &[ShardRecord],
+    folders: &[&str],
+    problems: &mut Vec<String>,
+) -> Result<()> {
     let folder = subfolder.as_ref().map_or(dir.to_path_buf(), |s| dir.join(s));
     for entry in std::fs::read_dir(&folder).with_context(|| format!("cannot list {}", folder.display()))? {
-        let name = entry?.file_name().to_string_lossy().into_owned();
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
         let name = subfolder.as_ref().map_or(name.clone(), |s| format!("{s}/{name}"));
-        if name.ends_with(TMP_SUFFIX) {
+        if entry.file_type()?.is_dir() {
+            if !folders.contains(&name.as_str()) {
+                problems.push(format!("{name}/: a folder the manifest does not list"));
+            }
+        } else if name.ends_with(TMP_SUFFIX) {
             problems.push(format!("{name}: an unfinished file is present"));
         } else if name.ends_with(".parquet") && !listed.iter().any(|s| s.file == name) {
             problems.push(format!("{name}: a shard not listed in the manifest"));
@@ -310,9 +324,11 @@ fn verify_labeled(dir: &Path, inputs: Inputs) -> Result<Report> {
         config: &manifest.config,
     };
     let mut report = Report::default();
-    stray_files(dir, None, &[], &mut report.problems)?;
+    let folders: Vec<String> =
+        manifest.ordered_splits().into_iter().map(|(name, split)| split_folder(name, &split.shards)).collect();
+    stray_files(dir, None, &[], &folders.iter().map(String::as_str).collect::<Vec<_>>(), &mut report.problems)?;
     for (name, split) in manifest.ordered_splits() {
-        stray_files(dir, Some(&split_folder(name, &split.shards)), &split.shards, &mut report.problems)?;
+        stray_files(dir, Some(&split_folder(name, &split.shards)), &split.shards, &[], &mut report.problems)?;
         if inputs == Inputs::Check {
             check_inputs(&split.inputs, &mut report);
         }

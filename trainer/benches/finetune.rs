@@ -90,6 +90,7 @@ fn finetune(c: &mut Criterion) {
             tokenizer_file: String::new(),
             candidates: candidates.clone(),
             classifiers,
+            weights_sha256: None,
         };
         let name = format!("{:?}", candidates.proposer).to_lowercase();
         group.throughput(Throughput::Elements(batch.len() as u64));

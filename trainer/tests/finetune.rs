@@ -172,6 +172,52 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
         }
     }
 
+    // Input read with preparation's guards: no FIFO, no device, no UTF-16, no JSON array;
+    // a line that is not UTF-8 is named; DyGIE lines after a UTF-8 byte-order mark are JSON.
+    let guarded = |input: &Path, message: &str| {
+        let out = dir.path().join("guarded.json");
+        fails_with(spe(&["predict", "--model", s(&model), "--input", s(input), "--out", s(&out)]), message);
+        assert!(!out.exists(), "{message}: nothing is written");
+    };
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    guarded(&fifo, "is a FIFO");
+    guarded(Path::new("/dev/zero"), "is a device");
+    let utf16 = dir.path().join("utf16.txt");
+    std::fs::write(
+        &utf16,
+        "We present a statistical parser.\n".encode_utf16().flat_map(u16::to_le_bytes).collect::<Vec<u8>>(),
+    )
+    .unwrap();
+    guarded(&utf16, "UTF-16");
+    let array = dir.path().join("array.json");
+    std::fs::write(&array, r#"[{"tokens": ["A", "parser"], "entities": [], "relations": []}]"#).unwrap();
+    guarded(&array, "one JSON array");
+    let latin1 = dir.path().join("latin1.txt");
+    std::fs::write(&latin1, b"A first line.\nA caf\xe9 parser.\n").unwrap();
+    guarded(&latin1, "latin1.txt:2: not UTF-8");
+    // Weights changed in place, at the same size, are refused.
+    let damaged = dir.path().join("damaged-model");
+    std::fs::create_dir_all(damaged.join("tokenizer")).unwrap();
+    let tokenizer = std::fs::read_dir(model.join("tokenizer")).unwrap().map(|e| e.unwrap().path());
+    for file in [model.join("extractor.json"), model.join("extractor.safetensors")].into_iter().chain(tokenizer) {
+        std::fs::copy(&file, damaged.join(file.strip_prefix(&model).unwrap())).unwrap();
+    }
+    let weights = damaged.join("extractor.safetensors");
+    let mut bytes = std::fs::read(&weights).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&weights, bytes).unwrap();
+    let out = dir.path().join("damaged.json");
+    fails_with(
+        spe(&["predict", "--model", s(&damaged), "--input", s(&raw), "--out", s(&out)]),
+        "the weights were changed after the extractor was saved",
+    );
+    let bom = dir.path().join("bom.json");
+    std::fs::write(&bom, [&b"\xef\xbb\xbf"[..], &std::fs::read(&few).unwrap()].concat()).unwrap();
+    let from_bom = dir.path().join("from-bom.json");
+    ok(spe(&["predict", "--model", s(&model), "--input", s(&bom), "--out", s(&from_bom)]));
+
     // Pre-tokenized DyGIE lines keep their gold fields, and the model that learnt them
     // predicts exactly those.
     let from_json = dir.path().join("from-json.json");
@@ -186,11 +232,22 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
             })
             .collect()
     };
+    assert_eq!(std::fs::read(&from_bom).unwrap(), std::fs::read(&from_json).unwrap(), "the byte-order mark is dropped");
     for line in std::fs::read_to_string(&from_json).unwrap().lines() {
         let doc: Value = serde_json::from_str(line).unwrap();
         assert_eq!(sorted(&doc["predicted_ner"]), sorted(&doc["ner"]), "{}", doc["doc_key"]);
         assert_eq!(sorted(&doc["predicted_relations"]), sorted(&doc["relations"]), "{}", doc["doc_key"]);
     }
+
+    // A corpus of one test split that names no types is scored with the types it holds.
+    let test_only = dir.path().join("test-only");
+    ok(spe(&["prep", "labeled", "--test", s(&few), "--out", s(&test_only)]));
+    let scored = dir.path().join("test-only.json");
+    ok(spe(&["evaluate", "--model", s(&model), "--data", s(&test_only), "--split", "test", "--out", s(&scored)]));
+    fails_with(
+        spe(&["evaluate", "--model", s(&model), "--data", s(&test_only), "--split", "dev", "--out", s(&scored)]),
+        "has no split \"dev\"",
+    );
 
     // An extractor of SciERC's labels refuses data of ACE05's.
     let ace = dir.path().join("ace05");

@@ -311,6 +311,19 @@ fn a_damaged_checkpoint_is_passed_over_and_other_shards_are_refused() {
     let weights = |dir: &Path| std::fs::read(dir.join("encoder/model.safetensors")).unwrap();
     assert!(weights(&damaged) == weights(&whole));
 
+    // A state whose step was edited is damaged too.
+    let edited = dir.path().join("edited");
+    copy_dir(&whole, &edited);
+    std::fs::remove_dir_all(edited.join("encoder")).unwrap();
+    let state_path = edited.join("checkpoints/step-00000006/state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
+    state["step"] = 5.into();
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    let mut resume = options(&shards, &edited, &set);
+    resume.resume = true;
+    assert_eq!(trainer::run(&resume).unwrap().steps, 3, "resumed from step 3, not from the edited step 5");
+    assert!(weights(&edited) == weights(&whole));
+
     // Resuming on other shards is refused unless forced.
     let other = shards_of(dir.path(), "other", 40);
     let more = [("optim.steps", 8.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];

@@ -5,9 +5,13 @@
 //! ([`crate::model::span`], [`crate::model::pair`]) under the same variable names, so a
 //! pre-training run's `span_encoders.safetensors` loads into them.
 //!
-//! Two inputs beside the paper's, each a switch of [`ClassifiersConfig`] (on in spe's
+//! Three inputs beside the paper's, each a switch of [`ClassifiersConfig`] (on in spe's
 //! recipe, off in the paper's set-up):
 //!
+//! - `word_vectors = "max"`: a word's vector is the maximum of its sub-tokens' states,
+//!   where the paper takes its first sub-token's (§3.3), which pre-training's TBO trains
+//!   to carry the whole word. A plain BERT was not trained so: the first piece of a word
+//!   that WordPiece splits says little of it. SpERT max-pools a span's sub-tokens.
 //! - `entity_edges`: the entity classifier also reads the span's first and last word
 //!   vectors and an embedding of its width, as PURE (Zhong and Chen, 2021) does and SpERT
 //!   (Eberts and Ulges, 2020) with its width embedding. Enumerated candidates
@@ -21,7 +25,7 @@
 //!   SpERT's relation classifier reads both arguments and the context between them.
 
 use crate::model::bert::{Bert, BertConfig};
-use crate::model::layers::{embedding, linear, word_vectors, INIT_STD};
+use crate::model::layers::{embedding, linear, word_maxima, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
 use crate::model::span::{SpanConfig, SpanEncoder, Spans};
 use anyhow::Result;
@@ -32,11 +36,29 @@ use tch::Tensor;
 
 /// The sentence encoder's output for a batch.
 pub struct Encoded {
-    /// `[B, W, D]` each word's first sub-token state (past a row's last word, the `[CLS]`
-    /// state, which no span reaches).
+    /// `[B, W, D]` each word's vector, as [`WordVectors`] says (past a row's last word,
+    /// a vector that no span reaches).
     pub words: Tensor,
     /// `[B, D]` the pooler output, the span-pair encoder's query.
     pub cls: Tensor,
+}
+
+/// How a word's vector is read from the states of its sub-tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WordVectors {
+    /// The first sub-token's state (the paper's).
+    First,
+    /// The element-wise maximum over the word's sub-tokens.
+    Max,
+}
+
+/// Where each word lies among a batch's sub-tokens.
+pub struct WordPositions {
+    /// `[B, W]` each word's first sub-token.
+    pub starts: Tensor,
+    /// `[B, T]` each sub-token's word, `W` where it is none.
+    pub owners: Tensor,
 }
 
 /// What the entity and relation classifiers read beside the paper's inputs
@@ -44,6 +66,8 @@ pub struct Encoded {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct ClassifiersConfig {
+    /// How a word's vector is read from its sub-tokens: `first` (the paper's) or `max`.
+    pub word_vectors: WordVectors,
     /// The entity classifier also reads the span's first and last word vectors and a
     /// width embedding.
     pub entity_edges: bool,
@@ -54,14 +78,14 @@ pub struct ClassifiersConfig {
 
 impl Default for ClassifiersConfig {
     fn default() -> Self {
-        ClassifiersConfig { entity_edges: true, pair_arguments: true }
+        ClassifiersConfig { word_vectors: WordVectors::Max, entity_edges: true, pair_arguments: true }
     }
 }
 
 impl ClassifiersConfig {
     /// The paper's: the span encoder's vector for entities, h_p for relations.
     pub fn paper() -> ClassifiersConfig {
-        ClassifiersConfig { entity_edges: false, pair_arguments: false }
+        ClassifiersConfig { word_vectors: WordVectors::First, entity_edges: false, pair_arguments: false }
     }
 }
 
@@ -76,6 +100,7 @@ pub struct Extractor {
     relation_classifier: nn::Linear,
     /// Span widths, for the entity edges.
     widths: Option<nn::Embedding>,
+    word_vectors: WordVectors,
     pair_arguments: bool,
     dropout: f64,
 }
@@ -120,22 +145,26 @@ impl Extractor {
                 true,
             ),
             widths,
+            word_vectors: classifiers.word_vectors,
             pair_arguments: classifiers.pair_arguments,
             dropout: span.dropout,
         }
     }
 
-    /// BERT over `[B, T]` ids and mask; each word's vector is its first sub-token's state,
-    /// gathered at `word_starts` `[B, W]`.
+    /// BERT over `[B, T]` ids and mask, and each word's vector read at `words`.
     pub fn encode(
         &self,
         input_ids: &Tensor,
         attention_mask: &Tensor,
-        word_starts: &Tensor,
+        words: &WordPositions,
         train: bool,
     ) -> Result<Encoded> {
         let out = self.bert.forward(input_ids, attention_mask, train)?;
-        Ok(Encoded { words: word_vectors(&out.hidden, word_starts)?, cls: out.pooled })
+        let words = match self.word_vectors {
+            WordVectors::First => word_vectors(&out.hidden, &words.starts)?,
+            WordVectors::Max => word_maxima(&out.hidden, &words.owners, words.starts.size2()?.1)?,
+        };
+        Ok(Encoded { words, cls: out.pooled })
     }
 
     /// `[B, W, tags]` span tag logits of every word.

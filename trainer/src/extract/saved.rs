@@ -9,14 +9,14 @@
 //! The directory is written under a temporary name and renamed when complete.
 
 use super::candidates::{CandidatesConfig, Proposer};
-use super::model::{ClassifiersConfig, Extractor};
+use super::model::{ClassifiersConfig, Extractor, WordVectors};
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
 use crate::runtime::fault::guard;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use spe::corpus::input::sha256_bytes;
+use spe::corpus::input::{sha256_bytes, sha256_file};
 use spe::extract::labels::Labels;
 use spe::shard::manifest::TokenizerRecord;
 use spe::tokenize::{tokenizer_bytes, Casing, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};
@@ -49,12 +49,18 @@ pub struct Description {
     /// What the classifiers read; see [`Description::parse`] for extractors saved before
     /// the choice existed.
     pub classifiers: ClassifiersConfig,
+    /// The SHA-256 of `extractor.safetensors`, recorded by [`save`] (`None` before it is
+    /// saved, and in extractors saved before it was recorded); [`Saved::load`] refuses
+    /// weights that differ.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights_sha256: Option<String>,
 }
 
 impl Description {
     /// `extractor.json`'s text. One saved before `classifiers` was recorded read the
     /// paper's inputs, with the entity edges where it enumerated spans (they came with
-    /// that proposer then).
+    /// that proposer then); one saved before `word_vectors` was recorded read each word's
+    /// first sub-token.
     pub fn parse(text: &str) -> Result<Description> {
         let mut value: serde_json::Value = serde_json::from_str(text)?;
         if let Some(object) = value.as_object_mut().filter(|o| !o.contains_key("classifiers")) {
@@ -62,8 +68,11 @@ impl Description {
                 Some(c) => CandidatesConfig::deserialize(c)?.proposer,
                 None => CandidatesConfig::paper().proposer,
             };
-            let before = ClassifiersConfig { entity_edges: proposer == Proposer::Spans, pair_arguments: false };
-            object.insert("classifiers".into(), serde_json::to_value(before)?);
+            let before = serde_json::json!({ "entity_edges": proposer == Proposer::Spans, "pair_arguments": false });
+            object.insert("classifiers".into(), before);
+        }
+        if let Some(classifiers) = value.get_mut("classifiers").and_then(|c| c.as_object_mut()) {
+            classifiers.entry("word_vectors").or_insert_with(|| serde_json::to_value(WordVectors::First).unwrap());
         }
         Ok(serde_json::from_value(value)?)
     }
@@ -110,6 +119,14 @@ impl Saved {
             },
         )?;
         let weights = dir.join(WEIGHTS);
+        if let Some(recorded) = &description.weights_sha256 {
+            let sha256 = sha256_file(&weights)?;
+            ensure!(
+                &sha256 == recorded,
+                "{}: the weights were changed after the extractor was saved (checksum {sha256}, recorded {recorded})",
+                weights.display()
+            );
+        }
         load_variables(&vs, "", &read_safetensors(&weights)?, &weights)?;
         Ok(Saved { description, vs, model })
     }
@@ -136,17 +153,26 @@ impl Saved {
     }
 }
 
-/// Writes the extractor in `vs` to `dir`, replacing what is there; `tokenizer` is the
-/// tokenizer of the training data, written beside the weights.
+/// Writes the extractor in `vs` to `dir`, replacing what is there, with the checksum of
+/// its weights in the description; `tokenizer` is the tokenizer of the training data,
+/// written beside the weights. A save that fails (a full disk) leaves no temporary folder.
 pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer: &[u8]) -> Result<()> {
     let tmp = tmp_dir(dir);
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
-    std::fs::create_dir_all(tmp.join(TOKENIZER_DIR)).with_context(|| format!("cannot create {}", tmp.display()))?;
-    write_safetensors(&sorted_variables(vs), &tmp.join(WEIGHTS))?;
-    spe::atomic::write_bytes(&tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
-    spe::atomic::write_json(description, &tmp.join(DESCRIPTION))?;
+    let written = (|| {
+        std::fs::create_dir_all(tmp.join(TOKENIZER_DIR)).with_context(|| format!("cannot create {}", tmp.display()))?;
+        let weights = tmp.join(WEIGHTS);
+        write_safetensors(&sorted_variables(vs), &weights)?;
+        spe::atomic::write_bytes(&tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
+        let described = Description { weights_sha256: Some(sha256_file(&weights)?), ..description.clone() };
+        spe::atomic::write_json(&described, &tmp.join(DESCRIPTION))
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_dir_all(&tmp);
+        return Err(e);
+    }
     if dir.exists() {
         std::fs::remove_dir_all(dir).with_context(|| format!("cannot replace {}", dir.display()))?;
     }
@@ -191,9 +217,8 @@ mod tests {
     use super::*;
     use spe::extract::labels::Scheme;
 
-    #[test]
-    fn descriptions_saved_before_the_classifiers_were_recorded_read_as_they_were_built() {
-        let description = Description {
+    fn description() -> Description {
+        Description {
             format: "spe-extractor".into(),
             labels: Labels::new(Scheme::Bieou, vec!["Task".into()], vec!["USED-FOR".into()], vec![]).unwrap(),
             bert: BertConfig::default(),
@@ -210,12 +235,37 @@ mod tests {
             tokenizer_file: "vocab.txt".into(),
             candidates: CandidatesConfig::default(),
             classifiers: ClassifiersConfig::default(),
-        };
+            weights_sha256: None,
+        }
+    }
+
+    #[test]
+    fn a_save_records_its_weights_checksum_and_a_failed_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let vs = nn::VarStore::new(Device::Cpu);
+        let _ = vs.root().zeros("w", &[3]);
+        let model = dir.path().join("model");
+        save(&model, &vs, &description(), b"[PAD]\n").unwrap();
+        let written = Description::parse(&std::fs::read_to_string(model.join(DESCRIPTION)).unwrap()).unwrap();
+        assert_eq!(written.weights_sha256.unwrap(), sha256_file(&model.join(WEIGHTS)).unwrap());
+        let unwritable = Description { tokenizer_file: "no/such/folder".into(), ..description() };
+        assert!(save(&dir.path().join("other"), &vs, &unwritable, b"").is_err());
+        assert!(!dir.path().join(".other.tmp").exists() && !dir.path().join("other").exists());
+    }
+
+    #[test]
+    fn descriptions_saved_before_the_classifiers_were_recorded_read_as_they_were_built() {
+        let description = description();
         let saved = serde_json::to_value(&description).unwrap();
         assert_eq!(Description::parse(&saved.to_string()).unwrap(), description);
+        let mut unrecorded = saved.clone();
+        unrecorded["classifiers"].as_object_mut().unwrap().remove("word_vectors");
+        let read = Description::parse(&unrecorded.to_string()).unwrap();
+        assert_eq!(read.classifiers.word_vectors, WordVectors::First, "saved before word_vectors was recorded");
         let mut before = saved.clone();
         before.as_object_mut().unwrap().remove("classifiers");
-        let edges_only = ClassifiersConfig { entity_edges: true, pair_arguments: false };
+        let edges_only =
+            ClassifiersConfig { word_vectors: WordVectors::First, entity_edges: true, pair_arguments: false };
         assert_eq!(Description::parse(&before.to_string()).unwrap().classifiers, edges_only);
         before.as_object_mut().unwrap().remove("candidates");
         let read = Description::parse(&before.to_string()).unwrap();

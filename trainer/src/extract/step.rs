@@ -19,7 +19,7 @@
 //! twice per batch (tags, then types), which the pipeline needs.
 
 use super::candidates::{every_span, negative_spans, CandidatesConfig, Proposer, Span};
-use super::model::Extractor;
+use super::model::{Extractor, WordPositions};
 use crate::model::span::Spans;
 use crate::runtime::device::upload;
 use anyhow::{Context, Result};
@@ -54,9 +54,10 @@ pub struct Output {
     pub predictions: Vec<LabeledSentence>,
 }
 
-/// Pairs scored at once when predicting: each gathers its five segments, padded to the
-/// widest, so a chunk of them needs about `PREDICTION_PAIRS × 5 × words × hidden` floats.
-const PREDICTION_PAIRS: usize = 256;
+/// Floats of gathered words a chunk of pairs may take when predicting (256 MB): each pair
+/// gathers its five segments, padded to the widest, so a chunk of P pairs needs about
+/// `P × 5 × words × hidden` floats, and a long sentence's pairs go in smaller chunks.
+const PREDICTION_FLOATS: usize = 1 << 26;
 
 /// Runs the extractor over `rows` (owned or borrowed) on `device`, its candidates made as
 /// `candidates` says.
@@ -74,18 +75,22 @@ pub fn run<R: Borrow<LabeledRow>>(
     let seq_len = rows.iter().map(|r| r.input_ids.len()).max().unwrap_or(0);
     let max_words = rows.iter().map(|r| r.words.len()).max().unwrap_or(0);
     let (mut ids, mut mask, mut starts) = (vec![0i64; b * seq_len], vec![0i64; b * seq_len], vec![0i64; b * max_words]);
+    let mut owners = vec![max_words as i64; b * seq_len];
     for (i, row) in rows.iter().enumerate() {
         for (j, &id) in row.input_ids.iter().enumerate() {
             ids[i * seq_len + j] = i64::from(id);
             mask[i * seq_len + j] = 1;
         }
-        for (j, &s) in row.word_starts.iter().enumerate() {
+        // A word's sub-tokens run to the next word's first, the last word's to [SEP].
+        let ends = row.word_starts.iter().skip(1).copied().chain([row.input_ids.len() as i32 - 1]);
+        for (j, (&s, e)) in row.word_starts.iter().zip(ends).enumerate() {
             starts[i * max_words + j] = i64::from(s);
+            owners[i * seq_len + s as usize..i * seq_len + e as usize].fill(j as i64);
         }
     }
     let (bt, bw) = ([b as i64, seq_len as i64], [b as i64, max_words as i64]);
-    let encoded =
-        model.encode(&upload(&ids, &bt, device), &upload(&mask, &bt, device), &upload(&starts, &bw, device), train)?;
+    let words = WordPositions { starts: upload(&starts, &bw, device), owners: upload(&owners, &bt, device) };
+    let encoded = model.encode(&upload(&ids, &bt, device), &upload(&mask, &bt, device), &words, train)?;
     let mut losses: Vec<Tensor> = Vec::new();
 
     // 1. Proposed spans.
@@ -243,8 +248,10 @@ pub fn run<R: Borrow<LabeledRow>>(
     }
     let mut relations: Vec<Vec<Relation>> = vec![Vec::new(); b];
     // Training scores every pair at once (the loss needs them all); prediction scores them
-    // in chunks, so that its memory stays bounded however many entities a sentence has.
-    let chunk = if train { pairs.len().max(1) } else { PREDICTION_PAIRS };
+    // in chunks, so that its memory stays bounded however long a sentence is and however
+    // many entities it has.
+    let hidden = encoded.words.size().last().copied().unwrap_or(1).max(1) as usize;
+    let chunk = if train { pairs.len().max(1) } else { (PREDICTION_FLOATS / (5 * max_words.max(1) * hidden)).max(1) };
     for pairs in pairs.chunks(chunk) {
         let p = pairs.len() as i64;
         let rows_t = upload(&pairs.iter().map(|c| c.0 as i64).collect::<Vec<_>>(), &[p], device);

@@ -6,14 +6,16 @@
 use super::{gold_of, predict_rows};
 use crate::extract::saved::Saved;
 use crate::runtime::device::parse_device;
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{anyhow, bail, ensure, Context, Result};
 use spe::clean::{plain, SplitConfig, Splitter};
+use spe::corpus::input::{ContentKind, OpenInput};
 use spe::corpus::labeled::{dygie, LabeledDocument, LabeledSentence};
 use spe::extract::labels::Labels;
 use spe::prep::labeled::rows;
 use spe::score::Scores;
 use spe::shard::labeled::{read_split, LabeledRow};
 use spe::shard::manifest::LabeledManifest;
+use std::io::BufRead;
 use std::path::Path;
 
 /// Sentences per batch when predicting.
@@ -32,8 +34,28 @@ pub fn evaluate(
     let device = parse_device(device)?;
     let saved = Saved::load(model_dir, device)?;
     let manifest = LabeledManifest::read(data)?;
-    let theirs = super::labels_of(&manifest, saved.description.labels.scheme)?;
-    same_labels(&saved.description.labels, &theirs, model_dir, data)?;
+    let Some(record) = manifest.splits.get(split) else {
+        let held: Vec<&String> = manifest.splits.keys().collect();
+        bail!("{} has no split {split:?} (it holds {held:?})", data.display());
+    };
+    let named = manifest.config["labels"]["entities"].as_array().is_some_and(|a| !a.is_empty());
+    if named || manifest.splits.contains_key("train") {
+        let theirs = super::labels_of(&manifest, saved.description.labels.scheme)?;
+        same_labels(&saved.description.labels, &theirs, model_dir, data)?;
+    } else {
+        // Data that names no types and has no training split: its labels are those it
+        // holds, which the extractor must know.
+        let model = &saved.description.labels;
+        let unknown: Vec<&String> = (record.stats.entity_labels.keys().filter(|l| !model.entities.contains(l)))
+            .chain(record.stats.relation_labels.keys().filter(|l| !model.relations.contains(l)))
+            .collect();
+        ensure!(
+            unknown.is_empty(),
+            "split {split} of {} holds types the extractor in {} was not trained on: {unknown:?}",
+            data.display(),
+            model_dir.display()
+        );
+    }
     ensure!(
         manifest.tokenizer.sha256 == saved.description.tokenizer.sha256,
         "{} was tokenized with {} (checksum {}), but the extractor in {} with {} (checksum {}): prepare the data \
@@ -100,18 +122,27 @@ pub struct PredictSummary {
 /// Runs the extractor in `model_dir` over `input` and writes DyGIE JSON lines with its
 /// predictions to `out`. `input` holds DyGIE JSON lines (`doc_key`, `sentences`, and gold
 /// annotations, if any, which are kept) or raw text: documents separated by blank lines,
-/// split into sentences by spe's splitter and into words by BERT's basic tokenization.
+/// split into sentences by spe's splitter and into words by BERT's basic tokenization. It
+/// is read with preparation's guards: a regular file (plain, `.zst` or `.bz2`), UTF-8.
 pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>) -> Result<PredictSummary> {
     refuse_inputs(out, model_dir, ("the --input", input))?;
     let device = parse_device(device)?;
     let saved = Saved::load(model_dir, device)?;
     let tokenizer = saved.tokenizer(model_dir)?;
-    let text =
-        std::fs::read_to_string(input).with_context(|| format!("cannot read {} as UTF-8 text", input.display()))?;
-    let documents = if text.trim_start().starts_with('{') {
-        json_documents(&text, input)?
-    } else {
-        text_documents(&text, &tokenizer)?
+    let mut opened = OpenInput::open(input)?;
+    let kind = opened.kind()?;
+    let text = read_text(opened.reader, input)?;
+    let documents = match kind {
+        ContentKind::JsonLines => json_documents(&text, input)?,
+        ContentKind::Text => text_documents(&text, &tokenizer)?,
+        ContentKind::JsonArray => bail!(
+            "{}: one JSON array; spe predict reads DyGIE JSON lines (one document per line) or plain text \
+             (a corpus in SpERT's format goes through `spe prep labeled` and `spe evaluate`)",
+            input.display()
+        ),
+        ContentKind::MediaWiki | ContentKind::Xml => {
+            bail!("{}: XML; spe predict reads DyGIE JSON lines or plain text", input.display())
+        }
     };
     let max = saved.description.bert.max_position_embeddings as usize;
     let mut summary = PredictSummary { documents: documents.len(), ..Default::default() };
@@ -136,6 +167,27 @@ pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>)
     summary.relations = predictions.iter().map(|p| p.relations.len()).sum();
     spe::export::predictions(out, &all, &predictions)?;
     Ok(summary)
+}
+
+/// The rest of `reader`, opened by [`OpenInput::open`] (a regular file, decompressed, its
+/// UTF-8 byte-order mark dropped, UTF-16 refused); a line that is not UTF-8 is named.
+fn read_text(mut reader: Box<dyn BufRead + Send>, input: &Path) -> Result<String> {
+    let (mut text, mut line) = (String::new(), Vec::new());
+    for number in 1.. {
+        line.clear();
+        if reader.read_until(b'\n', &mut line).with_context(|| format!("cannot read {}", input.display()))? == 0 {
+            break;
+        }
+        let utf8 = std::str::from_utf8(&line).map_err(|e| {
+            anyhow!(
+                "{}:{number}: not UTF-8 (byte {} of the line); spe reads UTF-8 text",
+                input.display(),
+                e.valid_up_to() + 1
+            )
+        })?;
+        text.push_str(utf8);
+    }
+    Ok(text)
 }
 
 /// Documents of DyGIE JSON lines.

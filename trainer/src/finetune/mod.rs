@@ -70,7 +70,8 @@ impl Default for ScheduleConfig {
 pub struct FinetuneOptim {
     /// Peak learning rate of the heads, the embeddings and BERT's top layer.
     pub learning_rate: f64,
-    /// Each BERT layer below the top learns at this share of the one above.
+    /// Each BERT layer below the top learns at this share of the one above (the authors'
+    /// 0.9; spe's recipe 1, every layer at `learning_rate`, as SpERT trains).
     pub layer_decay: f64,
     /// Everything outside BERT (span encoders, tagger, classifiers) learns at this multiple
     /// of `learning_rate`. The authors use 1; heads that start at random learn little on
@@ -94,13 +95,13 @@ pub struct FinetuneOptim {
 
 impl Default for FinetuneOptim {
     /// spe's recipe for a normal budget (10 to 50 epochs), chosen on SciERC with
-    /// all-MiniLM-L6-v2 (README, "Fine-tuning"): SpERT's learning rate and warm-up, with the
-    /// parts outside BERT, which start at random or come from pre-training on other text,
-    /// learning ten times faster.
+    /// all-MiniLM-L6-v2 (README, "Fine-tuning"): SpERT's learning rate and warm-up for every
+    /// BERT layer alike, with the parts outside BERT, which start at random or come from
+    /// pre-training on other text, learning ten times faster.
     fn default() -> Self {
         FinetuneOptim {
             learning_rate: 5e-5,
-            layer_decay: 0.9,
+            layer_decay: 1.0,
             head_lr_scale: 10.0,
             warmup_fraction: 0.1,
             beta1: 0.9,
@@ -116,7 +117,13 @@ impl Default for FinetuneOptim {
 impl FinetuneOptim {
     /// The authors' (meant for 200 epochs on a GPU): every part at 2.5e-5, 20% warm-up.
     pub fn paper() -> FinetuneOptim {
-        FinetuneOptim { learning_rate: 2.5e-5, head_lr_scale: 1.0, warmup_fraction: 0.2, ..FinetuneOptim::default() }
+        FinetuneOptim {
+            learning_rate: 2.5e-5,
+            layer_decay: 0.9,
+            head_lr_scale: 1.0,
+            warmup_fraction: 0.2,
+            ..FinetuneOptim::default()
+        }
     }
 }
 
@@ -194,11 +201,17 @@ impl FinetuneConfig {
         ] {
             ensure!(value.is_finite() && value >= 0.0, "{name} must be a finite number ≥ 0, not {value}");
         }
-        ensure!(
-            self.epochs > 0 && self.batch_size > 0 && self.eval_batch_size > 0,
-            "epochs and batch sizes must be ≥ 1"
-        );
+        // A batch is padded to its longest sentence on the device: 65,536 sentences of
+        // BERT's 512 positions is already beyond any device.
+        for (key, value, most) in [
+            ("epochs", self.epochs, 1_000_000),
+            ("batch_size", self.batch_size as u64, 65_536),
+            ("eval_batch_size", self.eval_batch_size as u64, 65_536),
+        ] {
+            ensure!((1..=most).contains(&value), "{key} must lie in [1, {most}], not {value}");
+        }
         self.candidates.check()?;
+        self.span.check().context("span")?;
         self.adamw(1).check()
     }
 
@@ -406,6 +419,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         tokenizer_file,
         candidates: config.candidates.clone(),
         classifiers: config.classifiers,
+        weights_sha256: None,
     };
     let seeds = if options.seeds.is_empty() { vec![config.seed] } else { options.seeds.clone() };
     let mut results = Vec::new();
@@ -628,7 +642,7 @@ mod tests {
 
     #[test]
     fn bert_layers_learn_slower_the_lower_they_are() {
-        let optim = FinetuneOptim { head_lr_scale: 20.0, ..FinetuneOptim::default() };
+        let optim = FinetuneOptim { head_lr_scale: 20.0, layer_decay: 0.9, ..FinetuneOptim::default() };
         let g = |name: &str| layer_groups(name, 12, &optim);
         assert_eq!(g("bert.encoder.layer.11.output.dense.weight").lr_scale, 1.0);
         assert!((g("bert.encoder.layer.0.attention.self.query.weight").lr_scale - 0.9f64.powi(11)).abs() < 1e-12);
@@ -695,5 +709,24 @@ mod tests {
         let tiny: FinetuneConfig = config::load(Some(&root.join("pipelines/finetune-tiny.toml")), &[]).unwrap();
         tiny.check().unwrap();
         assert!(tiny.epochs <= 30 && tiny.span.size < 100);
+    }
+
+    #[test]
+    fn sizes_out_of_range_are_refused_before_any_work() {
+        for item in [
+            "span.kernel_sizes=[]",
+            "span.filters=0",
+            "span.dropout=1.5",
+            "span.attention_size=1000000",
+            "batch_size=0",
+            "eval_batch_size=100000000",
+            "epochs=0",
+        ] {
+            let config: FinetuneConfig = config::load(None, &[Override::parse(item).unwrap()]).unwrap();
+            let err = format!("{:#}", config.check().unwrap_err());
+            let key = item.split('=').next().unwrap().rsplit('.').next().unwrap();
+            assert!(err.contains(key) && (!item.starts_with("span.") || err.contains("span")), "{item}: {err}");
+        }
+        FinetuneConfig::default().check().unwrap();
     }
 }

@@ -13,9 +13,10 @@ use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
 
 /// The fields of a Hugging Face BERT `config.json` that the model uses. The defaults are
-/// BERT-base cased, the paper's encoder.
+/// BERT-base cased, the paper's encoder. A key it does not know is refused (a typo in
+/// `model.bert`); [`BertConfig::from_file`] drops the many others a `config.json` holds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(default)]
+#[serde(deny_unknown_fields, default)]
 pub struct BertConfig {
     /// Vocabulary size.
     pub vocab_size: i64,
@@ -66,10 +67,14 @@ impl BertConfig {
     /// Reads a Hugging Face `config.json`; fields spe does not use are ignored.
     pub fn from_file(path: &Path) -> Result<BertConfig> {
         let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-        let value: serde_json::Value =
+        let mut value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
         if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {
             ensure!(kind == "bert", "{}: model_type is {kind:?}; spe loads BERT checkpoints only", path.display());
+        }
+        let known = serde_json::to_value(BertConfig::default())?;
+        if let (Some(fields), Some(known)) = (value.as_object_mut(), known.as_object()) {
+            fields.retain(|key, _| known.contains_key(key));
         }
         let config: BertConfig =
             serde_json::from_value(value).with_context(|| format!("{}: not a BERT config", path.display()))?;
@@ -77,16 +82,44 @@ impl BertConfig {
         Ok(config)
     }
 
-    /// Checks that the sizes fit together and the activation is supported.
+    /// Checks that the sizes are in range and fit together, and that the activation is
+    /// supported. The bounds are far above any released BERT (BERT-large: 1,024 wide, 24
+    /// layers, 4,096 in the feed-forward) and keep a typo from allocating terabytes.
     pub fn check(&self) -> Result<()> {
         ensure!(self.hidden_act == "gelu", "hidden_act {:?} is not supported (only \"gelu\")", self.hidden_act);
+        for (key, value, most) in [
+            ("vocab_size", self.vocab_size, 1 << 22),
+            ("hidden_size", self.hidden_size, 1 << 16),
+            ("num_hidden_layers", self.num_hidden_layers, 1 << 10),
+            ("num_attention_heads", self.num_attention_heads, 1 << 10),
+            ("intermediate_size", self.intermediate_size, 1 << 18),
+            ("max_position_embeddings", self.max_position_embeddings, 1 << 16),
+            ("type_vocab_size", self.type_vocab_size, 1 << 10),
+        ] {
+            ensure!((1..=most).contains(&value), "{key} must lie in [1, {most}], not {value}");
+        }
         ensure!(
-            self.num_attention_heads > 0 && self.hidden_size % self.num_attention_heads == 0,
+            self.hidden_size % self.num_attention_heads == 0,
             "hidden_size {} is not a multiple of num_attention_heads {}",
             self.hidden_size,
             self.num_attention_heads
         );
-        ensure!(self.vocab_size > 0 && self.num_hidden_layers > 0, "vocab_size and num_hidden_layers must be positive");
+        for (key, value) in [
+            ("hidden_dropout_prob", self.hidden_dropout_prob),
+            ("attention_probs_dropout_prob", self.attention_probs_dropout_prob),
+        ] {
+            ensure!((0.0..1.0).contains(&value), "{key} must lie in [0, 1), not {value}");
+        }
+        ensure!(
+            self.initializer_range.is_finite() && self.initializer_range >= 0.0,
+            "initializer_range must be a finite number ≥ 0, not {}",
+            self.initializer_range
+        );
+        ensure!(
+            self.layer_norm_eps.is_finite() && self.layer_norm_eps > 0.0,
+            "layer_norm_eps must be a finite number > 0, not {}",
+            self.layer_norm_eps
+        );
         Ok(())
     }
 

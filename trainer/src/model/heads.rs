@@ -2,6 +2,7 @@
 
 use super::layers::{embedding, linear, Dense, INIT_STD};
 use super::ModelConfig;
+use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::Tensor;
@@ -24,6 +25,22 @@ pub struct HeadsConfig {
 impl Default for HeadsConfig {
     fn default() -> Self {
         HeadsConfig { tbo_offsets: 150, tbo_offset_size: 200, projection: true, projection_size: 768 }
+    }
+}
+
+impl HeadsConfig {
+    /// The ranges of the sizes.
+    pub fn check(&self) -> Result<()> {
+        // TBO's sampler skips words of more than 128 pieces (spe::sample::tbo).
+        ensure!(
+            (129..=1 << 16).contains(&self.tbo_offsets),
+            "tbo_offsets must lie in [129, 65536] (offsets inside a word reach 127), not {}",
+            self.tbo_offsets
+        );
+        for (key, value) in [("tbo_offset_size", self.tbo_offset_size), ("projection_size", self.projection_size)] {
+            ensure!((1..=1 << 16).contains(&value), "{key} must lie in [1, 65536], not {value}");
+        }
+        Ok(())
     }
 }
 

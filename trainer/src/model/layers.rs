@@ -45,6 +45,18 @@ pub fn word_vectors(hidden: &Tensor, word_starts: &Tensor) -> Result<Tensor> {
         .with_context(|| format!("a word starts outside its sentence of {t} sub-tokens"))
 }
 
+/// Each word's vector, the element-wise maximum of its sub-tokens' states: `hidden`
+/// `[B, T, D]`, `word_of` `[B, T]` the word of each sub-token (`words` where it is none:
+/// `[CLS]`, `[SEP]`, padding) → `[B, words, D]`, zero past a row's last word.
+pub fn word_maxima(hidden: &Tensor, word_of: &Tensor, words: i64) -> Result<Tensor> {
+    let (b, t, d) = hidden.size3()?;
+    let index = word_of.unsqueeze(2).expand([b, t, d], false);
+    let maxima = Tensor::zeros([b, words + 1, d], (hidden.kind(), hidden.device()))
+        .f_internal_scatter_reduce(1, &index, hidden, "amax", false)
+        .with_context(|| format!("a sub-token belongs to no word of {words}"))?;
+    Ok(maxima.narrow(1, 0, words).contiguous())
+}
+
 /// Linear, GELU, LayerNorm, dropout: the MLP block of the span encoder and of every head
 /// (the authors' `BertLinear`).
 #[derive(Debug)]
@@ -67,5 +79,25 @@ impl Dense {
     /// `[…, input]` → `[…, output]`.
     pub fn forward(&self, xs: &Tensor, train: bool) -> Tensor {
         self.norm.forward(&self.linear.forward(xs).gelu("none")).dropout(self.dropout, train)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_words_maximum_reads_its_own_sub_tokens_only() {
+        // Row 0: [CLS] a1 a2 b1 [SEP]; row 1: [CLS] c1 [SEP] and padding: two words at most.
+        let states = [9.0f32, 9.0, 1.0, -4.0, 3.0, -2.0, 5.0, 6.0, 9.0, 9.0, 9.0, 9.0, -1.0, -1.0]
+            .into_iter()
+            .chain([9.0f32; 6])
+            .collect::<Vec<_>>();
+        let hidden = Tensor::from_slice(&states).view([2, 5, 2]);
+        let word_of = Tensor::from_slice(&[2i64, 0, 0, 1, 2, 2, 0, 2, 2, 2]).view([2, 5]);
+        let maxima = word_maxima(&hidden, &word_of, 2).unwrap();
+        assert_eq!(Vec::<f32>::try_from(maxima.view([-1])).unwrap(), [3.0, -2.0, 5.0, 6.0, -1.0, -1.0, 0.0, 0.0]);
+        let first = word_vectors(&hidden, &Tensor::from_slice(&[1i64, 3, 1, 0]).view([2, 2])).unwrap();
+        assert_eq!(Vec::<f32>::try_from(first.view([-1])).unwrap(), [1.0, -4.0, 5.0, 6.0, -1.0, -1.0, 9.0, 9.0]);
     }
 }

@@ -2,7 +2,7 @@
 //! max-pooled over time, followed by an MLP.
 
 use super::layers::Dense;
-use anyhow::{ensure, Result};
+use anyhow::{bail, ensure, Result};
 use serde::{Deserialize, Serialize};
 use tch::nn::{self, Module};
 use tch::{Kind, Tensor};
@@ -36,6 +36,27 @@ impl Default for SpanConfig {
             position_size: 100,
             dropout: 0.1,
         }
+    }
+}
+
+impl SpanConfig {
+    /// The ranges of the sizes: a kernel of 1 to 64 words (a longer one sees past any
+    /// span), and sizes of 1 to 65,536, far above the paper's hundreds.
+    pub fn check(&self) -> Result<()> {
+        ensure!(!self.kernel_sizes.is_empty(), "kernel_sizes is empty; the span encoder needs at least one kernel");
+        if let Some(k) = self.kernel_sizes.iter().find(|k| !(1..=64).contains(*k)) {
+            bail!("kernel_sizes must each lie in [1, 64], not {k}");
+        }
+        for (key, value) in [
+            ("filters", self.filters),
+            ("size", self.size),
+            ("attention_size", self.attention_size),
+            ("position_size", self.position_size),
+        ] {
+            ensure!((1..=1 << 16).contains(&value), "{key} must lie in [1, 65536], not {value}");
+        }
+        ensure!((0.0..1.0).contains(&self.dropout), "dropout must lie in [0, 1), not {}", self.dropout);
+        Ok(())
     }
 }
 

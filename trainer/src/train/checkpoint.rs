@@ -74,9 +74,16 @@ pub fn save(
     })
 }
 
-/// Checks the files of the checkpoint at `path` against the checksums its state records.
+/// Checks the files of the checkpoint at `path` against the checksums its state records,
+/// and its state's step against the step its directory is named for.
 pub fn verify(path: &Path) -> Result<CheckpointState> {
     let state: CheckpointState = checkpoint::read_state(path)?;
+    ensure!(
+        checkpoint::step_of(path) == Some(state.step),
+        "{}: its state says step {}, its name another; the state was edited or moved",
+        path.display(),
+        state.step
+    );
     for (name, expected) in &state.files {
         let found = sha256_file(&path.join(name))?;
         ensure!(

@@ -103,8 +103,8 @@ impl TrainConfig {
 
     fn check(&self) -> Result<()> {
         self.model.bert.check().context("model.bert")?;
-        ensure!(self.model.heads.tbo_offsets > 128, "model.heads.tbo_offsets must exceed 128, the longest word offset");
-        ensure!(!self.model.span.kernel_sizes.is_empty(), "model.span.kernel_sizes is empty");
+        self.model.span.check().context("model.span")?;
+        self.model.heads.check().context("model.heads")?;
         let o = &self.objectives;
         for (name, weight) in [("tbo", o.tbo), ("spo", o.spo), ("cspo", o.cspo)] {
             ensure!(weight.is_finite() && weight >= 0.0, "objectives.{name} must be a finite weight ≥ 0, not {weight}");
@@ -548,6 +548,32 @@ mod tests {
             assert!(err.contains(key), "{key} = {value}: {err}");
         }
         TrainConfig::default().check().unwrap();
+    }
+
+    #[test]
+    fn model_sizes_out_of_range_and_typos_under_model_are_refused_before_any_work() {
+        for item in [
+            "model.bert.hidden_size=0",
+            "model.bert.num_hidden_layers=100000",
+            "model.bert.hidden_dropout_prob=1.5",
+            "model.bert.layer_norm_eps=0.0",
+            "model.span.kernel_sizes=[]",
+            "model.span.kernel_sizes=[2, 0]",
+            "model.span.filters=0",
+            "model.span.size=9223372036854775807",
+            "model.span.dropout=1.0",
+            "model.heads.projection_size=-1",
+            "model.heads.tbo_offsets=100",
+        ] {
+            let config: TrainConfig = config::load(None, &[Override::parse(item).unwrap()]).unwrap();
+            let err = format!("{:#}", config.check().unwrap_err());
+            let (section, key) = item.split('=').next().unwrap().rsplit_once('.').unwrap();
+            assert!(err.contains(section) && err.contains(key), "{item}: {err}");
+        }
+        for typo in ["model.bert.hiden_size=64", "model.span.filter=4", "model.heads.projection_sise=4"] {
+            let err = config::load::<TrainConfig>(None, &[Override::parse(typo).unwrap()]).unwrap_err();
+            assert!(format!("{err:#}").contains("unknown field"), "{typo}: {err:#}");
+        }
     }
 
     #[test]
