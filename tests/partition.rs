@@ -100,6 +100,13 @@ fn three_ranks_of_prep_text_merge_into_the_single_runs_rows() {
         let share = Manifest::read(&out.join(format!("rank-0000{rank}-of-00003"))).unwrap();
         assert!(!share.shards.is_empty() && share.inputs.len() < 5, "rank {rank} takes a part of the files");
     }
+    // verify reads the merged output, its ranks' folders listed, and fails on another folder.
+    let verify = || spe_with(&["verify".into(), out.display().to_string()], &[]);
+    ok(verify());
+    std::fs::create_dir(out.join("stray")).unwrap();
+    let stray = verify();
+    assert!(!stray.status.success() && stderr(&stray).contains("stray/: a folder the manifest does not list"));
+    std::fs::remove_dir(out.join("stray")).unwrap();
 
     // A rank that completed runs again as a no-op (a requeued job), leaving the merge intact.
     let rank1 = out.join("rank-00001-of-00003");

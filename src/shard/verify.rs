@@ -11,7 +11,9 @@
 //! reported.
 
 use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
-use super::manifest::{format_of, split_dir, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT};
+use super::manifest::{
+    format_of, split_dir, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT, MANIFEST_FILE,
+};
 use super::schema::{from_batch, META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::ShardRecord;
 use crate::atomic::TMP_SUFFIX;
@@ -54,11 +56,19 @@ pub fn verify(dir: &Path, inputs: Inputs) -> Result<Report> {
     let manifest = Manifest::read(dir)?;
     let special = manifest.tokenizer.special();
     let mut report = Report { shards: manifest.shards.len(), ..Report::default() };
-    // A merged output lists the shards of its ranks' folders.
+    // A merged output lists the shards of its ranks' folders; a rank that wrote no shard
+    // still has its folder, with its own manifest.
     let folders: std::collections::BTreeSet<&str> =
         manifest.shards.iter().filter_map(|s| Some(s.file.rsplit_once('/')?.0)).collect();
-    let folders: Vec<&str> = folders.into_iter().collect();
-    stray_files(dir, None, &manifest.shards, &folders, &mut report.problems)?;
+    let mut outputs = folders.iter().map(|f| f.to_string()).collect::<Vec<_>>();
+    for entry in std::fs::read_dir(dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let entry = entry?;
+        if entry.file_type()?.is_dir() && entry.path().join(MANIFEST_FILE).is_file() {
+            outputs.push(entry.file_name().to_string_lossy().into_owned());
+        }
+    }
+    let allowed: Vec<&str> = outputs.iter().map(String::as_str).collect();
+    stray_files(dir, None, &manifest.shards, &allowed, &mut report.problems)?;
     for folder in &folders {
         stray_files(dir, Some(folder), &manifest.shards, &[], &mut report.problems)?;
     }
