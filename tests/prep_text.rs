@@ -244,6 +244,10 @@ fn unreadable_inputs_are_clear_errors() {
     assert!(!nothing.status.success() && stderr(&nothing).contains("no sample was produced"), "{}", stderr(&nothing));
     let bad_key = try_prep(&[&sample_text()], &out, &["--set", "sample.tbo_maximum=3"]);
     assert!(stderr(&bad_key).contains("tbo_maximum"), "{}", stderr(&bad_key));
+    // A limit of 0 would make every sentence a document: refused before the input is read.
+    let no_documents = try_prep(&[&sample_text()], &out, &["--set", "read.max_document_sentences=0"]);
+    assert!(!no_documents.status.success());
+    assert!(stderr(&no_documents).contains("read.max_document_sentences must lie in [1, 10000000], not 0"));
     assert!(!out.join("_manifest.json").exists());
 }
 

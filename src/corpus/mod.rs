@@ -121,6 +121,22 @@ pub struct ReadConfig {
     pub max_document_bytes: usize,
 }
 
+impl ReadConfig {
+    /// Each limit is memory a reader holds at once (a line, a document's sentences, a page)
+    /// and 0 would make every record bad or every sentence a document of its own: a line
+    /// of 1 byte to 1 GiB, 1 to 10 million sentences, a page of 1 byte to 4 GiB.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (key, value, most) in [
+            ("read.max_line_bytes", self.max_line_bytes, 1 << 30),
+            ("read.max_document_sentences", self.max_document_sentences, 10_000_000),
+            ("read.max_document_bytes", self.max_document_bytes, 1 << 32),
+        ] {
+            anyhow::ensure!((1..=most).contains(&value), "{key} must lie in [1, {most}], not {value}");
+        }
+        Ok(())
+    }
+}
+
 impl Default for ReadConfig {
     fn default() -> Self {
         ReadConfig {
@@ -129,5 +145,24 @@ impl Default for ReadConfig {
             max_document_sentences: 10_000,
             max_document_bytes: 16 << 20,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_limits_are_bounded_before_any_work() {
+        ReadConfig::default().check().unwrap();
+        let none = ReadConfig { max_document_sentences: 0, ..ReadConfig::default() };
+        assert_eq!(
+            none.check().unwrap_err().to_string(),
+            "read.max_document_sentences must lie in [1, 10000000], not 0"
+        );
+        let huge = ReadConfig { max_line_bytes: usize::MAX, ..ReadConfig::default() };
+        assert!(huge.check().unwrap_err().to_string().starts_with("read.max_line_bytes must lie in [1, 1073741824]"));
+        let page = ReadConfig { max_document_bytes: 0, ..ReadConfig::default() };
+        assert!(page.check().unwrap_err().to_string().starts_with("read.max_document_bytes"));
     }
 }

@@ -134,7 +134,7 @@ pub fn run(
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<LabeledManifest> {
-    config.pipeline.check()?;
+    config.check()?;
     if inputs.splits.is_empty() {
         bail!("no split given: pass --train, --dev or --test");
     }

@@ -91,6 +91,13 @@ impl PrepConfig {
         PrepConfig { labels: LabelConfig::for_corpus(corpus), ..PrepConfig::default() }
     }
 
+    /// The ranges of the settings that size memory (`pipeline`, `read`), checked before any
+    /// input is opened.
+    pub fn check(&self) -> Result<()> {
+        self.pipeline.check()?;
+        self.read.check()
+    }
+
     /// The configuration of `corpus`: `file`, or the corpus's built-in configuration, with
     /// `overrides` (the `--set` flags and those named flags that stand for a key) applied.
     pub fn load(corpus: &str, file: Option<&Path>, overrides: &[Override]) -> Result<PrepConfig> {
@@ -143,18 +150,21 @@ pub struct PrepOptions {
 
 /// `spe prep text`: sentence-per-line files to shards.
 pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
+    config.check()?;
     let source = TextSource::new(inputs, config.read.clone())?;
     run(Box::new(source), "text", config, options)
 }
 
 /// `spe prep books`: directory trees of plain-text books to shards.
 pub fn books(roots: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
+    config.check()?;
     let source = BooksSource::new(roots, config.read.clone())?;
     run(Box::new(source), "books", config, options)
 }
 
 /// `spe prep wiki`: MediaWiki XML dumps to shards.
 pub fn wiki(inputs: Vec<WikiInput>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
+    config.check()?;
     let source = WikiSource::new(inputs, config.read.clone(), options.threads)?;
     run(Box::new(source), "wiki", config, options)
 }
@@ -168,18 +178,18 @@ pub fn labeled_text(
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
+    config.check()?;
     let source = LabeledText::new(files, config.labels.format, documents, config.read.clone(), config.labels.clone())?;
     run(Box::new(source), corpus, config, options)
 }
 
 /// Runs the pipeline from `source` into `options.out`.
-pub fn run(
+fn run(
     mut source: Box<dyn Source>,
     corpus: &str,
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
-    config.pipeline.check()?;
     let started = Instant::now();
     let (out, partition) = match &options.partition {
         Some(p) => (options.out.join(p.dir_name()), Some(source.take_share(p)?)),

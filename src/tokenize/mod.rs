@@ -235,6 +235,14 @@ impl WordTokenizer {
     pub fn token(&self, id: u32) -> Option<String> {
         self.inner.id_to_token(id)
     }
+
+    /// The first id, below the larger of the two sizes, whose token differs between this
+    /// vocabulary and `other`'s, with each one's token there: `None` where the two give
+    /// every id the same token (a `vocab.txt` and the `tokenizer.json` of one model agree).
+    pub fn first_difference(&self, other: &WordTokenizer) -> Option<(u32, Option<String>, Option<String>)> {
+        let size = self.vocab_size().max(other.vocab_size()) as u32;
+        (0..size).map(|id| (id, self.token(id), other.token(id))).find(|(_, a, b)| a != b)
+    }
 }
 
 impl TokenizedSentence {

@@ -82,7 +82,15 @@ fn tiny_run(dir: &Path) -> PathBuf {
 fn overfit(data: &Path, run: &Path, out: &Path, sets: &[&str]) {
     let mut args = vec!["finetune", "--data", s(data), "--encoder", s(run), "--out", s(out)];
     args.extend(["--epochs", "60", "--device", "cpu", "--quiet"]);
-    let common = ["optim.learning_rate=5e-3", "optim.head_lr_scale=1", "optim.warmup_fraction=0.1", "span.dropout=0"];
+    // A tiny model's recipe at a rate 100 times the default's, with Adam's bias correction:
+    // uncorrected, its first steps would be up to 6.5 times larger still.
+    let common = [
+        "optim.learning_rate=5e-3",
+        "optim.head_lr_scale=1",
+        "optim.warmup_fraction=0.1",
+        "optim.bias_correction=true",
+        "span.dropout=0",
+    ];
     for set in common.iter().chain(sets).chain(&["patience=60"]) {
         args.extend(["--set", set]);
     }
@@ -213,6 +221,17 @@ fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_al
         spe(&["predict", "--model", s(&damaged), "--input", s(&raw), "--out", s(&out)]),
         "the weights were changed after the extractor was saved",
     );
+    // A description edited to propose no span is refused, not a run that predicts nothing.
+    let description = damaged.join("extractor.json");
+    std::fs::copy(model.join("extractor.safetensors"), &weights).unwrap();
+    let mut edited = read_json(&description);
+    edited["candidates"]["max_width"] = 0.into();
+    std::fs::write(&description, edited.to_string()).unwrap();
+    fails_with(
+        spe(&["predict", "--model", s(&damaged), "--input", s(&raw), "--out", s(&out)]),
+        "extractor.json: candidates.max_width must be 1 to 512 words",
+    );
+    assert!(!out.exists());
     let bom = dir.path().join("bom.json");
     std::fs::write(&bom, [&b"\xef\xbb\xbf"[..], &std::fs::read(&few).unwrap()].concat()).unwrap();
     let from_bom = dir.path().join("from-bom.json");
@@ -311,6 +330,31 @@ fn bad_input_is_refused_before_training() {
     fails_with(finetune(&data, &not_an_encoder), "is neither an spe train run");
     // all-MiniLM-L6-v2 has an uncased vocabulary of 30,522 entries; the shards the cased 28,996.
     fails_with(finetune(&data, &bert), "a vocabulary of 28996 entries, but the encoder");
+    // The encoder's own size, with two of its words' ids swapped: every id of them names
+    // the other word.
+    let vocab = std::fs::read_to_string(bert.join("vocab.txt")).unwrap();
+    let mut lines: Vec<&str> = vocab.lines().collect();
+    lines.swap(2000, 2001);
+    let swapped = dir.path().join("swapped-vocab.txt");
+    std::fs::write(&swapped, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let other_vocab = dir.path().join("other-vocab");
+    ok(spe(&[
+        "prep",
+        "scierc",
+        "--train",
+        s(&few),
+        "--dev",
+        s(&few),
+        "--tokenizer",
+        s(&swapped),
+        "--out",
+        s(&other_vocab),
+        "--allow-split-overlap",
+    ]));
+    let refused = finetune(&other_vocab, &bert);
+    fails_with(refused.clone(), "whose vocabulary differs from the encoder's");
+    let expected = format!("id 2000 is {:?} there and {:?} in the encoder's", lines[2000], lines[2001]);
+    assert!(stderr(&refused).contains(&expected), "{expected} in: {}", stderr(&refused));
     assert!(!out.join("report.json").exists());
 }
 

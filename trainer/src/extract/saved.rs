@@ -109,7 +109,11 @@ impl Saved {
         let description =
             Description::parse(&text).with_context(|| format!("{} does not describe an extractor", path.display()))?;
         ensure!(description.format == "spe-extractor", "{}: format is {:?}", path.display(), description.format);
-        description.bert.check().with_context(|| path.display().to_string())?;
+        // An edited description must not build an extractor that predicts nothing.
+        (description.bert.check())
+            .and_then(|()| description.span.check().context("span"))
+            .and_then(|()| description.candidates.check())
+            .with_context(|| path.display().to_string())?;
         let vs = nn::VarStore::new(device);
         let model = guard(
             || format!("{}: cannot build the extractor on {device:?}", path.display()),

@@ -29,7 +29,7 @@ use crate::model::span::SpanConfig;
 use crate::model::weights::{load_span_encoders, load_variables, read_hf_bert, ENCODER_DIR, SPAN_ENCODERS_CONFIG};
 use crate::model::{ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
-use crate::runtime::fault::guard;
+use crate::runtime::fault::{guard, naming_memory_settings};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig, ParamGroup};
 use anyhow::{bail, ensure, Context, Result};
 use rand::seq::SliceRandom;
@@ -43,7 +43,8 @@ use spe::runtime::metrics::{draw_curves, MetricsFile};
 use spe::runtime::progress::{log_line, steps_bar};
 use spe::score::Scores;
 use spe::shard::labeled::{read_split, LabeledRow};
-use spe::shard::manifest::LabeledManifest;
+use spe::shard::manifest::{LabeledManifest, TokenizerRecord};
+use spe::tokenize::{Casing, TokenizerConfig, WordTokenizer};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 use tch::{nn, Device};
@@ -87,6 +88,9 @@ pub struct FinetuneOptim {
     pub eps: f64,
     /// Decoupled weight decay (not on biases and LayerNorm).
     pub weight_decay: f64,
+    /// Adam's bias correction of the moments; without it (the original BERT optimizer's
+    /// and SpERT's) the first steps are larger.
+    pub bias_correction: bool,
     /// Largest global gradient norm; 0 turns clipping off.
     pub clip_norm: f64,
     /// bfloat16 autocast on CUDA.
@@ -95,9 +99,10 @@ pub struct FinetuneOptim {
 
 impl Default for FinetuneOptim {
     /// spe's recipe for a normal budget (10 to 50 epochs), chosen on SciERC with
-    /// all-MiniLM-L6-v2 (README, "Fine-tuning"): SpERT's learning rate and warm-up for every
-    /// BERT layer alike, with the parts outside BERT, which start at random or come from
-    /// pre-training on other text, learning ten times faster.
+    /// all-MiniLM-L6-v2 (README, "Fine-tuning"): SpERT's learning rate, warm-up and
+    /// uncorrected Adam moments for every BERT layer alike, with the parts outside BERT,
+    /// which start at random or come from pre-training on other text, learning ten times
+    /// faster.
     fn default() -> Self {
         FinetuneOptim {
             learning_rate: 5e-5,
@@ -108,6 +113,7 @@ impl Default for FinetuneOptim {
             beta2: 0.999,
             eps: 1e-6,
             weight_decay: 0.01,
+            bias_correction: false,
             clip_norm: 1.0,
             bf16: true,
         }
@@ -122,6 +128,7 @@ impl FinetuneOptim {
             layer_decay: 0.9,
             head_lr_scale: 1.0,
             warmup_fraction: 0.2,
+            bias_correction: true,
             ..FinetuneOptim::default()
         }
     }
@@ -227,6 +234,7 @@ impl FinetuneConfig {
             beta2: o.beta2,
             eps: o.eps,
             weight_decay: o.weight_decay,
+            bias_correction: o.bias_correction,
             clip_norm: o.clip_norm,
             bf16: o.bf16,
             skip_nonfinite_steps: 0,
@@ -376,6 +384,36 @@ fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Result<Data> {
     Ok(Data { labels, manifest, train, dev, test })
 }
 
+/// Refuses labeled shards tokenized with a vocabulary other than the one the encoder in
+/// `bert_dir` ships (`tokenizer.json` or `vocab.txt`, where it ships one): of equal size,
+/// another vocabulary's ids name other words, and the extractor would learn from noise.
+fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: &Path) -> Result<()> {
+    let Some(file) = ["tokenizer.json", "vocab.txt"].map(|f| bert_dir.join(f)).into_iter().find(|p| p.is_file()) else {
+        return Ok(());
+    };
+    let casing = match record.lowercase {
+        Some(true) => Casing::Uncased,
+        Some(false) => Casing::Cased,
+        None => Casing::Auto,
+    };
+    let ours = WordTokenizer::load(&TokenizerConfig { path: PathBuf::from(&record.path), casing })?;
+    let theirs = WordTokenizer::load(&TokenizerConfig { path: file.clone(), casing: Casing::Auto })?;
+    if let Some((id, a, b)) = ours.first_difference(&theirs) {
+        let show = |t: Option<String>| t.map_or("nothing".to_string(), |t| format!("{t:?}"));
+        bail!(
+            "the labeled shards in {} were tokenized with {}, whose vocabulary differs from the encoder's {}: \
+             id {id} is {} there and {} in the encoder's; prepare them with the encoder's vocabulary (--tokenizer {})",
+            data.display(),
+            record.path,
+            file.display(),
+            show(a),
+            show(b),
+            file.display()
+        );
+    }
+    Ok(())
+}
+
 /// Runs `spe finetune`; returns the report of every seed.
 pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
     let config: FinetuneConfig = config::load(options.config.as_deref(), &options.overrides)?;
@@ -409,6 +447,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         bert.vocab_size
     );
     let (tokenizer_file, tokenizer) = saved::tokenizer_file(&data.manifest.tokenizer)?;
+    check_vocabulary(&data.manifest.tokenizer, &options.data, &source.bert_dir())?;
     let _lock = spe::lock::OutputLock::acquire(&options.out)?;
     let description = Description {
         format: "spe-extractor".into(),
@@ -448,9 +487,12 @@ impl SeedRun<'_> {
         let d = self.description;
         tch::manual_seed(seed as i64);
         let vs = nn::VarStore::new(device);
-        let model = guard(
-            || format!("cannot build the extractor on {device:?}"),
-            || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers)),
+        let model = naming_memory_settings(
+            guard(
+                || format!("cannot build the extractor on {device:?}"),
+                || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers)),
+            ),
+            "the encoder's sizes (its config.json) or span.*",
         )?;
         let bert_weights = self.source.bert_dir().join("model.safetensors");
         load_variables(&vs, BERT_PREFIX, &read_hf_bert(&bert_weights)?, &bert_weights)?;
@@ -471,6 +513,14 @@ impl SeedRun<'_> {
         let bar = steps_bar(progress, total, 0);
         let model_dir = self.dir.join("model");
         let started = Instant::now();
+        let memory_settings = format!(
+            "batch_size ({}), candidates.negative_spans ({}), candidates.max_width ({}) or \
+             candidates.max_pair_entities ({})",
+            config.batch_size,
+            config.candidates.negative_spans,
+            config.candidates.max_width,
+            config.candidates.max_pair_entities
+        );
         let (mut step, mut best, mut since_best) = (0u64, None::<(f64, u64)>, 0u64);
         for epoch in 1..=config.epochs {
             let mut order: Vec<usize> = (0..data.train.len()).collect();
@@ -491,7 +541,8 @@ impl SeedRun<'_> {
                     || "libtorch failed".into(),
                     || update.apply(&model, &mut optimizer, (&d.labels, &d.candidates), &rows, device, mode),
                 )
-                .with_context(|| format!("epoch {epoch}, step {step}"))?;
+                .with_context(|| format!("epoch {epoch}, step {step}"));
+                let loss = naming_memory_settings(loss, &memory_settings)?;
                 if let Some(value) = loss {
                     loss_sum += value;
                     batches += 1;
@@ -619,7 +670,12 @@ pub fn predict_rows(
                     })
                 })
             },
-        )?;
+        );
+        let settings = format!(
+            "the sentences predicted at once ({batch_size}: eval_batch_size) or candidates.max_width ({})",
+            description.candidates.max_width
+        );
+        let out = naming_memory_settings(out, &settings)?;
         predictions.extend(out.predictions);
     }
     Ok(predictions)

@@ -44,6 +44,21 @@ pub fn guard<T>(what: impl FnOnce() -> String, work: impl FnOnce() -> Result<T>)
     })
 }
 
+/// `result`, where libtorch could not allocate memory (on the host or the device), with
+/// the settings that size what it was allocating, so that the user knows what to lower;
+/// other errors pass through unchanged.
+pub fn naming_memory_settings<T>(result: Result<T>, settings: &str) -> Result<T> {
+    result.map_err(|error| {
+        let text = format!("{error:#}");
+        let out_of_memory = ["out of memory", "can't allocate memory", "not enough memory"];
+        if out_of_memory.iter().any(|m| text.contains(m)) {
+            error.context(format!("memory ran out: lower {settings}"))
+        } else {
+            error
+        }
+    })
+}
+
 /// The first line of libtorch's message inside tch's panic text
 /// (`called `Result::unwrap()` on an `Err` value: Torch("CUDA out of memory. …\nException
 /// raised from …")`); other panic messages are kept whole.
@@ -70,6 +85,17 @@ mod tests {
         assert!(err.starts_with("step 7, micro-batch 2: libtorch: "), "{err}");
         assert!(err.contains("cannot be multiplied"), "{err}");
         assert!(!err.contains("Exception raised from"), "{err}");
+    }
+
+    #[test]
+    fn an_allocation_that_fails_names_the_settings_that_size_it() {
+        // 2^42 floats (16 TiB): the allocator refuses at once.
+        let huge = || guard(|| "step 1".into(), || Ok(Tensor::zeros([1i64 << 42], (Kind::Float, Device::Cpu))));
+        let err = naming_memory_settings(huge(), "batch_size (2)").unwrap_err();
+        assert_eq!(err.to_string(), "memory ran out: lower batch_size (2)");
+        assert!(format!("{err:#}").contains("step 1: libtorch: "), "{err:#}");
+        let other = guard(|| "step 2".into(), || -> Result<()> { Err(anyhow!("shapes")) });
+        assert_eq!(naming_memory_settings(other, "batch_size").unwrap_err().to_string(), "shapes");
     }
 
     #[test]

@@ -39,6 +39,9 @@ pub struct OptimConfig {
     pub eps: f64,
     /// Decoupled weight decay (not on biases and LayerNorm).
     pub weight_decay: f64,
+    /// Adam's bias correction of the moments; without it (the original BERT optimizer's
+    /// and SpERT's) the first steps are larger, up to 6.5 times at β = (0.9, 0.999).
+    pub bias_correction: bool,
     /// Largest global gradient norm; 0 turns clipping off.
     pub clip_norm: f64,
     /// bfloat16 autocast on CUDA.
@@ -60,6 +63,7 @@ impl Default for OptimConfig {
             beta2: 0.999,
             eps: 1e-6,
             weight_decay: 0.01,
+            bias_correction: true,
             clip_norm: 1.0,
             bf16: true,
             skip_nonfinite_steps: 0,
@@ -153,6 +157,7 @@ pub struct AdamW {
     fused: Vec<Fused>,
     betas: (f64, f64),
     eps: f64,
+    bias_correction: bool,
     steps: i64,
 }
 
@@ -196,7 +201,14 @@ impl AdamW {
                 }),
             }
         }
-        AdamW { params, fused, betas: (config.beta1, config.beta2), eps: config.eps, steps: 0 }
+        AdamW {
+            params,
+            fused,
+            betas: (config.beta1, config.beta2),
+            eps: config.eps,
+            bias_correction: config.bias_correction,
+            steps: 0,
+        }
     }
 
     /// The group of the variable `name`, if the optimizer has it.
@@ -245,9 +257,18 @@ impl AdamW {
     /// checkpoint records. PyTorch counts each variable's own updates; the two differ only
     /// for a variable whose first gradient comes after the first step, where PyTorch's
     /// count would make a resumed run differ from the uninterrupted one.
+    ///
+    /// Without bias correction the update is lr·m/(√v + ε), as transformers' `AdamW(...,
+    /// correct_bias=False)` computes it: the fused kernel's corrected update at a learning
+    /// rate of lr·(1 − β1ᵗ)/√(1 − β2ᵗ), so that its ε is scaled by √(1 − β2ᵗ) ≤ 1, and its
+    /// weight decay divided by the same factor, so that the decay stays lr·λ.
     pub fn step(&mut self, lr: f64) -> Result<()> {
         self.steps += 1;
         let steps = self.steps;
+        let uncorrected = match self.bias_correction {
+            true => 1.0,
+            false => (1.0 - self.betas.0.powi(steps as i32)) / (1.0 - self.betas.1.powi(steps as i32)).sqrt(),
+        };
         for fused in &mut self.fused {
             let (members, grads): (Vec<&Param>, Vec<Tensor>) = fused
                 .members
@@ -277,10 +298,10 @@ impl AdamW {
                         v.as_ptr(),
                         ptr(&fused.step),
                         members.len() as c_int,
-                        lr * fused.group.lr_scale,
+                        lr * fused.group.lr_scale * uncorrected,
                         self.betas.0,
                         self.betas.1,
-                        fused.group.weight_decay,
+                        fused.group.weight_decay / uncorrected,
                         self.eps,
                         err,
                         len,
@@ -398,6 +419,20 @@ mod tests {
         let got: Vec<f32> = Vec::try_from(&w).unwrap();
         assert!((got[0] - 0.899).abs() < 1e-5 && (got[1] + 2.098).abs() < 1e-5, "{got:?}");
         assert_eq!(f64::try_from(w.grad().abs().sum(tch::Kind::Float)).unwrap(), 0.0);
+    }
+
+    #[test]
+    fn without_bias_correction_the_first_step_is_the_raw_moments_ratio() {
+        // m = 0.1 g, v = 0.001 g², so the step is lr·m/(√v + ε√0.001) ≈ 3.16 lr, after the
+        // decay by lr·λ: 1·(1 − 0.001) − 0.31623 and −2·(1 − 0.001) − 0.31623.
+        let vs = nn::VarStore::new(tch::Device::Cpu);
+        let w = vs.root().var_copy("w", &Tensor::from_slice(&[1.0f32, -2.0]));
+        let config = OptimConfig { eps: 1e-6, weight_decay: 0.01, bias_correction: false, ..Default::default() };
+        let mut adam = AdamW::new(&vs, &config);
+        (&w * Tensor::from_slice(&[0.5f32, 0.25])).sum(tch::Kind::Float).backward();
+        adam.step(0.1).unwrap();
+        let got: Vec<f32> = Vec::try_from(&w).unwrap();
+        assert!((got[0] - 0.682_773).abs() < 1e-5 && (got[1] + 2.314_227).abs() < 1e-5, "{got:?}");
     }
 
     #[test]

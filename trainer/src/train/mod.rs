@@ -27,7 +27,7 @@ use crate::model::weights::{export_encoders, load_variables, read_hf_bert};
 use crate::model::{Encoder, Heads, ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::dist::{Group, Launch};
-use crate::runtime::fault::guard;
+use crate::runtime::fault::{guard, naming_memory_settings};
 use crate::runtime::optim::{learning_rate, AdamW, OptimConfig};
 use anyhow::{bail, ensure, Context, Result};
 use checkpoint::CheckpointState;
@@ -211,6 +211,10 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     );
     let accumulation = config.accumulation(ranks)?;
     let total_micro = accumulation * ranks;
+    let memory_settings = format!(
+        "loader.micro_batch ({}), the samples' length (sample.max_subtokens of spe prep) or the model's sizes (model.*)",
+        config.loader.micro_batch
+    );
     let out = &options.out;
     let mut inputs: Vec<(&str, &Path)> =
         options.shards.iter().map(|d| ("the pre-training data", d.as_path())).collect();
@@ -241,9 +245,12 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     tch::manual_seed(config.seed as i64);
     let vs = nn::VarStore::new(device);
     // Allocating the model is where a device too small for it fails.
-    let (encoder, heads) = guard(
-        || format!("cannot build the model on {device:?}"),
-        || Ok((Encoder::new(&vs.root(), &config.model), Heads::new(&vs.root(), &config.model))),
+    let (encoder, heads) = naming_memory_settings(
+        guard(
+            || format!("cannot build the model on {device:?}"),
+            || Ok((Encoder::new(&vs.root(), &config.model), Heads::new(&vs.root(), &config.model))),
+        ),
+        "the model's sizes (model.*)",
     )?;
     if let Some(init) = &options.init {
         let path = init.join("model.safetensors");
@@ -330,7 +337,8 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 })?;
                 (&result.total / total_micro as f64).backward();
                 Ok(result)
-            })?;
+            });
+            let result = naming_memory_settings(result, &memory_settings)?;
             step_losses.add(&result);
             keys.extend(result.keys);
         }
