@@ -5,8 +5,8 @@
 use crate::config::Override;
 use crate::corpus::wiki::WikiInput;
 use crate::counts::plural;
+use crate::partition::Partition;
 use crate::prep::labeled::{LabeledInputs, SPLITS};
-use crate::prep::partition::Partition;
 use crate::prep::{self, PrepConfig, PrepOptions};
 use crate::sources::{verify_source, SourceManifest};
 use anyhow::Result;

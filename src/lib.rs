@@ -22,11 +22,13 @@
 //! This crate holds the trainers' parts that need no libtorch: [`batch`] (the loader),
 //! [`extract::labels`], [`score`] (exact-match F1) and [`runtime`] (checkpoints, metrics,
 //! progress). [`cli`] is the command line of both binaries, and [`companion`] hands the
-//! libtorch commands from `spe` to `spe-trainer`. The ground floor serves every stage:
-//! [`rng`] (keyed random streams), [`counts`] (counts by reason), [`atomic`]
-//! (whole-or-nothing files), [`overwrite`] (no output over an input), [`interrupt`]
-//! (SIGINT and SIGTERM as errors, so a stopped run cleans up) and [`config`] (TOML
-//! configurations and `--set`).
+//! libtorch commands from `spe` to `spe-trainer`. The ground floor serves every stage and
+//! imports none of them: [`rng`] (keyed random streams), [`counts`] (counts by reason),
+//! [`digest`] (SHA-256 checksums), [`atomic`] (whole-or-nothing files), [`lock`] (one run
+//! per output directory), [`partition`] (a run's share of the input on one of several
+//! machines), [`overwrite`] (no output over an input), [`interrupt`] (SIGINT and SIGTERM
+//! as errors, so a stopped run cleans up) and [`config`] (TOML configurations and
+//! `--set`).
 
 pub mod atomic;
 pub mod batch;
@@ -36,12 +38,14 @@ pub mod companion;
 pub mod config;
 pub mod corpus;
 pub mod counts;
+pub mod digest;
 pub mod export;
 pub mod extract;
 pub mod inspect;
 pub mod interrupt;
 pub mod lock;
 pub mod overwrite;
+pub mod partition;
 pub mod plot;
 pub mod prep;
 pub mod rng;

@@ -179,6 +179,14 @@ fn plotting<E: std::fmt::Debug>(e: E) -> anyhow::Error {
     anyhow::anyhow!("cannot draw the loss curves: {e:?}")
 }
 
+/// Draws the run's `loss-curves.png` from its metrics at the end of a run; a picture that
+/// cannot be drawn is reported, not fatal, since the metrics it would show are written.
+pub fn draw_curves(out: &Path) {
+    if let Err(e) = draw(out) {
+        eprintln!("warning: {e:#}");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

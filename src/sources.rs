@@ -2,9 +2,10 @@
 //! the files expected, with sizes, checksums and counts where they are known.
 //! `spe verify-source MANIFEST DIR` checks local copies against one.
 
-use crate::corpus::input::{read_line_bounded, sha256_file, Line, OpenInput};
+use crate::corpus::input::{read_line_bounded, Line, OpenInput};
 use crate::corpus::labeled::{Format, LabelConfig, LabeledReader};
 use crate::corpus::ReadConfig;
+use crate::digest::sha256_file;
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::Path;

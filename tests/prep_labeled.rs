@@ -575,7 +575,7 @@ fn replace_shard(dir: &Path, split: &str, rows: &[LabeledRow]) {
     writer.write(&batch).unwrap();
     writer.close().unwrap();
     record.bytes = std::fs::metadata(&path).unwrap().len();
-    record.sha256 = spe::corpus::input::sha256_file(&path).unwrap();
+    record.sha256 = spe::digest::sha256_file(&path).unwrap();
     record.rows = rows.len() as u64;
     manifest.write(dir).unwrap();
 }

@@ -208,7 +208,7 @@ impl ShardSet {
                     sha256: file.sha256.clone(),
                 };
                 if known.get(&key) != Some(&stamp) {
-                    let sha256 = crate::corpus::input::sha256_file(&file.path)?;
+                    let sha256 = crate::digest::sha256_file(&file.path)?;
                     ensure!(
                         sha256 == file.sha256 && meta.len() == file.bytes,
                         "{key}: its SHA-256 is {sha256}, but the manifest lists {}: the shard was changed after it \

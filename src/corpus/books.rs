@@ -6,7 +6,7 @@
 use super::input::{ByteProgress, Compression, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::count;
-use crate::prep::partition::{Partition, PartitionRecord};
+use crate::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -163,7 +163,8 @@ impl Source for BooksSource {
     }
 
     fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
-        let record = partition.take_files(&mut self.books, |(path, _)| path, &mut self.progress)?;
+        let (record, bytes) = partition.take_files(&mut self.books, |(path, _)| path)?;
+        self.progress = ByteProgress::bytes(bytes);
         // Every rank walks the same trees; rank 0 alone counts the files that are not books.
         if partition.rank != 0 {
             self.report.skipped.clear();

@@ -1,6 +1,8 @@
 //! Opening input files: decompression by extension, encoding checks, and a SHA-256 of the
-//! raw bytes computed while they stream past, so inputs are read once.
+//! raw bytes computed while they stream past, so inputs are read once ([`crate::digest`]
+//! hashes whole files).
 
+use crate::digest::HashWriter;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -308,38 +310,6 @@ impl Read for HashingReader {
     }
 }
 
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-/// SHA-256 of `bytes`, lowercase hex.
-pub fn sha256_bytes(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// SHA-256 of a whole file, lowercase hex.
-pub fn sha256_file(path: &Path) -> Result<String> {
-    sha256_range(path, 0..u64::MAX)
-}
-
-/// The SHA-256 of bytes `range` of a file (up to its end), lowercase hex.
-pub fn sha256_range(path: &Path, range: Range<u64>) -> Result<String> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
-    file.seek(SeekFrom::Start(range.start)).with_context(|| format!("cannot seek in {}", path.display()))?;
-    let mut hasher = Sha256::new();
-    io::copy(&mut file.take(range.end - range.start), &mut HashWriter(&mut hasher))
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    Ok(hex::encode(hasher.finalize()))
-}
-
 /// Outcome of [`read_line_bounded`].
 #[derive(Debug, PartialEq, Eq)]
 pub enum Line {
@@ -422,6 +392,7 @@ pub fn refuse_repeated<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::digest::sha256_file;
     use std::io::{Cursor, Write};
 
     #[test]

@@ -11,7 +11,7 @@ pub mod text;
 pub mod wiki;
 
 use crate::counts::{count, Counts};
-use crate::prep::partition::{Partition, PartitionRecord};
+use crate::partition::{Partition, PartitionRecord};
 use serde::{Deserialize, Serialize};
 
 pub use input::InputRecord;
@@ -84,7 +84,7 @@ pub trait Source: Send {
     }
     /// Called once after `next_document` returned `None`.
     fn finish(self: Box<Self>) -> anyhow::Result<SourceReport>;
-    /// Keeps only `partition`'s share of the input ([`crate::prep::partition`]), before the
+    /// Keeps only `partition`'s share of the input ([`crate::partition`]), before the
     /// first document is read, and returns what the manifest records of it.
     fn take_share(&mut self, partition: &Partition) -> anyhow::Result<PartitionRecord>;
     /// Whether the reader uses the `labels` configuration (labeled files read as text).

@@ -7,7 +7,7 @@
 
 use super::input::{read_line_bounded, ByteProgress, Compression, ContentKind, Line, OpenInput};
 use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
-use crate::prep::partition::{Partition, PartitionRecord};
+use crate::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -182,7 +182,9 @@ impl Source for TextSource {
     }
 
     fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
-        partition.take_files(&mut self.files, PathBuf::as_path, &mut self.progress)
+        let (record, bytes) = partition.take_files(&mut self.files, PathBuf::as_path)?;
+        self.progress = ByteProgress::bytes(bytes);
+        Ok(record)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -20,10 +20,11 @@ use crate::corpus::labeled::labels::RepeatedDocuments;
 use crate::corpus::labeled::spert::Types;
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
 use crate::counts::{count, merge_counts};
-use crate::shard::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
+use crate::shard::labeled::LabeledRow;
 use crate::shard::manifest::{
     split_dir, LabeledManifest, Manifest, SplitRecord, SplitStats, TokenizerRecord, ToolRecord, LABELED_FORMAT,
 };
+use crate::shard::schema::LABELED_SCHEMA_VERSION;
 use crate::shard::ShardWriter;
 use crate::tokenize::WordTokenizer;
 use anyhow::{bail, ensure, Context, Result};

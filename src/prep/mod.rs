@@ -16,7 +16,6 @@
 
 pub mod labeled;
 pub mod output;
-pub mod partition;
 
 use crate::clean::wikitext::is_debris;
 use crate::clean::{plain, CleanConfig, Cleaner, SplitConfig, Splitter};
@@ -28,11 +27,11 @@ use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
 use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::{count, describe, merge_counts, plural, Counts};
+use crate::partition::{Partition, PartitionRecord};
 use crate::sample::{SampleConfig, Sampled, Sampler};
 use crate::shard::manifest::{Manifest, TokenizerRecord, ToolRecord, Totals, FORMAT};
 use crate::shard::{ShardConfig, ShardRecord, ShardWriter, SCHEMA_VERSION};
 use output::{prepare_output, shard_metadata, unix_now, RunLog, Uncommitted};
-use partition::{Partition, PartitionRecord};
 
 use crate::tokenize::{TokenizerConfig, WordTokenizer};
 use anyhow::{anyhow, bail, ensure, Context, Result};

@@ -121,14 +121,6 @@ impl Throughput {
     }
 }
 
-/// Draws the run's `loss-curves.png` from its metrics; a picture that cannot be drawn is
-/// reported, not fatal, since the metrics it would show are written.
-pub fn draw_curves(out: &Path) {
-    if let Err(e) = crate::plot::draw(out) {
-        eprintln!("warning: {e:#}");
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

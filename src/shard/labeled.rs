@@ -1,11 +1,11 @@
 //! The Arrow schema of a labeled shard (one row per sentence of ACE05, SciERC or NYT, with
 //! its entities and relations) and the conversions between [`LabeledRow`]s and batches.
 
-use super::manifest::LabeledManifest;
-use super::schema::{item, list};
+use super::manifest::{LabeledManifest, SplitStats};
+use super::schema::{item, list, LABELED_SCHEMA_VERSION};
 use super::writer::ShardRow;
-use crate::corpus::input::sha256_file;
 use crate::corpus::labeled::{Entity, Relation};
+use crate::digest::sha256_file;
 use crate::tokenize::SpecialIds;
 use anyhow::{bail, ensure, Context, Result};
 use arrow::array::{Array, ArrayRef, AsArray, Int32Array, ListArray, RecordBatch, StringArray, StructArray};
@@ -13,9 +13,6 @@ use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
-
-/// Version of the labeled column layout, stored in every labeled shard and manifest.
-pub const LABELED_SCHEMA_VERSION: u32 = 1;
 
 /// One sentence of a labeled corpus.
 #[derive(Debug, Clone, PartialEq)]
@@ -249,6 +246,48 @@ pub fn read_split(dir: &Path, manifest: &LabeledManifest, split: &str) -> Result
         Ok(())
     })?;
     Ok(rows)
+}
+
+impl SplitStats {
+    /// Counts one row (the manifest's statistics of a split); `symmetric` lists the relation types without direction.
+    pub fn add(&mut self, row: &LabeledRow, symmetric: &[String]) {
+        self.documents += u64::from(row.sent_id == 0);
+        self.sentences += 1;
+        self.words += row.words.len() as u64;
+        self.subtokens += row.input_ids.len() as u64;
+        self.max_subtokens = self.max_subtokens.max(row.input_ids.len() as u64);
+        self.entities += row.entities.len() as u64;
+        self.relations += row.relations.len() as u64;
+        for e in &row.entities {
+            crate::counts::count(&mut self.entity_labels, &e.label, 1);
+        }
+        for r in &row.relations {
+            crate::counts::count(&mut self.relation_labels, &r.label, 1);
+        }
+        for (i, a) in row.entities.iter().enumerate() {
+            let others = row.entities.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, b)| b);
+            let same = |b: &&Entity| b.start == a.start && b.end == a.end;
+            self.same_span_entities += u64::from(row.entities[..i].iter().any(|b| same(&b)));
+            self.nested_entities +=
+                u64::from(others.clone().any(|b| !same(&b) && b.start <= a.start && a.end <= b.end));
+            self.overlapping_entities += u64::from(others.clone().any(|b| {
+                (b.start < a.start && a.start < b.end && b.end < a.end)
+                    || (a.start < b.start && b.start < a.end && a.end < b.end)
+            }));
+        }
+        for (i, r) in row.relations.iter().enumerate() {
+            if symmetric.contains(&r.label) {
+                let spans = |h: u32, t: u32| {
+                    let (h, t) = (&row.entities[h as usize], &row.entities[t as usize]);
+                    (h.start, h.end, t.start, t.end)
+                };
+                let (hs, he, ts, te) = spans(r.head, r.tail);
+                self.symmetric_both_directions += u64::from(
+                    row.relations[..i].iter().any(|o| o.label == r.label && spans(o.head, o.tail) == (ts, te, hs, he)),
+                );
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -3,13 +3,12 @@
 //! Arrow's dataset discovery, so `pyarrow.parquet.read_table(DIR)` reads the shards alone.
 //! Outputs written before the underscore (`manifest.json`) are read as well.
 
-use super::labeled::{LabeledRow, LABELED_SCHEMA_VERSION};
-use super::schema::SCHEMA_VERSION;
+use super::schema::{LABELED_SCHEMA_VERSION, SCHEMA_VERSION};
 use super::writer::ShardRecord;
 use crate::corpus::labeled::Format;
 use crate::corpus::InputRecord;
-use crate::counts::{count, Counts};
-use crate::prep::partition::PartitionRecord;
+use crate::counts::Counts;
+use crate::partition::PartitionRecord;
 use crate::sample::Sample;
 use crate::tokenize::{SpecialIds, TokenizerConfig, WordTokenizer};
 use anyhow::{bail, Context, Result};
@@ -266,48 +265,6 @@ pub struct SplitStats {
     /// an export writes them back as numbers.
     #[serde(default)]
     pub numeric_ids: u64,
-}
-
-impl SplitStats {
-    /// Counts one row; `symmetric` lists the relation types without direction.
-    pub fn add(&mut self, row: &LabeledRow, symmetric: &[String]) {
-        self.documents += u64::from(row.sent_id == 0);
-        self.sentences += 1;
-        self.words += row.words.len() as u64;
-        self.subtokens += row.input_ids.len() as u64;
-        self.max_subtokens = self.max_subtokens.max(row.input_ids.len() as u64);
-        self.entities += row.entities.len() as u64;
-        self.relations += row.relations.len() as u64;
-        for e in &row.entities {
-            count(&mut self.entity_labels, &e.label, 1);
-        }
-        for r in &row.relations {
-            count(&mut self.relation_labels, &r.label, 1);
-        }
-        for (i, a) in row.entities.iter().enumerate() {
-            let others = row.entities.iter().enumerate().filter(|&(j, _)| j != i).map(|(_, b)| b);
-            let same = |b: &&crate::corpus::labeled::Entity| b.start == a.start && b.end == a.end;
-            self.same_span_entities += u64::from(row.entities[..i].iter().any(|b| same(&b)));
-            self.nested_entities +=
-                u64::from(others.clone().any(|b| !same(&b) && b.start <= a.start && a.end <= b.end));
-            self.overlapping_entities += u64::from(others.clone().any(|b| {
-                (b.start < a.start && a.start < b.end && b.end < a.end)
-                    || (a.start < b.start && b.start < a.end && a.end < b.end)
-            }));
-        }
-        for (i, r) in row.relations.iter().enumerate() {
-            if symmetric.contains(&r.label) {
-                let spans = |h: u32, t: u32| {
-                    let (h, t) = (&row.entities[h as usize], &row.entities[t as usize]);
-                    (h.start, h.end, t.start, t.end)
-                };
-                let (hs, he, ts, te) = spans(r.head, r.tail);
-                self.symmetric_both_directions += u64::from(
-                    row.relations[..i].iter().any(|o| o.label == r.label && spans(o.head, o.tail) == (ts, te, hs, he)),
-                );
-            }
-        }
-    }
 }
 
 impl LabeledManifest {

@@ -1,5 +1,5 @@
 //! `spe merge`: joins the outputs of the ranks of a partitioned preparation
-//! ([`crate::prep::partition`]), `OUT/rank-R-of-N/`, into one output in `OUT`.
+//! ([`crate::partition`]), `OUT/rank-R-of-N/`, into one output in `OUT`.
 //!
 //! Every rank of `0..N` must be present once and finished; all must have cut their shares
 //! from the same plan (the same inputs, for the same number of ranks) with the same
@@ -16,7 +16,7 @@ use super::writer::is_shard_name;
 use crate::corpus::InputRecord;
 use crate::counts::{merge_counts, plural};
 use crate::lock::OutputLock;
-use crate::prep::partition::Partition;
+use crate::partition::Partition;
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;

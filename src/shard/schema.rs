@@ -15,6 +15,9 @@ use std::sync::{Arc, OnceLock};
 /// Version of the column layout, stored in every shard and in the manifest.
 pub const SCHEMA_VERSION: u32 = 1;
 
+/// Version of the labeled column layout, stored in every labeled shard and manifest.
+pub const LABELED_SCHEMA_VERSION: u32 = 1;
+
 /// Parquet key-value metadata key of the schema version.
 pub const META_SCHEMA_VERSION: &str = "spe.schema_version";
 /// Parquet key-value metadata key of the tokenizer checksum.

@@ -10,15 +10,17 @@
 //! hashed again; stray or unfinished files, and folders the manifest does not list, are
 //! reported.
 
-use super::labeled::{from_batch as labeled_rows, LABELED_SCHEMA_VERSION};
+use super::labeled::from_batch as labeled_rows;
 use super::manifest::{
     format_of, split_dir, LabeledManifest, Manifest, SplitStats, Totals, LABELED_FORMAT, MANIFEST_FILE,
 };
+use super::schema::LABELED_SCHEMA_VERSION;
 use super::schema::{from_batch, META_CONFIG, META_CORPUS, META_SCHEMA_VERSION, META_TOKENIZER_SHA256, SCHEMA_VERSION};
 use super::writer::ShardRecord;
 use crate::atomic::TMP_SUFFIX;
-use crate::corpus::input::{sha256_file, sha256_range, InputRecord};
+use crate::corpus::input::InputRecord;
 use crate::counts::plural;
+use crate::digest::{sha256_file, sha256_range};
 use crate::tokenize::SpecialIds;
 use anyhow::{Context, Result};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;

@@ -10,7 +10,7 @@
 
 mod fast;
 
-use crate::corpus::input::sha256_bytes;
+use crate::digest::sha256_bytes;
 use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};

@@ -6,7 +6,7 @@ use super::{Format, LabelConfig, LabeledReader};
 use crate::corpus::input::ByteProgress;
 use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::merge_counts;
-use crate::prep::partition::{Partition, PartitionRecord};
+use crate::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 
@@ -89,7 +89,9 @@ impl Source for LabeledText {
     }
 
     fn take_share(&mut self, partition: &Partition) -> Result<PartitionRecord> {
-        partition.take_files(&mut self.files, PathBuf::as_path, &mut self.progress)
+        let (record, bytes) = partition.take_files(&mut self.files, PathBuf::as_path)?;
+        self.progress = ByteProgress::bytes(bytes);
+        Ok(record)
     }
 
     fn finish(self: Box<Self>) -> Result<SourceReport> {

@@ -14,7 +14,7 @@ pub mod multistream;
 use super::input::{ByteProgress, Compression, ContentKind, InputDigest, InputRecord, OpenInput};
 use super::{Content, Document, ReadConfig, Source, SourceReport};
 use crate::counts::count;
-use crate::prep::partition::{file_size, Partition, PartitionRecord, Unit};
+use crate::partition::{file_size, Partition, PartitionRecord, Unit};
 use anyhow::{bail, Context, Result};
 use dump::{DumpReader, Page};
 use multistream::{read_index, Boundaries, ParallelBz2};

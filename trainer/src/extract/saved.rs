@@ -16,7 +16,7 @@ use crate::model::weights::{load_variables, read_safetensors, sorted_variables, 
 use crate::runtime::fault::guard;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use spe::corpus::input::{sha256_bytes, sha256_file};
+use spe::digest::{sha256_bytes, sha256_file};
 use spe::extract::labels::Labels;
 use spe::shard::manifest::TokenizerRecord;
 use spe::tokenize::{tokenizer_bytes, Casing, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};

@@ -13,7 +13,7 @@ use crate::model::weights::{load_variables, read_safetensors, sorted_variables, 
 use crate::runtime::optim::AdamW;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use spe::corpus::input::sha256_file;
+use spe::digest::sha256_file;
 use spe::runtime::checkpoint;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

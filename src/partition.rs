@@ -19,7 +19,6 @@
 //! behind for one process, not a request to partition. At most [`MAX_RANKS`] ranks: the
 //! folder names hold five digits.
 
-use crate::corpus::input::ByteProgress;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -183,22 +182,22 @@ impl Partition {
     }
 
     /// Keeps in `files` (a source's files still to read) this rank's share of them, each
-    /// weighed by its size, and sets `progress` to it; `path` gives an item's file.
+    /// weighed by its size; `path` gives an item's file. Returns the share's record and
+    /// its bytes, the total of its progress.
     pub fn take_files<T>(
         &self,
         files: &mut std::vec::IntoIter<T>,
         path: impl Fn(&T) -> &Path,
-        progress: &mut ByteProgress,
-    ) -> Result<PartitionRecord> {
+    ) -> Result<(PartitionRecord, u64)> {
         let all: Vec<T> = std::mem::take(files).collect();
         let units = all
             .iter()
             .map(|file| Ok(Unit { path: path(file).to_path_buf(), bytes: 0..file_size(path(file))? }))
             .collect::<Result<Vec<_>>>()?;
         let share = self.share(&units);
-        *progress = ByteProgress::bytes(units[share.units.clone()].iter().map(|u| u.bytes.end).sum());
+        let bytes = units[share.units.clone()].iter().map(|u| u.bytes.end).sum();
         *files = all.into_iter().skip(share.units.start).take(share.units.len()).collect::<Vec<_>>().into_iter();
-        Ok(share.record)
+        Ok((share.record, bytes))
     }
 }
 
