@@ -10,7 +10,7 @@ use crate::corpus::InputRecord;
 use crate::counts::Counts;
 use crate::partition::PartitionRecord;
 use crate::sample::Sample;
-use crate::tokenize::{SpecialIds, TokenizerConfig, WordTokenizer};
+use crate::tokenize::{Casing, SpecialIds, TokenizerConfig, WordTokenizer};
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -105,6 +105,15 @@ pub struct TokenizerRecord {
 }
 
 impl TokenizerRecord {
+    /// The casing the recorded tokenizer was read with, to read it again alike.
+    pub fn casing(&self) -> Casing {
+        match self.lowercase {
+            Some(true) => Casing::Uncased,
+            Some(false) => Casing::Cased,
+            None => Casing::Auto,
+        }
+    }
+
     /// The record of `tokenizer`, loaded from `config`.
     pub fn of(config: &TokenizerConfig, tokenizer: &WordTokenizer) -> TokenizerRecord {
         TokenizerRecord {

@@ -19,7 +19,7 @@ use serde::{Deserialize, Serialize};
 use spe::digest::{sha256_bytes, sha256_file};
 use spe::extract::labels::Labels;
 use spe::shard::manifest::TokenizerRecord;
-use spe::tokenize::{tokenizer_bytes, Casing, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};
+use spe::tokenize::{tokenizer_bytes, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device};
 
@@ -139,11 +139,7 @@ impl Saved {
     /// against its recorded checksum.
     pub fn tokenizer(&self, dir: &Path) -> Result<WordTokenizer> {
         let record = &self.description.tokenizer;
-        let casing = match record.lowercase {
-            Some(true) => Casing::Uncased,
-            Some(false) => Casing::Cased,
-            None => Casing::Auto,
-        };
+        let casing = record.casing();
         let config = TokenizerConfig { path: dir.join(TOKENIZER_DIR).join(&self.description.tokenizer_file), casing };
         let tokenizer = WordTokenizer::load(&config)?;
         ensure!(

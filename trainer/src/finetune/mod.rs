@@ -392,12 +392,7 @@ fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: &Path) -> R
     let Some(file) = ["tokenizer.json", "vocab.txt"].map(|f| bert_dir.join(f)).into_iter().find(|p| p.is_file()) else {
         return Ok(());
     };
-    let casing = match record.lowercase {
-        Some(true) => Casing::Uncased,
-        Some(false) => Casing::Cased,
-        None => Casing::Auto,
-    };
-    let ours = WordTokenizer::load(&TokenizerConfig { path: PathBuf::from(&record.path), casing })?;
+    let ours = WordTokenizer::load(&TokenizerConfig { path: PathBuf::from(&record.path), casing: record.casing() })?;
     let theirs = WordTokenizer::load(&TokenizerConfig { path: file.clone(), casing: Casing::Auto })?;
     if let Some((id, a, b)) = ours.first_difference(&theirs) {
         let show = |t: Option<String>| t.map_or("nothing".to_string(), |t| format!("{t:?}"));
