@@ -48,6 +48,7 @@ impl TextSource {
                 bail!("two inputs are named {name:?}; document ids are built from file names, so they must differ");
             }
         }
+        crate::corpus::input::refuse_repeated(files.iter().map(PathBuf::as_path))?;
         Ok(TextSource {
             progress: ByteProgress::of(files.iter().map(PathBuf::as_path)),
             files: files.into_iter(),
@@ -93,12 +94,17 @@ impl OpenFile {
             content: Content::Sentences(sentences),
         };
         if ends {
-            self.doc_index += 1;
-            self.emitted = 0;
+            self.end_document();
         } else {
             self.emitted += count;
         }
         doc
+    }
+
+    /// The next sentence begins another document.
+    fn end_document(&mut self) {
+        self.doc_index += 1;
+        self.emitted = 0;
     }
 }
 
@@ -167,6 +173,11 @@ impl Source for TextSource {
                 if !file.sentences.is_empty() {
                     return Ok(Some(file.take_document(true)));
                 }
+                // A document whose last part filled read.max_document_sentences exactly
+                // ends here, with nothing left to hand on.
+                if file.emitted > 0 {
+                    file.end_document();
+                }
                 continue;
             }
             file.nonblank_lines += 1;
@@ -220,11 +231,17 @@ mod tests {
         let path = dir.path().join("a.txt");
         std::fs::write(&path, "s1\ns2\ns3\n\n\n t1 \n").unwrap();
         let config = ReadConfig { max_document_sentences: 2, ..ReadConfig::default() };
-        let (docs, report) = read_all(vec![path], config).unwrap();
+        let (docs, report) = read_all(vec![path.clone()], config).unwrap();
         let ids: Vec<_> = docs.iter().map(|d| (d.id.as_str(), d.first_sentence, sentences(d).len())).collect();
         assert_eq!(ids, [("a.txt#0", 0, 2), ("a.txt#0", 2, 1), ("a.txt#1", 0, 1)]);
         assert_eq!(sentences(&docs[2]), ["t1"]);
         assert_eq!(report.inputs.len(), 1);
+        // A document of exactly the limit ends at its blank line, like any other.
+        std::fs::write(&path, "s1\ns2\n\n\nt1\n\nu1\nu2\nu3\nu4\n").unwrap();
+        let config = ReadConfig { max_document_sentences: 2, ..ReadConfig::default() };
+        let (docs, _) = read_all(vec![path], config).unwrap();
+        let ids: Vec<_> = docs.iter().map(|d| (d.id.as_str(), d.first_sentence, sentences(d).len())).collect();
+        assert_eq!(ids, [("a.txt#0", 0, 2), ("a.txt#1", 0, 1), ("a.txt#2", 0, 2), ("a.txt#2", 2, 2)]);
     }
 
     #[test]
@@ -254,5 +271,12 @@ mod tests {
         let err = read_all(vec!["/nonexistent/x.txt".into()], ReadConfig::default()).unwrap_err();
         assert!(format!("{err:#}").contains("/nonexistent/x.txt"));
         assert!(TextSource::new(vec!["a/x.txt".into(), "b/x.txt".into()], ReadConfig::default()).is_err());
+        // One file under two names: a hard link.
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.txt"), dir.path().join("b.txt"));
+        std::fs::write(&a, "s1\n").unwrap();
+        std::fs::hard_link(&a, &b).unwrap();
+        let err = TextSource::new(vec![a, b], ReadConfig::default()).err().unwrap();
+        assert!(format!("{err:#}").contains("b.txt is given twice (also as"), "{err:#}");
     }
 }
