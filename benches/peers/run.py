@@ -5,6 +5,7 @@ Usage:
   run.py run --system spe|spert --data DIR --name NAME --bert MODEL --epochs N --seed S \
              [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ... --variant NAME] [--spe BINARY]
   run.py table [RESULTS_DIR]
+  run.py breakdown PREDICTIONS
 
 DIR holds the corpus in SpERT's format as it is shared: NAME_train.json, NAME_dev.json,
 NAME_test.json and NAME_types.json. MODEL is a Hugging Face BERT directory (config.json,
@@ -176,6 +177,48 @@ def f1(counts):
             "gold": gold, "predicted": predicted, "right": right}
 
 
+def breakdown(path):
+    """Where each system's entity and relation F1 is lost, from one scorer input: per entity
+    type (gold, predicted, right); the wrong entity predictions by kind (a gold span with
+    another type, a span overlapping a gold entity of its type with other boundaries,
+    another overlap, no gold entity near); the missed gold entities that no prediction
+    touches; and how many gold relations had both arguments' spans predicted (what Rel can
+    find at most) and both typed right (what Rel+ can find at most)."""
+    types, wrong = {}, {"other_type": 0, "boundary": 0, "overlap": 0, "spurious": 0}
+    missed_untouched = 0
+    relations = {"gold": 0, "arguments_found": 0, "arguments_typed": 0}
+    with open(path) as f:
+        for line in f:
+            doc = json.loads(line)
+            for ner, rels, pred_ner in zip(doc["ner"], doc["relations"], doc["predicted_ner"]):
+                gold = {(s, e): t for s, e, t in ner}
+                predicted = {(s, e): t for s, e, t in pred_ner}
+                for t in set(gold.values()) | set(predicted.values()):
+                    types.setdefault(t, [0, 0, 0])
+                for span, t in gold.items():
+                    types[t][0] += 1
+                    types[t][2] += predicted.get(span) == t
+                    if not any(s <= span[1] and span[0] <= e for s, e in predicted):
+                        missed_untouched += 1
+                for (s, e), t in predicted.items():
+                    types[t][1] += 1
+                    if gold.get((s, e)) == t:
+                        continue
+                    near = [g for (gs, ge), g in gold.items() if gs <= e and s <= ge]
+                    kind = ("other_type" if (s, e) in gold else "boundary" if t in near
+                            else "overlap" if near else "spurious")
+                    wrong[kind] += 1
+                for hs, he, ts, te, _ in rels:
+                    relations["gold"] += 1
+                    head, tail = (hs, he), (ts, te)
+                    if head in predicted and tail in predicted:
+                        relations["arguments_found"] += 1
+                        relations["arguments_typed"] += (predicted[head] == gold.get(head)
+                                                         and predicted[tail] == gold.get(tail))
+    return {"entity_types": {t: f1(c) for t, c in sorted(types.items())}, "wrong_entities": wrong,
+            "missed_entities_untouched": missed_untouched, "relations": relations}
+
+
 def sentences(path):
     with open(path) as f:
         return len(json.load(f))
@@ -277,6 +320,7 @@ def run(args):
         "train_seconds": train_s, "train_sentences_per_s": train_n * args.epochs / train_s,
         "predict_seconds": predict_s, "predict_sentences_per_s": test_n / predict_s,
         "commands": [shown(c, args, work) for c in commands], "settings": args.set, "variant": args.variant,
+        "breakdown": breakdown(predictions),
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", f"{tag}.json")
@@ -326,10 +370,17 @@ def main():
     r.add_argument("--variant", help="a name for the --set overrides, kept in the result's file name")
     r.add_argument("--spe", default=os.path.join(REPO, "target", "release", "spe"),
                    help="the spe binary (target/release/spe by default), its spe-trainer beside it")
+    b = commands.add_parser("breakdown", help="where the F1 of one scorer input is lost")
+    b.add_argument("predictions", help="a scorer input: DyGIE lines with predicted_ner and predicted_relations")
     t = commands.add_parser("table", help="the mean ± sd of the results over seeds")
     t.add_argument("results", nargs="?", default=os.path.join(HERE, "results"))
     args = parser.parse_args()
-    run(args) if args.command == "run" else table(args)
+    if args.command == "run":
+        run(args)
+    elif args.command == "breakdown":
+        print(json.dumps(breakdown(args.predictions), indent=1))
+    else:
+        table(args)
 
 
 if __name__ == "__main__":

@@ -243,6 +243,27 @@ impl WordTokenizer {
         let size = self.vocab_size().max(other.vocab_size()) as u32;
         (0..size).map(|id| (id, self.token(id), other.token(id))).find(|(_, a, b)| a != b)
     }
+
+    /// The sub-tokens this tokenizer and `other` make of `text` where they differ (another
+    /// casing or accent folding: one vocabulary read two ways gives one text other ids),
+    /// `None` where they agree.
+    pub fn reading_difference(&self, other: &WordTokenizer, text: &str) -> Result<Option<ReadingDifference>> {
+        let pieces = |t: &WordTokenizer| -> Result<Vec<String>> {
+            let ids = t.tokenize(text)?.ids;
+            Ok(ids.into_iter().map(|id| t.token(id).unwrap_or_default()).collect())
+        };
+        let (ours, theirs) = (pieces(self)?, pieces(other)?);
+        Ok((ours != theirs).then_some(ReadingDifference { ours, theirs }))
+    }
+}
+
+/// How two tokenizers read one text ([`WordTokenizer::reading_difference`]).
+#[derive(Debug, PartialEq, Eq)]
+pub struct ReadingDifference {
+    /// Its sub-tokens by the first tokenizer.
+    pub ours: Vec<String>,
+    /// Its sub-tokens by the other.
+    pub theirs: Vec<String>,
 }
 
 impl TokenizedSentence {
@@ -303,12 +324,16 @@ fn refuse_repeated_entries(text: &str, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// An uncased BERT vocabulary has no upper-case letter outside its `[SPECIAL]` entries.
+/// An uncased BERT vocabulary has no letter that lower-casing changes outside its
+/// `[SPECIAL]` entries. Upper-case letters with no lower case do not count: bert-base-uncased
+/// and the vocabularies made from it list `ℝ` (U+211D), which `char::is_uppercase` calls
+/// upper-case.
 fn vocab_is_uncased(text: &str, path: &Path) -> Result<bool> {
     if text.trim().is_empty() {
         bail!("{}: the vocabulary is empty", path.display());
     }
-    Ok(!text.lines().filter(|l| !(l.starts_with('[') && l.ends_with(']'))).any(|l| l.chars().any(char::is_uppercase)))
+    let lowers = |c: char| c.to_lowercase().ne(std::iter::once(c));
+    Ok(!text.lines().filter(|l| !(l.starts_with('[') && l.ends_with(']'))).any(|l| l.chars().any(lowers)))
 }
 
 #[cfg(test)]
@@ -404,12 +429,21 @@ pub(crate) mod tests {
     fn casing_is_detected_from_the_vocabulary() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("vocab.txt");
-        std::fs::write(&path, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\nworld\n").unwrap();
+        // As bert-base-uncased's: `ℝ` is upper-case but has no lower case.
+        std::fs::write(&path, "[PAD]\n[UNK]\n[CLS]\n[SEP]\n[MASK]\nhello\n##s\nworld\n\u{211d}\n").unwrap();
         let t = WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).unwrap();
         assert_eq!(t.lowercase(), Some(true));
         let s = t.tokenize("Hello WORLDs").unwrap();
         assert_eq!(s.words, ["Hello", "WORLDs"]);
         assert_eq!(s.ids, [5, 7, 6]);
+        // Read as cased, the same vocabulary knows neither word.
+        let path = dir.path().join("vocab.txt");
+        let cased = WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Cased }).unwrap();
+        assert_eq!(cased.tokenize("Hello WORLDs").unwrap().ids, [1, 1]);
+        let difference = cased.reading_difference(&t, "Hello WORLDs").unwrap().unwrap();
+        assert_eq!(difference.ours, ["[UNK]"; 2]);
+        assert_eq!(difference.theirs, ["hello", "world", "##s"]);
+        assert_eq!(t.reading_difference(&t, "Hello WORLDs").unwrap(), None);
     }
 
     /// The fast path takes plain ASCII sentences and agrees with the general pipeline on

@@ -386,8 +386,10 @@ fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Result<Data> {
 }
 
 /// Refuses labeled shards tokenized with a vocabulary other than the one the encoder in
-/// `bert_dir` ships (`tokenizer.json` or `vocab.txt`, where it ships one): of equal size,
-/// another vocabulary's ids name other words, and the extractor would learn from noise.
+/// `bert_dir` ships (`tokenizer.json` or `vocab.txt`, where it ships one), or with its
+/// vocabulary read with another casing: of equal size, another vocabulary's ids name other
+/// words, and a cased reading of an uncased vocabulary makes every capitalised word
+/// `[UNK]`; the extractor would learn from noise.
 fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: &Path) -> Result<()> {
     let Some(file) = ["tokenizer.json", "vocab.txt"].map(|f| bert_dir.join(f)).into_iter().find(|p| p.is_file()) else {
         return Ok(());
@@ -404,6 +406,25 @@ fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: &Path) -> R
             file.display(),
             show(a),
             show(b),
+            file.display()
+        );
+    }
+    // One vocabulary read with another casing gives other ids for the same words.
+    let text = "The English Ångström";
+    if let Some(d) = ours.reading_difference(&theirs, text)? {
+        bail!(
+            "the labeled shards in {} were tokenized with {}{}, which makes {:?} of {text:?} where the \
+             encoder's {} makes {:?}; prepare them with the encoder's own tokenizer (--tokenizer {})",
+            data.display(),
+            record.path,
+            match record.lowercase {
+                Some(true) => " read uncased",
+                Some(false) => " read cased",
+                None => "",
+            },
+            d.ours,
+            file.display(),
+            d.theirs,
             file.display()
         );
     }
