@@ -150,6 +150,22 @@ fn stages(c: &mut Criterion) {
 }
 
 /// `spe prep wiki` end to end on the sample repeated 10 times in multistream form.
+/// Cleaning nested link markup at two depths: markup handled in linear time takes ten
+/// times as long at ten times the depth (the unit test checks only what is left).
+fn pathological(c: &mut Criterion) {
+    let cleaner = Cleaner::new(CleanConfig::default());
+    let mut group = c.benchmark_group("pathological");
+    group.sample_size(10);
+    for depth in [10_000, 100_000] {
+        let nested = format!("{}x{}", "[[a|".repeat(depth), "]]".repeat(depth));
+        group.throughput(Throughput::Bytes(nested.len() as u64));
+        group.bench_function(format!("nested_links_{depth}"), |b| {
+            b.iter(|| cleaner.paragraphs(black_box(&nested)).len())
+        });
+    }
+    group.finish();
+}
+
 fn pipeline(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let xml = repeated_xml(10);
@@ -177,5 +193,5 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decompress, stages, pipeline);
+criterion_group!(benches, decompress, stages, pathological, pipeline);
 criterion_main!(benches);

@@ -234,7 +234,7 @@ pub struct TrainArgs {
     /// Configuration file (see pipelines/train*.toml); the built-in defaults otherwise.
     #[arg(long)]
     pub config: Option<PathBuf>,
-    /// Optimizer steps (optim.steps) [default: 40000, or the --config file's].
+    /// Optimizer steps (steps) [default: 40000, or the --config file's].
     #[arg(long)]
     pub steps: Option<u64>,
     /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
@@ -585,7 +585,7 @@ mod tests {
         let train = defaults("pipelines/train.toml");
         let text = help(&["train"]);
         assert!(text.contains(&format!("[default: {}, or the --config file's]", train["seed"])), "{text}");
-        assert!(text.contains(&format!("[default: {}, or the --config file's]", train["optim"]["steps"])), "{text}");
+        assert!(text.contains(&format!("[default: {}, or the --config file's]", train["steps"])), "{text}");
         let finetune = help(&["finetune"]);
         let scierc = defaults("pipelines/finetune-scierc.toml");
         assert!(finetune.contains(&format!("seed {}", scierc["seed"])), "{finetune}");

@@ -6,8 +6,8 @@
 
 use crate::counts::{describe, plural};
 use crate::plot;
-use crate::runtime::checkpoint;
-use crate::runtime::metrics::METRICS_FILE;
+use crate::run::checkpoints;
+use crate::run::layout::{self, METRICS_FILE};
 use crate::sample::spans::SEGMENT_NAMES;
 use crate::sample::Sample;
 use crate::shard::labeled::{read_batches, LabeledRow};
@@ -138,17 +138,17 @@ pub fn run_summary(dir: &Path) -> Result<String> {
         let reference = series.reference.map(|(name, level)| format!(" ({name} = {level:.4})")).unwrap_or_default();
         writeln!(out, "  {:<18} {first:.4} -> {last:.4}{reference}", series.name)?;
     }
-    if let Some(latest) = checkpoint::latest(dir)? {
+    if let Some(latest) = checkpoints::latest(dir)? {
         let name = latest.file_name().unwrap_or_default().to_string_lossy();
-        writeln!(out, "  checkpoints: {} (latest {name})", dir.join(checkpoint::CHECKPOINTS_DIR).display())?;
+        writeln!(out, "  checkpoints: {} (latest {name})", dir.join(layout::CHECKPOINTS_DIR).display())?;
     }
     for (file, what) in [
-        ("encoder", "sentence encoder (a Hugging Face BERT directory)"),
-        ("span_encoders.safetensors", "span and span-pair encoders"),
-        ("model", "fine-tuned extractor (for spe evaluate and spe predict)"),
-        ("report.json", "dev and test scores"),
+        (layout::ENCODER_DIR, "sentence encoder (a Hugging Face BERT directory)"),
+        (layout::SPAN_ENCODERS_FILE, "span and span-pair encoders"),
+        (layout::MODEL_DIR, "fine-tuned extractor (for spe evaluate and spe predict)"),
+        (layout::REPORT_FILE, "dev and test scores"),
         (METRICS_FILE, "metrics, one record per line"),
-        (plot::PLOT_FILE, "loss curves"),
+        (layout::PLOT_FILE, "loss curves"),
     ] {
         let path = dir.join(file);
         if path.exists() {

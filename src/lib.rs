@@ -20,8 +20,8 @@
 //! ```
 //!
 //! This crate holds the trainers' parts that need no libtorch: [`batch`] (the loader),
-//! [`extract::labels`], [`score`] (exact-match F1) and [`runtime`] (checkpoints, metrics,
-//! progress). [`cli`] is the command line of both binaries, and [`companion`] hands the
+//! [`score`] (exact-match F1) and [`run`] (a run directory's layout, checkpoints, metrics,
+//! progress), which `spe inspect` and `spe plot` read runs with. [`cli`] is the command line of both binaries, and [`companion`] hands the
 //! libtorch commands from `spe` to `spe-trainer`. The ground floor serves every stage and
 //! imports none of them: [`rng`] (keyed random streams), [`counts`] (counts by reason),
 //! [`digest`] (SHA-256 checksums), [`atomic`] (whole-or-nothing files), [`lock`] (one run
@@ -40,7 +40,6 @@ pub mod corpus;
 pub mod counts;
 pub mod digest;
 pub mod export;
-pub mod extract;
 pub mod inspect;
 pub mod interrupt;
 pub mod lock;
@@ -49,7 +48,7 @@ pub mod partition;
 pub mod plot;
 pub mod prep;
 pub mod rng;
-pub mod runtime;
+pub mod run;
 pub mod sample;
 pub mod score;
 pub mod shard;

@@ -7,13 +7,10 @@
 //! span encoder to have learned anything. A fine-tuning run's panels are its training loss
 //! and dev F1s over epochs.
 
-use crate::runtime::metrics::METRICS_FILE;
+use crate::run::layout::{METRICS_FILE, PLOT_FILE};
 use anyhow::{bail, ensure, Context, Result};
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
-
-/// The picture [`draw`] writes into a run directory.
-pub const PLOT_FILE: &str = "loss-curves.png";
 
 /// One quantity of a run over its steps or epochs.
 #[derive(Debug, Clone, PartialEq)]

@@ -6,15 +6,16 @@
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::SeedableRng;
 
-/// The random stream of index `sent_id` under name `doc_id` and `seed` (for the sampler:
-/// sentence `sent_id` of document `doc_id`).
-pub fn stream(seed: u64, doc_id: &str, sent_id: i32) -> Xoshiro256PlusPlus {
-    // FNV-1a over the id, then SplitMix64 finalisers to spread every input bit.
-    let mut doc = 0xcbf2_9ce4_8422_2325u64;
-    for byte in doc_id.bytes() {
-        doc = (doc ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
+/// The random stream of `index` under `name` and `seed` (for the sampler: a document's id
+/// and a sentence's index in it; for the loader an epoch or window, for the trainers a
+/// step or micro-batch).
+pub fn stream(seed: u64, name: &str, index: u64) -> Xoshiro256PlusPlus {
+    // FNV-1a over the name, then SplitMix64 finalisers to spread every input bit.
+    let mut hash = 0xcbf2_9ce4_8422_2325u64;
+    for byte in name.bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0000_0100_0000_01b3);
     }
-    let key = mix(mix(mix(seed) ^ doc) ^ u64::from(sent_id as u32));
+    let key = mix(mix(mix(seed) ^ hash) ^ index);
     Xoshiro256PlusPlus::seed_from_u64(key)
 }
 
@@ -32,10 +33,12 @@ mod tests {
 
     #[test]
     fn streams_are_reproducible_and_distinct() {
-        let draw = |seed, doc: &str, sent| stream(seed, doc, sent).random::<u64>();
+        let draw = |seed, name: &str, index| stream(seed, name, index).random::<u64>();
         assert_eq!(draw(1, "a#0", 0), draw(1, "a#0", 0));
         assert_ne!(draw(1, "a#0", 0), draw(2, "a#0", 0));
         assert_ne!(draw(1, "a#0", 0), draw(1, "a#1", 0));
         assert_ne!(draw(1, "a#0", 0), draw(1, "a#0", 1));
+        // Indices past 32 bits are streams of their own.
+        assert_ne!(draw(1, "a#0", 1), draw(1, "a#0", 1 + (1 << 32)));
     }
 }

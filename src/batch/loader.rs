@@ -5,9 +5,9 @@
 //! front, and row groups are decoded a window at a time. The order is a pure function of
 //! the seed and of the global row index, which is what makes resuming exact:
 //!
-//! 1. Every epoch shuffles the list of (shard, row group) units with a stream keyed by the
+//! 1. Every epoch shuffles the list of row groups of every shard with a stream keyed by the
 //!    seed and the epoch.
-//! 2. The shuffled units are cut into windows of `shuffle_row_groups` units. A window is
+//! 2. The shuffled row groups are cut into windows of `shuffle_row_groups` row groups. A window is
 //!    decoded, its rows shuffled with a stream keyed by the seed, epoch and window, and
 //!    emitted. This is the bounded shuffle buffer: rows from several row groups mix, and
 //!    at most one window (plus the batches in flight) is in memory.
@@ -86,9 +86,9 @@ struct VerifiedShard {
 
 /// One row group of one shard.
 #[derive(Debug, Clone)]
-struct Unit {
+struct RowGroup {
     file: usize,
-    row_group: usize,
+    index: usize,
     rows: u64,
 }
 
@@ -104,7 +104,7 @@ struct ShardFile {
 /// The shards of one or more pre-training outputs, opened for training.
 pub struct ShardSet {
     files: Vec<ShardFile>,
-    units: Vec<Unit>,
+    row_groups: Vec<RowGroup>,
     rows: u64,
     special: SpecialIds,
     vocab_size: u64,
@@ -118,7 +118,7 @@ impl ShardSet {
         ensure!(!dirs.is_empty(), "no shard directory given");
         crate::corpus::input::refuse_repeated(dirs.iter().map(PathBuf::as_path))?;
         let mut files = Vec::new();
-        let mut units = Vec::new();
+        let mut groups = Vec::new();
         let mut first: Option<(PathBuf, Manifest)> = None;
         for dir in dirs {
             if format_of(dir).is_ok_and(|f| f == LABELED_FORMAT) {
@@ -152,17 +152,17 @@ impl ShardSet {
                     shard.bytes
                 );
                 let metadata = open_footer(&path)?;
-                let row_groups = metadata.metadata().row_groups();
-                let rows: u64 = row_groups.iter().map(|g| g.num_rows() as u64).sum();
+                let in_file = metadata.metadata().row_groups();
+                let rows: u64 = in_file.iter().map(|g| g.num_rows() as u64).sum();
                 ensure!(
                     rows == shard.rows,
                     "{}: the manifest lists {} rows but the file holds {rows}",
                     path.display(),
                     shard.rows
                 );
-                for (row_group, group) in row_groups.iter().enumerate() {
+                for (index, group) in in_file.iter().enumerate() {
                     if group.num_rows() > 0 {
-                        units.push(Unit { file: files.len(), row_group, rows: group.num_rows() as u64 });
+                        groups.push(RowGroup { file: files.len(), index, rows: group.num_rows() as u64 });
                     }
                 }
                 files.push(ShardFile { path, metadata, bytes, sha256: shard.sha256.clone() });
@@ -170,7 +170,7 @@ impl ShardSet {
             first.get_or_insert((dir.clone(), manifest));
         }
         let (_, manifest) = first.expect("at least one directory");
-        let rows = units.iter().map(|u| u.rows).sum();
+        let rows = groups.iter().map(|u| u.rows).sum();
         ensure!(
             rows > 0,
             "the shards in {} hold no rows",
@@ -179,7 +179,7 @@ impl ShardSet {
         let tokenizer = manifest.tokenizer;
         Ok(ShardSet {
             files,
-            units,
+            row_groups: groups,
             rows,
             special: SpecialIds { cls: tokenizer.cls_id, sep: tokenizer.sep_id, mask: tokenizer.mask_id },
             vocab_size: tokenizer.vocab_size,
@@ -309,36 +309,36 @@ impl ShardSet {
         Ok(BatchStream { receiver, handle: Some(handle) })
     }
 
-    /// Decodes one unit into rows.
-    fn decode(&self, unit: &Unit) -> Result<Vec<Inputs>> {
-        let file = &self.files[unit.file];
+    /// Decodes one row group into rows.
+    fn decode(&self, group: &RowGroup) -> Result<Vec<Inputs>> {
+        let file = &self.files[group.file];
         let path = &file.path;
         let reader = File::open(path).with_context(|| format!("cannot open {}", path.display()))?;
         let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(reader, file.metadata.clone());
         let projection = ProjectionMask::columns(builder.parquet_schema(), INPUT_COLUMNS);
         let batches = builder
             .with_projection(projection)
-            .with_row_groups(vec![unit.row_group])
-            .with_batch_size(unit.rows as usize)
+            .with_row_groups(vec![group.index])
+            .with_batch_size(group.rows as usize)
             .build()
             .with_context(|| format!("cannot read {}", path.display()))?;
-        let mut rows = Vec::with_capacity(unit.rows as usize);
+        let mut rows = Vec::with_capacity(group.rows as usize);
         for batch in batches {
             let batch =
-                batch.with_context(|| format!("{}: cannot decode row group {}", path.display(), unit.row_group))?;
-            let context = || format!("{}: row group {}", path.display(), unit.row_group);
+                batch.with_context(|| format!("{}: cannot decode row group {}", path.display(), group.index))?;
+            let context = || format!("{}: row group {}", path.display(), group.index);
             for (row, inputs) in inputs_from_batch(&batch).with_context(context)?.into_iter().enumerate() {
                 check_row(&inputs, self.vocab_size).with_context(|| format!("row {row}")).with_context(context)?;
                 rows.push(inputs);
             }
         }
         ensure!(
-            rows.len() as u64 == unit.rows,
+            rows.len() as u64 == group.rows,
             "{}: row group {} decoded to {} rows instead of {}",
             path.display(),
-            unit.row_group,
+            group.index,
             rows.len(),
-            unit.rows
+            group.rows
         );
         Ok(rows)
     }
@@ -403,7 +403,7 @@ struct RowStream {
     seed: u64,
     position: u64,
     window: std::vec::IntoIter<Inputs>,
-    /// The unit order of the epoch being read, kept across its windows.
+    /// The row-group order of the epoch being read, kept across its windows.
     order: Option<(u64, Vec<usize>)>,
 }
 
@@ -424,20 +424,20 @@ impl RowStream {
         let epoch = self.position / set.rows;
         let offset = self.position % set.rows;
         if self.order.as_ref().is_none_or(|(e, _)| *e != epoch) {
-            self.order = Some((epoch, epoch_order(set.units.len(), self.seed, epoch)));
+            self.order = Some((epoch, epoch_order(set.row_groups.len(), self.seed, epoch)));
         }
-        let units = &self.order.as_ref().expect("just set").1;
+        let order = &self.order.as_ref().expect("just set").1;
         let mut first_row = 0;
-        for (index, window) in units.chunks(self.config.shuffle_row_groups).enumerate() {
-            let rows: u64 = window.iter().map(|&u| set.units[u].rows).sum();
+        for (index, window) in order.chunks(self.config.shuffle_row_groups).enumerate() {
+            let rows: u64 = window.iter().map(|&u| set.row_groups[u].rows).sum();
             if offset >= first_row + rows {
                 first_row += rows;
                 continue;
             }
             let decoded: Vec<Vec<Inputs>> =
-                window.par_iter().map(|&u| set.decode(&set.units[u])).collect::<Result<_>>()?;
+                window.par_iter().map(|&u| set.decode(&set.row_groups[u])).collect::<Result<_>>()?;
             let mut rows: Vec<Inputs> = decoded.into_iter().flatten().collect();
-            let mut random = stream(self.seed, &format!("loader-window-{epoch}"), index as i32);
+            let mut random = stream(self.seed, &format!("loader-window-{epoch}"), index as u64);
             rows.shuffle(&mut random);
             if self.config.bucket_by_length {
                 let start = epoch * set.rows + first_row;
@@ -474,10 +474,10 @@ fn bucket_by_length(mut rows: Vec<Inputs>, micro_batch: usize, start: u64, rando
     out
 }
 
-/// The order of the units in `epoch`.
-fn epoch_order(units: usize, seed: u64, epoch: u64) -> Vec<usize> {
-    let mut order: Vec<usize> = (0..units).collect();
-    order.shuffle(&mut stream(seed, "loader-epoch", epoch as i32));
+/// The order of the row groups in `epoch`.
+fn epoch_order(groups: usize, seed: u64, epoch: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..groups).collect();
+    order.shuffle(&mut stream(seed, "loader-epoch", epoch));
     order
 }
 

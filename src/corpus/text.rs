@@ -6,7 +6,7 @@
 //! samples.
 
 use super::input::{read_line_bounded, ByteProgress, Compression, ContentKind, Line, OpenInput};
-use super::{bad_record, Content, Document, ReadConfig, Source, SourceReport};
+use super::{bad_record, Content, Document, ReadConfig, SkipReason, Source, SourceReport};
 use crate::partition::{Partition, PartitionRecord};
 use anyhow::{bail, Context, Result};
 use std::collections::BTreeSet;
@@ -59,7 +59,7 @@ impl TextSource {
         })
     }
 
-    fn bad_record(&mut self, location: String, reason: &str, what: String) -> Result<()> {
+    fn bad_record(&mut self, location: String, reason: SkipReason, what: String) -> Result<()> {
         bad_record(self.config.on_bad_record, &mut self.report, &location, reason, &what)
     }
 
@@ -68,7 +68,11 @@ impl TextSource {
     fn close_file(&mut self) -> Result<()> {
         let file = self.current.take().expect("a file is open");
         if file.nonblank_lines == 0 {
-            self.bad_record(file.path.display().to_string(), "empty_file", "the file holds no sentence".into())?;
+            self.bad_record(
+                file.path.display().to_string(),
+                SkipReason::EmptyFile,
+                "the file holds no sentence".into(),
+            )?;
         }
         let record = file.input.finish()?;
         self.progress.finished(record.bytes);
@@ -157,14 +161,14 @@ impl Source for TextSource {
             let (path, line_no) = (file.path.clone(), file.line_no);
             if read == Line::TooLong {
                 let what = format!("line longer than {} bytes (read.max_line_bytes)", self.config.max_line_bytes);
-                self.bad_record(format!("{}:{line_no}", path.display()), "line_too_long", what)?;
+                self.bad_record(format!("{}:{line_no}", path.display()), SkipReason::LineTooLong, what)?;
                 continue;
             }
             let text = match std::str::from_utf8(&self.line) {
                 Ok(text) => text.trim(),
                 Err(e) => {
                     let what = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-                    self.bad_record(format!("{}:{line_no}", path.display()), "invalid_utf8", what)?;
+                    self.bad_record(format!("{}:{line_no}", path.display()), SkipReason::InvalidUtf8, what)?;
                     continue;
                 }
             };

@@ -16,9 +16,10 @@
 
 use super::output::{labeled_summary, prepare_output, shard_metadata, summary, RunLog, Uncommitted};
 use super::{PrepConfig, PrepOptions};
-use crate::corpus::labeled::labels::RepeatedDocuments;
+use crate::corpus::labeled::label_sets::RepeatedDocuments;
 use crate::corpus::labeled::spert::Types;
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
+use crate::corpus::SkipReason;
 use crate::counts::{count, merge_counts};
 use crate::shard::labeled::LabeledRow;
 use crate::shard::manifest::{
@@ -296,7 +297,7 @@ fn write_split(
                 break;
             };
             if doc.sentences.is_empty() {
-                count(&mut skipped, "empty_document", 1);
+                count(&mut skipped, SkipReason::EmptyDocument.as_str(), 1);
                 continue;
             }
             seen.check(&doc, config.labels.repeated_documents, &mut stats)?;

@@ -21,11 +21,11 @@ use crate::clean::wikitext::is_debris;
 use crate::clean::{plain, CleanConfig, Cleaner, SplitConfig, Splitter};
 use crate::config::Override;
 use crate::corpus::books::BooksSource;
-use crate::corpus::labeled::text::LabeledText;
+use crate::corpus::labeled::as_text::LabeledText;
 use crate::corpus::labeled::LabelConfig;
 use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
-use crate::corpus::{Content, Document, ReadConfig, Source, SourceReport};
+use crate::corpus::{Content, Document, ReadConfig, SkipReason, Source, SourceReport};
 use crate::counts::{count, describe, merge_counts, plural, Counts};
 use crate::partition::{Partition, PartitionRecord};
 use crate::sample::{SampleConfig, Sampled, Sampler};
@@ -254,7 +254,7 @@ fn run(
                     for (doc, result) in batch.iter().zip(results) {
                         let mut out = result?;
                         if let Some(reason) = out.skipped {
-                            count(&mut skipped_documents, reason, 1);
+                            count(&mut skipped_documents, reason.as_str(), 1);
                             continue;
                         }
                         totals.documents += u64::from(doc.first_sentence == 0);
@@ -357,7 +357,7 @@ struct DocumentOutput {
     sampled: Sampled,
     sentences: u64,
     /// Why the document was skipped whole, if it was.
-    skipped: Option<&'static str>,
+    skipped: Option<SkipReason>,
 }
 
 impl Stages<'_> {
@@ -377,7 +377,7 @@ impl Stages<'_> {
         };
         let mut out = DocumentOutput { sampled: Sampled::default(), sentences: sentences.len() as u64, skipped: None };
         if sentences.is_empty() {
-            out.skipped = Some("too_little_prose");
+            out.skipped = Some(SkipReason::TooLittleProse);
             return Ok(out);
         }
         for (i, text) in sentences.iter().enumerate() {

@@ -182,7 +182,7 @@ impl Sampler {
             count(&mut out.dropped_sentences, DropReason::TooManySubtokens.as_str(), 1);
             return;
         }
-        let mut rng = rng::stream(seed, doc_id, sent_id);
+        let mut rng = rng::stream(seed, doc_id, sent_id as u64); // ids count from 0
         for draw in 0..self.config.dupe_factor {
             match self.draw(sentence, &mut rng) {
                 Some(mut sample) => {

@@ -5,8 +5,9 @@ use rand::distr::weighted::WeightedIndex;
 use rand::distr::Distribution;
 use rand::{Rng, RngExt};
 
-/// A half-open range of word offsets.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// A half-open range of word offsets: a sampled span here, a candidate entity in the
+/// trainer's extractor. Ordered by start, then end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Span {
     /// First word.
     pub start: u32,
@@ -15,6 +16,11 @@ pub struct Span {
 }
 
 impl Span {
+    /// Words `start..end`.
+    pub const fn new(start: u32, end: u32) -> Span {
+        Span { start, end }
+    }
+
     /// Number of words.
     pub fn len(&self) -> u32 {
         self.end - self.start

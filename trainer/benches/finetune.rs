@@ -12,14 +12,14 @@
 //! device (`cpu`, `cuda`; CUDA where there is one by default, with bf16 autocast).
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use spe::extract::labels::Scheme;
 use spe::prep::{PrepConfig, PrepOptions};
 use spe::shard::labeled::read_split;
 use spe::shard::manifest::LabeledManifest;
 use spe::tokenize::TokenizerConfig;
 use spe_trainer::extract::candidates::CandidatesConfig;
+use spe_trainer::extract::labels::Scheme;
 use spe_trainer::extract::model::{ClassifiersConfig, Extractor};
-use spe_trainer::extract::saved::Description;
+use spe_trainer::extract::saved::{Description, PredictionConfig};
 use spe_trainer::extract::step::{self, Mode};
 use spe_trainer::finetune::{labels_of, predict_rows, FinetuneConfig};
 use spe_trainer::model::bert::BertConfig;
@@ -82,7 +82,7 @@ fn finetune(c: &mut Criterion) {
         let model = Extractor::new(&vs.root(), &bert, &finetune.span, &labels, &classifiers);
         let mut optimizer = AdamW::new(&vs, &spe_trainer::runtime::optim::OptimConfig::default());
         let description = Description {
-            format: "spe-extractor".into(),
+            format: spe::run::layout::EXTRACTOR_FORMAT.into(),
             labels: labels.clone(),
             bert: bert.clone(),
             span: finetune.span.clone(),
@@ -90,6 +90,7 @@ fn finetune(c: &mut Criterion) {
             tokenizer_file: String::new(),
             candidates: candidates.clone(),
             classifiers,
+            prediction: PredictionConfig { batch_size: 32, bf16: true },
             weights_sha256: None,
         };
         let name = format!("{:?}", candidates.proposer).to_lowercase();
@@ -97,7 +98,7 @@ fn finetune(c: &mut Criterion) {
         group.bench_function(format!("{name}_step_{}_sentences_{device:?}", batch.len()), |b| {
             b.iter(|| {
                 let out = tch::autocast(autocast, || {
-                    let mode = Mode::Train { gold_entities: &gold, seed: 1 };
+                    let mode = Mode::Train { gold_entities: &gold, seed: 1, weights: Default::default() };
                     step::run(&model, &labels, &candidates, batch, device, mode)
                 })
                 .unwrap();
@@ -110,7 +111,7 @@ fn finetune(c: &mut Criterion) {
         });
         group.throughput(Throughput::Elements(rows.len() as u64));
         group.bench_function(format!("{name}_predict_{}_sentences_{device:?}", rows.len()), |b| {
-            b.iter(|| predict_rows(&model, &description, &rows, 32, device, true).unwrap().len())
+            b.iter(|| predict_rows(&model, &description, &rows, device).unwrap().len())
         });
     }
     group.finish();

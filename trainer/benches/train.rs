@@ -86,8 +86,8 @@ fn main() {
         // The paper's set-up (the built-in defaults), or the tiny model under `cargo test`.
         config: (!bench).then(|| repo("pipelines/train-tiny.toml")),
         overrides: vec![
-            set("optim.steps", steps),
-            set("optim.batch_size", batch),
+            set("steps", steps),
+            set("batch_size", batch),
             set("loader.micro_batch", micro),
             set("log_every", 1),
             set("checkpoint_every", steps),
@@ -103,7 +103,7 @@ fn main() {
     assert_eq!(summary.records.len() as u64, steps);
 
     let timed = &summary.records[1..];
-    let mean = |f: fn(&train::metrics::StepRecord) -> f64| timed.iter().map(f).sum::<f64>() / timed.len() as f64;
+    let mean = |f: fn(&train::step_record::StepRecord) -> f64| timed.iter().map(f).sum::<f64>() / timed.len() as f64;
     let (samples, tokens, tflops) =
         (mean(|r| r.samples_per_s), mean(|r| r.tokens_per_s), mean(|r| r.model_tflops_per_s));
     println!(

@@ -16,10 +16,11 @@
 //! ```
 //!
 //! [`runtime`] holds the libtorch parts every training command shares (device, AdamW,
-//! faults); checkpoints, metrics and the progress bar are in `spe::runtime`, so that `spe
-//! inspect` and `spe plot` read runs without libtorch. [`cli`] runs the commands.
+//! faults); a run directory's layout, checkpoints, metrics and the progress bar are in
+//! `spe::run`, so that `spe inspect` and `spe plot` read runs without libtorch.
+//! [`commands`] runs the commands.
 
-pub mod cli;
+pub mod commands;
 pub mod extract;
 pub mod finetune;
 pub mod model;

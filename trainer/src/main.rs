@@ -6,5 +6,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    spe::cli::main(spe_trainer::cli::run)
+    spe::cli::main(spe_trainer::commands::run)
 }

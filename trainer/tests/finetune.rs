@@ -86,7 +86,7 @@ fn overfit(data: &Path, run: &Path, out: &Path, sets: &[&str]) {
     // uncorrected, its first steps would be up to 6.5 times larger still.
     let common = [
         "optim.learning_rate=5e-3",
-        "optim.head_lr_scale=1",
+        "head_lr_scale=1",
         "optim.warmup_fraction=0.1",
         "optim.bias_correction=true",
         "span.dropout=0",
@@ -439,7 +439,7 @@ fn a_corpus_of_ones_own_takes_its_labels_from_its_training_split() {
     ]));
     let manifest = spe::shard::manifest::LabeledManifest::read(&out).unwrap();
     assert_eq!(manifest.source_format.as_str(), "nere");
-    let labels = spe_trainer::finetune::labels_of(&manifest, spe::extract::labels::Scheme::Bieou).unwrap();
+    let labels = spe_trainer::finetune::labels_of(&manifest, spe_trainer::extract::labels::Scheme::Bieou).unwrap();
     assert_eq!(labels.entities, ["FAC", "GPE", "ORG", "PER", "WEA"]);
     assert_eq!(labels.relations, ["ART", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]);
     assert_eq!(labels.symmetric, ["PER-SOC"]);

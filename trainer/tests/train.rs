@@ -11,14 +11,14 @@ mod common;
 use common::*;
 use spe::batch::loader::{LoaderConfig, ShardSet};
 use spe::config::Override;
-use spe::runtime::metrics;
+use spe::run::metrics;
 use spe_trainer::model::bert::{Bert, BertConfig};
 use spe_trainer::model::weights::{load_variables, read_hf_bert};
 use spe_trainer::model::{Encoder, Heads, BERT_PREFIX};
 use spe_trainer::train::device_batch::DeviceBatch;
-use spe_trainer::train::metrics::StepRecord;
 use spe_trainer::train::moco::Moco;
 use spe_trainer::train::objectives::{losses, ObjectiveConfig};
+use spe_trainer::train::step_record::StepRecord;
 use spe_trainer::train::{self as trainer, TrainOptions};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -192,8 +192,8 @@ fn losses_fall_when_overfitting_a_few_rows() {
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
     let mut set = vec![
-        ("optim.steps", 80.into()),
-        ("optim.batch_size", 16.into()),
+        ("steps", 80.into()),
+        ("batch_size", 16.into()),
         ("loader.micro_batch", 16.into()),
         ("optim.learning_rate", toml::Value::Float(3e-3)),
         ("log_every", 1.into()),
@@ -238,12 +238,8 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 60);
-    let set = [
-        ("optim.steps", 6.into()),
-        ("checkpoint_every", 3.into()),
-        ("log_every", 1.into()),
-        ("moco.queue_size", 48.into()),
-    ];
+    let set =
+        [("steps", 6.into()), ("checkpoint_every", 3.into()), ("log_every", 1.into()), ("moco.queue_size", 48.into())];
     let whole = dir.path().join("whole");
     trainer::run(&options(&shards, &whole, &set)).unwrap();
     let checkpoints = whole.join("checkpoints");
@@ -290,7 +286,7 @@ fn a_damaged_checkpoint_is_passed_over_and_other_shards_are_refused() {
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 60);
-    let set = [("optim.steps", 6.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];
+    let set = [("steps", 6.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];
     let whole = dir.path().join("whole");
     trainer::run(&options(&shards, &whole, &set)).unwrap();
 
@@ -326,7 +322,7 @@ fn a_damaged_checkpoint_is_passed_over_and_other_shards_are_refused() {
 
     // Resuming on other shards is refused unless forced.
     let other = shards_of(dir.path(), "other", 40);
-    let more = [("optim.steps", 8.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];
+    let more = [("steps", 8.into()), ("checkpoint_every", 3.into()), ("moco.queue_size", 48.into())];
     let mut elsewhere = options(&other, &whole, &more);
     elsewhere.resume = true;
     let err = trainer::run(&elsewhere).unwrap_err().to_string();
@@ -345,7 +341,7 @@ fn a_run_whose_gradient_is_not_finite_stops_and_exports_nothing() {
     let set = [
         ("optim.learning_rate", toml::Value::Float(1e30)),
         ("optim.warmup_fraction", toml::Value::Float(0.0)),
-        ("optim.steps", 6.into()),
+        ("steps", 6.into()),
         ("moco.queue_size", 64.into()),
     ];
     let out = dir.path().join("run");
@@ -354,9 +350,9 @@ fn a_run_whose_gradient_is_not_finite_stops_and_exports_nothing() {
     assert!(!out.join("encoder").exists() && !out.join("span_encoders.safetensors").exists());
     // Skipping is bounded: with one skip allowed, the next NaN step still stops the run.
     let mut skip = set.to_vec();
-    skip.push(("optim.skip_nonfinite_steps", 1.into()));
+    skip.push(("skip_nonfinite_steps", 1.into()));
     let err = trainer::run(&options(&shards, &dir.path().join("skip"), &skip)).unwrap_err().to_string();
-    assert!(err.contains("step 3") && err.contains("more than optim.skip_nonfinite_steps = 1"), "{err}");
+    assert!(err.contains("step 3") && err.contains("more than skip_nonfinite_steps = 1"), "{err}");
 }
 
 #[test]
@@ -364,10 +360,10 @@ fn a_shard_altered_after_it_was_written_is_refused() {
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
-    let set = [("optim.steps", 1.into()), ("moco.queue_size", 64.into())];
+    let set = [("steps", 1.into()), ("moco.queue_size", 64.into())];
     let out = dir.path().join("run");
     trainer::run(&options(&shards, &out, &set)).unwrap();
-    assert!(out.join(trainer::VERIFIED_SHARDS_FILE).exists());
+    assert!(out.join(spe::run::layout::VERIFIED_SHARDS_FILE).exists());
     // One byte changed in the middle of the data: same size, intact footer.
     let shard = shards.join("part-00000.parquet");
     let mut bytes = std::fs::read(&shard).unwrap();
@@ -386,7 +382,7 @@ fn a_new_run_writes_neither_over_its_shards_nor_over_a_folder_holding_metrics() 
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 20);
-    let set = [("optim.steps", 1.into()), ("moco.queue_size", 64.into())];
+    let set = [("steps", 1.into()), ("moco.queue_size", 64.into())];
     let refused = |out: &Path| trainer::run(&options(&shards, out, &set)).unwrap_err().to_string();
     assert!(refused(&shards).contains("is the pre-training data"));
     assert!(refused(&shards.join("run")).contains("lies inside the pre-training data"));
@@ -466,7 +462,7 @@ fn the_papers_model_on_a_cpu_is_announced_with_a_measured_step() {
     // once that step is measured, before anything of that size is written.
     let mut child = Command::new(spe_binary())
         .args(["train", "--shards", shards.to_str().unwrap(), "--out", out.to_str().unwrap(), "--device", "cpu"])
-        .args(["--quiet", "--set", "optim.batch_size=2", "--set", "loader.micro_batch=2", "--set", "moco.queue_size=8"])
+        .args(["--quiet", "--set", "batch_size=2", "--set", "loader.micro_batch=2", "--set", "moco.queue_size=8"])
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
@@ -543,7 +539,7 @@ fn on_a_gpu_the_first_step_equals_the_cpus_and_bf16_training_learns_and_resumes(
         "--tokenizer",
         bert.join("vocab.txt").to_str().unwrap(),
     ]));
-    let set = [("optim.steps", 300.into()), ("log_every", 10.into()), ("checkpoint_every", 150.into())];
+    let set = [("steps", 300.into()), ("log_every", 10.into()), ("checkpoint_every", 150.into())];
     let run = dir.path().join("minilm");
     let mut bf16 = options(&wiki, &run, &set);
     bf16.init = Some(bert.clone());

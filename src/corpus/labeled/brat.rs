@@ -19,7 +19,7 @@
 
 use super::{Entity, LabeledDocument, LabeledSentence, Relation};
 use crate::corpus::input::OpenInput;
-use crate::corpus::{bad_record, InputRecord, ReadConfig, SourceReport};
+use crate::corpus::{bad_record, InputRecord, ReadConfig, SkipReason, SourceReport};
 use anyhow::{bail, Context, Result};
 use std::collections::{BTreeSet, HashMap};
 use std::io::Read;
@@ -77,7 +77,7 @@ pub fn read_document(
     let (txt_path, ann_path) = document_files(dir, id);
     if !txt_path.exists() || !ann_path.exists() {
         let what = format!("document {id}: {} or {} is missing", txt_path.display(), ann_path.display());
-        bad_record(config.on_bad_record, report, listed_at, "missing_document", &what)?;
+        bad_record(config.on_bad_record, report, listed_at, SkipReason::MissingDocument, &what)?;
         return Ok(None);
     }
     let (text, txt_record) = read_text(&txt_path)?;
@@ -99,7 +99,8 @@ pub fn read_document(
     let mut relations = Vec::new();
     for (i, raw) in ann.lines().enumerate() {
         let location = format!("{}:{}", ann_path.display(), i + 1);
-        let mut bad = |reason: &str, what: String| bad_record(config.on_bad_record, report, &location, reason, &what);
+        let mut bad =
+            |reason: SkipReason, what: String| bad_record(config.on_bad_record, report, &location, reason, &what);
         if raw.trim().is_empty() {
             continue;
         }
@@ -108,12 +109,18 @@ pub fn read_document(
         match ann_id.chars().next() {
             Some('T') => {
                 let (Some(spec), Some(mention)) = (fields.get(1), fields.get(2)) else {
-                    bad("bad_field", format!("{ann_id}: expected ID, TYPE START END and text separated by tabs"))?;
+                    bad(
+                        SkipReason::BadField,
+                        format!("{ann_id}: expected ID, TYPE START END and text separated by tabs"),
+                    )?;
                     continue;
                 };
                 let parts: Vec<&str> = spec.split(' ').collect();
                 if spec.contains(';') {
-                    bad("discontinuous_entity", format!("{ann_id}: discontinuous entities are not supported"))?;
+                    bad(
+                        SkipReason::DiscontinuousEntity,
+                        format!("{ann_id}: discontinuous entities are not supported"),
+                    )?;
                     continue;
                 }
                 let (label, start, end) = match parts.as_slice() {
@@ -121,24 +128,30 @@ pub fn read_document(
                     _ => ("", None, None),
                 };
                 let (Some(start), Some(end)) = (start, end) else {
-                    bad("bad_field", format!("{ann_id}: {spec:?} is not TYPE START END"))?;
+                    bad(SkipReason::BadField, format!("{ann_id}: {spec:?} is not TYPE START END"))?;
                     continue;
                 };
                 if start >= end || end > chars {
                     bad(
-                        "bad_offsets",
+                        SkipReason::BadOffsets,
                         format!("{ann_id}: offsets {start}..{end} are empty, reversed or past the text"),
                     )?;
                     continue;
                 }
                 let Some(line) = lines.iter().position(|l| l.start <= start && end <= l.end) else {
-                    bad("entity_across_sentences", format!("{ann_id}: offsets {start}..{end} cross a sentence line"))?;
+                    bad(
+                        SkipReason::EntityAcrossSentences,
+                        format!("{ann_id}: offsets {start}..{end} cross a sentence line"),
+                    )?;
                     continue;
                 };
                 let l = &lines[line];
                 let found: String = l.text.chars().skip(start - l.start).take(end - start).collect();
                 if found != *mention {
-                    bad("mismatched_text", format!("{ann_id}: text {mention:?} differs from the file's {found:?}"))?;
+                    bad(
+                        SkipReason::MismatchedText,
+                        format!("{ann_id}: text {mention:?} differs from the file's {found:?}"),
+                    )?;
                     continue;
                 }
                 entities.insert(ann_id.to_string(), (line, start - l.start, end - l.start, label.to_string()));
@@ -151,11 +164,11 @@ pub fn read_document(
                     (Some(label), Some(a1), Some(a2)) if parts.len() == 3 => {
                         relations.push((location.clone(), ann_id.to_string(), label.to_string(), a1, a2))
                     }
-                    _ => bad("bad_field", format!("{ann_id}: expected TYPE Arg1:T… Arg2:T…"))?,
+                    _ => bad(SkipReason::BadField, format!("{ann_id}: expected TYPE Arg1:T… Arg2:T…"))?,
                 }
             }
             _ => bad(
-                "unsupported_annotation",
+                SkipReason::UnsupportedAnnotation,
                 format!("{ann_id}: only entities (T) and relations (R) are read, not {:?}", raw),
             )?,
         }
@@ -185,7 +198,7 @@ pub fn read_document(
         let (Some(&start), Some(&end)) = (starts.get(start), ends.get(end)) else {
             let location = format!("{}: {ann_id}", ann_path.display());
             let what = "the mention begins or ends with whitespace".to_string();
-            bad_record(config.on_bad_record, report, &location, "bad_offsets", &what)?;
+            bad_record(config.on_bad_record, report, &location, SkipReason::BadOffsets, &what)?;
             continue;
         };
         let entities = &mut sentences[*line].entities;
@@ -193,13 +206,14 @@ pub fn read_document(
         entities.push(Entity { start, end, label: label.clone() });
     }
     for (location, ann_id, label, a1, a2) in relations {
-        let mut bad = |reason: &str, what: String| bad_record(config.on_bad_record, report, &location, reason, &what);
+        let mut bad =
+            |reason: SkipReason, what: String| bad_record(config.on_bad_record, report, &location, reason, &what);
         let (Some(&(s1, head)), Some(&(s2, tail))) = (placed.get(a1.as_str()), placed.get(a2.as_str())) else {
-            bad("argument_not_entity", format!("{ann_id}: {a1} or {a2} is not an entity of the document"))?;
+            bad(SkipReason::ArgumentNotEntity, format!("{ann_id}: {a1} or {a2} is not an entity of the document"))?;
             continue;
         };
         if s1 != s2 {
-            bad("relation_across_sentences", format!("{ann_id}: {a1} and {a2} lie in different sentences"))?;
+            bad(SkipReason::RelationAcrossSentences, format!("{ann_id}: {a1} and {a2} lie in different sentences"))?;
             continue;
         }
         sentences[s1].relations.push(Relation { head, tail, label });

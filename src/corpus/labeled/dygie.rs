@@ -13,6 +13,7 @@
 //! the same sentence (the first such entity, if several share the offsets).
 
 use super::{Entity, Fault, LabeledDocument, LabeledSentence, Relation};
+use crate::corpus::SkipReason;
 use serde_json::{json, Value};
 
 /// Parses one line's record.
@@ -20,11 +21,11 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
     let id = value
         .get("doc_key")
         .and_then(|k| k.as_str().map(str::to_string).or_else(|| k.as_i64().map(|n| n.to_string())))
-        .ok_or_else(|| Fault::new("doc_key", "missing_field", "missing, or not a string"))?;
+        .ok_or_else(|| Fault::new("doc_key", SkipReason::MissingField, "missing, or not a string"))?;
     let raw_sentences = value
         .get("sentences")
         .and_then(Value::as_array)
-        .ok_or_else(|| Fault::new("sentences", "missing_field", "missing, or not a list"))?;
+        .ok_or_else(|| Fault::new("sentences", SkipReason::MissingField, "missing, or not a list"))?;
     let mut sentences = Vec::with_capacity(raw_sentences.len());
     // Document offset of each sentence's first word.
     let mut starts = Vec::with_capacity(raw_sentences.len());
@@ -32,7 +33,8 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
     for (i, raw) in raw_sentences.iter().enumerate() {
         let words: Option<Vec<String>> =
             raw.as_array().and_then(|ws| ws.iter().map(|w| w.as_str().map(str::to_string)).collect());
-        let words = words.ok_or_else(|| Fault::new(format!("sentences[{i}]"), "bad_field", "not a list of strings"))?;
+        let words = words
+            .ok_or_else(|| Fault::new(format!("sentences[{i}]"), SkipReason::BadField, "not a list of strings"))?;
         starts.push(offset);
         offset += words.len() as i64;
         sentences.push(LabeledSentence { words, ..LabeledSentence::default() });
@@ -43,10 +45,10 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
             Some(Value::Array(lists)) if lists.len() == sentences.len() => Ok(lists.clone()),
             Some(Value::Array(lists)) => Err(Fault::new(
                 key,
-                "bad_field",
+                SkipReason::BadField,
                 format!("{} lists for {} sentences; one per sentence is expected", lists.len(), sentences.len()),
             )),
-            Some(_) => Err(Fault::new(key, "bad_field", "not a list")),
+            Some(_) => Err(Fault::new(key, SkipReason::BadField, "not a list")),
         }
     };
     let ner = per_sentence("ner")?;
@@ -56,19 +58,25 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
         // Document offsets `[start, end]` to sentence offsets `start..end + 1`.
         let local = |field: &str, start: i64, end: i64| -> Result<(u32, u32), Fault> {
             if start > end {
-                return Err(Fault::new(field, "bad_offsets", format!("offsets [{start}, {end}] are reversed")));
+                return Err(Fault::new(
+                    field,
+                    SkipReason::BadOffsets,
+                    format!("offsets [{start}, {end}] are reversed"),
+                ));
             }
             if start < first || end >= first + n {
                 return Err(Fault::new(
                     field,
-                    "bad_offsets",
+                    SkipReason::BadOffsets,
                     format!("offsets [{start}, {end}] lie outside sentence {i} (tokens {first}..={})", first + n - 1),
                 ));
             }
             Ok(((start - first) as u32, (end - first + 1) as u32))
         };
         let items = |list: &Value, key: &str| -> Result<Vec<Value>, Fault> {
-            list.as_array().cloned().ok_or_else(|| Fault::new(format!("{key}[{i}]"), "bad_field", "not a list"))
+            list.as_array()
+                .cloned()
+                .ok_or_else(|| Fault::new(format!("{key}[{i}]"), SkipReason::BadField, "not a list"))
         };
         for (j, item) in items(&ner[i], "ner")?.iter().enumerate() {
             let field = format!("ner[{i}][{j}]");
@@ -77,9 +85,14 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
                 _ => (None, None, None),
             };
             let (Some(start), Some(end)) = (start, end) else {
-                return Err(Fault::new(field, "bad_field", format!("expected [start, end, label], found {item}")));
+                return Err(Fault::new(
+                    field,
+                    SkipReason::BadField,
+                    format!("expected [start, end, label], found {item}"),
+                ));
             };
-            let label = label.ok_or_else(|| Fault::new(&field, "missing_label", format!("no label in {item}")))?;
+            let label =
+                label.ok_or_else(|| Fault::new(&field, SkipReason::MissingLabel, format!("no label in {item}")))?;
             let (start, end) = local(&field, start, end)?;
             sentence.entities.push(Entity { start, end, label: label.to_string() });
         }
@@ -89,19 +102,30 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
             let Some([s1, e1, s2, e2, label]) = parts else {
                 return Err(Fault::new(
                     field,
-                    "bad_field",
+                    SkipReason::BadField,
                     format!("expected [start1, end1, start2, end2, label], found {item}"),
                 ));
             };
-            let label =
-                label.as_str().ok_or_else(|| Fault::new(&field, "missing_label", format!("no label in {item}")))?;
+            let label = label
+                .as_str()
+                .ok_or_else(|| Fault::new(&field, SkipReason::MissingLabel, format!("no label in {item}")))?;
             let argument = |s: &Value, e: &Value| -> Result<u32, Fault> {
                 let (Some(s), Some(e)) = (s.as_i64(), e.as_i64()) else {
-                    return Err(Fault::new(&field, "bad_field", format!("offsets are not integers in {item}")));
+                    return Err(Fault::new(
+                        &field,
+                        SkipReason::BadField,
+                        format!("offsets are not integers in {item}"),
+                    ));
                 };
                 let (start, end) = local(&field, s, e)?;
                 sentence.entities.iter().position(|x| x.start == start && x.end == end).map(|p| p as u32).ok_or_else(
-                    || Fault::new(&field, "argument_not_entity", format!("argument [{s}, {e}] is not an entity")),
+                    || {
+                        Fault::new(
+                            &field,
+                            SkipReason::ArgumentNotEntity,
+                            format!("argument [{s}, {e}] is not an entity"),
+                        )
+                    },
                 )
             };
             let (head, tail) = (argument(s1, e1)?, argument(s2, e2)?);

@@ -16,17 +16,17 @@
 //! - [`spert`]: SpERT's JSON, one array of sentences per split with a types file beside it
 //!   (CoNLL04, SciERC, ADE as SpERT and later papers share them), read element by element.
 
+pub mod as_text;
 pub mod brat;
 pub mod dygie;
-pub mod labels;
+pub mod label_sets;
 pub mod sentences;
 pub mod spert;
-pub mod text;
 
-pub use labels::LabelConfig;
+pub use label_sets::LabelConfig;
 
 use super::input::{read_line_bounded, InputDigest, Line, OpenInput};
-use super::{bad_record, ReadConfig, SourceReport};
+use super::{bad_record, ReadConfig, SkipReason, SourceReport};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -302,12 +302,12 @@ pub struct Fault {
     /// What is wrong.
     pub what: String,
     /// The count key.
-    pub reason: &'static str,
+    pub reason: SkipReason,
 }
 
 impl Fault {
     /// A fault in `field`.
-    pub fn new(field: impl Into<String>, reason: &'static str, what: impl Into<String>) -> Fault {
+    pub fn new(field: impl Into<String>, reason: SkipReason, what: impl Into<String>) -> Fault {
         Fault { field: field.into(), what: what.into(), reason }
     }
 }
@@ -318,36 +318,40 @@ impl Fault {
 pub fn check_sentence(sentence: &LabeledSentence, field: &str) -> Result<(), Fault> {
     let n = sentence.words.len() as u32;
     if let Some(i) = sentence.words.iter().position(|w| w.trim().is_empty()) {
-        return Err(Fault::new(format!("{field} word {i}"), "empty_word", "the word is empty or blank"));
+        return Err(Fault::new(format!("{field} word {i}"), SkipReason::EmptyWord, "the word is empty or blank"));
     }
     for (i, e) in sentence.entities.iter().enumerate() {
         let at = || format!("{field} entity {i}");
         if e.start >= e.end {
             return Err(Fault::new(
                 at(),
-                "bad_offsets",
+                SkipReason::BadOffsets,
                 format!("offsets {}..{} are empty or reversed", e.start, e.end),
             ));
         }
         if e.end > n {
             return Err(Fault::new(
                 at(),
-                "bad_offsets",
+                SkipReason::BadOffsets,
                 format!("offsets {}..{} lie outside the sentence's {n} words", e.start, e.end),
             ));
         }
         if e.label.trim().is_empty() {
-            return Err(Fault::new(at(), "missing_label", "the entity has no label"));
+            return Err(Fault::new(at(), SkipReason::MissingLabel, "the entity has no label"));
         }
     }
     for (i, r) in sentence.relations.iter().enumerate() {
         let at = || format!("{field} relation {i}");
         let entities = sentence.entities.len() as u32;
         if r.head >= entities || r.tail >= entities {
-            return Err(Fault::new(at(), "argument_not_entity", "an argument is not an entity of the sentence"));
+            return Err(Fault::new(
+                at(),
+                SkipReason::ArgumentNotEntity,
+                "an argument is not an entity of the sentence",
+            ));
         }
         if r.label.trim().is_empty() {
-            return Err(Fault::new(at(), "missing_label", "the relation has no label"));
+            return Err(Fault::new(at(), SkipReason::MissingLabel, "the relation has no label"));
         }
     }
     Ok(())
@@ -359,14 +363,14 @@ pub fn check_labels(sentence: &LabeledSentence, labels: &LabelConfig, field: &st
     if let Some((i, e)) = sentence.entities.iter().enumerate().find(|(_, e)| !known(&labels.entities, &e.label)) {
         return Err(Fault::new(
             format!("{field} entity {i}"),
-            "unknown_label",
+            SkipReason::UnknownLabel,
             format!("entity label {:?} is not one of {}", e.label, labels.entities.join(", ")),
         ));
     }
     if let Some((i, r)) = sentence.relations.iter().enumerate().find(|(_, r)| !known(&labels.relations, &r.label)) {
         return Err(Fault::new(
             format!("{field} relation {i}"),
-            "unknown_label",
+            SkipReason::UnknownLabel,
             format!("relation label {:?} is not one of {}", r.label, labels.relations.join(", ")),
         ));
     }
@@ -562,7 +566,7 @@ impl LabeledReader {
             let location = format!("{}:{line_no}", self.path.display());
             if read == Line::TooLong {
                 let what = format!("line longer than {} bytes (read.max_line_bytes)", self.config.max_line_bytes);
-                self.bad(&location, "line_too_long", &what)?;
+                self.bad(&location, SkipReason::LineTooLong, &what)?;
                 continue;
             }
             let mut value: serde_json::Value = match std::str::from_utf8(line) {
@@ -570,20 +574,20 @@ impl LabeledReader {
                 Ok(text) => match serde_json::from_str(text) {
                     Ok(value) => value,
                     Err(e) => {
-                        self.bad(&location, "invalid_json", &format!("not a JSON record ({e})"))?;
+                        self.bad(&location, SkipReason::InvalidJson, &format!("not a JSON record ({e})"))?;
                         continue;
                     }
                 },
                 Err(e) => {
                     let what = format!("invalid UTF-8 at byte {} of the line", e.valid_up_to());
-                    self.bad(&location, "invalid_utf8", &what)?;
+                    self.bad(&location, SkipReason::InvalidUtf8, &what)?;
                     continue;
                 }
             };
             if value.is_array() {
                 let what =
                     "a JSON array, not a record: spe reads JSON lines, one record per line (convert with jq -c '.[]')";
-                self.bad(&location, "json_array", what)?;
+                self.bad(&location, SkipReason::JsonArray, what)?;
                 continue;
             }
             if let (true, Some(record)) = (self.text_only, value.as_object_mut()) {
@@ -628,7 +632,7 @@ impl LabeledReader {
         }
     }
 
-    fn bad(&mut self, location: &str, reason: &str, what: &str) -> Result<()> {
+    fn bad(&mut self, location: &str, reason: SkipReason, what: &str) -> Result<()> {
         bad_record(self.config.on_bad_record, &mut self.report, location, reason, what)
     }
 

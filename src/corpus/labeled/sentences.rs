@@ -35,7 +35,7 @@
 //! are numbered in order).
 
 use super::{Entity, Fault, Format, LabelConfig, LabeledDocument, LabeledSentence, Relation};
-use crate::corpus::SourceReport;
+use crate::corpus::{SkipReason, SourceReport};
 use crate::counts::count;
 use crate::tokenize::split_words;
 use serde_json::Value;
@@ -52,7 +52,7 @@ pub fn parse(
         match v.get(field) {
             Some(Value::String(s)) => Ok(s.clone()),
             Some(Value::Number(n)) => Ok(n.to_string()),
-            _ => Err(Fault::new(field, "missing_field", "missing, or not a string")),
+            _ => Err(Fault::new(field, SkipReason::MissingField, "missing, or not a string")),
         }
     };
     let id = text(value, "articleId")?;
@@ -62,7 +62,7 @@ pub fn parse(
         match format {
             Format::Nere => Ok(text.split_whitespace().map(str::to_string).collect()),
             _ => Ok(split_words(text)
-                .map_err(|e| Fault::new(field, "bad_field", e.to_string()))?
+                .map_err(|e| Fault::new(field, SkipReason::BadField, e.to_string()))?
                 .into_iter()
                 .map(str::to_string)
                 .collect()),
@@ -73,7 +73,7 @@ pub fn parse(
         match value.get(field) {
             None | Some(Value::Null) => Ok(Vec::new()),
             Some(Value::Array(items)) => Ok(items.clone()),
-            Some(_) => Err(Fault::new(field, "bad_field", "not a list")),
+            Some(_) => Err(Fault::new(field, SkipReason::BadField, "not a list")),
         }
     };
     let mut sentence = LabeledSentence { words, ..LabeledSentence::default() };
@@ -84,7 +84,7 @@ pub fn parse(
         let mention_text = mention
             .get("text")
             .and_then(Value::as_str)
-            .ok_or_else(|| Fault::new(at("text"), "missing_field", "missing, or not a string"))?;
+            .ok_or_else(|| Fault::new(at("text"), SkipReason::MissingField, "missing, or not a string"))?;
         let mention_words = split(mention_text, &at("text"))?;
         let (start, end) = match format {
             Format::Nere => {
@@ -93,13 +93,13 @@ pub fn parse(
                     Some([s, e]) => (s.as_i64(), e.as_i64()),
                     _ => (None, None),
                 }) else {
-                    return Err(Fault::new(at("offset"), "bad_field", "missing, or not word offsets"));
+                    return Err(Fault::new(at("offset"), SkipReason::BadField, "missing, or not word offsets"));
                 };
                 let n = sentence.words.len() as i64;
                 if start < 0 || start >= end || end > n {
                     return Err(Fault::new(
                         at("offset"),
-                        "bad_offsets",
+                        SkipReason::BadOffsets,
                         format!("words {start}..{end} are empty, reversed or outside the sentence's {n} words"),
                     ));
                 }
@@ -108,7 +108,7 @@ pub fn parse(
                 if span != mention_words.as_slice() {
                     return Err(Fault::new(
                         at("text"),
-                        "mismatched_text",
+                        SkipReason::MismatchedText,
                         format!("{mention_text:?} differs from words {start}..{end}, {:?}", span.join(" ")),
                     ));
                 }
@@ -120,7 +120,7 @@ pub fn parse(
                 let Some(&start) = found.get(earlier).or(found.last()) else {
                     return Err(Fault::new(
                         at("text"),
-                        "mention_not_found",
+                        SkipReason::MentionNotFound,
                         format!("{mention_text:?} is not among the sentence's words"),
                     ));
                 };
@@ -129,7 +129,7 @@ pub fn parse(
         };
         let label = mention.get("label").and_then(Value::as_str).unwrap_or_default();
         if label.trim().is_empty() {
-            return Err(Fault::new(at("label"), "missing_label", "the mention has no label"));
+            return Err(Fault::new(at("label"), SkipReason::MissingLabel, "the mention has no label"));
         }
         ids.push(mention.get("emId").map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string)));
         sentence.entities.push(Entity { start, end, label: label.to_string() });
@@ -139,14 +139,14 @@ pub fn parse(
         let at = |key: &str| format!("{field}.{key}");
         let label = relation.get("label").and_then(Value::as_str).unwrap_or_default();
         if label.trim().is_empty() {
-            return Err(Fault::new(at("label"), "missing_label", "the relation has no label"));
+            return Err(Fault::new(at("label"), SkipReason::MissingLabel, "the relation has no label"));
         }
         if labels.no_relation.as_deref() == Some(label) {
-            count(&mut report.skipped, "no_relation_pairs", 1);
+            count(&mut report.skipped, SkipReason::NoRelationPairs.as_str(), 1);
             continue;
         }
         if relation.get("is_noise").and_then(Value::as_bool) == Some(true) && !labels.keep_noise {
-            count(&mut report.skipped, "noise_relations", 1);
+            count(&mut report.skipped, SkipReason::NoiseRelations.as_str(), 1);
             continue;
         }
         let argument = |n: u8| -> Result<u32, Fault> {
@@ -158,9 +158,13 @@ pub fn parse(
                     let id = relation
                         .get(&id_key)
                         .map(|id| id.as_str().map_or_else(|| id.to_string(), str::to_string))
-                        .ok_or_else(|| Fault::new(at(&id_key), "missing_field", "missing"))?;
+                        .ok_or_else(|| Fault::new(at(&id_key), SkipReason::MissingField, "missing"))?;
                     let index = ids.iter().position(|m| m.as_deref() == Some(id.as_str())).ok_or_else(|| {
-                        Fault::new(at(&id_key), "argument_not_entity", format!("no entity mention has emId {id:?}"))
+                        Fault::new(
+                            at(&id_key),
+                            SkipReason::ArgumentNotEntity,
+                            format!("no entity mention has emId {id:?}"),
+                        )
                     })?;
                     let e = &sentence.entities[index];
                     let words = &sentence.words[e.start as usize..e.end as usize];
@@ -168,7 +172,7 @@ pub fn parse(
                         if words.join(" ") != wanted.split_whitespace().collect::<Vec<_>>().join(" ") {
                             return Err(Fault::new(
                                 at(&text_key),
-                                "mismatched_text",
+                                SkipReason::MismatchedText,
                                 format!("{wanted:?} differs from mention {id:?}, {:?}", words.join(" ")),
                             ));
                         }
@@ -176,10 +180,15 @@ pub fn parse(
                     index
                 }
                 _ => {
-                    let wanted = wanted.ok_or_else(|| Fault::new(at(&text_key), "missing_field", "missing"))?;
+                    let wanted =
+                        wanted.ok_or_else(|| Fault::new(at(&text_key), SkipReason::MissingField, "missing"))?;
                     let wanted_words = split(wanted, &at(&text_key))?;
                     sentence.entities.iter().position(|e| words_of(&sentence, e) == wanted_words).ok_or_else(|| {
-                        Fault::new(at(&text_key), "argument_not_entity", format!("no entity mention reads {wanted:?}"))
+                        Fault::new(
+                            at(&text_key),
+                            SkipReason::ArgumentNotEntity,
+                            format!("no entity mention reads {wanted:?}"),
+                        )
                     })?
                 }
             };
@@ -278,7 +287,7 @@ mod tests {
         let mut v = arnor();
         v["entityMentions"][1]["text"] = json!("Lyon");
         let fault = parse_one(&v, Format::Arnor).unwrap_err();
-        assert_eq!((fault.field.as_str(), fault.reason), ("entityMentions[1].text", "mention_not_found"));
+        assert_eq!((fault.field.as_str(), fault.reason.as_str()), ("entityMentions[1].text", "mention_not_found"));
         assert!(fault.what.contains("\"Lyon\""), "{}", fault.what);
     }
 
@@ -289,17 +298,20 @@ mod tests {
         assert_eq!(parse_one(&v, Format::Nere).unwrap_err().field, "entityMentions[1].offset");
         let mut v = nere();
         v["entityMentions"][0]["text"] = json!("Jon Smith");
-        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().reason, "mismatched_text");
+        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().reason.as_str(), "mismatched_text");
         let mut v = nere();
         v["relationMentions"][0]["em2Id"] = json!("9");
-        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().reason, "argument_not_entity");
+        assert_eq!(parse_one(&v, Format::Nere).unwrap_err().reason.as_str(), "argument_not_entity");
         let mut v = arnor();
         v["relationMentions"][0]["em1Text"] = json!("Lyon");
         let fault = parse_one(&v, Format::Arnor).unwrap_err();
-        assert_eq!((fault.field.as_str(), fault.reason), ("relationMentions[0].em1Text", "argument_not_entity"));
+        assert_eq!(
+            (fault.field.as_str(), fault.reason.as_str()),
+            ("relationMentions[0].em1Text", "argument_not_entity")
+        );
         let mut v = arnor();
         v["entityMentions"][0]["label"] = json!("");
-        assert_eq!(parse_one(&v, Format::Arnor).unwrap_err().reason, "missing_label");
+        assert_eq!(parse_one(&v, Format::Arnor).unwrap_err().reason.as_str(), "missing_label");
         let mut v = arnor();
         v.as_object_mut().unwrap().remove("articleId");
         assert_eq!(parse_one(&v, Format::Arnor).unwrap_err().field, "articleId");

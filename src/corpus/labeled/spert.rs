@@ -20,40 +20,44 @@
 //! label sets, a label that matches one of them but for ASCII case is read as that label.
 
 use super::{Entity, Fault, LabelConfig, LabeledDocument, LabeledSentence, Relation};
+use crate::corpus::SkipReason;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Map, Value};
 use std::path::Path;
 
 /// Parses the record at `index` (0-based) of a split.
 pub fn parse(value: &Value, index: u64, labels: &LabelConfig) -> Result<LabeledDocument, Fault> {
-    let record = value.as_object().ok_or_else(|| Fault::new("record", "bad_field", "not a JSON object"))?;
+    let record = value.as_object().ok_or_else(|| Fault::new("record", SkipReason::BadField, "not a JSON object"))?;
     let id = match record.get("orig_id") {
         None | Some(Value::Null) => index.to_string(),
         Some(Value::String(s)) => s.clone(),
         Some(Value::Number(n)) => n.to_string(),
-        Some(other) => return Err(Fault::new("orig_id", "bad_field", format!("not a string or a number: {other}"))),
+        Some(other) => {
+            return Err(Fault::new("orig_id", SkipReason::BadField, format!("not a string or a number: {other}")))
+        }
     };
     let list = |key: &str| -> Result<&[Value], Fault> {
         match record.get(key) {
             None | Some(Value::Null) if key != "tokens" => Ok(&[]),
             Some(Value::Array(items)) => Ok(items),
-            None => Err(Fault::new(key, "missing_field", "missing")),
-            Some(_) => Err(Fault::new(key, "bad_field", "not a list")),
+            None => Err(Fault::new(key, SkipReason::MissingField, "missing")),
+            Some(_) => Err(Fault::new(key, SkipReason::BadField, "not a list")),
         }
     };
     let words: Option<Vec<String>> = list("tokens")?.iter().map(|w| w.as_str().map(str::to_string)).collect();
-    let words = words.ok_or_else(|| Fault::new("tokens", "bad_field", "not a list of strings"))?;
+    let words = words.ok_or_else(|| Fault::new("tokens", SkipReason::BadField, "not a list of strings"))?;
     let field = |item: &Value, at: &str, key: &str| -> Result<Value, Fault> {
-        item.get(key).cloned().ok_or_else(|| Fault::new(format!("{at}.{key}"), "missing_field", "missing"))
+        item.get(key).cloned().ok_or_else(|| Fault::new(format!("{at}.{key}"), SkipReason::MissingField, "missing"))
     };
     let offset = |value: Value, at: String| -> Result<u32, Fault> {
         value
             .as_u64()
             .and_then(|n| u32::try_from(n).ok())
-            .ok_or_else(|| Fault::new(at, "bad_field", format!("not a word index: {value}")))
+            .ok_or_else(|| Fault::new(at, SkipReason::BadField, format!("not a word index: {value}")))
     };
     let label = |value: Value, at: String, set: &[String]| -> Result<String, Fault> {
-        let text = value.as_str().ok_or_else(|| Fault::new(at, "bad_field", format!("not a string: {value}")))?;
+        let text =
+            value.as_str().ok_or_else(|| Fault::new(at, SkipReason::BadField, format!("not a string: {value}")))?;
         Ok(canonical(text, set))
     };
     let mut entities = Vec::new();
@@ -252,7 +256,7 @@ mod tests {
         assert_eq!(fault(json!({"entities": []})).field, "tokens");
         assert_eq!(fault(json!({"tokens": "a b"})).field, "tokens");
         let f = fault(json!({"tokens": ["a"], "entities": [{"type": "Task", "start": 0}]}));
-        assert_eq!((f.field.as_str(), f.reason), ("entities[0].end", "missing_field"));
+        assert_eq!((f.field.as_str(), f.reason.as_str()), ("entities[0].end", "missing_field"));
         let f = fault(json!({"tokens": ["a"], "entities": [{"type": "Task", "start": -1, "end": 1}]}));
         assert_eq!(f.field, "entities[0].start");
         let f = fault(json!({"tokens": ["a"], "relations": [{"type": 3, "head": 0, "tail": 0}]}));

@@ -12,7 +12,7 @@ pub mod dump;
 pub mod multistream;
 
 use super::input::{ByteProgress, Compression, ContentKind, InputDigest, InputRecord, OpenInput};
-use super::{Content, Document, ReadConfig, Source, SourceReport};
+use super::{Content, Document, ReadConfig, SkipReason, Source, SourceReport};
 use crate::counts::count;
 use crate::partition::{file_size, Partition, PartitionRecord, Unit};
 use anyhow::{bail, Context, Result};
@@ -166,9 +166,9 @@ impl WikiSource {
     /// has not is an error, or skipped (false) and counted under its reason.
     fn check_id(&mut self, page: &Page) -> Result<bool> {
         let fault = match &self.ids {
-            _ if page.id == 0 => Some(("page_without_id", "has no page id".to_string())),
+            _ if page.id == 0 => Some((SkipReason::PageWithoutId, "has no page id".to_string())),
             Some((_, last)) if page.id <= *last => Some((
-                "repeated_page",
+                SkipReason::RepeatedPage,
                 format!("follows page id {last}: a dump lists each page once, by increasing id"),
             )),
             _ => None,
@@ -195,16 +195,16 @@ impl WikiSource {
     }
 
     /// Why a page is not an article to keep, if it is not.
-    fn skip_reason(page: &Page) -> Option<&'static str> {
+    fn skip_reason(page: &Page) -> Option<SkipReason> {
         if page.ns != 0 {
-            Some("not_an_article")
+            Some(SkipReason::NotAnArticle)
         } else if page.redirect || page.text.trim_start().get(..9).is_some_and(|t| t.eq_ignore_ascii_case("#redirect"))
         {
-            Some("redirect")
+            Some(SkipReason::Redirect)
         } else if page.too_large {
-            Some("document_too_large")
+            Some(SkipReason::DocumentTooLarge)
         } else if is_disambiguation(page) {
-            Some("disambiguation")
+            Some(SkipReason::Disambiguation)
         } else {
             None
         }
@@ -246,7 +246,7 @@ impl Source for WikiSource {
                 continue;
             }
             if let Some(reason) = Self::skip_reason(&page) {
-                count(&mut self.report.skipped, reason, 1);
+                count(&mut self.report.skipped, reason.as_str(), 1);
                 continue;
             }
             return Ok(Some(Document {

@@ -21,6 +21,7 @@
 use anyhow::{ensure, Result};
 use rand::seq::index;
 use serde::{Deserialize, Serialize};
+pub use spe::sample::spans::Span;
 
 /// The source of candidate spans.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -82,13 +83,10 @@ impl CandidatesConfig {
     }
 }
 
-/// A half-open word range.
-pub type Span = (u32, u32);
-
 /// Every span of at most `max_width` words in a sentence of `words` words, by start, then
 /// end.
 pub fn every_span(words: u32, max_width: u32) -> impl Iterator<Item = Span> {
-    (0..words).flat_map(move |start| (start + 1..=words.min(start + max_width)).map(move |end| (start, end)))
+    (0..words).flat_map(move |start| (start + 1..=words.min(start + max_width)).map(move |end| Span::new(start, end)))
 }
 
 /// `count` of the spans of [`every_span`] that are not in `gold` (sorted), drawn without
@@ -110,14 +108,15 @@ mod tests {
     #[test]
     fn every_span_stops_at_the_width_and_the_sentence() {
         let spans: Vec<Span> = every_span(4, 2).collect();
-        assert_eq!(spans, [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)]);
+        let expected = [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3), (2, 4), (3, 4)].map(|(s, e)| Span::new(s, e));
+        assert_eq!(spans, expected);
         assert_eq!(every_span(5, 10).count(), 15);
         assert_eq!(every_span(0, 3).count(), 0);
     }
 
     #[test]
     fn negatives_leave_out_gold_and_are_reproducible() {
-        let gold = vec![(0, 2), (3, 4)];
+        let gold = vec![Span::new(0, 2), Span::new(3, 4)];
         let all = negative_spans(6, 3, &gold, 0, &mut spe::rng::stream(1, "n", 0));
         assert_eq!(all.len(), every_span(6, 3).count() - 2);
         assert!(all.iter().all(|s| !gold.contains(s)));

@@ -5,12 +5,13 @@
 //! encoder, and every pair of typed entities, the first before the second and not
 //! overlapping, is classified from the span-pair encoder over L, e1, M, e2, R.
 //!
-//! The vocabularies and the tag coding need no libtorch and live in `spe::extract::labels`;
-//! here are [`candidates`], where candidate spans come from, [`model`], the network,
+//! Here are [`labels`], the vocabularies of classes and the tag coding, [`candidates`],
+//! where candidate spans come from, [`model`], the network,
 //! [`step`], one pass over a batch of sentences (candidates, losses and predictions), and
 //! [`saved`], a fine-tuned extractor on disk.
 
 pub mod candidates;
+pub mod labels;
 pub mod model;
 pub mod saved;
 pub mod step;

@@ -24,13 +24,13 @@
 //!   the direction of a relation and the types of its arguments are hard to read from it.
 //!   SpERT's relation classifier reads both arguments and the context between them.
 
+use crate::extract::labels::Labels;
 use crate::model::bert::{Bert, BertConfig};
 use crate::model::layers::{embedding, linear, word_maxima, word_vectors, INIT_STD};
 use crate::model::pair::SpanPairEncoder;
 use crate::model::span::{SpanConfig, SpanEncoder, Spans};
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
-use spe::extract::labels::Labels;
 use tch::nn::{self, Module};
 use tch::Tensor;
 

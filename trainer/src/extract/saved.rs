@@ -10,6 +10,7 @@
 
 use super::candidates::{CandidatesConfig, Proposer};
 use super::model::{ClassifiersConfig, Extractor, WordVectors};
+use crate::extract::labels::Labels;
 use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
@@ -17,15 +18,11 @@ use crate::runtime::fault::guard;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use spe::digest::{sha256_bytes, sha256_file};
-use spe::extract::labels::Labels;
+use spe::run::layout::{EXTRACTOR_DESCRIPTION, EXTRACTOR_FORMAT, EXTRACTOR_TOKENIZER_DIR, EXTRACTOR_WEIGHTS};
 use spe::shard::manifest::TokenizerRecord;
 use spe::tokenize::{tokenizer_bytes, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device};
-
-const WEIGHTS: &str = "extractor.safetensors";
-const DESCRIPTION: &str = "extractor.json";
-const TOKENIZER_DIR: &str = "tokenizer";
 
 /// `extractor.json`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -49,11 +46,44 @@ pub struct Description {
     /// What the classifiers read; see [`Description::parse`] for extractors saved before
     /// the choice existed.
     pub classifiers: ClassifiersConfig,
+    /// How `spe evaluate` and `spe predict` run it: fine-tuning's `eval_batch_size` and
+    /// `optim.bf16`, so that they predict as its dev and test scoring did (extractors saved
+    /// before these were recorded: 32 sentences, bf16 on CUDA).
+    #[serde(default)]
+    pub prediction: PredictionConfig,
     /// The SHA-256 of `extractor.safetensors`, recorded by [`save`] (`None` before it is
     /// saved, and in extractors saved before it was recorded); [`Saved::load`] refuses
     /// weights that differ.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub weights_sha256: Option<String>,
+}
+
+/// How a saved extractor predicts ([`Description::prediction`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PredictionConfig {
+    /// Sentences per batch.
+    pub batch_size: usize,
+    /// bf16 autocast on CUDA.
+    pub bf16: bool,
+}
+
+impl PredictionConfig {
+    /// The batch is 1 to 65,536 sentences, as fine-tuning's `eval_batch_size`.
+    pub fn check(&self) -> Result<()> {
+        ensure!(
+            (1..=65_536).contains(&self.batch_size),
+            "prediction.batch_size must lie in [1, 65536], not {}",
+            self.batch_size
+        );
+        Ok(())
+    }
+}
+
+impl Default for PredictionConfig {
+    fn default() -> Self {
+        PredictionConfig { batch_size: 32, bf16: true }
+    }
 }
 
 impl Description {
@@ -94,25 +124,26 @@ impl Saved {
     /// over: its weights, its description and its tokenizer folder.
     pub fn parts(dir: &Path) -> [(&'static str, PathBuf); 3] {
         [
-            ("the extractor's weights", dir.join(WEIGHTS)),
-            ("the extractor's description", dir.join(DESCRIPTION)),
-            ("the extractor's tokenizer", dir.join(TOKENIZER_DIR)),
+            ("the extractor's weights", dir.join(EXTRACTOR_WEIGHTS)),
+            ("the extractor's description", dir.join(EXTRACTOR_DESCRIPTION)),
+            ("the extractor's tokenizer", dir.join(EXTRACTOR_TOKENIZER_DIR)),
         ]
     }
 
     /// Loads the extractor in `dir` onto `device`.
     pub fn load(dir: &Path, device: Device) -> Result<Saved> {
-        let path = dir.join(DESCRIPTION);
+        let path = dir.join(EXTRACTOR_DESCRIPTION);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!("cannot read {}: is {} a fine-tuned spe extractor?", path.display(), dir.display())
         })?;
         let description =
             Description::parse(&text).with_context(|| format!("{} does not describe an extractor", path.display()))?;
-        ensure!(description.format == "spe-extractor", "{}: format is {:?}", path.display(), description.format);
+        ensure!(description.format == EXTRACTOR_FORMAT, "{}: format is {:?}", path.display(), description.format);
         // An edited description must not build an extractor that predicts nothing.
         (description.bert.check())
             .and_then(|()| description.span.check().context("span"))
             .and_then(|()| description.candidates.check())
+            .and_then(|()| description.prediction.check())
             .with_context(|| path.display().to_string())?;
         let vs = nn::VarStore::new(device);
         let model = guard(
@@ -122,7 +153,7 @@ impl Saved {
                 Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers))
             },
         )?;
-        let weights = dir.join(WEIGHTS);
+        let weights = dir.join(EXTRACTOR_WEIGHTS);
         if let Some(recorded) = &description.weights_sha256 {
             let sha256 = sha256_file(&weights)?;
             ensure!(
@@ -140,7 +171,8 @@ impl Saved {
     pub fn tokenizer(&self, dir: &Path) -> Result<WordTokenizer> {
         let record = &self.description.tokenizer;
         let casing = record.casing();
-        let config = TokenizerConfig { path: dir.join(TOKENIZER_DIR).join(&self.description.tokenizer_file), casing };
+        let config =
+            TokenizerConfig { path: dir.join(EXTRACTOR_TOKENIZER_DIR).join(&self.description.tokenizer_file), casing };
         let tokenizer = WordTokenizer::load(&config)?;
         ensure!(
             tokenizer.sha256() == record.sha256,
@@ -162,12 +194,13 @@ pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer:
         std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
     }
     let written = (|| {
-        std::fs::create_dir_all(tmp.join(TOKENIZER_DIR)).with_context(|| format!("cannot create {}", tmp.display()))?;
-        let weights = tmp.join(WEIGHTS);
+        std::fs::create_dir_all(tmp.join(EXTRACTOR_TOKENIZER_DIR))
+            .with_context(|| format!("cannot create {}", tmp.display()))?;
+        let weights = tmp.join(EXTRACTOR_WEIGHTS);
         write_safetensors(&sorted_variables(vs), &weights)?;
-        spe::atomic::write_bytes(&tmp.join(TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
+        spe::atomic::write_bytes(&tmp.join(EXTRACTOR_TOKENIZER_DIR).join(&description.tokenizer_file), tokenizer)?;
         let described = Description { weights_sha256: Some(sha256_file(&weights)?), ..description.clone() };
-        spe::atomic::write_json(&described, &tmp.join(DESCRIPTION))
+        spe::atomic::write_json(&described, &tmp.join(EXTRACTOR_DESCRIPTION))
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_dir_all(&tmp);
@@ -215,11 +248,11 @@ pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use spe::extract::labels::Scheme;
+    use crate::extract::labels::Scheme;
 
     fn description() -> Description {
         Description {
-            format: "spe-extractor".into(),
+            format: EXTRACTOR_FORMAT.into(),
             labels: Labels::new(Scheme::Bieou, vec!["Task".into()], vec!["USED-FOR".into()], vec![]).unwrap(),
             bert: BertConfig::default(),
             span: SpanConfig::default(),
@@ -235,6 +268,7 @@ mod tests {
             tokenizer_file: "vocab.txt".into(),
             candidates: CandidatesConfig::default(),
             classifiers: ClassifiersConfig::default(),
+            prediction: PredictionConfig::default(),
             weights_sha256: None,
         }
     }
@@ -246,8 +280,8 @@ mod tests {
         let _ = vs.root().zeros("w", &[3]);
         let model = dir.path().join("model");
         save(&model, &vs, &description(), b"[PAD]\n").unwrap();
-        let written = Description::parse(&std::fs::read_to_string(model.join(DESCRIPTION)).unwrap()).unwrap();
-        assert_eq!(written.weights_sha256.unwrap(), sha256_file(&model.join(WEIGHTS)).unwrap());
+        let written = Description::parse(&std::fs::read_to_string(model.join(EXTRACTOR_DESCRIPTION)).unwrap()).unwrap();
+        assert_eq!(written.weights_sha256.unwrap(), sha256_file(&model.join(EXTRACTOR_WEIGHTS)).unwrap());
         let unwritable = Description { tokenizer_file: "no/such/folder".into(), ..description() };
         assert!(save(&dir.path().join("other"), &vs, &unwritable, b"").is_err());
         assert!(!dir.path().join(".other.tmp").exists() && !dir.path().join("other").exists());

@@ -15,20 +15,55 @@
 //! Candidates are gathered on the host, where the tags and types are decoded, and scored
 //! on the device in one batch per kind: `[N, 2]` spans and `[P, 5, 2]` pairs, never a loop
 //! over them. Training minimises the sum of the cross-entropies (tags, with the tagger;
-//! entity classes; relation classes). The host decoding waits for the device once or
+//! entity classes; relation classes), each weighted by [`LossWeights`]. The host decoding waits for the device once or
 //! twice per batch (tags, then types), which the pipeline needs.
 
 use super::candidates::{every_span, negative_spans, CandidatesConfig, Proposer, Span};
 use super::model::{Extractor, WordPositions};
+use crate::extract::labels::{Labels, NONE};
 use crate::model::span::Spans;
 use crate::runtime::device::upload;
-use anyhow::{Context, Result};
+use anyhow::{ensure, Context, Result};
+use serde::{Deserialize, Serialize};
 use spe::corpus::labeled::{Entity, LabeledSentence, Relation};
-use spe::extract::labels::{Labels, NONE};
 use spe::shard::labeled::LabeledRow;
 use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use tch::{Device, Kind, Tensor};
+
+/// The weight of each loss in the training loss (`[losses]`). All 1 is the paper's sum.
+/// SpERT's relation loss is a binary cross-entropy averaged over the relation types, so
+/// that the relations weigh about 1/(types) of what the entities weigh on the shared
+/// encoder; a smaller `relations` here does the same.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LossWeights {
+    /// The span tags' (with the tagger proposer).
+    pub tags: f64,
+    /// The entity classes'.
+    pub entities: f64,
+    /// The relation classes'.
+    pub relations: f64,
+}
+
+impl Default for LossWeights {
+    fn default() -> Self {
+        LossWeights { tags: 1.0, entities: 1.0, relations: 1.0 }
+    }
+}
+
+impl LossWeights {
+    /// Each weight is finite and ≥ 0, and one of them is above 0.
+    pub fn check(&self) -> Result<()> {
+        for (key, w) in
+            [("losses.tags", self.tags), ("losses.entities", self.entities), ("losses.relations", self.relations)]
+        {
+            ensure!(w.is_finite() && w >= 0.0, "{key} must be a finite weight ≥ 0, not {w}");
+        }
+        ensure!(self.tags + self.entities + self.relations > 0.0, "every loss weight (losses.*) is 0");
+        Ok(())
+    }
+}
 
 /// What a pass is for.
 pub enum Mode<'a> {
@@ -41,6 +76,8 @@ pub enum Mode<'a> {
         /// Seed of the negative spans drawn for this batch (sentence `i` draws from
         /// stream `i` under it).
         seed: u64,
+        /// The weight of each loss.
+        weights: LossWeights,
     },
     /// Prediction, with no gold annotation read.
     Predict,
@@ -48,7 +85,8 @@ pub enum Mode<'a> {
 
 /// What a pass computed.
 pub struct Output {
-    /// The sum of the span tag, entity and relation cross-entropies (training only).
+    /// The weighted sum of the span tag, entity and relation cross-entropies (training
+    /// only).
     pub loss: Option<Tensor>,
     /// Each sentence's predicted entities and relations (the words are left empty).
     pub predictions: Vec<LabeledSentence>,
@@ -71,6 +109,10 @@ pub fn run<R: Borrow<LabeledRow>>(
 ) -> Result<Output> {
     let rows: Vec<&LabeledRow> = rows.iter().map(Borrow::borrow).collect();
     let train = matches!(mode, Mode::Train { .. });
+    let weights = match &mode {
+        Mode::Train { weights, .. } => *weights,
+        Mode::Predict => LossWeights::default(),
+    };
     let b = rows.len();
     let seq_len = rows.iter().map(|r| r.input_ids.len()).max().unwrap_or(0);
     let max_words = rows.iter().map(|r| r.words.len()).max().unwrap_or(0);
@@ -105,7 +147,7 @@ pub fn run<R: Borrow<LabeledRow>>(
             if train {
                 let (mut positions, mut targets) = (Vec::new(), Vec::new());
                 for (i, row) in rows.iter().enumerate() {
-                    let spans: Vec<Span> = row.entities.iter().map(|e| (e.start, e.end)).collect();
+                    let spans: Vec<Span> = row.entities.iter().map(|e| Span::new(e.start, e.end)).collect();
                     for (j, tag) in labels.tags(row.words.len(), &spans).into_iter().enumerate() {
                         positions.push((i * max_words + j) as i64);
                         targets.push(tag);
@@ -114,7 +156,8 @@ pub fn run<R: Borrow<LabeledRow>>(
                 let n = [positions.len() as i64];
                 let logits =
                     tag_logits.view([(b * max_words) as i64, -1]).index_select(0, &upload(&positions, &n, device));
-                losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&targets, &n, device)));
+                let loss = logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&targets, &n, device));
+                losses.push(loss * weights.tags);
             }
             let tags = tag_logits.argmax(2, false).to_device(Device::Cpu);
             let tags = Vec::<i64>::try_from(tags.view([-1])).context("cannot read the predicted tags")?;
@@ -131,9 +174,9 @@ pub fn run<R: Borrow<LabeledRow>>(
         let mut spans: BTreeMap<Span, i64> = BTreeMap::new();
         match (&mode, candidates.proposer) {
             (Mode::Train { seed, .. }, Proposer::Spans) => {
-                let mut gold: Vec<Span> = row.entities.iter().map(|e| (e.start, e.end)).collect();
+                let mut gold: Vec<Span> = row.entities.iter().map(|e| Span::new(e.start, e.end)).collect();
                 gold.sort_unstable();
-                let mut rng = spe::rng::stream(*seed, "negative-spans", i as i32);
+                let mut rng = spe::rng::stream(*seed, "negative-spans", i as u64);
                 let n = row.words.len() as u32;
                 let negatives = negative_spans(n, candidates.max_width, &gold, candidates.negative_spans, &mut rng);
                 spans.extend(negatives.into_iter().map(|s| (s, NONE)));
@@ -143,7 +186,7 @@ pub fn run<R: Borrow<LabeledRow>>(
         if train {
             for e in &row.entities {
                 let class = labels.entity_class(&e.label).unwrap_or(NONE);
-                let slot = spans.entry((e.start, e.end)).or_insert(NONE);
+                let slot = spans.entry(Span::new(e.start, e.end)).or_insert(NONE);
                 if *slot == NONE {
                     *slot = class;
                 }
@@ -168,8 +211,8 @@ pub fn run<R: Borrow<LabeledRow>>(
         let mut picks = Vec::with_capacity(spans_of.len());
         for (c, slot) in spans_of.iter().zip(slots) {
             let at = c.0 * s + slot;
-            flat[2 * at] = i64::from(c.1 .0);
-            flat[2 * at + 1] = i64::from(c.1 .1);
+            flat[2 * at] = i64::from(c.1.start);
+            flat[2 * at + 1] = i64::from(c.1.end);
             picks.push(at as i64);
         }
         let n = spans_of.len() as i64;
@@ -177,7 +220,8 @@ pub fn run<R: Borrow<LabeledRow>>(
         let logits = logits.view([(b * s) as i64, -1]).index_select(0, &upload(&picks, &[n], device)); // [N, classes]
         if train {
             let gold: Vec<i64> = spans_of.iter().map(|c| c.2).collect();
-            losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[n], device)));
+            let loss = logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[n], device));
+            losses.push(loss * weights.entities);
         }
         let classes = Vec::<i64>::try_from(logits.argmax(1, false).to_device(Device::Cpu))
             .context("cannot read the predicted entity classes")?;
@@ -190,7 +234,8 @@ pub fn run<R: Borrow<LabeledRow>>(
         };
         for (((i, span, _), class), p_none) in spans_of.iter().zip(classes).zip(p_none) {
             if let (true, Some(label)) = (proposes(*i, span), labels.entity_type(class)) {
-                predicted[*i].push((Entity { start: span.0, end: span.1, label: label.to_string() }, 1.0 - p_none));
+                predicted[*i]
+                    .push((Entity { start: span.start, end: span.end, label: label.to_string() }, 1.0 - p_none));
             }
         }
     }
@@ -201,7 +246,7 @@ pub fn run<R: Borrow<LabeledRow>>(
             let mut ranked: Vec<&(Entity, f32)> = entities.iter().collect();
             ranked.sort_by(|a, b| b.1.total_cmp(&a.1));
             let mut spans: Vec<Span> =
-                ranked.into_iter().take(candidates.max_pair_entities).map(|(e, _)| (e.start, e.end)).collect();
+                ranked.into_iter().take(candidates.max_pair_entities).map(|(e, _)| Span::new(e.start, e.end)).collect();
             spans.sort_unstable();
             spans
         })
@@ -214,14 +259,14 @@ pub fn run<R: Borrow<LabeledRow>>(
     for (i, row) in rows.iter().enumerate() {
         let entities: Vec<Span> = match mode {
             Mode::Train { gold_entities, .. } if gold_entities.get(i).copied().unwrap_or(true) => {
-                row.entities.iter().map(|e| (e.start, e.end)).collect()
+                row.entities.iter().map(|e| Span::new(e.start, e.end)).collect()
             }
             _ => paired[i].clone(),
         };
         let mut row_pairs: BTreeMap<(Span, Span), i64> = BTreeMap::new();
         for &a in &entities {
             for &c in &entities {
-                if a.1 <= c.0 {
+                if a.end <= c.start {
                     row_pairs.insert((a, c), NONE);
                 }
             }
@@ -229,10 +274,10 @@ pub fn run<R: Borrow<LabeledRow>>(
         if train {
             for r in &row.relations {
                 let (h, t) = (&row.entities[r.head as usize], &row.entities[r.tail as usize]);
-                let (h, t) = ((h.start, h.end), (t.start, t.end));
+                let (h, t) = (Span::new(h.start, h.end), Span::new(t.start, t.end));
                 // A relation between overlapping mentions has no L, e1, M, e2, R: it cannot
                 // be classified, and is left to count against recall.
-                let (key, head_first) = match (h.1 <= t.0, t.1 <= h.0) {
+                let (key, head_first) = match (h.end <= t.start, t.end <= h.start) {
                     (true, _) => ((h, t), true),
                     (_, true) => ((t, h), false),
                     _ => continue,
@@ -259,19 +304,23 @@ pub fn run<R: Borrow<LabeledRow>>(
             .iter()
             .flat_map(|&(i, a, c, _)| {
                 let n = rows[i].words.len() as u32;
-                [(0, a.0), a, (a.1, c.0), c, (c.1, n)].into_iter().flat_map(|(s, e)| [i64::from(s), i64::from(e)])
+                [Span::new(0, a.start), a, Span::new(a.end, c.start), c, Span::new(c.end, n)]
+                    .into_iter()
+                    .flat_map(|s| [i64::from(s.start), i64::from(s.end)])
             })
             .collect();
         let logits = model.relation_logits(&encoded, &rows_t, Spans::upload(&segments, &[p, 5, 2], device), train)?;
         if train {
             let gold: Vec<i64> = pairs.iter().map(|c| c.3).collect();
-            losses.push(logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[p], device)));
+            let loss = logits.to_kind(Kind::Float).cross_entropy_for_logits(&upload(&gold, &[p], device));
+            losses.push(loss * weights.relations);
         } else {
             let classes = Vec::<i64>::try_from(logits.argmax(1, false).to_device(Device::Cpu))
                 .context("cannot read the predicted relation classes")?;
             for (&(i, a, c, _), class) in pairs.iter().zip(classes) {
                 let Some((label, head_first)) = labels.relation_of(class) else { continue };
-                let index = |s: Span| predicted[i].iter().position(|e| (e.start, e.end) == s).map(|k| k as u32);
+                let index =
+                    |s: Span| predicted[i].iter().position(|e| Span::new(e.start, e.end) == s).map(|k| k as u32);
                 if let (Some(x), Some(y)) = (index(a), index(c)) {
                     let (head, tail) = if head_first { (x, y) } else { (y, x) };
                     relations[i].push(Relation { head, tail, label });

@@ -3,23 +3,24 @@
 //! DyGIE JSON lines. Both write DyGIE JSON lines with `predicted_ner` and
 //! `predicted_relations`.
 
-use super::{gold_of, predict_rows};
-use crate::extract::saved::Saved;
+use super::data::gold_of;
+use crate::extract::labels::Labels;
+use crate::extract::model::Extractor;
+use crate::extract::saved::{Description, Saved};
+use crate::extract::step::{self, Mode};
 use crate::runtime::device::parse_device;
+use crate::runtime::fault::{guard, naming_memory_settings};
 use anyhow::{anyhow, bail, ensure, Context, Result};
 use spe::clean::{plain, SplitConfig, Splitter};
 use spe::corpus::input::{ContentKind, OpenInput};
 use spe::corpus::labeled::{dygie, LabeledDocument, LabeledSentence};
-use spe::extract::labels::Labels;
 use spe::prep::labeled::rows;
 use spe::score::Scores;
 use spe::shard::labeled::{read_split, LabeledRow};
 use spe::shard::manifest::LabeledManifest;
 use std::io::BufRead;
 use std::path::Path;
-
-/// Sentences per batch when predicting.
-const BATCH: usize = 32;
+use tch::Device;
 
 /// Scores the extractor in `model_dir` on split `split` of the labeled output in `data`
 /// and writes its predictions to `predictions`.
@@ -69,7 +70,7 @@ pub fn evaluate(
     );
     let rows = read_split(data, &manifest, split)?;
     let labels = &saved.description.labels;
-    let predicted = predict_rows(&saved.model, &saved.description, &rows, BATCH, device, true)?;
+    let predicted = predict_rows(&saved.model, &saved.description, &rows, device)?;
     spe::export::predictions(predictions, &rows, &predicted)?;
     Ok(Scores::of(rows.iter().map(gold_of).zip(&predicted), &labels.symmetric))
 }
@@ -152,7 +153,7 @@ pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>)
     }
     summary.sentences = all.len();
     let fits: Vec<LabeledRow> = all.iter().filter(|r| r.input_ids.len() <= max).cloned().collect();
-    let mut predicted = predict_rows(&saved.model, &saved.description, &fits, BATCH, device, true)?.into_iter();
+    let mut predicted = predict_rows(&saved.model, &saved.description, &fits, device)?.into_iter();
     let predictions: Vec<LabeledSentence> = all
         .iter()
         .map(|r| match r.input_ids.len() <= max {
@@ -222,4 +223,36 @@ fn text_documents(text: &str, tokenizer: &spe::tokenize::WordTokenizer) -> Resul
         }
     }
     Ok(documents)
+}
+
+/// The predictions of `model` (described by `description`) for `rows`, without gradient,
+/// batched as `description.prediction` says.
+pub fn predict_rows(
+    model: &Extractor,
+    description: &Description,
+    rows: &[LabeledRow],
+    device: Device,
+) -> Result<Vec<LabeledSentence>> {
+    let autocast = description.prediction.bf16 && device.is_cuda();
+    let mut predictions = Vec::with_capacity(rows.len());
+    let batch_size = description.prediction.batch_size.max(1);
+    for (i, chunk) in rows.chunks(batch_size).enumerate() {
+        let out = guard(
+            || format!("predicting sentences {}..{}", i * batch_size + 1, i * batch_size + chunk.len()),
+            || {
+                tch::no_grad(|| {
+                    tch::autocast(autocast, || {
+                        step::run(model, &description.labels, &description.candidates, chunk, device, Mode::Predict)
+                    })
+                })
+            },
+        );
+        let settings = format!(
+            "the sentences predicted at once ({batch_size}: eval_batch_size) or candidates.max_width ({})",
+            description.candidates.max_width
+        );
+        let out = naming_memory_settings(out, &settings)?;
+        predictions.extend(out.predictions);
+    }
+    Ok(predictions)
 }

@@ -5,12 +5,10 @@
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use spe::counts::plural;
+use spe::run::layout::REPORT_FILE;
 use spe::score::{Measure, Scores};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// File name of the report in the output directory.
-pub const REPORT_FILE: &str = "report.json";
 
 /// One epoch's line of `metrics.jsonl`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -13,16 +13,11 @@ use super::span::SpanConfig;
 use super::{ModelConfig, BERT_PREFIX};
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
+use spe::run::layout::{BERT_CONFIG_FILE, BERT_WEIGHTS_FILE, ENCODER_DIR, SPAN_ENCODERS_CONFIG, SPAN_ENCODERS_FILE};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use tch::{nn, Tensor};
 
-/// Directory of the Hugging Face export inside a run's output directory.
-pub const ENCODER_DIR: &str = "encoder";
-/// File of the span and span-pair encoder weights inside a run's output directory.
-pub const SPAN_ENCODERS_FILE: &str = "span_encoders.safetensors";
-/// File of their sizes, beside [`SPAN_ENCODERS_FILE`].
-pub const SPAN_ENCODERS_CONFIG: &str = "span_encoders.json";
 /// Variable name prefixes of the parts that [`SPAN_ENCODERS_FILE`] holds.
 pub const SPAN_ENCODER_PREFIXES: [&str; 3] = ["span_encoder.", "pair_encoder.", "projection."];
 
@@ -115,8 +110,8 @@ pub fn export_encoders(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Re
     }
     let dir = out.join(ENCODER_DIR);
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    write_safetensors(&bert, &dir.join("model.safetensors"))?;
-    spe::atomic::write_json(&model.bert.to_hf_json(), &dir.join("config.json"))?;
+    write_safetensors(&bert, &dir.join(BERT_WEIGHTS_FILE))?;
+    spe::atomic::write_json(&model.bert.to_hf_json(), &dir.join(BERT_CONFIG_FILE))?;
     write_safetensors(&spans, &out.join(SPAN_ENCODERS_FILE))?;
     let sizes = SpanEncodersConfig {
         hidden_size: model.bert.hidden_size,

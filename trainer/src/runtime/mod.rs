@@ -1,6 +1,6 @@
 //! The libtorch parts that every training command shares, whatever it trains: pre-training
 //! (`spe train`), fine-tuning (`spe finetune`) and evaluation. Checkpoint directories, the
-//! metrics file and the progress bar need no libtorch and live in `spe::runtime`.
+//! metrics file and the progress bar need no libtorch and live in `spe::run`.
 //!
 //! - [`device`]: choosing the device, bf16 autocast on CUDA, copying host buffers to it;
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per

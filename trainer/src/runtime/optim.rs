@@ -18,18 +18,17 @@ use std::collections::HashMap;
 use std::ffi::{c_char, c_int, c_void};
 use tch::{nn, Tensor};
 
-/// Optimisation (`[optim]`). The defaults are the paper's Wiki-Book pre-training set-up
-/// (§3.3).
+/// AdamW and its learning-rate schedule (`[optim]`), one struct for `spe train` and `spe
+/// finetune`. How many steps, of how many rows, is the stage's; so are fine-tuning's
+/// layer-wise rates. Each stage starts from its own defaults (`TrainConfig`'s are the
+/// paper's Wiki-Book pre-training set-up, §3.3, and these; `FinetuneConfig`'s spe's
+/// fine-tuning recipe), and a file or `--set` changes only the keys it names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields, default)]
 pub struct OptimConfig {
-    /// Optimizer steps.
-    pub steps: u64,
-    /// Rows per optimizer step, reached by accumulating micro-batches.
-    pub batch_size: usize,
-    /// Peak learning rate.
+    /// Peak learning rate (of BERT's top layer and embeddings, in fine-tuning).
     pub learning_rate: f64,
-    /// Share of the steps spent warming up (18,000 of 40,000 in the paper).
+    /// Share of the steps spent warming up (18,000 of 40,000 in the paper's pre-training).
     pub warmup_fraction: f64,
     /// Adam β1.
     pub beta1: f64,
@@ -46,17 +45,11 @@ pub struct OptimConfig {
     pub clip_norm: f64,
     /// bfloat16 autocast on CUDA.
     pub bf16: bool,
-    /// Steps whose gradient norm is not finite (a NaN or infinite loss) that are skipped,
-    /// their gradients dropped and the skip reported, before the run stops with an error;
-    /// 0 stops at the first.
-    pub skip_nonfinite_steps: u64,
 }
 
 impl Default for OptimConfig {
     fn default() -> Self {
         OptimConfig {
-            steps: 40_000,
-            batch_size: 256,
             learning_rate: 1e-4,
             warmup_fraction: 0.45,
             beta1: 0.9,
@@ -66,7 +59,6 @@ impl Default for OptimConfig {
             bias_correction: true,
             clip_norm: 1.0,
             bf16: true,
-            skip_nonfinite_steps: 0,
         }
     }
 }

@@ -1,5 +1,5 @@
 //! Checkpoints of a pre-training run: everything it needs to continue exactly where it
-//! stopped, in the atomic directories of [`spe::runtime::checkpoint`].
+//! stopped, in the atomic directories of [`spe::run::checkpoints`].
 //!
 //! `out/checkpoints/step-NNNNNNNN/` holds `model.safetensors` (every query variable),
 //! `optimizer.safetensors` (AdamW's moments), `moco.safetensors` (queues, queue position and
@@ -14,7 +14,7 @@ use crate::runtime::optim::AdamW;
 use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use spe::digest::sha256_file;
-use spe::runtime::checkpoint;
+use spe::run::checkpoints;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::nn;
@@ -40,46 +40,88 @@ pub struct CheckpointState {
     pub shards: Vec<String>,
 }
 
-/// Writes the checkpoint of `step` and deletes all but the `keep` newest.
-#[allow(clippy::too_many_arguments)]
-pub fn save(
-    out: &Path,
-    config: &TrainConfig,
-    (step, rows): (u64, u64),
-    shards: &[String],
-    vs: &nn::VarStore,
-    optimizer: &AdamW,
-    moco: Option<&Moco>,
-    keep: usize,
-) -> Result<PathBuf> {
-    checkpoint::save(out, step, keep, |dir| {
-        let mut files = vec![("model.safetensors", sorted_variables(vs)), ("optimizer.safetensors", optimizer.state())];
-        if let Some(moco) = moco {
-            files.push(("moco.safetensors", moco.state()));
-        }
-        let mut sums = BTreeMap::new();
-        for (name, tensors) in files {
-            write_safetensors(&tensors, &dir.join(name))?;
-            sums.insert(name.to_string(), sha256_file(&dir.join(name))?);
-        }
-        Ok(CheckpointState {
-            step,
-            rows,
-            optimizer_steps: optimizer.steps(),
-            config: config.clone(),
-            spe_version: env!("CARGO_PKG_VERSION").to_string(),
-            files: sums,
-            shards: shards.to_vec(),
+/// What a pre-training run carries from step to step: what a checkpoint saves and a
+/// resumed run restores, and what rank 0 gives every other rank of a data-parallel run.
+pub struct TrainState {
+    /// Every variable of the model (the query encoder and the heads).
+    pub vs: nn::VarStore,
+    /// AdamW and its moments.
+    pub optimizer: AdamW,
+    /// The momentum encoder and its queues, when CSPO is on.
+    pub moco: Option<Moco>,
+    /// Optimizer steps taken.
+    pub step: u64,
+    /// Rows the loader has delivered.
+    pub rows: u64,
+}
+
+impl TrainState {
+    /// Writes the checkpoint of the current step (recording `config` and the checksums of
+    /// the `shards` read) and deletes all but the `keep` newest.
+    pub fn save(&self, out: &Path, config: &TrainConfig, shards: &[String], keep: usize) -> Result<PathBuf> {
+        checkpoints::save(out, self.step, keep, |dir| {
+            let mut files = vec![
+                ("model.safetensors", sorted_variables(&self.vs)),
+                ("optimizer.safetensors", self.optimizer.state()),
+            ];
+            if let Some(moco) = &self.moco {
+                files.push(("moco.safetensors", moco.state()));
+            }
+            let mut sums = BTreeMap::new();
+            for (name, tensors) in files {
+                write_safetensors(&tensors, &dir.join(name))?;
+                sums.insert(name.to_string(), sha256_file(&dir.join(name))?);
+            }
+            Ok(CheckpointState {
+                step: self.step,
+                rows: self.rows,
+                optimizer_steps: self.optimizer.steps(),
+                config: config.clone(),
+                spe_version: env!("CARGO_PKG_VERSION").to_string(),
+                files: sums,
+                shards: shards.to_vec(),
+            })
         })
-    })
+    }
+
+    /// Restores the checkpoint at `path`, whose [`verify`]d state is `state`. Its
+    /// configuration must equal `config` but for the number of steps.
+    pub fn restore(&mut self, path: &Path, state: &CheckpointState, config: &TrainConfig) -> Result<()> {
+        let mut theirs = state.config.clone();
+        theirs.steps = config.steps;
+        if &theirs != config {
+            let (a, b) = (serde_json::to_value(&theirs)?, serde_json::to_value(config)?);
+            let differ: Vec<&String> = (a.as_object().into_iter().flatten())
+                .filter(|(k, v)| b.get(k.as_str()) != Some(v))
+                .map(|(k, _)| k)
+                .collect();
+            bail!(
+                "{} was written with another configuration (sections differing: {}); resume with the run's \
+                 configuration",
+                path.display(),
+                differ.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            );
+        }
+        let model_path = path.join("model.safetensors");
+        load_variables(&self.vs, "", &read_safetensors(&model_path)?, &model_path)?;
+        (self.optimizer)
+            .load_state(read_safetensors(&path.join("optimizer.safetensors"))?, state.optimizer_steps)
+            .with_context(|| path.display().to_string())?;
+        if let Some(moco) = &mut self.moco {
+            let moco_path = path.join("moco.safetensors");
+            moco.load_state(&read_safetensors(&moco_path)?, &moco_path)?;
+        }
+        (self.step, self.rows) = (state.step, state.rows);
+        Ok(())
+    }
 }
 
 /// Checks the files of the checkpoint at `path` against the checksums its state records,
 /// and its state's step against the step its directory is named for.
 pub fn verify(path: &Path) -> Result<CheckpointState> {
-    let state: CheckpointState = checkpoint::read_state(path)?;
+    let state: CheckpointState = checkpoints::read_state(path)?;
     ensure!(
-        checkpoint::step_of(path) == Some(state.step),
+        checkpoints::step_of(path) == Some(state.step),
         "{}: its state says step {}, its name another; the state was edited or moved",
         path.display(),
         state.step
@@ -95,37 +137,23 @@ pub fn verify(path: &Path) -> Result<CheckpointState> {
     Ok(state)
 }
 
-/// Restores the checkpoint at `path`, whose [`verify`]d state is `state`, into the model,
-/// optimizer and MoCo state. Its configuration must equal `config` but for the number of
-/// steps.
-pub fn load(
-    path: &Path,
-    state: &CheckpointState,
-    config: &TrainConfig,
-    vs: &nn::VarStore,
-    optimizer: &mut AdamW,
-    moco: Option<&mut Moco>,
-) -> Result<()> {
-    let mut theirs = state.config.clone();
-    theirs.optim.steps = config.optim.steps;
-    if &theirs != config {
-        let (a, b) = (serde_json::to_value(&theirs)?, serde_json::to_value(config)?);
-        let differ: Vec<&String> =
-            a.as_object().into_iter().flatten().filter(|(k, v)| b.get(k.as_str()) != Some(v)).map(|(k, _)| k).collect();
-        bail!(
-            "{} was written with another configuration (sections differing: {}); resume with the run's configuration",
-            path.display(),
-            differ.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
-        );
+/// The newest checkpoint of `out` whose files match their recorded checksums; a damaged
+/// one is reported and the one before it tried. The run must read the shards it started
+/// on (`shards`, their checksums), unless `force`.
+pub fn intact(out: &Path, shards: &[String], force: bool) -> Result<(PathBuf, CheckpointState)> {
+    for path in checkpoints::list(out)?.iter().rev() {
+        match verify(path) {
+            Ok(state) => {
+                ensure!(
+                    force || state.shards.is_empty() || state.shards == shards,
+                    "{}: the run was trained on other shards than --shards gives (their checksums differ); pass \
+                     --force with --resume to continue on these",
+                    path.display()
+                );
+                return Ok((path.clone(), state));
+            }
+            Err(e) => eprintln!("warning: {e:#}; this checkpoint is damaged, trying the one before it"),
+        }
     }
-    let model_path = path.join("model.safetensors");
-    load_variables(vs, "", &read_safetensors(&model_path)?, &model_path)?;
-    optimizer
-        .load_state(read_safetensors(&path.join("optimizer.safetensors"))?, state.optimizer_steps)
-        .with_context(|| path.display().to_string())?;
-    if let Some(moco) = moco {
-        let moco_path = path.join("moco.safetensors");
-        moco.load_state(&read_safetensors(&moco_path)?, &moco_path)?;
-    }
-    Ok(())
+    bail!("--resume: no checkpoint in {} is intact", out.display())
 }

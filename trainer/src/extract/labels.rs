@@ -8,7 +8,7 @@
 //!   head is the first argument in word order) and `TYPE@<` (the head is the second), and
 //!   for each symmetric type one class `TYPE`, which has no direction: a symmetric relation
 //!   is classified, predicted and scored with its arguments in word order, and (a, b) and
-//!   (b, a) are one relation ([`crate::score`]).
+//!   (b, a) are one relation ([`spe::score`]).
 //!
 //! Entity spans that overlap cannot all be tagged: the tags take the spans in order of
 //! start, longer first, and leave out a span that overlaps one already tagged. The spans
@@ -16,6 +16,7 @@
 
 use anyhow::{ensure, Result};
 use serde::{Deserialize, Serialize};
+use spe::sample::spans::Span;
 
 /// How entity spans are tagged.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -142,11 +143,11 @@ impl Labels {
     }
 
     /// The tags of a sentence of `words` words with entity `spans` (half-open word ranges).
-    pub fn tags(&self, words: usize, spans: &[(u32, u32)]) -> Vec<i64> {
-        let mut order: Vec<(u32, u32)> = spans.to_vec();
-        order.sort_by_key(|&(start, end)| (start, std::cmp::Reverse(end)));
+    pub fn tags(&self, words: usize, spans: &[Span]) -> Vec<i64> {
+        let mut order: Vec<Span> = spans.to_vec();
+        order.sort_by_key(|s| (s.start, std::cmp::Reverse(s.end)));
         let mut tags = vec![O; words];
-        for (start, end) in order {
+        for Span { start, end } in order {
             let (s, e) = (start as usize, end as usize);
             if e > words || s >= e || tags[s..e].iter().any(|&t| t != O) {
                 continue;
@@ -169,25 +170,25 @@ impl Labels {
 
     /// The spans that `tags` mark. BIEOU takes `U` and `B I* E`; an unfinished `B I*`
     /// marks nothing. BIO takes `B I*`, and an `I` after `O` begins a span.
-    pub fn spans(&self, tags: &[i64]) -> Vec<(u32, u32)> {
+    pub fn spans(&self, tags: &[i64]) -> Vec<Span> {
         let mut spans = Vec::new();
         let mut open: Option<usize> = None;
         for (i, &tag) in tags.iter().enumerate() {
             match (self.scheme, tag) {
                 (Scheme::Bieou, U) => {
-                    spans.push((i as u32, i as u32 + 1));
+                    spans.push(Span::new(i as u32, i as u32 + 1));
                     open = None;
                 }
                 (_, B) => {
                     if let (Scheme::Bio, Some(s)) = (self.scheme, open) {
-                        spans.push((s as u32, i as u32));
+                        spans.push(Span::new(s as u32, i as u32));
                     }
                     open = Some(i);
                 }
                 (Scheme::Bieou, I) => {}
                 (Scheme::Bieou, E) => {
                     if let Some(s) = open.take() {
-                        spans.push((s as u32, i as u32 + 1));
+                        spans.push(Span::new(s as u32, i as u32 + 1));
                     }
                 }
                 (Scheme::Bio, I) => {
@@ -195,14 +196,14 @@ impl Labels {
                 }
                 _ => {
                     if let (Scheme::Bio, Some(s)) = (self.scheme, open) {
-                        spans.push((s as u32, i as u32));
+                        spans.push(Span::new(s as u32, i as u32));
                     }
                     open = None;
                 }
             }
         }
         if let (Scheme::Bio, Some(s)) = (self.scheme, open) {
-            spans.push((s as u32, tags.len() as u32));
+            spans.push(Span::new(s as u32, tags.len() as u32));
         }
         spans
     }
@@ -217,21 +218,25 @@ mod tests {
         Labels::new(scheme, s(&["PER", "ORG"]), s(&["PHYS", "PER-SOC"]), s(&["PER-SOC"])).unwrap()
     }
 
+    fn spans(ranges: &[(u32, u32)]) -> Vec<Span> {
+        ranges.iter().map(|&(s, e)| Span::new(s, e)).collect()
+    }
+
     #[test]
     fn tags_mark_spans_and_give_them_back() {
         for scheme in [Scheme::Bieou, Scheme::Bio] {
             let l = labels(scheme);
-            let spans = vec![(0, 1), (2, 5), (6, 8)];
-            let tags = l.tags(9, &spans);
-            assert_eq!(l.spans(&tags), spans, "{scheme:?}");
+            let marked = spans(&[(0, 1), (2, 5), (6, 8)]);
+            let tags = l.tags(9, &marked);
+            assert_eq!(l.spans(&tags), marked, "{scheme:?}");
         }
         let l = labels(Scheme::Bieou);
-        assert_eq!(l.tags(6, &[(0, 1), (1, 4)]), [U, B, I, E, O, O]);
+        assert_eq!(l.tags(6, &spans(&[(0, 1), (1, 4)])), [U, B, I, E, O, O]);
         // Nested: the outer span is tagged, the inner one left to the span classifier.
-        assert_eq!(l.spans(&l.tags(5, &[(1, 2), (0, 3)])), [(0, 3)]);
+        assert_eq!(l.spans(&l.tags(5, &spans(&[(1, 2), (0, 3)]))), spans(&[(0, 3)]));
         // An unfinished BIEOU span marks nothing; BIO recovers a span from a stray I.
-        assert_eq!(l.spans(&[B, I, O, U]), [(3, 4)]);
-        assert_eq!(labels(Scheme::Bio).spans(&[O, I, I, B]), [(1, 3), (3, 4)]);
+        assert_eq!(l.spans(&[B, I, O, U]), spans(&[(3, 4)]));
+        assert_eq!(labels(Scheme::Bio).spans(&[O, I, I, B]), spans(&[(1, 3), (3, 4)]));
     }
 
     #[test]

@@ -1,9 +1,9 @@
 //! What a logged pre-training step records: one line of `metrics.jsonl` (written by
-//! [`spe::runtime::metrics`]) and of the terminal.
+//! [`spe::run::metrics`]) and of the terminal.
 
 use super::objectives::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
-use spe::runtime::metrics::Rates;
+use spe::run::metrics::Rates;
 
 /// What one logged step measured.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

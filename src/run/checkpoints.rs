@@ -2,15 +2,11 @@
 //! temporary directory, its `state.json` last, and renamed when complete, so a directory
 //! with that name is always a whole checkpoint. What goes inside is the trainer's.
 
+use super::layout::{CHECKPOINTS_DIR, STATE_FILE};
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// Directory of the checkpoints inside a run's output directory.
-pub const CHECKPOINTS_DIR: &str = "checkpoints";
-/// The file that completes a checkpoint, written last.
-pub const STATE_FILE: &str = "state.json";
 
 /// Writes the checkpoint of `step` in `out`: `write` fills the directory and returns the
 /// state, which is written last, and the directory is renamed; where either fails, the

@@ -2,6 +2,7 @@
 //! `step` field, and the throughput since the last logged step. The trainer decides what
 //! else a record holds.
 
+use super::layout::METRICS_FILE;
 use anyhow::{Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -9,10 +10,6 @@ use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
-
-/// File name of the metrics in a run's output directory (one JSON record per logged step
-/// or epoch).
-pub const METRICS_FILE: &str = "metrics.jsonl";
 
 /// The open metrics file.
 pub struct MetricsFile {

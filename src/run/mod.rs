@@ -2,10 +2,12 @@
 //! `spe inspect` and `spe plot` use these, and so do the trainers of `spe-trainer`, which
 //! add the libtorch parts (device, AdamW, faults) in their own `runtime`.
 //!
-//! - [`checkpoint`]: checkpoint directories written atomically, found and pruned;
+//! - [`layout`]: the names of a run directory's files;
+//! - [`checkpoints`]: checkpoint directories written atomically, found and pruned;
 //! - [`metrics`]: the `metrics.jsonl` file of a run and the throughput since the last log;
 //! - [`progress`]: the progress bar.
 
-pub mod checkpoint;
+pub mod checkpoints;
+pub mod layout;
 pub mod metrics;
 pub mod progress;

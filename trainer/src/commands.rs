@@ -37,7 +37,7 @@ fn overrides(set: &[String], flags: Vec<(&str, Option<u64>)>) -> Result<Vec<Over
 
 fn train(args: TrainArgs) -> Result<()> {
     let options = crate::train::TrainOptions {
-        overrides: overrides(&args.set, vec![("optim.steps", args.steps), ("seed", args.seed)])?,
+        overrides: overrides(&args.set, vec![("steps", args.steps), ("seed", args.seed)])?,
         shards: args.shards,
         out: args.out,
         init: args.init,

@@ -1,0 +1,161 @@
+//! What a fine-tuning run reads: where its encoder comes from, and the labeled data with
+//! its label sets, checked against the encoder's vocabulary.
+
+use crate::extract::labels::{Labels, Scheme};
+use anyhow::{bail, ensure, Result};
+use spe::corpus::labeled::LabeledSentence;
+use spe::run::layout::{self, ENCODER_DIR, SPAN_ENCODERS_CONFIG};
+use spe::shard::labeled::{read_split, LabeledRow};
+use spe::shard::manifest::{LabeledManifest, TokenizerRecord};
+use spe::tokenize::{Casing, TokenizerConfig, WordTokenizer};
+use std::path::{Path, PathBuf};
+
+/// Where the sentence encoder comes from.
+#[derive(Debug, Clone)]
+pub enum EncoderSource {
+    /// A pre-training run: `encoder/` and its span encoders.
+    Run(PathBuf),
+    /// A Hugging Face BERT directory; the span encoders start at random.
+    Bert(PathBuf),
+}
+
+impl EncoderSource {
+    /// Tells a run from a BERT directory by the files in `dir`.
+    pub fn of(dir: &Path) -> Result<EncoderSource> {
+        if dir.join(ENCODER_DIR).join(layout::BERT_CONFIG_FILE).is_file() {
+            ensure!(
+                dir.join(SPAN_ENCODERS_CONFIG).is_file(),
+                "{} holds an encoder/ but no {SPAN_ENCODERS_CONFIG}: is it a finished spe train run?",
+                dir.display()
+            );
+            return Ok(EncoderSource::Run(dir.to_path_buf()));
+        }
+        if dir.join(layout::BERT_CONFIG_FILE).is_file() && dir.join(layout::BERT_WEIGHTS_FILE).is_file() {
+            return Ok(EncoderSource::Bert(dir.to_path_buf()));
+        }
+        bail!(
+            "{} is neither an spe train run (encoder/config.json, span_encoders.json) nor a Hugging Face BERT \
+             directory (config.json, model.safetensors)",
+            dir.display()
+        )
+    }
+
+    /// The Hugging Face BERT directory of the sentence encoder.
+    pub fn bert_dir(&self) -> PathBuf {
+        match self {
+            EncoderSource::Run(dir) => dir.join(ENCODER_DIR),
+            EncoderSource::Bert(dir) => dir.clone(),
+        }
+    }
+}
+
+/// The labeled data of a run.
+pub(super) struct Data {
+    pub labels: Labels,
+    pub manifest: LabeledManifest,
+    pub train: Vec<LabeledRow>,
+    pub dev: Vec<LabeledRow>,
+    pub test: Option<Vec<LabeledRow>>,
+}
+
+/// The label sets of a labeled output: its configured sets, or where none is configured
+/// (a corpus of the user's), the labels its training split holds.
+pub fn labels_of(manifest: &LabeledManifest, scheme: Scheme) -> Result<Labels> {
+    let configured = |key: &str| -> Vec<String> {
+        manifest.config["labels"][key]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|v| v.as_str().map(String::from))
+            .collect()
+    };
+    let (mut entities, mut relations) = (configured("entities"), configured("relations"));
+    if let Some(train) = manifest.splits.get("train") {
+        if entities.is_empty() {
+            entities = train.stats.entity_labels.keys().cloned().collect();
+        }
+        if relations.is_empty() {
+            relations = train.stats.relation_labels.keys().cloned().collect();
+        }
+    }
+    Labels::new(scheme, entities, relations, manifest.symmetric_relations.clone())
+}
+
+pub(super) fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Result<Data> {
+    let manifest = LabeledManifest::read(dir)?;
+    for split in ["train", "dev"] {
+        ensure!(
+            manifest.splits.contains_key(split),
+            "{} has no {split} split: fine-tuning trains on train and selects on dev (prepare it with --{split})",
+            dir.display()
+        );
+    }
+    let labels = labels_of(&manifest, scheme)?;
+    let read = |split: &str| -> Result<Vec<LabeledRow>> {
+        let rows = read_split(dir, &manifest, split)?;
+        if let Some(row) = rows.iter().find(|r| r.input_ids.len() as i64 > max_positions) {
+            bail!(
+                "{}: {split} sentence {} of {} has {} sub-tokens, more than the encoder's {max_positions} positions",
+                dir.display(),
+                row.sent_id,
+                row.doc_id,
+                row.input_ids.len()
+            );
+        }
+        Ok(rows)
+    };
+    let (train, dev) = (read("train")?, read("dev")?);
+    let test = manifest.splits.contains_key("test").then(|| read("test")).transpose()?;
+    Ok(Data { labels, manifest, train, dev, test })
+}
+
+/// Refuses labeled shards tokenized with a vocabulary other than the one the encoder in
+/// `bert_dir` ships (`tokenizer.json` or `vocab.txt`, where it ships one), or with its
+/// vocabulary read with another casing: of equal size, another vocabulary's ids name other
+/// words, and a cased reading of an uncased vocabulary makes every capitalised word
+/// `[UNK]`; the extractor would learn from noise.
+pub(super) fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: &Path) -> Result<()> {
+    let Some(file) = ["tokenizer.json", "vocab.txt"].map(|f| bert_dir.join(f)).into_iter().find(|p| p.is_file()) else {
+        return Ok(());
+    };
+    let ours = WordTokenizer::load(&TokenizerConfig { path: PathBuf::from(&record.path), casing: record.casing() })?;
+    let theirs = WordTokenizer::load(&TokenizerConfig { path: file.clone(), casing: Casing::Auto })?;
+    if let Some((id, a, b)) = ours.first_difference(&theirs) {
+        let show = |t: Option<String>| t.map_or("nothing".to_string(), |t| format!("{t:?}"));
+        bail!(
+            "the labeled shards in {} were tokenized with {}, whose vocabulary differs from the encoder's {}: \
+             id {id} is {} there and {} in the encoder's; prepare them with the encoder's vocabulary (--tokenizer {})",
+            data.display(),
+            record.path,
+            file.display(),
+            show(a),
+            show(b),
+            file.display()
+        );
+    }
+    // One vocabulary read with another casing gives other ids for the same words.
+    let text = "The English Ångström";
+    if let Some(d) = ours.reading_difference(&theirs, text)? {
+        bail!(
+            "the labeled shards in {} were tokenized with {}{}, which makes {:?} of {text:?} where the \
+             encoder's {} makes {:?}; prepare them with the encoder's own tokenizer (--tokenizer {})",
+            data.display(),
+            record.path,
+            match record.lowercase {
+                Some(true) => " read uncased",
+                Some(false) => " read cased",
+                None => "",
+            },
+            d.ours,
+            file.display(),
+            d.theirs,
+            file.display()
+        );
+    }
+    Ok(())
+}
+
+/// A row's gold annotation as a sentence.
+pub fn gold_of(row: &LabeledRow) -> LabeledSentence {
+    LabeledSentence { words: row.words.clone(), entities: row.entities.clone(), relations: row.relations.clone() }
+}
