@@ -15,6 +15,7 @@ use anyhow::{bail, ensure, Context, Result};
 use serde::{Deserialize, Serialize};
 use spe::digest::sha256_file;
 use spe::run::checkpoints;
+use spe::run::layout::STATE_FILE;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use tch::nn;
@@ -119,7 +120,10 @@ impl TrainState {
 /// Checks the files of the checkpoint at `path` against the checksums its state records,
 /// and its state's step against the step its directory is named for.
 pub fn verify(path: &Path) -> Result<CheckpointState> {
-    let state: CheckpointState = checkpoints::read_state(path)?;
+    let mut state: serde_json::Value = checkpoints::read_state(path)?;
+    moved_keys_renamed(&mut state);
+    let state: CheckpointState = serde_json::from_value(state)
+        .with_context(|| format!("{} is not a checkpoint state", path.join(STATE_FILE).display()))?;
     ensure!(
         checkpoints::step_of(path) == Some(state.step),
         "{}: its state says step {}, its name another; the state was edited or moved",
@@ -156,4 +160,38 @@ pub fn intact(out: &Path, shards: &[String], force: bool) -> Result<(PathBuf, Ch
         }
     }
     bail!("--resume: no checkpoint in {} is intact", out.display())
+}
+
+/// A state written before the keys of [`TrainConfig::MOVED`] left `[optim]` records its
+/// configuration under the old names: they are read under the new ones, so such a run
+/// resumes as it was.
+fn moved_keys_renamed(state: &mut serde_json::Value) {
+    let Some(config) = state.get_mut("config") else { return };
+    for (old, new) in TrainConfig::MOVED {
+        let Some((section, key)) = old.split_once('.') else { continue };
+        let value = config.get_mut(section).and_then(|s| s.as_object_mut()).and_then(|s| s.remove(key));
+        if let (Some(value), Some(config)) = (value, config.as_object_mut()) {
+            config.entry(new.to_string()).or_insert(value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_state_of_the_keys_old_names_reads_as_the_new_ones() {
+        let mut config = serde_json::to_value(TrainConfig::default()).unwrap();
+        let object = config.as_object_mut().unwrap();
+        let (steps, batch) = (object.remove("steps").unwrap(), object.remove("batch_size").unwrap());
+        object["optim"]["steps"] = steps;
+        object["optim"]["batch_size"] = batch;
+        let mut state = serde_json::json!({"step": 3, "rows": 6, "optimizer_steps": 3, "config": config,
+            "spe_version": "0.1.0"});
+        assert!(serde_json::from_value::<CheckpointState>(state.clone()).is_err(), "the old names are unknown");
+        moved_keys_renamed(&mut state);
+        let read: CheckpointState = serde_json::from_value(state).unwrap();
+        assert_eq!(read.config, TrainConfig::default());
+    }
 }
