@@ -88,7 +88,9 @@ impl Default for FinetuneConfig {
                 bias_correction: false,
                 ..OptimConfig::default()
             },
-            losses: LossWeights::default(),
+            // The relations' pull on the shared encoders at a fifth of the entities': dev
+            // Ent 49.2 after one epoch of SciERC where equal weights had 28.7 (README).
+            losses: LossWeights { relations: 0.2, ..LossWeights::default() },
             candidates: CandidatesConfig::default(),
             classifiers: ClassifiersConfig::default(),
             span: SpanConfig::default(),
@@ -114,6 +116,7 @@ impl FinetuneConfig {
             layer_decay: 0.9,
             head_lr_scale: 1.0,
             optim: OptimConfig { learning_rate: 2.5e-5, warmup_fraction: 0.2, bias_correction: true, ..recipe.optim },
+            losses: LossWeights::default(),
             candidates: CandidatesConfig::paper(),
             classifiers: ClassifiersConfig::paper(),
             ..FinetuneConfig::default()

@@ -97,6 +97,8 @@ impl TrainConfig {
         self.moco.check()?;
         self.loader.check()?;
         ensure!(self.checkpoint_every > 0 && self.log_every > 0, "checkpoint_every and log_every must be at least 1");
+        // 0 would delete every checkpoint, the one --resume needs too.
+        ensure!(self.keep_checkpoints > 0, "keep_checkpoints must be at least 1, not 0");
         self.accumulation(1).map(|_| ())
     }
 }
@@ -144,6 +146,8 @@ mod tests {
             let err = config.check().unwrap_err().to_string();
             assert!(err.contains(key), "{key} = {value}: {err}");
         }
+        let none_kept = TrainConfig { keep_checkpoints: 0, ..TrainConfig::default() };
+        assert!(none_kept.check().unwrap_err().to_string().contains("keep_checkpoints must be at least 1"));
         TrainConfig::default().check().unwrap();
     }
 
