@@ -53,16 +53,7 @@ pub fn load_moved<T>(path: Option<&Path>, overrides: &[Override], moved: &[(&str
 where
     T: DeserializeOwned + Serialize + Default,
 {
-    if let Some(path) = path {
-        let file = read_table(path)?;
-        if let Some((old, new)) = moved.iter().find(|(old, _)| lookup(&file, old).is_some()) {
-            bail!("{}: {old} is now {new}; rename the key", path.display());
-        }
-    }
-    if let Some((old, new)) = moved.iter().find(|(old, _)| overrides.iter().any(|o| o.key == *old)) {
-        bail!("--set {old}: the key is now {new}");
-    }
-    load(path, overrides)
+    load_checked(T::default(), path, overrides, moved)
 }
 
 /// [`load`], with `defaults` under the file at `path`: a key the file leaves out keeps its
@@ -72,9 +63,25 @@ pub fn load_with_defaults<T>(defaults: T, path: Option<&Path>, overrides: &[Over
 where
     T: DeserializeOwned + Serialize,
 {
+    load_checked(defaults, path, overrides, &[])
+}
+
+/// The file at `path` over `defaults`, then `overrides`, the keys of `moved` refused in
+/// both.
+fn load_checked<T>(defaults: T, path: Option<&Path>, overrides: &[Override], moved: &[(&str, &str)]) -> Result<T>
+where
+    T: DeserializeOwned + Serialize,
+{
     let mut table = toml::Table::try_from(defaults).context("cannot encode default config")?;
     if let Some(path) = path {
-        merge(&mut table, read_table(path)?);
+        let file = read_table(path)?;
+        if let Some((old, new)) = moved.iter().find(|(old, _)| lookup(&file, old).is_some()) {
+            bail!("{}: {old} is now {new}; rename the key", path.display());
+        }
+        merge(&mut table, file);
+    }
+    if let Some((old, new)) = moved.iter().find(|(old, _)| overrides.iter().any(|o| o.key == *old)) {
+        bail!("--set {old}: the key is now {new}");
     }
     for item in overrides {
         apply(&mut table, item)?;
