@@ -138,6 +138,15 @@ pub fn run_summary(dir: &Path) -> Result<String> {
         let reference = series.reference.map(|(name, level)| format!(" ({name} = {level:.4})")).unwrap_or_default();
         writeln!(out, "  {:<18} {first:.4} -> {last:.4}{reference}", series.name)?;
     }
+    match curves.threads {
+        Some((fewest, most)) if fewest < most => writeln!(
+            out,
+            "  libtorch threads: {fewest} to {most} (fewer while other processes kept cores busy; --threads fixes \
+             the count)"
+        )?,
+        Some((n, _)) => writeln!(out, "  libtorch threads: {n}")?,
+        None => {}
+    }
     if let Some(latest) = checkpoints::latest(dir)? {
         let name = latest.file_name().unwrap_or_default().to_string_lossy();
         writeln!(out, "  checkpoints: {} (latest {name})", dir.join(layout::CHECKPOINTS_DIR).display())?;

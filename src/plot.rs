@@ -39,6 +39,9 @@ pub struct Curves {
     pub series: Vec<Series>,
     /// Seconds the run (its last invocation, when resumed) had taken at its last record.
     pub elapsed_s: Option<f64>,
+    /// The fewest and the most threads libtorch's CPU kernels ran on, where the records say
+    /// (each record holds the fewest since the one before).
+    pub threads: Option<(u64, u64)>,
 }
 
 /// The largest magnitude drawn: no loss, F1 or step comes near it, and axes spanning
@@ -85,7 +88,11 @@ pub fn read(dir: &Path) -> Result<Curves> {
         bail!("{} has no {} values", path.display(), names.join(", "));
     }
     let elapsed_s = records.last().and_then(|r| r.get("elapsed_s")?.as_f64());
-    Ok(Curves { x, series, elapsed_s })
+    let threads = records.iter().filter_map(|r| r.get("threads")?.as_u64()).fold(None, |range, n| match range {
+        None => Some((n, n)),
+        Some((fewest, most)) => Some((n.min(fewest), n.max(most))),
+    });
+    Ok(Curves { x, series, elapsed_s, threads })
 }
 
 /// Draws the curves of the run in `dir` into `dir/loss-curves.png` and returns its path.

@@ -26,6 +26,7 @@ use spe::corpus::wiki::WikiInput;
 use spe::counts::plural;
 use spe::prep::{PrepConfig, PrepOptions};
 use spe_trainer::runtime::device::{cuda_peak_bytes, parse_device};
+use spe_trainer::runtime::threads::Threads;
 use spe_trainer::train::flops::rate;
 use spe_trainer::train::{self, TrainOptions};
 use std::path::{Path, PathBuf};
@@ -97,6 +98,7 @@ fn main() {
         device: std::env::var("SPE_BENCH_DEVICE").ok(),
         resume: false,
         force: false,
+        threads: Threads::Auto,
         progress: false,
     };
     let summary = train::run(&options).unwrap();

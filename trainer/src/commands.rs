@@ -1,6 +1,7 @@
 //! The libtorch commands of spe's command line (`spe::cli::TorchCommand`): flags become the
 //! options of [`crate::train`] and [`crate::finetune`], and the results are printed.
 
+use crate::runtime::threads::Threads;
 use anyhow::Result;
 use spe::cli::{EvaluateArgs, FinetuneArgs, PredictArgs, TorchCommand, TrainArgs};
 use spe::config::Override;
@@ -46,6 +47,7 @@ fn train(args: TrainArgs) -> Result<()> {
         device: args.device,
         resume: args.resume,
         force: args.force,
+        threads: Threads::of_command(args.threads).check()?,
         progress: !args.quiet,
     };
     match crate::train::run(&options)?.rank {
@@ -64,6 +66,7 @@ fn finetune(args: FinetuneArgs) -> Result<()> {
         config: args.config,
         device: args.device,
         seeds: args.seeds,
+        threads: Threads::of_command(args.threads).check()?,
         progress: !args.quiet,
     };
     println!("{}", crate::finetune::run(&options)?.text());
@@ -71,7 +74,8 @@ fn finetune(args: FinetuneArgs) -> Result<()> {
 }
 
 fn evaluate(args: EvaluateArgs) -> Result<()> {
-    let EvaluateArgs { model, data, split, out, device } = args;
+    let EvaluateArgs { model, data, split, out, device, threads } = args;
+    fixed_threads(threads)?;
     let out = out.unwrap_or_else(|| model.join(format!("predictions-{split}.json")));
     let scores = crate::finetune::inference::evaluate(&model, &data, &split, &out, device.as_deref())?;
     println!("{split} of {}:\n{}", data.display(), scores.table());
@@ -80,6 +84,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
+    fixed_threads(args.threads)?;
     let s = crate::finetune::inference::predict(&args.model, &args.input, &args.out, args.device.as_deref())?;
     eprintln!(
         "{}, {} ({} too long for the encoder, left without predictions): {} and {} predicted, written to {}",
@@ -90,5 +95,15 @@ fn predict(args: PredictArgs) -> Result<()> {
         plural(s.relations as u64, "relation"),
         args.out.display()
     );
+    Ok(())
+}
+
+/// `--threads` of the commands that run for moments: libtorch's count, fixed (its default,
+/// every core or OMP_NUM_THREADS, where the flag is absent).
+fn fixed_threads(flag: Option<usize>) -> Result<()> {
+    if let Some(n) = flag {
+        Threads::Fixed(n).check()?;
+        tch::set_num_threads(n as i32);
+    }
     Ok(())
 }

@@ -15,6 +15,7 @@ use spe::run::metrics;
 use spe_trainer::model::bert::{Bert, BertConfig};
 use spe_trainer::model::weights::{load_variables, read_hf_bert};
 use spe_trainer::model::{Encoder, Heads, BERT_PREFIX};
+use spe_trainer::runtime::threads::Threads;
 use spe_trainer::train::device_batch::DeviceBatch;
 use spe_trainer::train::moco::Moco;
 use spe_trainer::train::objectives::{losses, ObjectiveConfig};
@@ -68,6 +69,9 @@ fn options(shards: &Path, out: &Path, set: &[(&str, toml::Value)]) -> TrainOptio
         device: Some("cpu".into()),
         resume: false,
         force: false,
+        // A fixed count: the runs these tests compare must repeat bit for bit beside the
+        // other tests.
+        threads: Threads::Fixed(2),
         progress: false,
     }
 }

@@ -40,6 +40,7 @@ use crate::model::{ModelConfig, BERT_PREFIX};
 use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::fault::{guard, naming_memory_settings};
 use crate::runtime::optim::{learning_rate, AdamW};
+use crate::runtime::threads::{CpuShare, Threads};
 use anyhow::{bail, ensure, Context, Result};
 use data::{check_vocabulary, load_data, Data};
 use rand::seq::SliceRandom;
@@ -74,6 +75,8 @@ pub struct FinetuneOptions {
     pub device: Option<String>,
     /// Seeds, one run each; the configured seed when empty.
     pub seeds: Vec<u64>,
+    /// libtorch's CPU threads.
+    pub threads: Threads,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -127,12 +130,13 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         weights_sha256: None,
     };
     let seeds = if options.seeds.is_empty() { vec![config.seed] } else { options.seeds.clone() };
+    let mut cpu = CpuShare::new(options.threads);
     let mut results = Vec::new();
     for &seed in &seeds {
         let dir = if seeds.len() > 1 { options.out.join(format!("seed-{seed}")) } else { options.out.clone() };
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
         let run = SeedRun { config: &config, source: &source, description: &description, data: &data, device, dir };
-        results.push(run.train(seed, &tokenizer, options.progress)?);
+        results.push(run.train(seed, &tokenizer, &mut cpu, options.progress)?);
     }
     report::write(&options.out, &results)
 }
@@ -148,7 +152,7 @@ struct SeedRun<'a> {
 }
 
 impl SeedRun<'_> {
-    fn train(&self, seed: u64, tokenizer: &[u8], progress: bool) -> Result<SeedResult> {
+    fn train(&self, seed: u64, tokenizer: &[u8], cpu: &mut CpuShare, progress: bool) -> Result<SeedResult> {
         let (config, data, device) = (self.config, self.data, self.device);
         let d = self.description;
         tch::manual_seed(seed as i64);
@@ -217,12 +221,18 @@ impl SeedRun<'_> {
                 }
                 step += 1;
                 bar.inc(1);
+                if let Some(line) = cpu.adjust() {
+                    log_line(&bar, format!("epoch {epoch}, step {step}: {line}"));
+                }
             }
             let dev = Scores::of(
                 data.dev.iter().map(gold_of).zip(&predict_rows(&model, d, &data.dev, device)?),
                 &d.labels.symmetric,
             );
-            let record = EpochRecord::new(epoch, step, loss_sum / f64::from(batches.max(1)), p_gold, &dev, started);
+            let record = EpochRecord {
+                threads: Some(cpu.take_fewest()),
+                ..EpochRecord::new(epoch, step, loss_sum / f64::from(batches.max(1)), p_gold, &dev, started)
+            };
             log_line(&bar, record.line(config.epochs));
             bar.set_message(format!("loss {:.4}, dev Rel F1 {:.2}", record.loss, 100.0 * record.dev_rel_f1));
             metrics.write(&record)?;

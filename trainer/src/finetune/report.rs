@@ -29,6 +29,10 @@ pub struct EpochRecord {
     pub dev_rel_strict_f1: f64,
     /// Seconds since training started.
     pub elapsed_s: f64,
+    /// The fewest threads libtorch's CPU kernels ran on in the epoch
+    /// ([`crate::runtime::threads`]); absent from runs of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 impl EpochRecord {
@@ -43,6 +47,7 @@ impl EpochRecord {
             dev_rel_f1: dev.rel.total.prf().f1,
             dev_rel_strict_f1: dev.rel_strict.total.prf().f1,
             elapsed_s: started.elapsed().as_secs_f64(),
+            threads: None,
         }
     }
 

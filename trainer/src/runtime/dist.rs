@@ -60,14 +60,12 @@ pub struct Launch {
 }
 
 impl Launch {
-    /// Shares this machine's cores among its ranks for libtorch's CPU work, as `torchrun`
-    /// does with `OMP_NUM_THREADS`, unless that is set: ranks that each took every core
-    /// would spend their time waiting on each other's threads.
-    pub fn share_cores(&self) {
-        if std::env::var_os("OMP_NUM_THREADS").is_none() {
-            let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-            tch::set_num_threads((cores / self.local_world_size).max(1) as i32);
-        }
+    /// This machine's cores shared among its ranks, as `torchrun` shares them with
+    /// `OMP_NUM_THREADS`: ranks that each took every core would spend their time waiting on
+    /// each other's threads.
+    pub fn cores_per_rank(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.local_world_size).max(1)
     }
 
     /// The launch the environment describes; `None` for a single process.

@@ -6,6 +6,7 @@
 //! - [`optim`]: AdamW with parameter groups (a learning-rate scale and a weight decay per
 //!   variable), the warm-up and decay schedule, gradient clipping;
 //! - [`fault`]: libtorch's exceptions (CUDA out of memory, …) as errors naming the step;
+//! - [`threads`]: libtorch's CPU thread count, which gives cores up to a busy neighbour;
 //! - [`dist`]: the process group of a data-parallel run (c10d), and its collectives;
 //! - [`ffi`]: calling the C++ shims beside them (`*.cpp`), for what tch does not expose.
 //!
@@ -17,3 +18,4 @@ pub mod dist;
 pub mod fault;
 pub mod ffi;
 pub mod optim;
+pub mod threads;

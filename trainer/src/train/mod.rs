@@ -30,6 +30,7 @@ use crate::runtime::device::{autocast_bfloat16, parse_device};
 use crate::runtime::dist::{Group, Launch};
 use crate::runtime::fault::{guard, naming_memory_settings};
 use crate::runtime::optim::{learning_rate, AdamW};
+use crate::runtime::threads::{CpuShare, Threads};
 use anyhow::{bail, ensure, Context, Result};
 use checkpoint::TrainState;
 pub use config::{load_config, TrainConfig};
@@ -73,6 +74,8 @@ pub struct TrainOptions {
     pub resume: bool,
     /// With `resume`: continue even on other shards than the run started on.
     pub force: bool,
+    /// libtorch's CPU threads (a data-parallel rank's share of the cores under `Auto`).
+    pub threads: Threads,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -111,9 +114,11 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         }
         (device, _) => device,
     };
-    if let Some(launch) = launch.as_ref().filter(|_| !device.is_cuda()) {
-        launch.share_cores();
-    }
+    let mut cpu = CpuShare::new(match (&launch, options.threads) {
+        // Ranks on one machine share its cores and wait for each other at every step.
+        (Some(launch), Threads::Auto) => Threads::Fixed(launch.cores_per_rank()),
+        (_, threads) => threads,
+    });
     // Joining first: no rank writes before every rank has checked what it was given.
     let group = launch.as_ref().map(|launch| Group::join(launch, device)).transpose()?;
     let (rank, ranks) = group.as_ref().map_or((0, 1), |g| (g.rank, g.world_size));
@@ -304,6 +309,9 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
                 duration(seconds * (total - step) as f64)
             ));
         }
+        if let Some(line) = cpu.adjust() {
+            say(format!("step {step}: {line}"));
+        }
 
         // Log.
         if step.is_multiple_of(config.log_every) || step == total {
@@ -311,15 +319,18 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             if let Some(group) = &group {
                 (means, rates) = over_ranks(group, means, rates)?;
             }
-            let record = StepRecord::new(
-                step,
-                lr,
-                means,
-                &config.objectives,
-                grad_norm,
-                rates,
-                run_start.elapsed().as_secs_f64(),
-            );
+            let record = StepRecord {
+                threads: Some(cpu.take_fewest()),
+                ..StepRecord::new(
+                    step,
+                    lr,
+                    means,
+                    &config.objectives,
+                    grad_norm,
+                    rates,
+                    run_start.elapsed().as_secs_f64(),
+                )
+            };
             let losses = [Some(record.loss), record.tbo, record.spo, record.cspo];
             ensure!(
                 losses.iter().flatten().all(|l| l.is_finite()),

@@ -32,6 +32,10 @@ pub struct StepRecord {
     pub model_tflops_per_s: f64,
     /// Seconds since this invocation started.
     pub elapsed_s: f64,
+    /// The fewest threads libtorch's CPU kernels ran on since the previous logged step
+    /// ([`crate::runtime::threads`]); absent from runs of earlier versions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threads: Option<usize>,
 }
 
 impl StepRecord {
@@ -63,6 +67,7 @@ impl StepRecord {
             tokens_per_s: rates.tokens_per_s,
             model_tflops_per_s: rates.model_flops_per_s / 1e12,
             elapsed_s,
+            threads: None,
         }
     }
 
