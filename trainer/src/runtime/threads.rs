@@ -89,7 +89,7 @@ impl CpuShare {
             Threads::Auto => CpuTimes::read().map(|t| (Instant::now(), t)),
             Threads::Fixed(_) => None,
         };
-        let follower = last.is_some().then_some(Follower { cores, free_windows: 0 });
+        let follower = last.as_ref().map(|(_, t)| Follower { cores, cpus: t.cpus, free_windows: 0 });
         CpuShare { follower, current, fewest: current, last }
     }
 
@@ -117,26 +117,29 @@ impl CpuShare {
         Some(format!(
             "other processes kept {busy:.1} of {} cores busy: libtorch now runs on {} (was {was}; --threads fixes \
              the count)",
-            follower.cores,
+            follower.cpus,
             spe::counts::plural(wanted as u64, "thread")
         ))
     }
 }
 
-/// The rule of [`Threads::Auto`]: the cores that neighbours left free, rounded to the
-/// nearest, at least one; at once when that is fewer than now, after [`WINDOWS_TO_GROW`]
-/// windows in a row when it is more.
+/// The rule of [`Threads::Auto`]: the machine's cores that neighbours left free, at most
+/// those this process may use, rounded to the nearest, at least one; at once when that is
+/// fewer than now, after [`WINDOWS_TO_GROW`] windows in a row when it is more.
 #[derive(Debug)]
 struct Follower {
-    /// The cores this process may use.
+    /// The cores this process may use (its affinity, its cgroup's quota).
     cores: usize,
+    /// The machine's CPUs, which `/proc/stat` counts: more than `cores` in a container on a
+    /// larger host, whose other tenants then take only what this process could not use.
+    cpus: usize,
     free_windows: u32,
 }
 
 impl Follower {
     /// The new count after a window in which neighbours kept `busy` cores busy, if it changes.
     fn next(&mut self, current: usize, busy: f64) -> Option<usize> {
-        let free = ((self.cores as f64 - busy).round().max(1.0) as usize).min(self.cores);
+        let free = (self.cpus as f64 - busy).min(self.cores as f64).round().max(1.0) as usize;
         self.free_windows = match free > current {
             true => self.free_windows + 1,
             false => 0,
@@ -245,16 +248,20 @@ mod tests {
 
     #[test]
     fn the_count_falls_at_once_and_rises_after_three_windows() {
-        let mut f = Follower { cores: 2, free_windows: 0 };
+        let mut f = Follower { cores: 2, cpus: 2, free_windows: 0 };
         assert_eq!(f.next(2, 0.1), None, "alone: every core");
         assert_eq!(f.next(2, 0.6), Some(1), "a neighbour at more than half a core takes one");
         assert_eq!(f.next(1, 1.9), None, "at least one");
         assert_eq!((f.next(1, 0.2), f.next(1, 0.2)), (None, None));
         assert_eq!(f.next(1, 0.9), None, "a busy window starts the count again");
         assert_eq!((f.next(1, 0.2), f.next(1, 0.2), f.next(1, 0.2)), (None, None, Some(2)));
-        let mut big = Follower { cores: 16, free_windows: 0 };
+        let mut big = Follower { cores: 16, cpus: 16, free_windows: 0 };
         assert_eq!(big.next(16, 3.4), Some(13));
         assert_eq!(big.next(13, -0.2), None);
+        // Two cores of a 64-CPU host: its other tenants' 40 busy CPUs leave them free.
+        let mut tenant = Follower { cores: 2, cpus: 64, free_windows: 0 };
+        assert_eq!(tenant.next(2, 40.0), None);
+        assert_eq!(tenant.next(2, 63.4), Some(1));
     }
 
     #[test]
