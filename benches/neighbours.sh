@@ -12,9 +12,8 @@
 # Each BIN_DIR holds a spe and its spe-trainer (target/release by default): a build of the
 # commit before a change beside one after measures both in one run. SPE_BENCH_ENV adds
 # variables to every spe command (SPE_BENCH_ENV="OMP_NUM_THREADS=1"), SPE_BENCH_JOBS picks
-# the jobs ("train finetune" by default). The bench times
-# processes that share the machine on purpose: start it on an otherwise quiet machine; it
-# prints the load before each case.
+# the jobs ("train finetune" by default). The bench times processes that share the machine
+# on purpose: start it on an otherwise quiet machine; it prints the load before each case.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/torch-env.sh >/dev/null

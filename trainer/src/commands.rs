@@ -1,7 +1,7 @@
 //! The libtorch commands of spe's command line (`spe::cli::TorchCommand`): flags become the
 //! options of [`crate::train`] and [`crate::finetune`], and the results are printed.
 
-use crate::runtime::threads::Threads;
+use crate::runtime::threads::{CpuShare, Threads};
 use anyhow::Result;
 use spe::cli::{EvaluateArgs, FinetuneArgs, PredictArgs, TorchCommand, TrainArgs};
 use spe::config::Override;
@@ -47,7 +47,7 @@ fn train(args: TrainArgs) -> Result<()> {
         device: args.device,
         resume: args.resume,
         force: args.force,
-        threads: Threads::of_command(args.threads).check()?,
+        threads: Threads::of_command(args.threads)?,
         progress: !args.quiet,
     };
     match crate::train::run(&options)?.rank {
@@ -66,7 +66,7 @@ fn finetune(args: FinetuneArgs) -> Result<()> {
         config: args.config,
         device: args.device,
         seeds: args.seeds,
-        threads: Threads::of_command(args.threads).check()?,
+        threads: Threads::of_command(args.threads)?,
         progress: !args.quiet,
     };
     println!("{}", crate::finetune::run(&options)?.text());
@@ -75,7 +75,7 @@ fn finetune(args: FinetuneArgs) -> Result<()> {
 
 fn evaluate(args: EvaluateArgs) -> Result<()> {
     let EvaluateArgs { model, data, split, out, device, threads } = args;
-    fixed_threads(threads)?;
+    let _threads = fixed_threads(threads)?;
     let out = out.unwrap_or_else(|| model.join(format!("predictions-{split}.json")));
     let scores = crate::finetune::inference::evaluate(&model, &data, &split, &out, device.as_deref())?;
     println!("{split} of {}:\n{}", data.display(), scores.table());
@@ -84,7 +84,7 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
 }
 
 fn predict(args: PredictArgs) -> Result<()> {
-    fixed_threads(args.threads)?;
+    let _threads = fixed_threads(args.threads)?;
     let s = crate::finetune::inference::predict(&args.model, &args.input, &args.out, args.device.as_deref())?;
     eprintln!(
         "{}, {} ({} too long for the encoder, left without predictions): {} and {} predicted, written to {}",
@@ -98,12 +98,11 @@ fn predict(args: PredictArgs) -> Result<()> {
     Ok(())
 }
 
-/// `--threads` of the commands that run for moments: libtorch's count, fixed (its default,
-/// every core or OMP_NUM_THREADS, where the flag is absent).
-fn fixed_threads(flag: Option<usize>) -> Result<()> {
-    if let Some(n) = flag {
-        Threads::Fixed(n).check()?;
-        tch::set_num_threads(n as i32);
-    }
-    Ok(())
+/// `--threads` of the commands that run for moments: a fixed count where it is given;
+/// libtorch's own default (every core, or OMP_NUM_THREADS) otherwise.
+fn fixed_threads(flag: Option<usize>) -> Result<Option<CpuShare>> {
+    Ok(match flag {
+        Some(_) => Some(CpuShare::new(Threads::of_command(flag)?)),
+        None => None,
+    })
 }

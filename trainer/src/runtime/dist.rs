@@ -64,8 +64,7 @@ impl Launch {
     /// `OMP_NUM_THREADS`: ranks that each took every core would spend their time waiting on
     /// each other's threads.
     pub fn cores_per_rank(&self) -> usize {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        (cores / self.local_world_size).max(1)
+        (super::threads::usable_cores() / self.local_world_size).max(1)
     }
 
     /// The launch the environment describes; `None` for a single process.

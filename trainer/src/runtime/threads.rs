@@ -38,22 +38,23 @@ pub enum Threads {
 
 impl Threads {
     /// The choice of a command: `--threads N`, else `OMP_NUM_THREADS` where it is set (which
-    /// libtorch has read already), else [`Threads::Auto`].
-    pub fn of_command(flag: Option<usize>) -> Threads {
-        let from_env = || std::env::var("OMP_NUM_THREADS").ok()?.trim().parse().ok().filter(|&n: &usize| n > 0);
-        match flag.or_else(from_env) {
-            Some(n) => Threads::Fixed(n),
-            None => Threads::Auto,
-        }
-    }
-
-    /// `self`, or an error naming the flag where a fixed count is 0 or absurd.
-    pub fn check(self) -> anyhow::Result<Threads> {
-        if let Threads::Fixed(n) = self {
+    /// libtorch has read already), else [`Threads::Auto`]; an error names a flag of 0 or an
+    /// absurd count.
+    pub fn of_command(flag: Option<usize>) -> anyhow::Result<Threads> {
+        if let Some(n) = flag {
             anyhow::ensure!((1..=MAX_THREADS).contains(&n), "--threads must lie in 1..={MAX_THREADS}, not {n}");
         }
-        Ok(self)
+        let from_env = || std::env::var("OMP_NUM_THREADS").ok()?.trim().parse().ok().filter(|&n: &usize| n > 0);
+        Ok(match flag.or_else(from_env) {
+            Some(n) => Threads::Fixed(n),
+            None => Threads::Auto,
+        })
     }
+}
+
+/// The cores this process may use (its affinity, its cgroup's quota).
+pub fn usable_cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
 /// A bound on `--threads`: more threads than this is a typing error, not a machine.
@@ -69,28 +70,27 @@ const WINDOWS_TO_GROW: u32 = 3;
 /// the neighbours between steps ([`CpuShare::adjust`]).
 #[derive(Debug)]
 pub struct CpuShare {
-    follower: Option<Follower>,
+    /// Under `Auto` where `/proc` tells: the rule, and the CPU times when the window began.
+    watch: Option<(Follower, Instant, CpuTimes)>,
     current: usize,
     /// The fewest threads since [`CpuShare::take_fewest`] was last called.
     fewest: usize,
-    last: Option<(Instant, CpuTimes)>,
 }
 
 impl CpuShare {
     /// Starts at every core under `Auto`, or at the fixed count, and sets libtorch's count.
     pub fn new(policy: Threads) -> CpuShare {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let current = match policy {
-            Threads::Auto => cores,
-            Threads::Fixed(n) => n,
+        let cores = usable_cores();
+        let (current, watch) = match policy {
+            Threads::Auto => {
+                let watch =
+                    CpuTimes::read().map(|t| (Follower { cores, cpus: t.cpus, free_windows: 0 }, Instant::now(), t));
+                (cores, watch)
+            }
+            Threads::Fixed(n) => (n, None),
         };
         tch::set_num_threads(current as i32);
-        let last = match policy {
-            Threads::Auto => CpuTimes::read().map(|t| (Instant::now(), t)),
-            Threads::Fixed(_) => None,
-        };
-        let follower = last.as_ref().map(|(_, t)| Follower { cores, cpus: t.cpus, free_windows: 0 });
-        CpuShare { follower, current, fewest: current, last }
+        CpuShare { watch, current, fewest: current }
     }
 
     /// The fewest threads libtorch ran on since the last call (since the start, at the
@@ -102,14 +102,13 @@ impl CpuShare {
     /// Between steps: once a window has passed, follows the cores that other processes left
     /// free in it ([`Follower::next`]). Returns a line for the log when the count changed.
     pub fn adjust(&mut self) -> Option<String> {
-        let (since, before) = self.last.as_ref()?;
+        let (follower, since, before) = self.watch.as_mut()?;
         if since.elapsed() < WINDOW {
             return None;
         }
         let now = CpuTimes::read()?;
         let busy = now.others_busy_cores(before)?;
-        self.last = Some((Instant::now(), now));
-        let follower = self.follower.as_mut()?;
+        (*since, *before) = (Instant::now(), now);
         let wanted = follower.next(self.current, busy)?;
         let was = std::mem::replace(&mut self.current, wanted);
         self.fewest = self.fewest.min(wanted);
@@ -128,7 +127,7 @@ impl CpuShare {
 /// fewer than now, after [`WINDOWS_TO_GROW`] windows in a row when it is more.
 #[derive(Debug)]
 struct Follower {
-    /// The cores this process may use (its affinity, its cgroup's quota).
+    /// The cores this process may use ([`usable_cores`]).
     cores: usize,
     /// The machine's CPUs, which `/proc/stat` counts: more than `cores` in a container on a
     /// larger host, whose other tenants then take only what this process could not use.
@@ -266,9 +265,9 @@ mod tests {
 
     #[test]
     fn flags_are_checked() {
-        assert!(Threads::Fixed(0).check().is_err());
-        assert!(Threads::Fixed(MAX_THREADS + 1).check().is_err());
-        assert_eq!(Threads::Fixed(2).check().unwrap(), Threads::Fixed(2));
-        assert_eq!(Threads::of_command(Some(3)), Threads::Fixed(3));
+        assert!(Threads::of_command(Some(0)).is_err());
+        assert!(Threads::of_command(Some(MAX_THREADS + 1)).is_err());
+        assert_eq!(Threads::of_command(Some(2)).unwrap(), Threads::Fixed(2));
+        assert_eq!(Threads::of_command(Some(3)).unwrap(), Threads::Fixed(3));
     }
 }
