@@ -4,8 +4,9 @@
 # dump sample (multistream form, decoded in parallel with its index) and labeled shards
 # from real SciERC documents, verifies both and shows a few rows, then pre-trains a tiny
 # model on the Wikipedia shards on the CPU with TBO, SPO and CSPO and exports it. Last, it
-# fine-tunes the extractor from that model on the SciERC sample, prints its F1 tables, and
-# extracts entities and relations from a few lines of raw text.
+# fine-tunes the extractor from that model on the SciERC sample, prints its F1 tables,
+# extracts entities and relations from a few lines of raw text, and runs a small grid of
+# fine-tuning runs (spe experiment) against a second pre-training it makes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/torch-env.sh
@@ -64,5 +65,11 @@ $spe predict --model out/finetune-tiny/model --input out/raw-text.txt --out out/
 head -c 600 out/raw-text-predictions.json
 echo
 
+say "7. A grid of fine-tuning runs in one command (spe experiment): the tiny model against
+   the same pre-training with TBO alone, which the experiment makes, two seeds each, as a
+   table of mean and standard deviation with each seed paired against the baseline's"
+rm -rf out/experiment-tiny
+$spe experiment pipelines/experiments/tiny.toml --out out/experiment-tiny --device cpu --quiet
+
 say "Done. The loss curves are in out/train-tiny/loss-curves.png; spe inspect out/train-tiny
-   summarises the run"
+   summarises the run, spe inspect out/experiment-tiny the grid"

@@ -167,6 +167,9 @@ pub enum TorchCommand {
     /// Extract entities and relations from raw text or DyGIE JSON lines with a fine-tuned
     /// extractor.
     Predict(PredictArgs),
+    /// Run a grid of fine-tuning runs (encoders, shares of the training data, seeds; the
+    /// pre-training runs it needs made once) and tabulate mean ± sd against a baseline.
+    Experiment(ExperimentArgs),
 }
 
 impl TorchCommand {
@@ -177,6 +180,7 @@ impl TorchCommand {
             TorchCommand::Finetune(_) => "finetune",
             TorchCommand::Evaluate(_) => "evaluate",
             TorchCommand::Predict(_) => "predict",
+            TorchCommand::Experiment(_) => "experiment",
         }
     }
 }
@@ -222,6 +226,43 @@ pub struct PredictArgs {
     /// Threads of libtorch's CPU kernels [default: OMP_NUM_THREADS where set, else every core].
     #[arg(long)]
     pub threads: Option<usize>,
+}
+
+/// Flags of `spe experiment`.
+#[derive(Args)]
+pub struct ExperimentArgs {
+    /// The experiment file (see pipelines/experiments/*.toml).
+    pub file: PathBuf,
+    /// The grid's folder: pretrain/, finetune/ (a folder per cell), results.md, .json, .png.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Print the units and what each folder holds (done, to run, to resume), and stop.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Only tabulate the cells that are done (after the ranks of a partitioned run).
+    #[arg(long, conflicts_with = "dry_run")]
+    pub collect: bool,
+    /// Run only one stage: pretrain (the pre-training runs) or finetune (the cells).
+    #[arg(long)]
+    pub only: Option<crate::experiment::plan::Stage>,
+    /// This rank, from 0, of a grid shared among --world-size processes (or from the
+    /// environment: SLURM_ARRAY_TASK_ID, JOB_COMPLETION_INDEX, RANK).
+    #[arg(long)]
+    pub rank: Option<u32>,
+    /// The number of ranks sharing the grid.
+    #[arg(long)]
+    pub world_size: Option<u32>,
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Threads of libtorch's CPU kernels [default: OMP_NUM_THREADS where set; otherwise every
+    /// core while the machine is otherwise idle, one fewer for each core a neighbour keeps
+    /// busy]. Give each of several ranks on one machine its share.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// No progress bars (log lines only).
+    #[arg(long)]
+    pub quiet: bool,
 }
 
 /// Flags of `spe train`.

@@ -21,12 +21,25 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::fmt::Write;
 use std::path::{Path, PathBuf};
 
+/// The tables of the experiment in `dir` (`spe experiment --out DIR`), as last collected.
+fn experiment_summary(dir: &Path) -> Result<String> {
+    use crate::experiment::RESULTS_JSON;
+    if !dir.join(RESULTS_JSON).exists() {
+        bail!("{} is an experiment without results yet: run it, or collect what is done with --collect", dir.display());
+    }
+    let results = crate::experiment::results::Results::read(dir)?;
+    Ok(format!("{} (spe experiment)\n{}", dir.display(), results.markdown()))
+}
+
 /// Renders the manifest summary, the schema and the first `rows` rows of `dir`, a
 /// pre-training or a labeled output. Sub-tokens are shown as strings when the manifest's
 /// tokenizer file is still present and unchanged, as ids otherwise.
 pub fn inspect(dir: &Path, rows: usize) -> Result<String> {
     if !manifest_path(dir).exists() && dir.join(METRICS_FILE).exists() {
         return run_summary(dir);
+    }
+    if !manifest_path(dir).exists() && dir.join(crate::experiment::EXPERIMENT_FILE).exists() {
+        return experiment_summary(dir);
     }
     if format_of(dir)? == LABELED_FORMAT {
         return inspect_labeled(dir, rows);

@@ -20,8 +20,9 @@
 //! ```
 //!
 //! This crate holds the trainers' parts that need no libtorch: [`batch`] (the loader),
-//! [`score`] (exact-match F1) and [`run`] (a run directory's layout, checkpoints, metrics,
-//! progress), which `spe inspect` and `spe plot` read runs with. [`cli`] is the command line of both binaries, and [`companion`] hands the
+//! [`score`] (exact-match F1), [`run`] (a run directory's layout, checkpoints, metrics,
+//! progress, report), which `spe inspect` and `spe plot` read runs with, and
+//! [`experiment`] (a grid of runs: its file, its plan and its tables). [`cli`] is the command line of both binaries, and [`companion`] hands the
 //! libtorch commands from `spe` to `spe-trainer`. The ground floor serves every stage and
 //! imports none of them: [`rng`] (keyed random streams), [`counts`] (counts by reason),
 //! [`digest`] (SHA-256 checksums), [`atomic`] (whole-or-nothing files), [`lock`] (one run
@@ -39,6 +40,7 @@ pub mod config;
 pub mod corpus;
 pub mod counts;
 pub mod digest;
+pub mod experiment;
 pub mod export;
 pub mod inspect;
 pub mod interrupt;

@@ -108,15 +108,24 @@ const PANEL: (u32, u32) = (480, 360);
 
 /// The PNG bytes of `curves`, one panel per series side by side.
 fn render(curves: &Curves) -> Result<Vec<u8>> {
+    render_panels(PANEL, curves.series.len(), |i, panel| draw_panel(curves.x, &curves.series[i], panel))
+}
+
+/// A PNG of `count` panels of `panel` pixels side by side, each drawn by `draw(i, area)`
+/// with DejaVu Sans as its sans-serif.
+pub(crate) fn render_panels(
+    panel: (u32, u32),
+    count: usize,
+    mut draw: impl FnMut(usize, &DrawingArea<BitMapBackend, plotters::coord::Shift>) -> Result<()>,
+) -> Result<Vec<u8>> {
     register_font()?;
-    let size = (PANEL.0 * curves.series.len() as u32, PANEL.1);
+    let size = (panel.0 * count as u32, panel.1);
     let mut rgb = vec![0u8; (size.0 * size.1 * 3) as usize];
     {
         let root = BitMapBackend::with_buffer(&mut rgb, size).into_drawing_area();
         root.fill(&WHITE).map_err(plotting)?;
-        let panels = root.split_evenly((1, curves.series.len()));
-        for (series, panel) in curves.series.iter().zip(&panels) {
-            draw_panel(curves.x, series, panel)?;
+        for (i, area) in root.split_evenly((1, count)).iter().enumerate() {
+            draw(i, area)?;
         }
         root.present().map_err(plotting)?;
     }
@@ -179,8 +188,9 @@ fn register_font() -> Result<()> {
     Ok(())
 }
 
-fn plotting<E: std::fmt::Debug>(e: E) -> anyhow::Error {
-    anyhow::anyhow!("cannot draw the loss curves: {e:?}")
+/// A drawing error of plotters, as an error of spe's.
+pub(crate) fn plotting<E: std::fmt::Debug>(e: E) -> anyhow::Error {
+    anyhow::anyhow!("cannot draw the picture: {e:?}")
 }
 
 /// Draws the run's `loss-curves.png` from its metrics at the end of a run; a picture that

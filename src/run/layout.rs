@@ -19,6 +19,7 @@
 //! RUN/metrics.jsonl                 one record per epoch
 //! RUN/loss-curves.png
 //! RUN/report.json                   dev and test scores of every seed
+//! RUN/train-documents.json          the training documents kept (train_subset.fraction < 1)
 //! RUN/model/                        the extractor: extractor.safetensors, extractor.json,
 //!                                   tokenizer/ (for spe evaluate and spe predict)
 //! ```
@@ -45,6 +46,8 @@ pub const SPAN_ENCODERS_FILE: &str = "span_encoders.safetensors";
 pub const SPAN_ENCODERS_CONFIG: &str = "span_encoders.json";
 /// A fine-tuning run's scores.
 pub const REPORT_FILE: &str = "report.json";
+/// The training documents a fine-tuning run kept, where it kept a share of them.
+pub const TRAIN_DOCUMENTS_FILE: &str = "train-documents.json";
 /// A fine-tuning run's extractor.
 pub const MODEL_DIR: &str = "model";
 /// The extractor's weights, in [`MODEL_DIR`].

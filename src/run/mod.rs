@@ -5,9 +5,11 @@
 //! - [`layout`]: the names of a run directory's files;
 //! - [`checkpoints`]: checkpoint directories written atomically, found and pruned;
 //! - [`metrics`]: the `metrics.jsonl` file of a run and the throughput since the last log;
-//! - [`progress`]: the progress bar.
+//! - [`progress`]: the progress bar;
+//! - [`report`]: a fine-tuning run's `report.json`.
 
 pub mod checkpoints;
 pub mod layout;
 pub mod metrics;
 pub mod progress;
+pub mod report;

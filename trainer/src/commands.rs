@@ -3,7 +3,7 @@
 
 use crate::runtime::threads::{CpuShare, Threads};
 use anyhow::Result;
-use spe::cli::{EvaluateArgs, FinetuneArgs, PredictArgs, TorchCommand, TrainArgs};
+use spe::cli::{EvaluateArgs, ExperimentArgs, FinetuneArgs, PredictArgs, TorchCommand, TrainArgs};
 use spe::config::Override;
 use spe::counts::plural;
 
@@ -19,6 +19,10 @@ pub fn run(command: TorchCommand) -> Result<()> {
         TorchCommand::Finetune(args) => {
             spe::interrupt::install()?;
             finetune(*args)
+        }
+        TorchCommand::Experiment(args) => {
+            spe::interrupt::install()?;
+            experiment(args)
         }
         TorchCommand::Evaluate(args) => evaluate(args),
         TorchCommand::Predict(args) => predict(args),
@@ -48,6 +52,7 @@ fn train(args: TrainArgs) -> Result<()> {
         resume: args.resume,
         force: args.force,
         threads: Threads::of_command(args.threads)?,
+        launch_from_env: true,
         progress: !args.quiet,
     };
     match crate::train::run(&options)?.rank {
@@ -70,6 +75,39 @@ fn finetune(args: FinetuneArgs) -> Result<()> {
         progress: !args.quiet,
     };
     println!("{}", crate::finetune::run(&options)?.text());
+    Ok(())
+}
+
+fn experiment(args: ExperimentArgs) -> Result<()> {
+    use crate::experiment::{ExperimentOptions, Outcome};
+    let partition = spe::partition::Partition::resolve(args.rank, args.world_size)?;
+    if let Some((partition, origin)) = &partition {
+        eprintln!("experiment: rank {} of {} (from {origin})", partition.rank, partition.world_size);
+    }
+    let options = ExperimentOptions {
+        file: args.file,
+        out: args.out,
+        dry_run: args.dry_run,
+        collect: args.collect,
+        only: args.only,
+        partition: partition.map(|(p, _)| p),
+        device: args.device,
+        threads: Threads::of_command(args.threads)?,
+        progress: !args.quiet,
+    };
+    match crate::experiment::run(&options)? {
+        Outcome::Plan(text) => print!("{text}"),
+        Outcome::Results(results) => {
+            print!("{}", results.markdown());
+            eprintln!("tables written to {}", options.out.join(spe::experiment::RESULTS_MD).display());
+        }
+        Outcome::ShareDone => eprintln!(
+            "experiment: this rank's share is done; once every rank's is, `spe experiment {} --out {} --collect` \
+             writes the tables",
+            options.file.display(),
+            options.out.display()
+        ),
+    }
     Ok(())
 }
 

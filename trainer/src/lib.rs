@@ -18,9 +18,11 @@
 //! [`runtime`] holds the libtorch parts every training command shares (device, AdamW,
 //! faults); a run directory's layout, checkpoints, metrics and the progress bar are in
 //! `spe::run`, so that `spe inspect` and `spe plot` read runs without libtorch.
+//! [`experiment`] runs a grid of pre-training and fine-tuning runs (`spe experiment`);
 //! [`commands`] runs the commands.
 
 pub mod commands;
+pub mod experiment;
 pub mod extract;
 pub mod finetune;
 pub mod model;

@@ -28,6 +28,13 @@ fn the_configuration_reference_is_the_structs() {
                     authors' set-ups), `finetune-tiny.toml`",
             schema: schema_for!(spe_trainer::finetune::FinetuneConfig),
         },
+        Stage {
+            command: "spe experiment",
+            files: "`pipelines/experiments/tiny.toml` (the bundled samples), `minilm-sample.toml` (a small \
+                    real grid), `paper-ace05.toml`, `paper-ace05-fractions.toml`, `paper-scierc.toml` (the \
+                    paper's Tables 3 to 7)",
+            schema: schema_for!(spe::experiment::file::ExperimentFile),
+        },
     ];
     let generated = markdown(&stages);
     let path = repo("docs/configuration.md");

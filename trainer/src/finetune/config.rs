@@ -25,6 +25,25 @@ impl Default for ScheduleConfig {
     }
 }
 
+/// The share of the training split's documents a run trains on (`[train_subset]`), as
+/// the paper's Table 5 fine-tunes on 10%, 20% and 50% of the training data.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrainSubset {
+    /// The share of the documents kept, in (0, 1]; at least one document is.
+    pub fraction: f64,
+    /// Seed of the documents' order, from which the first `fraction` are kept: apart from
+    /// the run's seed, so that every seed of a comparison trains on the same documents, and
+    /// a smaller share is a part of a larger one.
+    pub seed: u64,
+}
+
+impl Default for TrainSubset {
+    fn default() -> Self {
+        TrainSubset { fraction: 1.0, seed: 0 }
+    }
+}
+
 /// The configuration of `spe finetune` (`pipelines/finetune-*.toml`). The defaults are
 /// spe's recipe for 10 to 50 epochs; [`FinetuneConfig::paper`] (`finetune-scierc.toml`,
 /// `finetune-ace05.toml`) is the authors' set-up.
@@ -63,6 +82,8 @@ pub struct FinetuneConfig {
     /// Sizes of the span and span-pair encoders when they start at random (from a plain
     /// BERT); a pre-training run brings its own.
     pub span: SpanConfig,
+    /// The training documents used.
+    pub train_subset: TrainSubset,
 }
 
 impl Default for FinetuneConfig {
@@ -94,6 +115,7 @@ impl Default for FinetuneConfig {
             candidates: CandidatesConfig::default(),
             classifiers: ClassifiersConfig::default(),
             span: SpanConfig::default(),
+            train_subset: TrainSubset::default(),
         }
     }
 }
@@ -139,6 +161,11 @@ impl FinetuneConfig {
         ] {
             ensure!((1..=most).contains(&value), "{key} must lie in [1, {most}], not {value}");
         }
+        let fraction = self.train_subset.fraction;
+        ensure!(
+            fraction > 0.0 && fraction <= 1.0,
+            "train_subset.fraction must lie in (0, 1], the share of the training documents kept, not {fraction}"
+        );
         self.candidates.check()?;
         self.span.check().context("span")?;
         self.losses.check()?;
@@ -177,6 +204,9 @@ mod tests {
             "batch_size=0",
             "eval_batch_size=100000000",
             "epochs=0",
+            "train_subset.fraction=0",
+            "train_subset.fraction=1.5",
+            "train_subset.fraction=nan",
         ] {
             let config: FinetuneConfig = config::load(None, &[Override::parse(item).unwrap()]).unwrap();
             let err = format!("{:#}", config.check().unwrap_err());

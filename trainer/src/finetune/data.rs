@@ -1,8 +1,11 @@
 //! What a fine-tuning run reads: where its encoder comes from, and the labeled data with
 //! its label sets, checked against the encoder's vocabulary.
 
+use super::config::TrainSubset;
 use crate::extract::labels::{Labels, Scheme};
 use anyhow::{bail, ensure, Result};
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
 use spe::corpus::labeled::LabeledSentence;
 use spe::run::layout::{self, ENCODER_DIR, SPAN_ENCODERS_CONFIG};
 use spe::shard::labeled::{read_split, LabeledRow};
@@ -53,7 +56,10 @@ impl EncoderSource {
 pub(super) struct Data {
     pub labels: Labels,
     pub manifest: LabeledManifest,
+    /// The training sentences of the documents kept (`train_subset`), in the split's order.
     pub train: Vec<LabeledRow>,
+    /// Which documents those are, where a share of them was kept.
+    pub subset: Option<SubsetRecord>,
     pub dev: Vec<LabeledRow>,
     pub test: Option<Vec<LabeledRow>>,
 }
@@ -81,7 +87,7 @@ pub fn labels_of(manifest: &LabeledManifest, scheme: Scheme) -> Result<Labels> {
     Labels::new(scheme, entities, relations, manifest.symmetric_relations.clone())
 }
 
-pub(super) fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Result<Data> {
+pub(super) fn load_data(dir: &Path, scheme: Scheme, max_positions: i64, subset: &TrainSubset) -> Result<Data> {
     let manifest = LabeledManifest::read(dir)?;
     for split in ["train", "dev"] {
         ensure!(
@@ -106,7 +112,43 @@ pub(super) fn load_data(dir: &Path, scheme: Scheme, max_positions: i64) -> Resul
     };
     let (train, dev) = (read("train")?, read("dev")?);
     let test = manifest.splits.contains_key("test").then(|| read("test")).transpose()?;
-    Ok(Data { labels, manifest, train, dev, test })
+    let (train, subset) = match subset.fraction < 1.0 {
+        true => {
+            let (train, record) = keep_documents(train, subset);
+            (train, Some(record))
+        }
+        false => (train, None),
+    };
+    Ok(Data { labels, manifest, train, subset, dev, test })
+}
+
+/// The training documents a run of `train_subset.fraction` < 1 kept
+/// ([`layout::TRAIN_DOCUMENTS_FILE`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SubsetRecord {
+    /// `train_subset.fraction`.
+    pub fraction: f64,
+    /// `train_subset.seed`.
+    pub seed: u64,
+    /// The documents of the training split.
+    pub documents: usize,
+    /// The ids of those kept, in the order they were drawn.
+    pub kept: Vec<String>,
+}
+
+/// The sentences of the first ⌈fraction × documents⌉ documents (at least one) in an order
+/// drawn from `subset.seed`, in the split's order. The order does not depend on the
+/// fraction, so a smaller share is a part of a larger one.
+fn keep_documents(rows: Vec<LabeledRow>, subset: &TrainSubset) -> (Vec<LabeledRow>, SubsetRecord) {
+    let mut seen = std::collections::HashSet::new();
+    let mut documents: Vec<&str> = rows.iter().map(|r| r.doc_id.as_str()).filter(|d| seen.insert(*d)).collect();
+    documents.shuffle(&mut spe::rng::stream(subset.seed, "train-subset", 0));
+    let count = ((subset.fraction * documents.len() as f64).ceil() as usize).clamp(1, documents.len().max(1));
+    let kept: Vec<String> = documents.into_iter().take(count).map(String::from).collect();
+    let record = SubsetRecord { fraction: subset.fraction, seed: subset.seed, documents: seen.len(), kept };
+    let keep: std::collections::HashSet<&str> = record.kept.iter().map(String::as_str).collect();
+    let rows = rows.into_iter().filter(|r| keep.contains(r.doc_id.as_str())).collect();
+    (rows, record)
 }
 
 /// Refuses labeled shards tokenized with a vocabulary other than the one the encoder in
@@ -158,4 +200,40 @@ pub(super) fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: 
 /// A row's gold annotation as a sentence.
 pub fn gold_of(row: &LabeledRow) -> LabeledSentence {
     LabeledSentence { words: row.words.clone(), entities: row.entities.clone(), relations: row.relations.clone() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(documents: usize) -> Vec<LabeledRow> {
+        (0..documents)
+            .flat_map(|d| {
+                (0..2).map(move |sent_id| LabeledRow {
+                    doc_id: format!("D{d}"),
+                    sent_id,
+                    words: vec!["w".into()],
+                    input_ids: vec![1, 5, 2],
+                    word_starts: vec![1],
+                    entities: vec![],
+                    relations: vec![],
+                })
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_smaller_share_of_documents_is_part_of_a_larger_one_whole_and_in_order() {
+        let keep = |fraction, seed| keep_documents(rows(20), &TrainSubset { fraction, seed });
+        let (tenth, record) = keep(0.1, 7);
+        assert_eq!((record.documents, record.kept.len(), tenth.len()), (20, 2, 4));
+        let (half, larger) = keep(0.5, 7);
+        assert_eq!(larger.kept.len(), 10);
+        assert_eq!(&larger.kept[..2], &record.kept[..], "the tenth is the first of the half");
+        let whole: Vec<LabeledRow> = rows(20).into_iter().filter(|r| larger.kept.contains(&r.doc_id)).collect();
+        assert_eq!(half, whole, "the kept documents' every sentence, in the split's order");
+        assert_ne!(keep(0.5, 8).1.kept, larger.kept, "the seed draws the documents");
+        assert_eq!(keep(0.5, 7).1, larger, "the same seed, the same documents");
+        assert_eq!(keep(0.001, 7).1.kept.len(), 1, "at least one document");
+    }
 }

@@ -24,7 +24,7 @@ pub mod inference;
 pub mod report;
 pub mod schedule;
 
-pub use config::{FinetuneConfig, ScheduleConfig};
+pub use config::{FinetuneConfig, ScheduleConfig, TrainSubset};
 pub use data::{gold_of, labels_of, EncoderSource};
 pub use inference::predict_rows;
 
@@ -45,13 +45,14 @@ use anyhow::{bail, ensure, Context, Result};
 use data::{check_vocabulary, load_data, Data};
 use rand::seq::SliceRandom;
 use rand::RngExt;
-use report::{EpochRecord, SeedResult};
+use report::EpochRecord;
 use schedule::{gold_probability, layer_groups};
 use spe::config::{self as settings, Override};
 use spe::plot::draw_curves;
 use spe::run::layout;
 use spe::run::metrics::MetricsFile;
 use spe::run::progress::{log_line, steps_bar};
+use spe::run::report::{Report, SeedResult};
 use spe::score::Scores;
 use spe::shard::labeled::LabeledRow;
 use std::path::PathBuf;
@@ -82,7 +83,7 @@ pub struct FinetuneOptions {
 }
 
 /// Runs `spe finetune`; returns the report of every seed.
-pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
+pub fn run(options: &FinetuneOptions) -> Result<Report> {
     let config: FinetuneConfig =
         settings::load_moved(options.config.as_deref(), &options.overrides, FinetuneConfig::MOVED)?;
     config.check()?;
@@ -104,7 +105,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         EncoderSource::Run(dir) => crate::model::weights::read_span_encoders(dir)?.0.span,
         EncoderSource::Bert(_) => config.span.clone(),
     };
-    let data = load_data(&options.data, config.scheme, bert.max_position_embeddings)?;
+    let data = load_data(&options.data, config.scheme, bert.max_position_embeddings, &config.train_subset)?;
     ensure!(
         data.manifest.tokenizer.vocab_size == bert.vocab_size as u64,
         "the labeled shards in {} were tokenized with a vocabulary of {} entries, but the encoder in {} has {}: \
@@ -117,6 +118,17 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
     let (tokenizer_file, tokenizer) = saved::tokenizer_file(&data.manifest.tokenizer)?;
     check_vocabulary(&data.manifest.tokenizer, &options.data, &source.bert_dir())?;
     let _lock = spe::lock::OutputLock::acquire(&options.out)?;
+    if let Some(subset) = &data.subset {
+        spe::atomic::write_json(subset, &options.out.join(layout::TRAIN_DOCUMENTS_FILE))?;
+        eprintln!(
+            "training on {} of the {} training documents (train_subset.fraction {}, seed {}): {} sentences",
+            subset.kept.len(),
+            subset.documents,
+            subset.fraction,
+            subset.seed,
+            data.train.len()
+        );
+    }
     let description = Description {
         format: layout::EXTRACTOR_FORMAT.into(),
         labels: data.labels.clone(),
@@ -138,7 +150,7 @@ pub fn run(options: &FinetuneOptions) -> Result<report::Report> {
         let run = SeedRun { config: &config, source: &source, description: &description, data: &data, device, dir };
         results.push(run.train(seed, &tokenizer, &mut cpu, options.progress)?);
     }
-    report::write(&options.out, &results)
+    spe::run::report::write(&options.out, &results)
 }
 
 /// One seed's training.

@@ -76,6 +76,10 @@ pub struct TrainOptions {
     pub force: bool,
     /// libtorch's CPU threads (a data-parallel rank's share of the cores under `Auto`).
     pub threads: Threads,
+    /// Join the data-parallel group the environment describes (`RANK`, `WORLD_SIZE`,
+    /// `MASTER_ADDR`, or Slurm's), as `spe train` does; off where those variables mean
+    /// something else (the ranks of `spe experiment` share cells, not one training).
+    pub launch_from_env: bool,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -106,7 +110,7 @@ fn micro_seed(seed: u64, step: u64, micro: usize) -> i64 {
 pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
-    let launch = Launch::from_env()?;
+    let launch = if options.launch_from_env { Launch::from_env()? } else { None };
     let device = match (parse_device(options.device.as_deref())?, &launch) {
         // Each rank of a machine takes its own GPU, unless --device names one.
         (tch::Device::Cuda(0), Some(launch)) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
