@@ -315,8 +315,9 @@ fn folder<T: Serialize + DeserializeOwned + PartialEq>(dir: &Path, name: &str, r
     Ok(Folder::Recorded)
 }
 
-/// Empties `dir` of what a stopped run left and writes `record` into it as `name`: the
-/// folder's lock is taken first, so a run still writing there is never removed from under.
+/// Makes `dir`, or empties it of what a stopped run left, and writes `record` into it as
+/// `name`: the folder's lock is taken first, so a run still writing there is never removed
+/// from under.
 pub fn restart<T: Serialize>(dir: &Path, name: &str, record: &T) -> Result<()> {
     let _lock = OutputLock::acquire(dir)?;
     for entry in std::fs::read_dir(dir).with_context(|| format!("cannot read {}", dir.display()))? {

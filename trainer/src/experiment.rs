@@ -148,7 +148,6 @@ fn pretrain(unit: &PretrainUnit, options: &ExperimentOptions) -> Result<()> {
         Status::Done => return Ok(()),
         Status::Resume => true,
         Status::Todo | Status::Restart => {
-            std::fs::create_dir_all(&unit.dir).with_context(|| format!("cannot create {}", unit.dir.display()))?;
             restart(&unit.dir, PRETRAIN_RECORD, &unit.record)?;
             false
         }
@@ -176,7 +175,6 @@ fn finetune(cell: &Cell, plan: &Plan, options: &ExperimentOptions) -> Result<()>
             );
         }
     }
-    std::fs::create_dir_all(&cell.dir).with_context(|| format!("cannot create {}", cell.dir.display()))?;
     restart(&cell.dir, CELL_RECORD, &cell.record)?;
     let sets = cell.record.overrides();
     let finetune = FinetuneOptions {
