@@ -30,13 +30,14 @@ pub fn markdown(stages: &[Stage]) -> String {
         let root = stage.schema.as_value();
         let defs = root.get("$defs").and_then(Value::as_object).cloned().unwrap_or_default();
         let _ = write!(out, "\n## {}\n\nFiles: {}.\n", stage.command, stage.files);
-        section(&mut out, "", root, &defs);
+        section(&mut out, "", false, root, &defs);
     }
     out
 }
 
-/// Writes the keys of the object schema `schema` at `path`, then its sub-sections.
-fn section(out: &mut String, path: &str, schema: &Value, defs: &Map<String, Value>) {
+/// Writes the keys of the object schema `schema` at `path` (a table, or with `array` an
+/// array of tables, `[[path]]`), then its sub-sections.
+fn section(out: &mut String, path: &str, array: bool, schema: &Value, defs: &Map<String, Value>) {
     let properties = schema.get("properties").and_then(Value::as_object).cloned().unwrap_or_default();
     let defaults = schema.get("default").and_then(Value::as_object);
     let mut keys = Vec::new();
@@ -44,9 +45,12 @@ fn section(out: &mut String, path: &str, schema: &Value, defs: &Map<String, Valu
     for (name, property) in &properties {
         let resolved = resolve(property, defs);
         let full = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
-        if resolved.get("properties").is_some() {
+        let items = resolved.get("items").and_then(|items| table_of(items, defs));
+        if let Some(table) = table_of(property, defs) {
             let default = defaults.and_then(|d| d.get(name)).or_else(|| property.get("default")).cloned();
-            sections.push((full, property, resolved, default));
+            sections.push((full, property, table, default, false));
+        } else if let Some(table) = items.filter(|_| resolved.get("type").and_then(Value::as_str) == Some("array")) {
+            sections.push((full, property, table, None, true));
         } else {
             // The enclosing section's default wins over the field type's own: it is what a
             // configuration without this section holds.
@@ -56,7 +60,8 @@ fn section(out: &mut String, path: &str, schema: &Value, defs: &Map<String, Valu
     }
     if !keys.is_empty() {
         if !path.is_empty() {
-            let _ = write!(out, "\n### `[{path}]`\n\n");
+            let (open, close) = if array { ("[[", "]]") } else { ("[", "]") };
+            let _ = write!(out, "\n### `{open}{path}{close}`\n\n");
             if let Some(text) = schema.get("description").and_then(Value::as_str) {
                 let _ = writeln!(out, "{}\n", one_line(text));
             }
@@ -75,7 +80,7 @@ fn section(out: &mut String, path: &str, schema: &Value, defs: &Map<String, Valu
             let _ = writeln!(out, "| `{name}` | {} | {default} | {} |", type_of(property, defs), cell(&meaning));
         }
     }
-    for (full, property, mut resolved, default) in sections {
+    for (full, property, mut resolved, default, array) in sections {
         // A section's own doc comment is on the field, and its defaults are the enclosing
         // default's value of the field.
         if let (Some(object), Some(text)) = (resolved.as_object_mut(), property.get("description")) {
@@ -84,7 +89,22 @@ fn section(out: &mut String, path: &str, schema: &Value, defs: &Map<String, Valu
         if let (Some(object), Some(default)) = (resolved.as_object_mut(), default) {
             object.insert("default".into(), default);
         }
-        section(out, &full, &resolved, defs);
+        section(out, &full, array, &resolved, defs);
+    }
+}
+
+/// The object schema `schema` stands for, where it is one (a table of keys): itself, its
+/// `$ref`, or the one variant of an optional one.
+fn table_of(schema: &Value, defs: &Map<String, Value>) -> Option<Value> {
+    let resolved = resolve(schema, defs);
+    if resolved.get("properties").is_some() {
+        return Some(resolved);
+    }
+    let variants = resolved.get("anyOf").or_else(|| resolved.get("oneOf")).and_then(Value::as_array)?;
+    let tables: Vec<Value> = variants.iter().filter_map(|v| table_of(v, defs)).collect();
+    match tables.as_slice() {
+        [table] => Some(table.clone()),
+        _ => None,
     }
 }
 
@@ -193,11 +213,22 @@ mod tests {
         seed: u64,
         /// The inner stage.
         inner: Inner,
+        /// One per run.
+        run: Vec<Run>,
+    }
+
+    /// A run.
+    #[derive(Default, Serialize, Deserialize, JsonSchema)]
+    struct Run {
+        /// Its name.
+        name: String,
+        /// How it is made, where it is.
+        made: Option<Inner>,
     }
 
     impl Default for Outer {
         fn default() -> Self {
-            Outer { seed: 7, inner: Inner { kernels: vec![2, 3], mode: Mode::Slow } }
+            Outer { seed: 7, inner: Inner { kernels: vec![2, 3], mode: Mode::Slow }, run: vec![] }
         }
     }
 
@@ -209,5 +240,8 @@ mod tests {
         assert!(text.contains("### `[inner]`\n\nThe inner stage."), "{text}");
         assert!(text.contains("| `kernels` | list of whole number | `[2, 3]` | Kernel sizes, in words. |"), "{text}");
         assert!(text.contains("| `mode` | `\"fast\"` \\| `\"slow\"` | `\"slow\"` |"), "{text}");
+        assert!(text.contains("### `[[run]]`\n\nOne per run.\n\n| key |"), "{text}");
+        assert!(text.contains("| `name` | string |  | Its name. |"), "{text}");
+        assert!(text.contains("### `[run.made]`\n\nHow it is made, where it is."), "{text}");
     }
 }
