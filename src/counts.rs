@@ -1,11 +1,16 @@
 //! Counts keyed by reason: skipped records, dropped sentences and draws, labels. Readers,
 //! the sampler and the manifests all keep them, ordered so that manifests are byte-stable.
-//! [`plural`] words any count for a message.
+//! [`plural`] words any count for a message; [`first_repeat`] finds an item given twice.
 
 use std::collections::BTreeMap;
 
 /// Counts keyed by reason.
 pub type Counts = BTreeMap<String, u64>;
+
+/// The first item of `items` that an earlier one equals (a seed given twice, say).
+pub fn first_repeat<T: PartialEq>(items: &[T]) -> Option<&T> {
+    items.iter().enumerate().find_map(|(i, item)| items[..i].contains(item).then_some(item))
+}
 
 /// Adds `n` to the count of `reason`.
 pub fn count(counts: &mut Counts, reason: &str, n: u64) {
@@ -46,6 +51,13 @@ pub fn describe(counts: &Counts) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_first_repeat_is_the_second_of_its_value() {
+        assert_eq!(first_repeat(&[3, 1, 4, 1, 3]), Some(&1));
+        assert_eq!(first_repeat(&[1, 2, 3]), None);
+        assert_eq!(first_repeat::<u64>(&[]), None);
+    }
 
     #[test]
     fn plurals_follow_english_spelling() {

@@ -156,7 +156,7 @@ impl ExperimentFile {
     /// Refuses a grid that cannot run or whose tables would mislead, naming the key.
     pub fn check(&self) -> Result<()> {
         ensure!(!self.seeds.is_empty(), "seeds: give at least one seed");
-        if let Some(seed) = self.seeds.iter().enumerate().find_map(|(i, s)| self.seeds[..i].contains(s).then_some(s)) {
+        if let Some(seed) = crate::counts::first_repeat(&self.seeds) {
             bail!("seeds names {seed} twice: its runs would count twice in the mean and standard deviation");
         }
         ensure!(!self.fractions.is_empty(), "fractions: give at least one share of the training documents");

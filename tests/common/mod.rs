@@ -45,6 +45,35 @@ pub fn prep(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
     output
 }
 
+/// A tiny pre-training run of a few steps on 64 real Wikipedia sentences, in `dir`: its
+/// shards (`pretrain-shards`) and the run (`pretrain-run`: its encoder/ and span
+/// encoders).
+pub fn tiny_pretraining(dir: &Path) -> (PathBuf, PathBuf) {
+    let text = std::fs::read_to_string(sample_text()).unwrap();
+    let few: String = text.lines().take(64).map(|l| format!("{l}\n")).collect();
+    let input = dir.join("pretrain.txt");
+    std::fs::write(&input, few).unwrap();
+    let shards = dir.join("pretrain-shards");
+    prep(&[&input], &shards, &[]);
+    let run = dir.join("pretrain-run");
+    let config = repo("pipelines/train-tiny.toml");
+    let mut args = vec!["train", "--shards", s(&shards), "--out", s(&run), "--config", s(&config)];
+    args.extend(["--steps", "2", "--device", "cpu", "--quiet", "--set", "moco.queue_size=64"]);
+    ok(spe(&args));
+    (shards, run)
+}
+
+/// A path as a command line's argument.
+pub fn s(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// The JSON file at `path`.
+pub fn read_json(path: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
 /// Runs `spe prep text` and returns whatever happened.
 pub fn try_prep(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
     let mut args: Vec<String> = vec!["prep".into(), "text".into(), "--input".into()];

@@ -99,7 +99,7 @@ fn main() {
         resume: false,
         force: false,
         threads: Threads::Auto,
-        launch_from_env: true,
+        launch: None,
         progress: false,
     };
     let summary = train::run(&options).unwrap();

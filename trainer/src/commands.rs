@@ -52,7 +52,7 @@ fn train(args: TrainArgs) -> Result<()> {
         resume: args.resume,
         force: args.force,
         threads: Threads::of_command(args.threads)?,
-        launch_from_env: true,
+        launch: crate::runtime::dist::Launch::from_env()?,
         progress: !args.quiet,
     };
     match crate::train::run(&options)?.rank {

@@ -14,7 +14,6 @@ use crate::runtime::threads::Threads;
 use crate::train::config::load_config;
 use crate::train::TrainOptions;
 use anyhow::{bail, Context, Result};
-use spe::config as settings;
 use spe::experiment::file::{overrides, ExperimentFile};
 use spe::experiment::plan::{restart, takes, Cell, Plan, PretrainUnit, Stage, Status};
 use spe::experiment::results::Results;
@@ -106,9 +105,8 @@ fn check_settings(plan: &Plan) -> Result<()> {
         if checked.contains(&key) {
             continue;
         }
-        let config: FinetuneConfig = settings::load_moved(key.0.as_deref(), &overrides(&key.1)?, FinetuneConfig::MOVED)
+        FinetuneConfig::load(key.0.as_deref(), &overrides(&key.1)?)
             .with_context(|| format!("cell {}: its fine-tuning", cell.name))?;
-        config.check().with_context(|| format!("cell {}: its fine-tuning", cell.name))?;
         checked.push(key);
     }
     Ok(())
@@ -134,7 +132,7 @@ fn train_options(
         resume,
         force: false,
         threads,
-        launch_from_env: false,
+        launch: None,
         progress,
     })
 }

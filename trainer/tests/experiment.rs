@@ -8,16 +8,7 @@
 mod common;
 
 use common::*;
-use serde_json::Value;
 use std::path::{Path, PathBuf};
-
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))).unwrap()
-}
 
 /// The labeled shards of the bundled SciERC sample's train and dev splits (test is dev, so
 /// that the tables are test scores).
@@ -40,19 +31,6 @@ fn labeled(dir: &Path) -> PathBuf {
     ]));
     out
 }
-
-/// Pre-training shards of a few real Wikipedia sentences.
-fn shards(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(sample_text()).unwrap();
-    let few: String = text.lines().take(64).map(|l| format!("{l}\n")).collect();
-    let input = dir.join("pretrain.txt");
-    std::fs::write(&input, few).unwrap();
-    let out = dir.join("pretrain-shards");
-    prep(&[&input], &out, &[]);
-    out
-}
-
-const TINY_TRAIN: [&str; 4] = ["--set", "steps=2", "--set", "moco.queue_size=64"];
 
 fn grid(dir: &Path, data: &Path, shards: &Path, base: &Path, epochs: u32) -> PathBuf {
     let path = dir.join("grid.toml");
@@ -113,13 +91,7 @@ fn sbatch(bin: &Path, stage: &str, file: &Path, out: &Path, task: Option<(u32, u
 fn a_grid_shared_by_slurm_tasks_survives_a_kill_and_tabulates_each_cell_as_finetune_gives_it() {
     let dir = tempfile::tempdir().unwrap();
     let data = labeled(dir.path());
-    let shards = shards(dir.path());
-    let base = dir.path().join("base-run");
-    let config = repo("pipelines/train-tiny.toml");
-    let mut args = vec!["train", "--shards", s(&shards), "--out", s(&base), "--config", s(&config)];
-    args.extend(["--device", "cpu", "--quiet", "--threads", "2"]);
-    args.extend(TINY_TRAIN);
-    ok(spe(&args));
+    let (shards, base) = tiny_pretraining(dir.path());
     let file = grid(dir.path(), &data, &shards, &base, 1);
     let out = dir.path().join("grid");
     let bin = dir.path().join("bin");

@@ -17,10 +17,6 @@ fn fails_with(output: Output, message: &str) {
     assert!(stderr(&output).contains(message), "expected {message:?} in: {}", stderr(&output));
 }
 
-fn s(path: &Path) -> &str {
-    path.to_str().unwrap()
-}
-
 /// Two real SciERC training documents without nested mentions (6 sentences, 12 entities,
 /// 7 relations), as a JSON lines file in `dir`.
 fn few_scierc(dir: &Path) -> PathBuf {
@@ -48,35 +44,6 @@ fn scierc(out: &Path, splits: &[(&str, &Path)]) -> PathBuf {
     out.to_path_buf()
 }
 
-/// A tiny pre-training run of a few steps: its encoder/ and span encoders.
-fn tiny_run(dir: &Path) -> PathBuf {
-    let text = std::fs::read_to_string(sample_text()).unwrap();
-    let few: String = text.lines().take(64).map(|l| format!("{l}\n")).collect();
-    let input = dir.join("pretrain.txt");
-    std::fs::write(&input, few).unwrap();
-    let shards = dir.join("pretrain-shards");
-    prep(&[&input], &shards, &[]);
-    let run = dir.join("pretrain-run");
-    let config = repo("pipelines/train-tiny.toml");
-    ok(spe(&[
-        "train",
-        "--shards",
-        s(&shards),
-        "--out",
-        s(&run),
-        "--config",
-        s(&config),
-        "--steps",
-        "2",
-        "--device",
-        "cpu",
-        "--quiet",
-        "--set",
-        "moco.queue_size=64",
-    ]));
-    run
-}
-
 /// Fine-tunes `run` on `data` into `out` for 60 epochs at a rate that lets the tiny model
 /// learn six sentences by heart, with `sets` as further `--set` overrides.
 fn overfit(data: &Path, run: &Path, out: &Path, sets: &[&str]) {
@@ -97,17 +64,13 @@ fn overfit(data: &Path, run: &Path, out: &Path, sets: &[&str]) {
     ok(spe(&args));
 }
 
-fn read_json(path: &Path) -> Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
 #[test]
 fn a_tiny_extractor_overfits_real_sentences_and_python_scores_its_predictions_alike() {
     let dir = tempfile::tempdir().unwrap();
     let few = few_scierc(dir.path());
     let test = repo("data/sample/scierc/test.json");
     let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few), ("test", &test)]);
-    let run = tiny_run(dir.path());
+    let (_, run) = tiny_pretraining(dir.path());
     let out = dir.path().join("finetune");
     let paper = ["candidates.proposer=tagger", "classifiers.entity_edges=false", "classifiers.pair_arguments=false"];
     overfit(&data, &run, &out, &[&paper[..], &["batch_size=8"]].concat());
@@ -283,7 +246,7 @@ fn enumerated_spans_learn_the_training_sentences_and_predict_from_a_saved_model(
     let dir = tempfile::tempdir().unwrap();
     let few = few_scierc(dir.path());
     let data = scierc(&dir.path().join("data"), &[("train", &few), ("dev", &few)]);
-    let run = tiny_run(dir.path());
+    let (_, run) = tiny_pretraining(dir.path());
     let out = dir.path().join("finetune");
     overfit(&data, &run, &out, &[]);
     let report = read_json(&out.join("report.json"));

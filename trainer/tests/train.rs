@@ -72,7 +72,7 @@ fn options(shards: &Path, out: &Path, set: &[(&str, toml::Value)]) -> TrainOptio
         // A fixed count: the runs these tests compare must repeat bit for bit beside the
         // other tests.
         threads: Threads::Fixed(2),
-        launch_from_env: true,
+        launch: None,
         progress: false,
     }
 }

@@ -145,6 +145,14 @@ impl FinetuneConfig {
         }
     }
 
+    /// The configuration of a run: the file at `path` (the defaults without one), then
+    /// `overrides`, range-checked.
+    pub fn load(path: Option<&std::path::Path>, overrides: &[spe::config::Override]) -> Result<FinetuneConfig> {
+        let config: FinetuneConfig = spe::config::load_moved(path, overrides, FinetuneConfig::MOVED)?;
+        config.check()?;
+        Ok(config)
+    }
+
     /// Refuses settings out of range before any work.
     pub fn check(&self) -> Result<()> {
         for (name, value) in

@@ -47,7 +47,7 @@ use rand::seq::SliceRandom;
 use rand::RngExt;
 use report::EpochRecord;
 use schedule::{gold_probability, layer_groups};
-use spe::config::{self as settings, Override};
+use spe::config::Override;
 use spe::plot::draw_curves;
 use spe::run::layout;
 use spe::run::metrics::MetricsFile;
@@ -84,11 +84,8 @@ pub struct FinetuneOptions {
 
 /// Runs `spe finetune`; returns the report of every seed.
 pub fn run(options: &FinetuneOptions) -> Result<Report> {
-    let config: FinetuneConfig =
-        settings::load_moved(options.config.as_deref(), &options.overrides, FinetuneConfig::MOVED)?;
-    config.check()?;
-    if let Some(seed) = options.seeds.iter().enumerate().find_map(|(i, s)| options.seeds[..i].contains(s).then_some(s))
-    {
+    let config = FinetuneConfig::load(options.config.as_deref(), &options.overrides)?;
+    if let Some(seed) = spe::counts::first_repeat(&options.seeds) {
         bail!("--seeds names seed {seed} twice: its run would count twice in the mean and standard deviation");
     }
     spe::overwrite::refuse_inputs(

@@ -76,10 +76,10 @@ pub struct TrainOptions {
     pub force: bool,
     /// libtorch's CPU threads (a data-parallel rank's share of the cores under `Auto`).
     pub threads: Threads,
-    /// Join the data-parallel group the environment describes (`RANK`, `WORLD_SIZE`,
-    /// `MASTER_ADDR`, or Slurm's), as `spe train` does; off where those variables mean
-    /// something else (the ranks of `spe experiment` share cells, not one training).
-    pub launch_from_env: bool,
+    /// The data-parallel group to join, as `spe train` reads it from the environment
+    /// ([`Launch::from_env`]); `None` for one process (the runs of `spe experiment`,
+    /// whose ranks share cells, not one training).
+    pub launch: Option<Launch>,
     /// Show a progress bar.
     pub progress: bool,
 }
@@ -110,15 +110,15 @@ fn micro_seed(seed: u64, step: u64, micro: usize) -> i64 {
 pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
-    let launch = if options.launch_from_env { Launch::from_env()? } else { None };
-    let device = match (parse_device(options.device.as_deref())?, &launch) {
+    let launch = &options.launch;
+    let device = match (parse_device(options.device.as_deref())?, launch) {
         // Each rank of a machine takes its own GPU, unless --device names one.
         (tch::Device::Cuda(0), Some(launch)) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
             tch::Device::Cuda(launch.local_rank)
         }
         (device, _) => device,
     };
-    let mut cpu = CpuShare::new(match (&launch, options.threads) {
+    let mut cpu = CpuShare::new(match (launch, options.threads) {
         // Ranks on one machine share its cores and wait for each other at every step.
         (Some(launch), Threads::Auto) => Threads::Fixed(launch.cores_per_rank()),
         (_, threads) => threads,
