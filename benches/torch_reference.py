@@ -12,6 +12,7 @@ The batches are the micro-batches spe train read in the training bench:
     SPE_BENCH_DUMP=batches.safetensors cargo bench -p spe-trainer --bench train
     python benches/torch_reference.py batches.safetensors --batch 256            # eager
     python benches/torch_reference.py batches.safetensors --batch 256 --compile  # torch.compile
+    python benches/torch_reference.py batches.safetensors --batch 256 --profile 15  # top kernels
 
 It prints samples/s, real tokens/s, model TFLOP/s and MFU, counted as spe counts them
 (trainer/src/train/flops.rs: BERT's matrix products on real tokens only, 8 forwards a row),
@@ -52,6 +53,8 @@ def main():
     parser.add_argument("--compile", action="store_true", help="run the encoders under torch.compile")
     parser.add_argument("--peak-tflops", type=float, default=989.0, help="the device's dense bf16 peak")
     parser.add_argument("--tiny", action="store_true", help="spe's tiny model (pipelines/train-tiny.toml)")
+    parser.add_argument("--profile", type=int, default=0, metavar="N",
+                        help="after the timed steps, profile one more and print its N costliest kernels")
     args = parser.parse_args()
 
     tensors = load_file(args.batches)
@@ -120,6 +123,22 @@ def main():
     if cuda:
         print(f"  MFU {100 * flops / 1e12 / args.peak_tflops:.1f}% of {args.peak_tflops:g} TFLOP/s, "
               f"peak memory {torch.cuda.max_memory_allocated() / 2**30:.1f} GiB")
+    if args.profile:
+        profile(lambda: (step(steps[-1]), synchronize()), cuda, args.profile)
+
+
+def profile(one_step, cuda, rows):
+    """Prints the `rows` kernels (on the CPU: operators) that took the most time in one step,
+    by their own time, as torch.profiler measures it."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as profiler
+
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    with profiler(activities=activities) as prof:
+        one_step()
+    sort = "self_device_time_total" if cuda else "self_cpu_time_total"
+    print(f"  the {rows} costliest {'kernels' if cuda else 'operators'} of one step, by {sort}:")
+    print(prof.key_averages().table(sort_by=sort, row_limit=rows))
 
 
 if __name__ == "__main__":
