@@ -278,6 +278,19 @@ fn an_existing_output_is_replaced_only_with_force() {
 }
 
 #[test]
+fn a_thread_count_past_the_bound_is_refused_before_the_output_is_touched() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    prep(&[&sample_text()], &out, &[]);
+    let before = std::fs::read(out.join("_manifest.json")).unwrap();
+    let refused = try_prep(&[&sample_text()], &out, &["--threads", "100000", "--force"]);
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(stderr(&refused).contains("--threads must lie in 0..=4096"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read(out.join("_manifest.json")).unwrap(), before, "the earlier output stays");
+    prep(&[&sample_text()], &out, &["--threads", "64", "--force"]);
+}
+
+#[test]
 fn a_second_run_into_a_directory_being_written_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");

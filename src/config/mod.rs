@@ -14,6 +14,11 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 use std::path::Path;
 
+/// A bound on every worker-thread count a user sets (`spe prep --threads`, the trainer's
+/// `--threads`): more threads than this is a typing error, not a machine, and starting
+/// them would exhaust the process's threads before any work.
+pub const MAX_THREADS: usize = 4096;
+
 /// One configuration value set from the command line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Override {

@@ -137,6 +137,7 @@ pub fn run(
     options: &PrepOptions,
 ) -> Result<LabeledManifest> {
     config.check()?;
+    options.check()?;
     if inputs.splits.is_empty() {
         bail!("no split given: pass --train, --dev or --test");
     }

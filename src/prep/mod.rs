@@ -147,6 +147,15 @@ pub struct PrepOptions {
     pub partition: Option<Partition>,
 }
 
+impl PrepOptions {
+    /// Refuses a thread count over [`crate::config::MAX_THREADS`], before any work.
+    pub fn check(&self) -> Result<()> {
+        let max = crate::config::MAX_THREADS;
+        anyhow::ensure!(self.threads <= max, "--threads must lie in 0..={max} (0: one per core), not {}", self.threads);
+        Ok(())
+    }
+}
+
 /// `spe prep text`: sentence-per-line files to shards.
 pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
     config.check()?;
@@ -189,6 +198,7 @@ fn run(
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {
+    options.check()?;
     let started = Instant::now();
     let (out, partition) = match &options.partition {
         Some(p) => (options.out.join(p.dir_name()), Some(source.take_share(p)?)),

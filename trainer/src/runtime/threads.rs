@@ -25,6 +25,7 @@
 //! (or `OMP_NUM_THREADS`, as everywhere in PyTorch) fixes the count, for runs that must
 //! repeat bit for bit on a busy machine.
 
+use spe::config::MAX_THREADS;
 use std::time::{Duration, Instant};
 
 /// How many threads a run's CPU kernels use.
@@ -56,9 +57,6 @@ impl Threads {
 pub fn usable_cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
-
-/// A bound on `--threads`: more threads than this is a typing error, not a machine.
-pub const MAX_THREADS: usize = 4096;
 
 /// How long the CPU time of the machine is watched before the thread count may change.
 const WINDOW: Duration = Duration::from_secs(1);
