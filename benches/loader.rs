@@ -6,7 +6,8 @@
 //! Run with `cargo bench --bench loader`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use spe::batch::loader::{LoaderConfig, ShardSet};
+use spe::batch::loader::LoaderConfig;
+use spe::batch::shards::ShardSet;
 use spe::prep::{PrepConfig, PrepOptions};
 use spe::tokenize::TokenizerConfig;
 use std::path::{Path, PathBuf};

@@ -1,4 +1,5 @@
-//! What a command may write over: never what the same run reads, nor another run. Every
+//! What a command may write over, and read: never what the same run reads, nor another run,
+//! and no input twice ([`refuse_repeated`]). Every
 //! command that takes an output path (`finetune`, `evaluate --out`, `predict --out`,
 //! `export --out`, `train`) checks it here before any work, comparing what the paths name
 //! (links, hard links and `./` seen through), and an output that does not exist yet by its
@@ -58,6 +59,33 @@ pub fn refuse_inputs(flag: &str, out: &Path, inputs: &[(&str, &Path)]) -> Result
 pub fn refuse_held(out: &Path, names: &[&str]) -> Result<()> {
     if let Some(name) = names.iter().find(|name| out.join(name).exists()) {
         bail!("{} already holds a run ({name}), which a new run would overwrite; choose another --out", out.display());
+    }
+    Ok(())
+}
+
+/// Refuses a path given twice, under the same name or another (a symbolic or hard link,
+/// `./`): everything in it would be read, and then trained or evaluated on, twice. A file
+/// is known by its device and inode, so that two hard links to it are one file.
+pub fn refuse_repeated<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    #[derive(PartialEq, Eq, Hash)]
+    enum Identity {
+        Inode(u64, u64),
+        Path(PathBuf),
+    }
+    let mut seen = std::collections::HashMap::new();
+    for path in paths {
+        let identity = match std::fs::metadata(path) {
+            Ok(meta) => Identity::Inode(meta.dev(), meta.ino()),
+            Err(_) => Identity::Path(path.to_path_buf()),
+        };
+        if let Some(first) = seen.insert(identity, path) {
+            anyhow::bail!(
+                "{} is given twice (also as {}): its contents would be read twice",
+                path.display(),
+                first.display()
+            );
+        }
     }
     Ok(())
 }

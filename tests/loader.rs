@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use spe::batch::loader::{LoaderConfig, ShardSet};
+use spe::batch::loader::LoaderConfig;
+use spe::batch::shards::ShardSet;
 use spe::batch::Batch;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

@@ -9,6 +9,8 @@
 //! `x_context`, so every target is predicted once, from a view in which it is visible.
 
 pub mod loader;
+pub mod order;
+pub mod shards;
 
 use crate::sample::Inputs;
 use crate::tokenize::SpecialIds;

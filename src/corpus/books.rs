@@ -52,7 +52,7 @@ impl BooksSource {
                 books.push((path.clone(), doc_id(relative)));
             }
         }
-        crate::corpus::input::refuse_repeated(books.iter().map(|(p, _)| p.as_path()))?;
+        crate::overwrite::refuse_repeated(books.iter().map(|(p, _)| p.as_path()))?;
         if books.is_empty() {
             bail!(
                 "no .txt, .txt.zst or .txt.bz2 book found under {}",

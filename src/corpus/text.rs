@@ -48,7 +48,7 @@ impl TextSource {
                 bail!("two inputs are named {name:?}; document ids are built from file names, so they must differ");
             }
         }
-        crate::corpus::input::refuse_repeated(files.iter().map(PathBuf::as_path))?;
+        crate::overwrite::refuse_repeated(files.iter().map(PathBuf::as_path))?;
         Ok(TextSource {
             progress: ByteProgress::of(files.iter().map(PathBuf::as_path)),
             files: files.into_iter(),

@@ -246,6 +246,36 @@ impl Inputs {
         let ends = starts.clone().skip(1).chain(std::iter::once(sep));
         starts.zip(ends).collect()
     }
+
+    /// The invariants batching and the model's indexing rely on, checked on every row the
+    /// loader decodes, so that a damaged shard fails with a message instead of an
+    /// out-of-range index inside the model; `vocab` is the manifest's vocabulary size.
+    /// ([`Sample::check`] is the whole set, which `spe verify` applies.)
+    pub fn check_indices(&self, vocab: u64) -> Result<()> {
+        let len = self.input_ids.len();
+        ensure!(len >= 2, "input_ids has {len} tokens");
+        ensure!(
+            self.target_mask.len() == len && self.context_mask.len() == len,
+            "masks and input_ids differ in length"
+        );
+        ensure!(self.word_starts.iter().all(|&s| 0 < s && (s as usize) < len), "a word start lies outside input_ids");
+        let words = self.word_starts.len() as u32;
+        ensure!(
+            self.pair.s1.end <= self.pair.s2.start && self.pair.s2.end <= words,
+            "span pair {:?} does not fit {words} words",
+            self.pair
+        );
+        let ids = self.input_ids.iter().chain(self.tbo.iter().map(|t| &t.label));
+        if let Some(id) = ids.copied().find(|&id| id < 0 || id as u64 >= vocab) {
+            anyhow::bail!("token id {id} lies outside the vocabulary of {vocab} entries the manifest records");
+        }
+        ensure!(self.spo.iter().all(SpoTarget::in_range), "SPO target out of range");
+        ensure!(
+            self.tbo.iter().all(|t| 0 < t.anchor && (t.anchor as usize) < len && t.offset >= 1 && t.label >= 0),
+            "TBO target out of range"
+        );
+        Ok(())
+    }
 }
 
 impl Sample {
@@ -275,10 +305,7 @@ impl Sample {
         let segments = pair.segments(n);
         ensure(spo.windows(2).all(|w| w[0].segment < w[1].segment), "spo segments are repeated or unsorted")?;
         for t in spo {
-            ensure(
-                (0..5).contains(&t.segment) && (0..6).contains(&t.label),
-                "an spo segment or label is out of range",
-            )?;
+            ensure(t.in_range(), "an spo segment or label is out of range")?;
             ensure(segments[t.segment as usize].len() >= 3, "a permuted segment has fewer than 3 words")?;
         }
         ensure(tbo.windows(2).all(|w| w[0].position < w[1].position), "tbo positions are repeated or unsorted")?;

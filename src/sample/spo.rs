@@ -20,6 +20,14 @@ pub struct SpoTarget {
     pub label: i8,
 }
 
+impl SpoTarget {
+    /// Whether the target names one of the five segments and one of the permutations.
+    pub fn in_range(&self) -> bool {
+        let below = |value: i8, bound: usize| usize::try_from(value).is_ok_and(|v| v < bound);
+        below(self.segment, super::spans::SEGMENT_NAMES.len()) && below(self.label, PERMUTATIONS.len())
+    }
+}
+
 /// Visits the five `segments` in random order and permutes each one of at least
 /// `min_len` words with a uniformly drawn label, until `max_segments` are done.
 /// `order[i]` is the original index of the word now at position `i`. Targets are

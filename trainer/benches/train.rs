@@ -20,7 +20,7 @@
 //! (a file to write the micro-batches of the run to, for `benches/torch_reference.py`).
 //! Under `cargo test` it trains the tiny model for two steps, to show that it works.
 
-use spe::batch::loader::ShardSet;
+use spe::batch::shards::ShardSet;
 use spe::config::Override;
 use spe::corpus::wiki::WikiInput;
 use spe::counts::plural;

@@ -35,7 +35,7 @@ impl LabeledText {
         if files.is_empty() {
             bail!("no input files given");
         }
-        crate::corpus::input::refuse_repeated(files.iter().map(PathBuf::as_path))?;
+        crate::overwrite::refuse_repeated(files.iter().map(PathBuf::as_path))?;
         Ok(LabeledText {
             progress: ByteProgress::of(files.iter().map(PathBuf::as_path)),
             files: files.into_iter(),

@@ -97,7 +97,7 @@ impl WikiSource {
     /// A source over `inputs`, decoding `.bz2` dumps on `threads` threads (0: one per core).
     pub fn new(inputs: Vec<WikiInput>, config: ReadConfig, threads: usize) -> Result<WikiSource> {
         anyhow::ensure!(!inputs.is_empty(), "no input files given");
-        crate::corpus::input::refuse_repeated(inputs.iter().map(|i| i.dump.as_path()))?;
+        crate::overwrite::refuse_repeated(inputs.iter().map(|i| i.dump.as_path()))?;
         let progress = ByteProgress::of(inputs.iter().map(|i| i.dump.as_path()));
         Ok(WikiSource {
             inputs: inputs

@@ -1,16 +1,22 @@
-//! Opening input files: decompression by extension, encoding checks, and a SHA-256 of the
-//! raw bytes computed while they stream past, so inputs are read once ([`crate::digest`]
-//! hashes whole files).
+//! Opening input files: decompression by extension, the guards every reader passes
+//! ([`guards`]: regular files only, UTF-8 only), a SHA-256 of the raw bytes computed while
+//! they stream past, so inputs are read once ([`checksum`]; [`crate::digest`] hashes whole
+//! files), and lines read within a bound ([`lines`]).
 
-use crate::digest::HashWriter;
-use anyhow::{bail, Context, Result};
+pub mod checksum;
+pub mod guards;
+pub mod lines;
+
+pub use checksum::InputDigest;
+pub use lines::{read_line_bounded, Line};
+
+use anyhow::{Context, Result};
+use guards::{refuse_special_files, skip_byte_order_mark};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::path::Path;
 
 /// An input file as recorded in the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -150,7 +156,7 @@ impl OpenInput {
         };
         let digest = InputDigest::new(path, range);
         let limit = range.map_or(u64::MAX, |r| r.end - r.start);
-        let raw = Box::new(HashingReader { inner: file.take(limit), digest: digest.clone() });
+        let raw = Box::new(digest.reader(file.take(limit)));
         let decoded = decode(raw)?;
         let mut reader: Box<dyn BufRead + Send> = Box::new(BufReader::with_capacity(1 << 16, decoded));
         skip_byte_order_mark(&mut *reader, path)?;
@@ -205,209 +211,11 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     memchr::memmem::find(haystack, needle).is_some()
 }
 
-/// spe reads regular files (and the compressed streams in them). A FIFO would block and a
-/// device such as `/dev/zero` never end, so both are refused before they are opened.
-fn refuse_special_files(path: &Path) -> Result<()> {
-    let kind = std::fs::metadata(path).with_context(|| format!("cannot open input {}", path.display()))?.file_type();
-    if kind.is_file() {
-        return Ok(());
-    }
-    use std::os::unix::fs::FileTypeExt;
-    let what = if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    };
-    bail!("{} is {what}; spe reads regular files (plain, .zst or .bz2)", path.display())
-}
-
-/// Drops a UTF-8 byte-order mark; rejects UTF-16, with its byte-order mark or without
-/// (then told by the NUL bytes that every other byte of text in the Latin script is), with
-/// a message that says how to convert.
-fn skip_byte_order_mark(reader: &mut dyn BufRead, path: &Path) -> Result<()> {
-    let head = reader.fill_buf().with_context(|| format!("cannot read {}", path.display()))?;
-    let bom = head.starts_with(&[0xFF, 0xFE]) || head.starts_with(&[0xFE, 0xFF]);
-    let sample = &head[..head.len().min(4096)];
-    let nul_at = |parity: usize| sample.iter().skip(parity).step_by(2).filter(|&&b| b == 0).count();
-    let without_bom = sample.len() >= 16 && (nul_at(0) > sample.len() / 4 || nul_at(1) > sample.len() / 4);
-    if head.starts_with(&[0xEF, 0xBB, 0xBF]) {
-        reader.consume(3);
-    } else if bom || without_bom {
-        bail!(
-            "{}: the content is UTF-16{}; spe reads UTF-8 (convert it first, for example with \
-             `iconv -f UTF-16 -t UTF-8`)",
-            path.display(),
-            if bom { "" } else { " (without a byte-order mark: every other byte is NUL)" }
-        );
-    }
-    Ok(())
-}
-
-/// The SHA-256 of an input file, fed by the reader of its raw bytes.
-#[derive(Clone)]
-pub struct InputDigest {
-    path: PathBuf,
-    range: Option<ByteRange>,
-    state: Arc<Mutex<(Sha256, u64)>>,
-}
-
-impl InputDigest {
-    fn new(path: &Path, range: Option<ByteRange>) -> Self {
-        InputDigest { path: path.to_path_buf(), range, state: Arc::new(Mutex::new((Sha256::new(), 0))) }
-    }
-
-    /// Raw bytes of the file read so far, for progress reports.
-    pub fn bytes_read(&self) -> u64 {
-        self.state.lock().expect("digest lock").1
-    }
-
-    /// Completes the checksum (hashing any raw bytes the decoder did not consume) and
-    /// returns the manifest record.
-    pub fn finish(self) -> Result<InputRecord> {
-        let (mut hasher, mut seen) = {
-            let guard = self.state.lock().expect("digest lock");
-            guard.clone()
-        };
-        let (start, size) = match self.range {
-            Some(range) => (range.start, range.end - range.start),
-            None => (
-                0,
-                std::fs::metadata(&self.path).with_context(|| format!("cannot stat {}", self.path.display()))?.len(),
-            ),
-        };
-        if seen < size {
-            // A decoder may stop before the end of the raw file (trailing padding); the
-            // checksum still covers the whole file (or range).
-            let mut file = File::open(&self.path)?;
-            file.seek(SeekFrom::Start(start + seen))?;
-            seen += io::copy(&mut file.take(size - seen), &mut HashWriter(&mut hasher))?;
-        }
-        Ok(InputRecord {
-            path: self.path.display().to_string(),
-            bytes: seen,
-            sha256: hex::encode(hasher.finalize()),
-            range: self.range,
-        })
-    }
-}
-
-struct HashingReader {
-    inner: io::Take<File>,
-    digest: InputDigest,
-}
-
-impl Read for HashingReader {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        let mut state = self.digest.state.lock().expect("digest lock");
-        state.0.update(&buf[..n]);
-        state.1 += n as u64;
-        Ok(n)
-    }
-}
-
-/// Outcome of [`read_line_bounded`].
-#[derive(Debug, PartialEq, Eq)]
-pub enum Line {
-    /// A line (without its terminator) is in the buffer.
-    Ok,
-    /// The line was longer than the limit; it was consumed and the buffer is empty.
-    TooLong,
-    /// End of input.
-    Eof,
-}
-
-/// Reads one line into `buf` without ever holding more than `max` bytes of it, so an
-/// input without line breaks cannot exhaust memory. Strips `\n` and `\r\n`.
-pub fn read_line_bounded(reader: &mut dyn BufRead, buf: &mut Vec<u8>, max: usize) -> io::Result<Line> {
-    buf.clear();
-    let mut too_long = false;
-    let mut any = false;
-    loop {
-        let available = reader.fill_buf()?;
-        if available.is_empty() {
-            break;
-        }
-        any = true;
-        let (take, done) = match memchr::memchr(b'\n', available) {
-            Some(i) => (i, i + 1),
-            None => (available.len(), available.len()),
-        };
-        if !too_long {
-            buf.extend_from_slice(&available[..take]);
-            if buf.len() > max {
-                too_long = true;
-                buf.clear();
-            }
-        }
-        let found_newline = take < done;
-        reader.consume(done);
-        if found_newline {
-            break;
-        }
-    }
-    if too_long {
-        return Ok(Line::TooLong);
-    }
-    if !any {
-        return Ok(Line::Eof);
-    }
-    if buf.last() == Some(&b'\r') {
-        buf.pop();
-    }
-    Ok(Line::Ok)
-}
-
-/// Refuses a path given twice, under the same name or another (a symbolic or hard link,
-/// `./`): everything in it would be read, and then trained or evaluated on, twice. A file
-/// is known by its device and inode, so that two hard links to it are one file.
-pub fn refuse_repeated<'a>(paths: impl IntoIterator<Item = &'a Path>) -> Result<()> {
-    use std::os::unix::fs::MetadataExt;
-    #[derive(PartialEq, Eq, Hash)]
-    enum Identity {
-        Inode(u64, u64),
-        Path(PathBuf),
-    }
-    let mut seen = std::collections::HashMap::new();
-    for path in paths {
-        let identity = match std::fs::metadata(path) {
-            Ok(meta) => Identity::Inode(meta.dev(), meta.ino()),
-            Err(_) => Identity::Path(path.to_path_buf()),
-        };
-        if let Some(first) = seen.insert(identity, path) {
-            anyhow::bail!(
-                "{} is given twice (also as {}): its contents would be read twice",
-                path.display(),
-                first.display()
-            );
-        }
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::digest::sha256_file;
-    use std::io::{Cursor, Write};
-
-    #[test]
-    fn bounded_lines() {
-        let mut r = Cursor::new(b"ab\r\n\nccccccc\nd".to_vec());
-        let mut buf = Vec::new();
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
-        assert_eq!(buf, b"ab");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
-        assert_eq!(buf, b"");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::TooLong);
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Ok);
-        assert_eq!(buf, b"d");
-        assert_eq!(read_line_bounded(&mut r, &mut buf, 4).unwrap(), Line::Eof);
-    }
+    use std::io::Write;
 
     #[test]
     fn compressed_inputs_decode_and_hash_the_raw_file() {
@@ -435,24 +243,5 @@ mod tests {
             assert_eq!(record.bytes, std::fs::metadata(&path).unwrap().len());
             assert_eq!(record.sha256, sha256_file(&path).unwrap());
         }
-    }
-
-    #[test]
-    fn utf16_is_rejected_with_advice() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("u16.txt");
-        std::fs::write(&path, [0xFF, 0xFE, b'a', 0]).unwrap();
-        let err = OpenInput::open(&path).err().unwrap();
-        assert!(format!("{err:#}").contains("UTF-16"), "{err:#}");
-        for big_endian in [false, true] {
-            let units = "A sentence in UTF-16 with no byte-order mark.\n".encode_utf16();
-            let bytes: Vec<u8> =
-                units.flat_map(|u| if big_endian { u.to_be_bytes() } else { u.to_le_bytes() }).collect();
-            std::fs::write(&path, bytes).unwrap();
-            let err = OpenInput::open(&path).err().unwrap();
-            assert!(format!("{err:#}").contains("without a byte-order mark"), "{err:#}");
-        }
-        std::fs::write(&path, "Plain UTF-8 text, long enough to be sampled.\n").unwrap();
-        OpenInput::open(&path).unwrap();
     }
 }
