@@ -20,10 +20,15 @@
 //! label sets, a label that matches one of them but for ASCII case is read as that label.
 
 use super::{Entity, Fault, LabelConfig, LabeledDocument, LabeledSentence, Relation};
+use crate::corpus::input::{InputDigest, OpenInput};
 use crate::corpus::SkipReason;
 use anyhow::{bail, ensure, Context, Result};
 use serde_json::{json, Map, Value};
+use std::io::{BufRead, Read};
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use struson::reader::{JsonReader, JsonStreamReader, ReaderError};
 
 /// Parses the record at `index` (0-based) of a split.
 pub fn parse(value: &Value, index: u64, labels: &LabelConfig) -> Result<LabeledDocument, Fault> {
@@ -204,6 +209,73 @@ impl Types {
             out.symmetric.clone_from(&self.symmetric);
         }
         Ok(out)
+    }
+}
+
+/// The elements of a file holding one JSON array, parsed one at a time (the file is never
+/// held whole); an element of more than `max_bytes` is refused before it is held.
+pub(super) struct ArrayRecords {
+    json: JsonStreamReader<Bounded>,
+    left: Arc<AtomicU64>,
+    max_bytes: u64,
+    digest: InputDigest,
+    started: bool,
+}
+
+/// A reader that fails once its shared budget of bytes is spent.
+struct Bounded {
+    inner: Box<dyn BufRead + Send>,
+    left: Arc<AtomicU64>,
+}
+
+impl Read for Bounded {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let left = self.left.load(Ordering::Relaxed);
+        if left == 0 {
+            return Err(std::io::Error::other("a record longer than read.max_line_bytes"));
+        }
+        let room = buf.len().min(left as usize);
+        let n = self.inner.read(&mut buf[..room])?;
+        self.left.fetch_sub(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
+}
+
+impl ArrayRecords {
+    pub(super) fn open(path: &Path, max_bytes: u64) -> Result<ArrayRecords> {
+        let OpenInput { reader, digest } = OpenInput::open(path)?;
+        let left = Arc::new(AtomicU64::new(max_bytes));
+        let json = JsonStreamReader::new(Bounded { inner: reader, left: left.clone() });
+        Ok(ArrayRecords { json, left, max_bytes, digest, started: false })
+    }
+
+    /// The next element: `Ok(value)`, `Err(())` for one longer than the budget (which ends
+    /// the array: nothing after it can be found), or `None` after the last.
+    pub(super) fn next(&mut self, path: &Path) -> Result<Option<Result<Value, ()>>> {
+        let syntax = |e: ReaderError| anyhow::anyhow!("{}: not a JSON array of records ({e})", path.display());
+        self.left.store(self.max_bytes, Ordering::Relaxed);
+        if !self.started {
+            self.json.begin_array().map_err(syntax)?;
+            self.started = true;
+        }
+        if !self.json.has_next().map_err(syntax)? {
+            self.json.end_array().map_err(syntax)?;
+            return Ok(None);
+        }
+        match self.json.deserialize_next::<Value>() {
+            Ok(value) => Ok(Some(Ok(value))),
+            Err(_) if self.left.load(Ordering::Relaxed) == 0 => Ok(Some(Err(()))),
+            Err(e) => bail!("{}: not a JSON array of records ({e})", path.display()),
+        }
+    }
+
+    /// After the last element: nothing but whitespace may follow the array.
+    pub(super) fn finish(self, path: &Path) -> Result<crate::corpus::InputRecord> {
+        self.left.store(self.max_bytes, Ordering::Relaxed);
+        self.json
+            .consume_trailing_whitespace()
+            .map_err(|e| anyhow::anyhow!("{}: more than one JSON array ({e})", path.display()))?;
+        self.digest.finish()
     }
 }
 
