@@ -35,9 +35,10 @@ use anyhow::{bail, ensure, Context, Result};
 use checkpoint::TrainState;
 pub use config::{load_config, TrainConfig};
 use device_batch::DeviceBatch;
-use moco::Moco;
+use moco::{Keys, Moco};
 use objectives::{losses, StepLosses};
 use parallel::{all_reduce_step, broadcast_state, over_ranks};
+use spe::batch::loader::BatchStream;
 use spe::batch::order::RankShare;
 use spe::batch::shards::ShardSet;
 use spe::config::Override;
@@ -112,13 +113,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     // Set-up: configuration, data, model, optimizer, and the state of a resumed run.
     let config = load_config(options)?;
     let launch = &options.launch;
-    let device = match (parse_device(options.device.as_deref())?, launch) {
-        // Each rank of a machine takes its own GPU, unless --device names one.
-        (tch::Device::Cuda(0), Some(launch)) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
-            tch::Device::Cuda(launch.local_rank)
-        }
-        (device, _) => device,
-    };
+    let device = device_of(options)?;
     let mut cpu = CpuShare::new(match (launch, options.threads) {
         // Ranks on one machine share its cores and wait for each other at every step.
         (Some(launch), Threads::Auto) => Threads::Fixed(launch.cores_per_rank()),
@@ -137,58 +132,15 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         if options.init.is_some() { " (from --init)" } else { " (model.bert.vocab_size)" }
     );
     let accumulation = config.accumulation(ranks)?;
-    let total_micro = accumulation * ranks;
-    let memory_settings = format!(
-        "loader.micro_batch ({}), the samples' length (sample.max_subtokens of spe prep) or the model's sizes (model.*)",
-        config.loader.micro_batch
-    );
     let out = &options.out;
-    let mut inputs: Vec<(&str, &Path)> =
-        options.shards.iter().map(|d| ("the pre-training data", d.as_path())).collect();
-    inputs.extend(options.init.iter().map(|d| ("the --init encoder", d.as_path())));
-    spe::overwrite::refuse_inputs("--out", out, &inputs)?;
-    // Rank 0 writes the run; it checks the shards' checksums for all (on shared storage).
-    let _lock = main.then(|| OutputLock::acquire(out)).transpose()?;
-    if main {
-        set.verify_checksums(&out.join(layout::VERIFIED_SHARDS_FILE))?;
-    }
     let shard_sums = set.checksums();
-    let resumed = match (checkpoints::latest(out)?, options.resume) {
-        (Some(path), false) => bail!(
-            "{} already holds a run (checkpoint {}); pass --resume to continue it or choose another --out",
-            out.display(),
-            path.display()
-        ),
-        (None, true) => bail!("--resume: {} holds no checkpoint", out.display()),
-        (None, false) => {
-            // A run that stopped before its first checkpoint, a fine-tuning run, or a file
-            // of the user's.
-            spe::overwrite::refuse_held(out, &[layout::METRICS_FILE])?;
-            None
-        }
-        (Some(_), true) => Some(checkpoint::intact(out, &shard_sums, options.force)?),
-    };
-
-    tch::manual_seed(config.seed as i64);
-    let vs = nn::VarStore::new(device);
-    // Allocating the model is where a device too small for it fails.
-    let (encoder, heads) = naming_memory_settings(
-        guard(
-            || format!("cannot build the model on {device:?}"),
-            || Ok((Encoder::new(&vs.root(), &config.model), Heads::new(&vs.root(), &config.model))),
-        ),
-        "the model's sizes (model.*)",
-    )?;
-    if let Some(init) = &options.init {
-        let path = init.join(layout::BERT_WEIGHTS_FILE);
-        load_variables(&vs, BERT_PREFIX, &read_hf_bert(&path)?, &path)?;
-    }
-    let moco = match config.objectives.cspo > 0.0 {
-        true => Some(Moco::new(&vs, &config.model, &config.moco, device)?),
+    // Rank 0 writes the run; it checks the shards' checksums for all (on shared storage).
+    let _lock = main.then(|| claim_output(options, &set)).transpose()?;
+    let resumed = match options.resume {
+        true => Some(checkpoint::intact(out, &shard_sums, options.force)?),
         false => None,
     };
-    let optimizer = AdamW::new(&vs, &config.optim);
-    let mut state = TrainState { vs, optimizer, moco, step: 0, rows: 0 };
+    let (encoder, heads, mut state) = build(&config, options.init.as_deref(), device)?;
     if let Some((path, saved)) = &resumed {
         state.restore(path, saved, &config)?;
     }
@@ -231,10 +183,25 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             config.batch_size
         ));
     }
+    let steps = StepContext {
+        encoder: &encoder,
+        heads: &heads,
+        config: &config,
+        device,
+        autocast,
+        group: group.as_ref(),
+        rank,
+        accumulation,
+        memory_settings: format!(
+            "loader.micro_batch ({}), the samples' length (sample.max_subtokens of spe prep) or the model's sizes \
+             (model.*)",
+            config.loader.micro_batch
+        ),
+        model_flops: flops::BertFlops::of(&config.model.bert),
+    };
     let start_step = state.step;
     let mut records = Vec::new();
     let mut throughput = Throughput::default();
-    let model_flops = flops::BertFlops::of(&config.model.bert);
     let mut skipped = 0u64;
     let run_start = Instant::now();
 
@@ -247,31 +214,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         // One optimizer step: accumulate the micro-batches' gradients, clip, update, then
         // let the key encoder follow and the step's keys enter the queues.
         let lr = learning_rate(&config.optim, step, total);
-        let mut step_losses = StepLosses::default();
-        let mut keys = Vec::with_capacity(accumulation);
-        for micro in 0..accumulation {
-            let batch = stream.next_batch()?;
-            let lengths = flops::row_lengths(&batch.attention_mask, batch.seq_len);
-            throughput.add(batch.rows, batch.tokens, model_flops.micro_batch(lengths, state.moco.is_some()));
-            // The micro-batch's place in the global batch seeds it, whichever rank runs it.
-            let global_micro = rank * accumulation + micro;
-            tch::manual_seed(micro_seed(config.seed, step, global_micro));
-            let at = || format!("step {}, micro-batch {} of {total_micro}", step + 1, global_micro + 1);
-            let result = guard(at, || {
-                let device_batch = DeviceBatch::new(&batch, device);
-                let result = tch::autocast(autocast, || {
-                    losses(&encoder, &heads, state.moco.as_ref(), &device_batch, &config.objectives)
-                })?;
-                (&result.total / total_micro as f64).backward();
-                Ok(result)
-            });
-            let result = naming_memory_settings(result, &memory_settings)?;
-            step_losses.add(&result);
-            keys.extend(result.keys);
-        }
-        if let Some(group) = &group {
-            keys = all_reduce_step(group, &state.optimizer, keys, step + 1)?;
-        }
+        let (step_losses, keys) = steps.gradients(&state, &mut stream, &mut throughput, step)?;
         let grad_norm =
             guard(|| format!("step {}", step + 1), || Ok(state.optimizer.clip_gradients(config.optim.clip_norm)))?;
         if grad_norm.is_finite() {
@@ -378,6 +321,127 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         skipped_steps: skipped,
         rank: (rank, ranks),
     })
+}
+
+/// The device of the run: `--device`, or where a data-parallel rank of a machine takes its
+/// own GPU, the rank's (unless `--device` names one).
+fn device_of(options: &TrainOptions) -> Result<tch::Device> {
+    Ok(match (parse_device(options.device.as_deref())?, &options.launch) {
+        (tch::Device::Cuda(0), Some(launch)) if !options.device.as_deref().is_some_and(|d| d.contains(':')) => {
+            tch::Device::Cuda(launch.local_rank)
+        }
+        (device, _) => device,
+    })
+}
+
+/// Takes the output directory for the run (rank 0's part): refuses one that is an input or
+/// holds another run (or, with `--resume`, none), locks it, and checks every shard's
+/// checksum.
+fn claim_output(options: &TrainOptions, set: &ShardSet) -> Result<OutputLock> {
+    let out = &options.out;
+    let mut inputs: Vec<(&str, &Path)> =
+        options.shards.iter().map(|d| ("the pre-training data", d.as_path())).collect();
+    inputs.extend(options.init.iter().map(|d| ("the --init encoder", d.as_path())));
+    spe::overwrite::refuse_inputs("--out", out, &inputs)?;
+    let lock = OutputLock::acquire(out)?;
+    set.verify_checksums(&out.join(layout::VERIFIED_SHARDS_FILE))?;
+    match (checkpoints::latest(out)?, options.resume) {
+        (Some(path), false) => bail!(
+            "{} already holds a run (checkpoint {}); pass --resume to continue it or choose another --out",
+            out.display(),
+            path.display()
+        ),
+        (None, true) => bail!("--resume: {} holds no checkpoint", out.display()),
+        // A run that stopped before its first checkpoint, a fine-tuning run, or a file of
+        // the user's.
+        (None, false) => spe::overwrite::refuse_held(out, &[layout::METRICS_FILE])?,
+        (Some(_), true) => {}
+    }
+    Ok(lock)
+}
+
+/// The model on `device`, seeded by the configuration, its sentence encoder from `init`
+/// where given, with its optimizer and MoCo: the state of step 0.
+fn build(config: &TrainConfig, init: Option<&Path>, device: tch::Device) -> Result<(Encoder, Heads, TrainState)> {
+    tch::manual_seed(config.seed as i64);
+    let vs = nn::VarStore::new(device);
+    // Allocating the model is where a device too small for it fails.
+    let (encoder, heads) = naming_memory_settings(
+        guard(
+            || format!("cannot build the model on {device:?}"),
+            || Ok((Encoder::new(&vs.root(), &config.model), Heads::new(&vs.root(), &config.model))),
+        ),
+        "the model's sizes (model.*)",
+    )?;
+    if let Some(init) = init {
+        let path = init.join(layout::BERT_WEIGHTS_FILE);
+        load_variables(&vs, BERT_PREFIX, &read_hf_bert(&path)?, &path)?;
+    }
+    let moco = match config.objectives.cspo > 0.0 {
+        true => Some(Moco::new(&vs, &config.model, &config.moco, device)?),
+        false => None,
+    };
+    let optimizer = AdamW::new(&vs, &config.optim);
+    Ok((encoder, heads, TrainState { vs, optimizer, moco, step: 0, rows: 0 }))
+}
+
+/// What every optimizer step of a run reads: the model, the data-parallel group, and how
+/// the global batch is cut into micro-batches.
+struct StepContext<'a> {
+    encoder: &'a Encoder,
+    heads: &'a Heads,
+    config: &'a TrainConfig,
+    device: tch::Device,
+    autocast: bool,
+    group: Option<&'a Group>,
+    rank: usize,
+    /// Micro-batches per rank and step.
+    accumulation: usize,
+    /// The settings an out-of-memory error names.
+    memory_settings: String,
+    model_flops: flops::BertFlops,
+}
+
+impl StepContext<'_> {
+    /// The gradients of step `step` (0-based), accumulated over this rank's micro-batches
+    /// and summed over the ranks: returns the step's losses and the keys that enter the
+    /// queues after the update.
+    fn gradients(
+        &self,
+        state: &TrainState,
+        stream: &mut BatchStream,
+        throughput: &mut Throughput,
+        step: u64,
+    ) -> Result<(StepLosses, Vec<Keys>)> {
+        let ranks = self.group.map_or(1, |g| g.world_size);
+        let total_micro = self.accumulation * ranks;
+        let mut step_losses = StepLosses::default();
+        let mut keys = Vec::with_capacity(self.accumulation);
+        for micro in 0..self.accumulation {
+            let batch = stream.next_batch()?;
+            let lengths = flops::row_lengths(&batch.attention_mask, batch.seq_len);
+            throughput.add(batch.rows, batch.tokens, self.model_flops.micro_batch(lengths, state.moco.is_some()));
+            // The micro-batch's place in the global batch seeds it, whichever rank runs it.
+            let global_micro = self.rank * self.accumulation + micro;
+            tch::manual_seed(micro_seed(self.config.seed, step, global_micro));
+            let at = || format!("step {}, micro-batch {} of {total_micro}", step + 1, global_micro + 1);
+            let result = guard(at, || {
+                let device_batch = DeviceBatch::new(&batch, self.device);
+                let result = tch::autocast(self.autocast, || {
+                    losses(self.encoder, self.heads, state.moco.as_ref(), &device_batch, &self.config.objectives)
+                })?;
+                (&result.total / total_micro as f64).backward();
+                Ok(result)
+            });
+            let result = naming_memory_settings(result, &self.memory_settings)?;
+            step_losses.add(&result);
+            keys.extend(result.keys);
+        }
+        if let Some(group) = self.group {
+            keys = all_reduce_step(group, &state.optimizer, keys, step + 1)?;
+        }
+        Ok((step_losses, keys))
+    }
 }
 
 /// `seconds` in the unit a person would say it in: minutes, hours or days.
