@@ -4,6 +4,7 @@
 
 use crate::config::Override;
 use crate::corpus::wiki::WikiInput;
+use crate::corpus::{CorpusName, Prepared};
 use crate::counts::plural;
 use crate::partition::Partition;
 use crate::prep::labeled::{LabeledInputs, SPLITS};
@@ -412,7 +413,7 @@ impl SplitArgs {
     }
 
     /// Writes the labeled shards, and the in-domain pre-training shards when asked.
-    fn run(&self, corpus: &str, args: &PrepArgs) -> Result<()> {
+    fn run(&self, corpus: CorpusName, args: &PrepArgs) -> Result<()> {
         let config = args.config(corpus, self.overrides())?;
         let options = args.options()?;
         if let Some(p) = options.partition {
@@ -480,7 +481,7 @@ struct PrepArgs {
 impl PrepArgs {
     /// The configuration of `corpus` with every flag applied; `labels` are the overrides of
     /// the labeled corpora's own flags.
-    fn config(&self, corpus: &str, labels: Vec<Override>) -> Result<PrepConfig> {
+    fn config(&self, corpus: CorpusName, labels: Vec<Override>) -> Result<PrepConfig> {
         let mut overrides = self.set.iter().map(|s| Override::parse(s)).collect::<Result<Vec<_>>>()?;
         if let Some(path) = &self.tokenizer {
             overrides.push(Override::new("tokenizer.path", path.display().to_string()));
@@ -513,27 +514,30 @@ impl PrepArgs {
 fn prep_corpus(corpus: Corpus) -> Result<()> {
     match corpus {
         Corpus::Text { inputs, args } => {
-            let (manifest, log) = prep::text(inputs.input, &args.config("text", Vec::new())?, &args.options()?)?;
+            let (manifest, log) =
+                prep::text(inputs.input, &args.config(CorpusName::Text, Vec::new())?, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Books { inputs, args } => {
-            let (manifest, log) = prep::books(inputs.input, &args.config("books", Vec::new())?, &args.options()?)?;
+            let (manifest, log) =
+                prep::books(inputs.input, &args.config(CorpusName::Books, Vec::new())?, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
         Corpus::Wiki { inputs, args, index } => {
             let inputs = WikiInput::pair(inputs.input, index)?;
-            let (manifest, log) = prep::wiki(inputs, &args.config("wiki", Vec::new())?, &args.options()?)?;
+            let (manifest, log) = prep::wiki(inputs, &args.config(CorpusName::Wiki, Vec::new())?, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
-        Corpus::Nyt { labeled: true, splits, args, .. } => splits.run("nyt", &args)?,
+        Corpus::Nyt { labeled: true, splits, args, .. } => splits.run(CorpusName::Nyt, &args)?,
         Corpus::Nyt { input, splits, args, .. } => {
-            let config = args.config("nyt", splits.overrides())?;
-            let (manifest, log) = prep::labeled_text("nyt", input, None, &config, &args.options()?)?;
+            let config = args.config(CorpusName::Nyt, splits.overrides())?;
+            let corpus = Prepared::Corpus(CorpusName::Nyt);
+            let (manifest, log) = prep::labeled_text(corpus, input, None, &config, &args.options()?)?;
             eprintln!("{}", prep::summary(&manifest, &log));
         }
-        Corpus::Ace05 { splits, args } => splits.run("ace05", &args)?,
-        Corpus::Scierc { splits, args } => splits.run("scierc", &args)?,
-        Corpus::Labeled { splits, args } => splits.run("labeled", &args)?,
+        Corpus::Ace05 { splits, args } => splits.run(CorpusName::Ace05, &args)?,
+        Corpus::Scierc { splits, args } => splits.run(CorpusName::Scierc, &args)?,
+        Corpus::Labeled { splits, args } => splits.run(CorpusName::Labeled, &args)?,
     }
     Ok(())
 }

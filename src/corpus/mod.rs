@@ -16,6 +16,78 @@ use serde::{Deserialize, Serialize};
 
 pub use input::InputRecord;
 
+/// The corpora `spe prep` reads: its subcommands, the files `pipelines/NAME.toml`, and the
+/// `corpus` its manifests record.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CorpusName {
+    /// Plain text, one sentence per line.
+    Text,
+    /// MediaWiki XML dumps.
+    Wiki,
+    /// Folders of plain-text books.
+    Books,
+    /// NYT as ARNOR distributes it.
+    Nyt,
+    /// ACE05.
+    Ace05,
+    /// SciERC.
+    Scierc,
+    /// A labeled corpus of the user's.
+    Labeled,
+}
+
+impl CorpusName {
+    /// Every corpus.
+    pub const ALL: [CorpusName; 7] = [
+        CorpusName::Text,
+        CorpusName::Wiki,
+        CorpusName::Books,
+        CorpusName::Nyt,
+        CorpusName::Ace05,
+        CorpusName::Scierc,
+        CorpusName::Labeled,
+    ];
+
+    /// The name on the command line, in `pipelines/` and in manifests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CorpusName::Text => "text",
+            CorpusName::Wiki => "wiki",
+            CorpusName::Books => "books",
+            CorpusName::Nyt => "nyt",
+            CorpusName::Ace05 => "ace05",
+            CorpusName::Scierc => "scierc",
+            CorpusName::Labeled => "labeled",
+        }
+    }
+}
+
+impl std::fmt::Display for CorpusName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What an output was prepared from, as its manifest and shards record it: a corpus, or
+/// the sentences of a labeled corpus's training split as pre-training text
+/// (`--pretrain-out`), recorded as `NAME-text`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prepared {
+    /// The corpus itself.
+    Corpus(CorpusName),
+    /// The sentences of a labeled corpus.
+    SentencesOf(CorpusName),
+}
+
+impl std::fmt::Display for Prepared {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Prepared::Corpus(corpus) => write!(f, "{corpus}"),
+            Prepared::SentencesOf(corpus) => write!(f, "{corpus}-text"),
+        }
+    }
+}
+
 /// Why a record, document or input was skipped: the keys of a manifest's `skipped` counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SkipReason {

@@ -4,7 +4,7 @@
 use crate::clean::{CleanConfig, SplitConfig};
 use crate::config::Override;
 use crate::corpus::labeled::LabelConfig;
-use crate::corpus::ReadConfig;
+use crate::corpus::{CorpusName, ReadConfig};
 use crate::partition::Partition;
 use crate::sample::SampleConfig;
 use crate::shard::ShardConfig;
@@ -56,7 +56,7 @@ impl Default for PrepConfig {
 impl PrepConfig {
     /// The built-in configuration of `corpus` (`pipelines/CORPUS.toml`): the defaults,
     /// with the label sets of the labeled corpora.
-    pub fn for_corpus(corpus: &str) -> PrepConfig {
+    pub fn for_corpus(corpus: CorpusName) -> PrepConfig {
         PrepConfig { labels: LabelConfig::for_corpus(corpus), ..PrepConfig::default() }
     }
 
@@ -69,7 +69,7 @@ impl PrepConfig {
 
     /// The configuration of `corpus`: `file`, or the corpus's built-in configuration, with
     /// `overrides` (the `--set` flags and those named flags that stand for a key) applied.
-    pub fn load(corpus: &str, file: Option<&Path>, overrides: &[Override]) -> Result<PrepConfig> {
+    pub fn load(corpus: CorpusName, file: Option<&Path>, overrides: &[Override]) -> Result<PrepConfig> {
         crate::config::load_with_defaults(PrepConfig::for_corpus(corpus), file, overrides)
     }
 }
@@ -141,11 +141,11 @@ mod tests {
 
     #[test]
     fn the_shipped_pipeline_files_hold_the_defaults() {
-        for corpus in ["text", "wiki", "books", "nyt", "ace05", "scierc", "labeled"] {
+        for corpus in CorpusName::ALL {
             let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("pipelines/{corpus}.toml"));
             let config: PrepConfig = crate::config::load(Some(&path), &[]).unwrap();
             assert_eq!(config, PrepConfig::for_corpus(corpus), "{corpus}");
         }
-        assert_ne!(PrepConfig::for_corpus("ace05"), PrepConfig::default());
+        assert_ne!(PrepConfig::for_corpus(CorpusName::Ace05), PrepConfig::default());
     }
 }

@@ -19,7 +19,7 @@ use super::{PrepConfig, PrepOptions};
 use crate::corpus::labeled::label_sets::RepeatedDocuments;
 use crate::corpus::labeled::spert::Types;
 use crate::corpus::labeled::{unescape_ptb, Format, LabeledDocument, LabeledReader};
-use crate::corpus::SkipReason;
+use crate::corpus::{CorpusName, Prepared, SkipReason};
 use crate::counts::{count, merge_counts};
 use crate::shard::labeled::LabeledRow;
 use crate::shard::manifest::{
@@ -104,7 +104,7 @@ impl LabeledRun {
 /// Writes the labeled shards of `inputs` into `options.out` and, with `pretrain_out`, the
 /// pre-training shards of the training split's sentences there (`CORPUS-text`).
 pub fn run_with_pretraining(
-    corpus: &str,
+    corpus: CorpusName,
     inputs: &LabeledInputs,
     pretrain_out: Option<&Path>,
     config: &PrepConfig,
@@ -121,8 +121,8 @@ pub fn run_with_pretraining(
             let train = inputs.splits.iter().find(|(name, _)| name == "train");
             let (_, train) = train.context("--pretrain-out reads the training split: pass --train")?;
             let options = PrepOptions { out: out.to_path_buf(), ..options.clone() };
-            let text = format!("{corpus}-text");
-            Some(super::labeled_text(&text, vec![train.clone()], inputs.documents.clone(), config, &options)?)
+            let text = Prepared::SentencesOf(corpus);
+            Some(super::labeled_text(text, vec![train.clone()], inputs.documents.clone(), config, &options)?)
         }
         None => None,
     };
@@ -131,7 +131,7 @@ pub fn run_with_pretraining(
 
 /// Writes the labeled shards of `inputs` into `options.out`.
 pub fn run(
-    corpus: &str,
+    corpus: CorpusName,
     inputs: &LabeledInputs,
     config: &PrepConfig,
     options: &PrepOptions,

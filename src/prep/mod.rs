@@ -27,6 +27,7 @@ use crate::corpus::books::BooksSource;
 use crate::corpus::labeled::as_text::LabeledText;
 use crate::corpus::text::TextSource;
 use crate::corpus::wiki::{WikiInput, WikiSource};
+use crate::corpus::{CorpusName, Prepared};
 use crate::shard::manifest::Manifest;
 use anyhow::Result;
 use output::RunLog;
@@ -37,27 +38,27 @@ use std::path::PathBuf;
 pub fn text(inputs: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
     config.check()?;
     let source = TextSource::new(inputs, config.read.clone())?;
-    run(Box::new(source), "text", config, options)
+    run(Box::new(source), Prepared::Corpus(CorpusName::Text), config, options)
 }
 
 /// `spe prep books`: directory trees of plain-text books to shards.
 pub fn books(roots: Vec<PathBuf>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
     config.check()?;
     let source = BooksSource::new(roots, config.read.clone())?;
-    run(Box::new(source), "books", config, options)
+    run(Box::new(source), Prepared::Corpus(CorpusName::Books), config, options)
 }
 
 /// `spe prep wiki`: MediaWiki XML dumps to shards.
 pub fn wiki(inputs: Vec<WikiInput>, config: &PrepConfig, options: &PrepOptions) -> Result<(Manifest, RunLog)> {
     config.check()?;
     let source = WikiSource::new(inputs, config.read.clone(), options.threads)?;
-    run(Box::new(source), "wiki", config, options)
+    run(Box::new(source), Prepared::Corpus(CorpusName::Wiki), config, options)
 }
 
 /// `spe prep nyt` (and `--pretrain-out` of the labeled corpora): the sentences of labeled
 /// files to pre-training shards.
 pub fn labeled_text(
-    corpus: &str,
+    corpus: Prepared,
     files: Vec<PathBuf>,
     documents: Option<PathBuf>,
     config: &PrepConfig,

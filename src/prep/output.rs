@@ -77,7 +77,7 @@ pub fn shard_metadata(
     schema_version: u32,
     tokenizer: &WordTokenizer,
     config: &serde_json::Value,
-    corpus: &str,
+    corpus: impl std::fmt::Display,
 ) -> Vec<(String, String)> {
     vec![
         (META_SCHEMA_VERSION.to_string(), schema_version.to_string()),

@@ -4,7 +4,7 @@
 use super::config::{PipelineConfig, PrepConfig, PrepOptions};
 use super::output::{prepare_output, shard_metadata, unix_now, RunLog, Uncommitted};
 use super::stages::Stages;
-use crate::corpus::{Content, Document, Source, SourceReport};
+use crate::corpus::{Content, Document, Prepared, Source, SourceReport};
 use crate::counts::{count, describe, merge_counts, plural, Counts};
 use crate::partition::PartitionRecord;
 use crate::sample::{Sample, Sampled, Sampler};
@@ -21,7 +21,7 @@ use std::time::Instant;
 /// Runs the pipeline from `source` into `options.out`.
 pub(super) fn run(
     mut source: Box<dyn Source>,
-    corpus: &str,
+    corpus: Prepared,
     config: &PrepConfig,
     options: &PrepOptions,
 ) -> Result<(Manifest, RunLog)> {

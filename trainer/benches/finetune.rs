@@ -38,7 +38,7 @@ fn finetune(c: &mut Criterion) {
     let data = dir.path().join("scierc");
     let config = PrepConfig {
         tokenizer: TokenizerConfig { path: repo("data/bert-base-cased-vocab.txt"), ..TokenizerConfig::default() },
-        ..PrepConfig::for_corpus("scierc")
+        ..PrepConfig::for_corpus(spe::corpus::CorpusName::Scierc)
     };
     let inputs = spe::prep::labeled::LabeledInputs {
         splits: vec![("train".into(), repo("data/sample/scierc/train.json"))],
@@ -46,7 +46,7 @@ fn finetune(c: &mut Criterion) {
         types: None,
     };
     spe::prep::labeled::run(
-        "scierc",
+        spe::corpus::CorpusName::Scierc,
         &inputs,
         &config,
         &PrepOptions { out: data.clone(), threads: 0, force: true, partition: None },

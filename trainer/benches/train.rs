@@ -46,7 +46,7 @@ fn wiki_shards(dir: &Path) -> PathBuf {
     let out = dir.join("enwiki-sample");
     let inputs = WikiInput::pair(vec![repo("data/sample/enwiki-sample-multistream.xml.bz2")], Vec::new()).unwrap();
     let options = PrepOptions { out: out.clone(), threads: 0, force: true, partition: None };
-    spe::prep::wiki(inputs, &PrepConfig::for_corpus("wiki"), &options).unwrap();
+    spe::prep::wiki(inputs, &PrepConfig::for_corpus(spe::corpus::CorpusName::Wiki), &options).unwrap();
     out
 }
 

@@ -4,6 +4,7 @@
 //! `pipelines/scierc.toml` and `pipelines/nyt.toml` write them out.
 
 use super::Format;
+use crate::corpus::CorpusName;
 use serde::{Deserialize, Serialize};
 
 /// What to do with a document that an earlier split holds too
@@ -69,16 +70,16 @@ impl Default for LabelConfig {
 impl LabelConfig {
     /// The label sets of `corpus` (`ace05`: 7 entity and 6 relation types; `scierc`: 6
     /// and 7; `nyt`: any label, `None` marking unrelated pairs); no sets for the others.
-    pub fn for_corpus(corpus: &str) -> LabelConfig {
+    pub fn for_corpus(corpus: CorpusName) -> LabelConfig {
         let strings = |items: &[&str]| items.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         match corpus {
-            "ace05" => LabelConfig {
+            CorpusName::Ace05 => LabelConfig {
                 entities: strings(&["FAC", "GPE", "LOC", "ORG", "PER", "VEH", "WEA"]),
                 relations: strings(&["ART", "GEN-AFF", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]),
                 symmetric: strings(&["PER-SOC"]),
                 ..LabelConfig::default()
             },
-            "scierc" => LabelConfig {
+            CorpusName::Scierc => LabelConfig {
                 entities: strings(&["Generic", "Material", "Method", "Metric", "OtherScientificTerm", "Task"]),
                 relations: strings(&[
                     "COMPARE",
@@ -92,7 +93,7 @@ impl LabelConfig {
                 symmetric: strings(&["COMPARE", "CONJUNCTION"]),
                 ..LabelConfig::default()
             },
-            "nyt" => LabelConfig {
+            CorpusName::Nyt => LabelConfig {
                 format: Some(Format::Arnor),
                 no_relation: Some("None".to_string()),
                 ..LabelConfig::default()

@@ -284,7 +284,7 @@ mod tests {
     use super::*;
 
     fn labels() -> LabelConfig {
-        LabelConfig::for_corpus("scierc")
+        LabelConfig::for_corpus(crate::corpus::CorpusName::Scierc)
     }
 
     #[test]
