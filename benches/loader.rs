@@ -6,8 +6,8 @@
 //! Run with `cargo bench --bench loader`.
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use spe::batch::loader::LoaderConfig;
 use spe::batch::shards::ShardSet;
+use spe::batch::LoaderConfig;
 use spe::prep::{PrepConfig, PrepOptions};
 use spe::tokenize::TokenizerConfig;
 use std::path::{Path, PathBuf};

@@ -4,9 +4,9 @@
 mod common;
 
 use common::*;
-use spe::batch::loader::LoaderConfig;
 use spe::batch::shards::ShardSet;
 use spe::batch::Batch;
+use spe::batch::LoaderConfig;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 

@@ -14,6 +14,47 @@ pub mod shards;
 
 use crate::sample::Inputs;
 use crate::tokenize::SpecialIds;
+use anyhow::{ensure, Result};
+use serde::{Deserialize, Serialize};
+
+/// Configuration of the loader.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoaderConfig {
+    /// Rows per micro-batch (one forward and backward pass).
+    pub micro_batch: usize,
+    /// Row groups decoded and shuffled together (the shuffle buffer, in row groups).
+    pub shuffle_row_groups: usize,
+    /// Micro-batches decoded ahead of the trainer.
+    pub prefetch: usize,
+    /// Threads decoding the row groups of a window in parallel.
+    pub decode_threads: usize,
+    /// Micro-batches of rows of similar length, so that little padding is computed: each
+    /// window's rows are sorted by length, cut into micro-batches, and the micro-batches
+    /// shuffled. Off, micro-batches are drawn from the shuffled window as they come, as in
+    /// the paper.
+    pub bucket_by_length: bool,
+}
+
+impl LoaderConfig {
+    /// The ranges of the settings.
+    pub fn check(&self) -> Result<()> {
+        ensure!(self.micro_batch > 0, "loader.micro_batch must be at least 1");
+        ensure!(self.shuffle_row_groups > 0, "loader.shuffle_row_groups must be at least 1");
+        // Each prefetched micro-batch is memory, each decoding thread a row group in
+        // memory: beyond these the loader is no faster, only larger.
+        let (prefetch, threads) = (self.prefetch, self.decode_threads);
+        ensure!(prefetch <= 1024, "loader.prefetch must lie in [0, 1024], not {prefetch}");
+        ensure!((1..=256).contains(&threads), "loader.decode_threads must lie in [1, 256], not {threads}");
+        Ok(())
+    }
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        LoaderConfig { micro_batch: 16, shuffle_row_groups: 8, prefetch: 8, decode_threads: 1, bucket_by_length: false }
+    }
+}
 
 /// The two views of a sample, in the order of [`Batch::views`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -148,6 +189,15 @@ pub fn collate(rows: &[Inputs], special: &SpecialIds) -> Batch {
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
+
+    #[test]
+    fn loader_settings_are_bounded() {
+        LoaderConfig::default().check().unwrap();
+        let prefetch = LoaderConfig { prefetch: usize::MAX, ..LoaderConfig::default() };
+        assert!(prefetch.check().unwrap_err().to_string().contains("loader.prefetch must lie in [0, 1024]"));
+        let threads = LoaderConfig { decode_threads: 1 << 40, ..LoaderConfig::default() };
+        assert!(threads.check().unwrap_err().to_string().contains("loader.decode_threads must lie in [1, 256]"));
+    }
     use crate::sample::{Span, SpanPair, SpoTarget, TboTarget};
 
     /// `[CLS] a b ##c d e ##f [SEP]` with words a, bc, d, ef; pair (bc, ef); "c" and "f"

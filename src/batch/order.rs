@@ -1,8 +1,7 @@
 //! The loader's order: which row of the shards is the stream's `n`-th.
 //!
-//! Memory stays bounded whatever the corpus size: only the Parquet footers are read up
-//! front, and row groups are decoded a window at a time. The order is a pure function of
-//! the seed and of the global row index, which is what makes resuming exact:
+//! The order is a pure function of the seed and of the global row index, which is what
+//! makes resuming exact:
 //!
 //! 1. Every epoch shuffles the list of row groups of every shard with a stream keyed by the
 //!    seed and the epoch.
@@ -16,8 +15,8 @@
 //! Resuming at row `n` skips whole windows by their row counts from the footers and
 //! decodes only the window that contains row `n`.
 
-use super::loader::LoaderConfig;
 use super::shards::ShardSet;
+use super::LoaderConfig;
 use crate::rng::stream;
 use crate::sample::Inputs;
 use anyhow::Result;

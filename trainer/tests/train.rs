@@ -9,8 +9,8 @@
 mod common;
 
 use common::*;
-use spe::batch::loader::LoaderConfig;
 use spe::batch::shards::ShardSet;
+use spe::batch::LoaderConfig;
 use spe::config::Override;
 use spe::run::metrics;
 use spe_trainer::model::bert::{Bert, BertConfig};

@@ -8,7 +8,7 @@ use crate::model::ModelConfig;
 use crate::runtime::optim::OptimConfig;
 use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use spe::batch::loader::LoaderConfig;
+use spe::batch::LoaderConfig;
 use spe::run::layout;
 
 /// The configuration of `spe train` (`pipelines/train*.toml`).
