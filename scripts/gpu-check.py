@@ -125,6 +125,7 @@ FIGURES = {
         ("seconds", r"measured: ([\d.]+) s wall"),
     ],
     "test": [("passed", r"test result: ok\. (\d+) passed")],
+    "setup": [("xml_mb", r"([\d.]+) MB of XML")],
     "matmul": [("tflops", r"([\d.]+) TFLOP/s reached")],
 }
 SCALE = {"P": 1e3, "T": 1.0, "G": 1e-3, "M": 1e-6, "": 1e-12}
@@ -148,8 +149,8 @@ def figures(kind, log):
 
 
 def comparisons(by_step):
-    """spe's step time over PyTorch's on the same batches, and its model FLOP/s against the
-    measured matrix-product peak."""
+    """spe's step time over PyTorch's on the same batches, its model FLOP/s against the
+    measured matrix-product peak, and `spe prep wiki`'s rate in MB of dump XML a second."""
     lines = []
     spe = by_step.get("bench-plain", {})
     for reference in ("torch-eager", "torch-compile"):
@@ -162,6 +163,12 @@ def comparisons(by_step):
         if tflops and peak:
             lines.append(f"- {bench}: {tflops:.1f} model TFLOP/s, {100 * tflops / peak:.1f}% of the {peak:.0f} TFLOP/s "
                          "the matrix product reached")
+    # spe prints MB/s of its input as stored (bzip2); the dump's aim is counted in XML.
+    xml_mb = by_step.get("dump", {}).get("xml_mb")
+    for step, figures in by_step.items():
+        if step.startswith("prep-wiki-") and xml_mb and figures.get("seconds"):
+            lines.append(f"- {step}: {xml_mb / figures['seconds']:.1f} MB of dump XML a second "
+                         f"({xml_mb:.0f} MB in {figures['seconds']} s)")
     return [""] + lines if lines else []
 
 

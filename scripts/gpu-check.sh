@@ -128,7 +128,7 @@ step dump setup "a multistream dump of $copies copies of the bundled sample, and
 # The benches read the first preparation's shards (at the most threads), made first.
 shards=$work/wiki-${threads%% *}
 prep_wiki() {
-    step "prep-wiki-$1" prep "spe prep wiki at $1 threads" 120 \
+    step "prep-wiki-$1" prep "spe prep wiki --threads $1" 120 \
         "$py scripts/gpu-check.py measure -- $spe prep wiki --input $dump --out $work/wiki-$1 --threads $1 --force"
 }
 prep_wiki "${threads%% *}"
@@ -144,7 +144,7 @@ step torch-compile bench "PyTorch torch.compile on the same batches" 180 \
 
 for t in ${threads#* }; do prep_wiki "$t"; done
 for t in $threads; do
-    step "prep-text-$t" prep "spe prep text at $t threads" 60 \
+    step "prep-text-$t" prep "spe prep text --threads $t" 60 \
         "$py scripts/gpu-check.py measure -- $spe prep text --input $sentences --out $work/text-$t --threads $t --force"
 done
 step prep-same check "the shards byte-identical across thread counts" 60 \
