@@ -33,6 +33,15 @@ test_distributed=$(cargo test --locked --release -p spe-trainer --test distribut
     executables distributed)
 bench_train=$(cargo bench --locked -p spe-trainer --bench train --no-run --message-format=json | executables train)
 
+# xz where installed, else Python's lzma (the same format): gpu-check.sh unpacks with lzma.
+compress() {
+    if command -v xz >/dev/null; then
+        xz -6 -T2 "$1"
+    else
+        python3 -c 'import lzma, shutil, sys; shutil.copyfileobj(open(sys.argv[1], "rb"), lzma.open(sys.argv[1] + ".xz", "wb", preset=6))' "$1" &&
+            rm "$1"
+    fi
+}
 rm -rf "$pack"
 mkdir -p "$pack/minilm"
 pwd >"$pack/build-root"
@@ -44,7 +53,7 @@ for entry in "spe:$PWD/target/release/spe" "spe-trainer:$PWD/target/release/spe-
     [ -x "$path" ] || setup_fail "no executable for $name at '$path'"
     strip -o "$pack/$name" "$path"
     stripped=$(stat -c %s "$pack/$name")
-    xz -6 -T2 "$pack/$name"
+    compress "$pack/$name"
     printf '%s\t%s\t%s\n' "$name" "${path#"$PWD"/}" "$stripped" >>"$pack/binaries.tsv"
     setup_say "$name: $(stat -c %s "$path") bytes built, $stripped stripped, $(stat -c %s "$pack/$name.xz") packed"
 done
