@@ -1,10 +1,10 @@
 //! Opening input files: decompression by extension, the guards every reader passes
-//! ([`guards`]: regular files only, UTF-8 only), a SHA-256 of the raw bytes computed while
+//! (`guards.rs`: regular files only, UTF-8 only), a SHA-256 of the raw bytes computed while
 //! they stream past, so inputs are read once ([`checksum`]; [`crate::digest`] hashes whole
 //! files), and lines read within a bound ([`lines`]).
 
 pub mod checksum;
-pub mod guards;
+mod guards;
 pub mod lines;
 
 pub use checksum::InputDigest;
