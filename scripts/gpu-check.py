@@ -12,7 +12,6 @@ takes the figures out of each log, and writes the report: every step with its co
 outcome and its figures, then the figures again as JSON.
 """
 
-import hashlib
 import json
 import re
 import resource
@@ -53,15 +52,16 @@ def minilm(config_dir, out):
     return 0
 
 
-def shard_digests(out):
-    """SHA-256 of each Parquet file of a prepared output, by path inside it."""
-    out = Path(out)
-    return {str(p.relative_to(out)): hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.rglob("*.parquet"))}
+def shard_records(out):
+    """Each shard of a prepared output as its manifest records it: the writer hashes the
+    bytes as it writes them."""
+    manifest = json.loads((Path(out) / "_manifest.json").read_text())
+    return [(shard["file"], shard["bytes"], shard["sha256"]) for shard in manifest["shards"]]
 
 
 def same(outs):
-    first = shard_digests(outs[0])
-    differ = [o for o in outs[1:] if shard_digests(o) != first]
+    first = shard_records(outs[0])
+    differ = [o for o in outs[1:] if shard_records(o) != first]
     if not first:
         print(f"no shards in {outs[0]}")
         return 1
