@@ -14,7 +14,7 @@
 //!
 //! Labeled corpora (entities and relations) take their own path, [`labeled`].
 
-pub mod config;
+mod config;
 pub mod labeled;
 pub mod output;
 mod pipeline;

@@ -1,11 +1,11 @@
 //! Opening input files: decompression by extension, the guards every reader passes
 //! (`guards.rs`: regular files only, UTF-8 only), a SHA-256 of the raw bytes computed while
-//! they stream past, so inputs are read once ([`checksum`]; [`crate::digest`] hashes whole
-//! files), and lines read within a bound ([`lines`]).
+//! they stream past, so inputs are read once (`checksum.rs`; [`crate::digest`] hashes whole
+//! files), and lines read within a bound (`lines.rs`).
 
-pub mod checksum;
+mod checksum;
 mod guards;
-pub mod lines;
+mod lines;
 
 pub use checksum::InputDigest;
 pub use lines::{read_line_bounded, Line};

@@ -19,9 +19,9 @@
 pub mod as_text;
 pub mod brat;
 pub mod dygie;
-pub mod format;
+mod format;
 pub mod label_sets;
-pub mod reader;
+mod reader;
 pub mod sentences;
 pub mod spert;
 
