@@ -6,6 +6,8 @@ Usage:
              [--spert CHECKOUT] [--work DIR] [--set KEY=VALUE ... --variant NAME] [--spe BINARY]
   run.py table [RESULTS_DIR]
   run.py breakdown PREDICTIONS
+  run.py reach PEER_RESULT SPE_RESULT
+  run.py bilou SRC_DIR NAME OUT_DIR
 
 DIR holds the corpus in SpERT's format as it is shared: NAME_train.json, NAME_dev.json,
 NAME_test.json and NAME_types.json. MODEL is a Hugging Face BERT directory (config.json,
@@ -23,10 +25,19 @@ spans and pairs, spans of at most 10 words), spe with `spe finetune`'s defaults.
 data, encoder, epochs and seed are set, and --cpu for SpERT.
 
 Each run writes results/NAME-SYSTEM-eN-sS[-VARIANT].json beside this script (a run with
---set names its VARIANT): the test scores (Ent, Rel, Rel+ with their counts), the training
-and prediction wall-clock seconds and sentences per second, the commands, and the
-machine's load before the run. `run.py table` prints the mean and sample standard
-deviation of every figure over the seeds of each (corpus, system and variant, epochs).
+--set names its VARIANT): the test scores (Ent, Rel, Rel+ with their counts), the dev
+scores of the model each system keeps (SpERT's last, spe's best epoch), both from the same
+scorer, the training and prediction wall-clock seconds and sentences per second, the
+commands, and the machine's load before the run; spe's also keep its dev scores after
+every epoch with the seconds since its command started (`dev_curve`). `run.py table`
+prints the mean and sample standard deviation of every figure over the seeds of each
+(corpus, system and variant, epochs). `run.py reach` says when spe's dev curve first
+reached the dev scores of a peer's run, against the seconds the peer's training took to
+reach them (SpERT scores its dev split once, after its last epoch, so that is its time).
+
+`run.py bilou` writes a corpus shared with BILOU tags per token (`tags`, as TablERT
+shares CoNLL04) in SpERT's format: each tagged span an entity, in the order of its first
+token, which is the order the relations' `head` and `tail` index.
 """
 import argparse
 import glob
@@ -224,6 +235,15 @@ def sentences(path):
         return len(json.load(f))
 
 
+class Outcome:
+    """What one system's run leaves: its scorer inputs for test and dev, its seconds, its
+    commands and, for spe, its dev curve."""
+
+    def __init__(self, test, dev, train_s, predict_s, commands, curve):
+        self.test, self.dev, self.train_s, self.predict_s = test, dev, train_s, predict_s
+        self.commands, self.curve = commands, curve
+
+
 def run_spert(args, files, symmetric, work):
     src = patch_spert(args.spert, work)
     logs, saves = os.path.join(work, "log"), os.path.join(work, "save")
@@ -240,13 +260,16 @@ def run_spert(args, files, symmetric, work):
              "--max_grad_norm", "1.0", "--final_eval"] + common
     train_s = timed(train, cwd=src)
     model = one(os.path.join(saves, "train", "*", "final_model"), "trained model")
+    dev_scorer_input = os.path.join(work, "predictions-dev.json")
+    spert_to_dygie(files["dev"], one(os.path.join(logs, "train", "*", f"predictions_valid_epoch_{args.epochs}.json"),
+                                     "last dev predictions"), dev_scorer_input)
     evaluate = [sys.executable, "spert.py", "eval", "--label", "test", "--model_path", model,
                 "--dataset_path", files["test"]] + common
     predict_s = timed(evaluate, cwd=src)
     predictions = one(os.path.join(logs, "test", "*", "predictions_test_epoch_0.json"), "test predictions")
     scorer_input = os.path.join(work, "predictions-test.json")
     spert_to_dygie(files["test"], predictions, scorer_input)
-    return scorer_input, train_s, predict_s, [train, evaluate]
+    return Outcome(scorer_input, dev_scorer_input, train_s, predict_s, [train, evaluate], None)
 
 
 def run_spe(args, files, symmetric, work):
@@ -254,7 +277,7 @@ def run_spe(args, files, symmetric, work):
     data, run = os.path.join(work, "data"), os.path.join(work, "run")
     prep = [spe, "prep", "labeled", "--train", files["train"], "--dev", files["dev"], "--test", files["test"],
             "--types", files["types"], "--tokenizer", os.path.join(args.bert, "vocab.txt"), "--out", data,
-            "--force"]
+            "--force"] + (["--allow-split-overlap"] if args.allow_split_overlap else [])
     timed(prep)
     sets = [x for kv in args.set for x in ("--set", kv)]
     finetune = [spe, "finetune", "--data", data, "--encoder", args.bert, "--out", run, "--device", "cpu",
@@ -264,7 +287,25 @@ def run_spe(args, files, symmetric, work):
     evaluate = [spe, "evaluate", "--model", os.path.join(run, "model"), "--data", data, "--split", "test",
                 "--device", "cpu", "--out", os.path.join(work, "predictions-test.json")]
     predict_s = timed(evaluate)
-    return os.path.join(work, "predictions-test.json"), train_s, predict_s, [prep, finetune, evaluate]
+    evaluate_dev = evaluate[:evaluate.index("--split") + 1] + ["dev", "--device", "cpu",
+                                                               "--out", os.path.join(work, "predictions-dev.json")]
+    timed(evaluate_dev)
+    return Outcome(os.path.join(work, "predictions-test.json"), os.path.join(work, "predictions-dev.json"),
+                   train_s, predict_s, [prep, finetune, evaluate, evaluate_dev], dev_curve(run, train_s))
+
+
+def dev_curve(run, train_s):
+    """spe's dev scores after each epoch, from the run's metrics.jsonl, each with the seconds
+    since `spe finetune` started: the run's own clock plus its start-up, taken as the
+    command's seconds less the clock's last reading (which also counts the closing work,
+    so the times are if anything late)."""
+    with open(os.path.join(run, "metrics.jsonl")) as f:
+        epochs = [r for r in map(json.loads, f) if "dev_ent_f1" in r]
+    if not epochs:
+        sys.exit(f"{run}/metrics.jsonl holds no epoch's dev scores")
+    startup = train_s - epochs[-1]["elapsed_s"]
+    return [{"epoch": r["epoch"], "seconds": r["elapsed_s"] + startup, "ent": 100 * r["dev_ent_f1"],
+             "rel": 100 * r["dev_rel_f1"], "rel_strict": 100 * r["dev_rel_strict_f1"]} for r in epochs]
 
 
 def encoder_name(path):
@@ -309,8 +350,9 @@ def run(args):
     before = load()
     started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     runner = run_spert if args.system == "spert" else run_spe
-    predictions, train_s, predict_s, commands = runner(args, files, symmetric, work)
-    counts = score(predictions, symmetric)
+    outcome = runner(args, files, symmetric, work)
+    counts, dev = score(outcome.test, symmetric), score(outcome.dev, symmetric)
+    train_s, predict_s = outcome.train_s, outcome.predict_s
     train_n, test_n = sentences(files["train"]), sentences(files["test"])
     result = {
         "corpus": args.name, "system": args.system, "epochs": args.epochs, "seed": args.seed,
@@ -319,8 +361,9 @@ def run(args):
         "ent": f1(counts["ent"]), "rel": f1(counts["rel"]), "rel_strict": f1(counts["rel_strict"]),
         "train_seconds": train_s, "train_sentences_per_s": train_n * args.epochs / train_s,
         "predict_seconds": predict_s, "predict_sentences_per_s": test_n / predict_s,
-        "commands": [shown(c, args, work) for c in commands], "settings": args.set, "variant": args.variant,
-        "breakdown": breakdown(predictions),
+        "dev": {k: f1(dev[k]) for k in ["ent", "rel", "rel_strict"]}, "dev_curve": outcome.curve,
+        "commands": [shown(c, args, work) for c in outcome.commands], "settings": args.set,
+        "variant": args.variant, "breakdown": breakdown(outcome.test),
     }
     os.makedirs(os.path.join(HERE, "results"), exist_ok=True)
     out = os.path.join(HERE, "results", f"{tag}.json")
@@ -353,6 +396,79 @@ def table(args):
         print(f"| {corpus} | {encoder} | {epochs} | {system} | {seeds} | " + " | ".join(scores + speed) + " |")
 
 
+def reach(args):
+    """When spe's dev curve first reached the peer's dev scores."""
+    with open(args.peer) as f:
+        peer = json.load(f)
+    with open(args.spe) as f:
+        spe = json.load(f)
+    for r, path in [(peer, args.peer), (spe, args.spe)]:
+        if "dev" not in r:
+            sys.exit(f"{path} predates the dev scores: run it again")
+    if not spe.get("dev_curve"):
+        sys.exit(f"{args.spe} has no dev curve: it is not a run of spe")
+    if (peer["corpus"], peer["encoder"]) != (spe["corpus"], spe["encoder"]):
+        sys.exit("the two runs have another corpus or encoder")
+    print(f"{peer['system']}, {peer['epochs']} epochs, seed {peer['seed']}: dev scores after "
+          f"{peer['train_seconds']:.0f} s of training")
+    print("| measure | peer's dev F1 | spe's first epoch at it | spe's seconds | spe's best dev F1 (epoch) |")
+    print("|---|---|---|---|---|")
+    for key, name in [("ent", "Ent"), ("rel", "Rel"), ("rel_strict", "Rel+")]:
+        target = peer["dev"][key]["f1"]
+        first = next((e for e in spe["dev_curve"] if e[key] >= target), None)
+        best = max(spe["dev_curve"], key=lambda e: e[key])
+        at = (f"{first['epoch']} | {first['seconds']:.0f} ({first['seconds'] / peer['train_seconds']:.2f}×)"
+              if first else "not reached | –")
+        print(f"| {name} | {target:.2f} | {at} | {best[key]:.2f} ({best['epoch']}) |")
+
+
+def bilou(args):
+    """A corpus with BILOU tags in SpERT's format (see the module's docs)."""
+    os.makedirs(args.out, exist_ok=True)
+    for split in ["train", "dev", "test", "types"]:
+        src = os.path.join(args.src, f"{args.name}_{split}.json")
+        dst = os.path.join(args.out, f"{args.name}_{split}.json")
+        if os.path.exists(dst):
+            sys.exit(f"{dst} exists: give an empty --out")
+        with open(src) as f:
+            data = json.load(f)
+        if split != "types":
+            data = [bilou_sentence(s, src, i) for i, s in enumerate(data)]
+        with open(dst, "w") as f:
+            json.dump(data, f)
+        print(f"wrote {dst}")
+
+
+def bilou_sentence(sentence, path, index):
+    tags, entities, start, open_type = sentence["tags"], [], None, None
+    if len(tags) != len(sentence["tokens"]):
+        sys.exit(f"{path}: sentence {index} has {len(tags)} tags for {len(sentence['tokens'])} tokens")
+    for i, tag in enumerate(tags):
+        kind, _, tag_type = tag.partition("-")
+        inside = start is not None
+        fits = {"O": not inside, "B": not inside, "U": not inside,
+                "I": inside and tag_type == open_type, "L": inside and tag_type == open_type}.get(kind, False)
+        if not fits or (kind != "O" and not tag_type):
+            sys.exit(f"{path}: sentence {index}, token {i}: tag {tag!r} cannot follow "
+                     f"{tags[i - 1] if i else 'the start'!r}")
+        if kind == "B":
+            start, open_type = i, tag_type
+        elif kind == "U":
+            entities.append({"type": tag_type, "start": i, "end": i + 1})
+        elif kind == "L":
+            entities.append({"type": tag_type, "start": start, "end": i + 1})
+            start = None
+    if start is not None:
+        sys.exit(f"{path}: sentence {index}: an entity from token {start} is never closed")
+    for r in sentence["relations"]:
+        if not (0 <= r["head"] < len(entities) and 0 <= r["tail"] < len(entities)):
+            sys.exit(f"{path}: sentence {index}: relation {r} names an entity of {len(entities)}")
+    out = {"tokens": sentence["tokens"], "entities": entities, "relations": sentence["relations"]}
+    if "orig_id" in sentence:
+        out["orig_id"] = sentence["orig_id"]
+    return out
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -366,17 +482,30 @@ def main():
     r.add_argument("--spert", help="a SpERT checkout at commit " + SPERT_COMMIT)
     r.add_argument("--work", help="scratch folder (target/peers/TAG by default)")
     r.add_argument("--lowercase", action="store_true", help="SpERT's --lowercase, for an uncased BERT")
+    r.add_argument("--allow-split-overlap", action="store_true",
+                   help="spe prep's --allow-split-overlap, for a corpus whose splits share sentences (CoNLL04's)")
     r.add_argument("--set", action="append", default=[], help="a spe finetune --set override")
     r.add_argument("--variant", help="a name for the --set overrides, kept in the result's file name")
     r.add_argument("--spe", default=os.path.join(REPO, "target", "release", "spe"),
                    help="the spe binary (target/release/spe by default), its spe-trainer beside it")
     b = commands.add_parser("breakdown", help="where the F1 of one scorer input is lost")
     b.add_argument("predictions", help="a scorer input: DyGIE lines with predicted_ner and predicted_relations")
+    w = commands.add_parser("reach", help="when spe's dev curve reached a peer's dev scores")
+    w.add_argument("peer", help="the peer's result file")
+    w.add_argument("spe", help="spe's result file, on the same corpus and encoder")
+    c = commands.add_parser("bilou", help="a corpus with BILOU tags in SpERT's format")
+    c.add_argument("src", help="the folder of NAME_train.json, _dev, _test (tokens, tags, relations) and _types")
+    c.add_argument("name")
+    c.add_argument("out")
     t = commands.add_parser("table", help="the mean ± sd of the results over seeds")
     t.add_argument("results", nargs="?", default=os.path.join(HERE, "results"))
     args = parser.parse_args()
     if args.command == "run":
         run(args)
+    elif args.command == "reach":
+        reach(args)
+    elif args.command == "bilou":
+        bilou(args)
     elif args.command == "breakdown":
         print(json.dumps(breakdown(args.predictions), indent=1))
     else:
