@@ -1,15 +1,21 @@
-//! An exact fast path of BERT's tokenization for the common case: ASCII text without
-//! control characters or literal special tokens, with a `vocab.txt` vocabulary.
+//! An exact fast path of BERT's tokenization for the common cases, with a `vocab.txt`
+//! vocabulary: ASCII text, and any text for a cased vocabulary, without control
+//! characters, CJK ideographs or literal special tokens.
 //!
-//! For such text, BERT's normalizer only lower-cases (uncased vocabularies), words are
-//! runs of non-space, non-punctuation bytes and every punctuation byte is a word, and
-//! WordPiece is a greedy longest match. Doing this on bytes, with hash maps keyed by byte
-//! strings, avoids the per-character Unicode lookups and allocations of the general
-//! pipeline, which handles every other sentence. A test checks that both paths agree.
+//! For such text BERT's normalizer changes nothing but the case of ASCII letters (uncased
+//! vocabularies) and the kind of whitespace; words are the runs between whitespace and
+//! punctuation, each punctuation character a word of its own; and WordPiece is a greedy
+//! longest match. Doing this on bytes, with hash maps keyed by byte strings, avoids the
+//! per-character work and allocations of the general pipeline (`tokenizers`), which
+//! handles every other sentence: it deletes control characters, spaces out CJK
+//! ideographs, and for uncased vocabularies folds accents and Unicode case. The Unicode
+//! rules are the general pipeline's own (`unicode_categories`, as its normalizer and
+//! pre-tokenizer use them); a test checks that both paths agree.
 
 use super::TokenizedSentence;
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
+use unicode_categories::UnicodeCategories;
 
 /// Greedy longest-match WordPiece over byte strings, with BERT's ASCII word splitting.
 pub(super) struct FastBert {
@@ -49,9 +55,13 @@ impl FastBert {
     /// Tokenizes `text`, or returns `None` when it needs the general pipeline.
     pub(super) fn tokenize(&self, text: &str) -> Option<TokenizedSentence> {
         let bytes = text.as_bytes();
-        // Non-ASCII needs Unicode rules; BERT deletes control characters (other than
-        // tab, newline and carriage return) from inside words.
-        if bytes.iter().any(|&b| b >= 0x7f || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))) {
+        let ascii = bytes.is_ascii();
+        if ascii {
+            // BERT deletes control characters (other than tab, newline and carriage return).
+            if bytes.iter().any(|&b| b == 0x7f || (b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r'))) {
+                return None;
+            }
+        } else if self.lowercase || text.chars().any(needs_normalizing) {
             return None;
         }
         if memchr::memchr(b'[', bytes).is_some() && self.specials.iter().any(|s| text.contains(s.as_str())) {
@@ -61,17 +71,25 @@ impl FastBert {
             TokenizedSentence { words: Vec::new(), ids: Vec::with_capacity(bytes.len() / 3), ends: Vec::new() };
         let mut lowered = Vec::new();
         let mut start: Option<usize> = None;
-        for (i, &b) in bytes.iter().enumerate() {
-            let space = matches!(b, b' ' | b'\t' | b'\n' | b'\r');
-            if space || b.is_ascii_punctuation() {
+        let mut split = |i: usize, len: usize, space: bool, punctuation: bool| {
+            if space || punctuation {
                 if let Some(s) = start.take() {
                     self.push_word(text, s, i, &mut lowered, &mut sentence);
                 }
-                if !space {
-                    self.push_word(text, i, i + 1, &mut lowered, &mut sentence);
+                if punctuation {
+                    self.push_word(text, i, i + len, &mut lowered, &mut sentence);
                 }
             } else if start.is_none() {
                 start = Some(i);
+            }
+        };
+        if ascii {
+            for (i, &b) in bytes.iter().enumerate() {
+                split(i, 1, matches!(b, b' ' | b'\t' | b'\n' | b'\r'), b.is_ascii_punctuation());
+            }
+        } else {
+            for (i, c) in text.char_indices() {
+                split(i, c.len_utf8(), c.is_whitespace(), c.is_ascii_punctuation() || c.is_punctuation());
             }
         }
         if let Some(s) = start {
@@ -93,10 +111,13 @@ impl FastBert {
         out.push_word(&text[start..end]);
     }
 
-    /// Appends the pieces of one ASCII word: the longest vocabulary prefix, then the
-    /// longest continuation, and so on; `[UNK]` alone when some remainder has no match.
+    /// Appends the pieces of one word: the longest vocabulary prefix, then the longest
+    /// continuation, and so on; `[UNK]` alone when some remainder has no match. Matching
+    /// bytes is matching characters: every entry is whole UTF-8, so none ends inside one.
     fn word_pieces(&self, word: &[u8], ids: &mut Vec<u32>) {
-        if word.len() > self.max_chars {
+        // WordPiece's limit counts characters.
+        let chars = if word.is_ascii() { word.len() } else { word.iter().filter(|&&b| (b as i8) >= -0x40).count() };
+        if chars > self.max_chars {
             ids.push(self.unk);
             return;
         }
@@ -114,4 +135,24 @@ impl FastBert {
             start = end;
         }
     }
+}
+
+/// Whether BERT's normalizer changes `c` for a cased vocabulary beyond its kind of
+/// whitespace: it deletes NUL, U+FFFD and control characters (Unicode's "other"
+/// categories, but tab, newline and carriage return, which are whitespace), and spaces
+/// out CJK ideographs (`tokenizers`' `BertNormalizer`).
+fn needs_normalizing(c: char) -> bool {
+    let control = c.is_other() && !matches!(c, '\t' | '\n' | '\r');
+    let cjk = matches!(
+        c as u32,
+        0x4E00..=0x9FFF
+            | 0x3400..=0x4DBF
+            | 0x20000..=0x2A6DF
+            | 0x2A700..=0x2B73F
+            | 0x2B740..=0x2B81F
+            | 0x2B920..=0x2CEAF
+            | 0xF900..=0xFAFF
+            | 0x2F800..=0x2FA1F
+    );
+    c == '\0' || c == '\u{fffd}' || control || cjk
 }
