@@ -6,7 +6,8 @@
 use crate::sample::{Inputs, Sample, Span, SpanPair, SpoTarget, TboTarget};
 use anyhow::{bail, ensure, Context, Result};
 use arrow::array::{
-    Array, ArrayRef, AsArray, BooleanArray, Int32Array, Int8Array, ListArray, RecordBatch, StringArray, StructArray,
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int32Array, Int8Array, ListArray, RecordBatch,
+    StringArray, StringBuilder, StructArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int8Type, Schema, SchemaRef};
@@ -80,11 +81,24 @@ pub(crate) fn list(lengths: impl Iterator<Item = usize>, values: ArrayRef) -> Ar
 
 /// Builds the record batch of `samples`.
 pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
+    // Each flattened column is sized before it is filled: growing it by doubling copies
+    // it and faults in fresh pages again, a tenth of preparation's time.
     let flat_i32 = |f: &dyn Fn(&Sample) -> &[i32]| -> ArrayRef {
-        Arc::new(Int32Array::from_iter_values(samples.iter().flat_map(|s| f(s).iter().copied())))
+        let mut values = Vec::with_capacity(samples.iter().map(|s| f(s).len()).sum());
+        samples.iter().for_each(|s| values.extend_from_slice(f(s)));
+        Arc::new(Int32Array::from(values))
     };
     let flat_bool = |f: &dyn Fn(&Sample) -> &[bool]| -> ArrayRef {
-        Arc::new(BooleanArray::from_iter(samples.iter().flat_map(|s| f(s).iter().map(|&b| Some(b)))))
+        let mut values = BooleanBufferBuilder::new(samples.iter().map(|s| f(s).len()).sum());
+        samples.iter().for_each(|s| values.append_slice(f(s)));
+        Arc::new(BooleanArray::new(values.finish(), None))
+    };
+    let words = {
+        let count = samples.iter().map(|s| s.words.len()).sum();
+        let bytes = samples.iter().flat_map(|s| &s.words).map(String::len).sum();
+        let mut words = StringBuilder::with_capacity(count, bytes);
+        samples.iter().flat_map(|s| &s.words).for_each(|w| words.append_value(w));
+        words.finish()
     };
     let per_row =
         |f: &dyn Fn(&Sample) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(samples.iter().map(f))) };
@@ -113,10 +127,7 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
         Arc::new(StringArray::from_iter(samples.iter().map(|s| s.title.as_deref()))),
         per_row(&|s| s.sent_id),
         per_row(&|s| s.draw),
-        list(
-            samples.iter().map(|s| s.words.len()),
-            Arc::new(StringArray::from_iter_values(samples.iter().flat_map(|s| &s.words))),
-        ),
+        list(samples.iter().map(|s| s.words.len()), Arc::new(words)),
         list(samples.iter().map(|s| s.inputs.input_ids.len()), flat_i32(&|s| &s.inputs.input_ids)),
         list(samples.iter().map(|s| s.inputs.word_starts.len()), flat_i32(&|s| &s.inputs.word_starts)),
         per_row(&|s| s.inputs.pair.s1.start as i32),

@@ -12,7 +12,7 @@ use anyhow::{ensure, Context, Result};
 use arrow::array::RecordBatch;
 use arrow::datatypes::SchemaRef;
 use parquet::arrow::arrow_writer::{compute_leaves, ArrowColumnChunk, ArrowColumnWriter, ArrowRowGroupWriterFactory};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowSchemaConverter, ArrowWriter};
 use parquet::basic::{Compression, ZstdLevel};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -111,12 +111,18 @@ impl<R: ShardRow> ShardWriter<R> {
         );
         let level = ZstdLevel::try_new(config.zstd_level).context("shard.zstd_level")?;
         let metadata = metadata.into_iter().map(|(k, v)| KeyValue::new(k, v)).collect();
-        let props = WriterProperties::builder()
+        let mut props = WriterProperties::builder()
             .set_compression(Compression::ZSTD(level))
             .set_max_row_group_row_count(Some(config.row_group_rows))
             .set_statistics_enabled(EnabledStatistics::Page)
-            .set_key_value_metadata(Some(metadata))
-            .build();
+            .set_key_value_metadata(Some(metadata));
+        for column in ArrowSchemaConverter::new().convert(&R::schema())?.columns() {
+            // The bounds of a list's items serve no query, and cost a comparison per item.
+            if column.path().parts().len() > 1 {
+                props = props.set_column_statistics_enabled(column.path().clone(), EnabledStatistics::None);
+            }
+        }
+        let props = props.build();
         Ok(ShardWriter {
             row: std::marker::PhantomData,
             dir: dir.to_path_buf(),
@@ -379,5 +385,30 @@ mod tests {
             assert!(ours == reference, "{} differs from ArrowWriter's", record.file);
             assert!(ours == std::fs::read(parallel.path().join(&record.file)).unwrap());
         }
+    }
+
+    #[test]
+    fn only_top_level_columns_have_statistics() {
+        use crate::sample::{Sample, SampleConfig, Sampled, Sampler};
+        use parquet::file::reader::{FileReader, SerializedFileReader};
+        let t = crate::tokenize::tests::cased();
+        let sampler = Sampler::new(SampleConfig::default(), t.special_ids()).unwrap();
+        let mut out = Sampled::default();
+        for (i, text) in
+            ["Anarchism is a political philosophy and movement.", "Albedo is diffuse reflection."].iter().enumerate()
+        {
+            sampler.sample_sentence(9, "doc#0", i as i32, &t.tokenize(text).unwrap(), &mut out);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let mut writer = ShardWriter::<Sample>::new(dir.path(), ShardConfig::default(), vec![]).unwrap();
+        writer.write(&out.samples).unwrap();
+        let record = writer.finish().unwrap().remove(0);
+        let file = File::open(dir.path().join(record.file)).unwrap();
+        let reader = SerializedFileReader::new(file).unwrap();
+        let group = reader.metadata().row_group(0);
+        let with_statistics: Vec<String> =
+            group.columns().iter().filter(|c| c.statistics().is_some()).map(|c| c.column_path().string()).collect();
+        let top_level = ["doc_id", "title", "sent_id", "draw", "s1_start", "s1_end", "s2_start", "s2_end"];
+        assert_eq!(with_statistics, top_level);
     }
 }
