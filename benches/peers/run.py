@@ -40,6 +40,7 @@ shares CoNLL04) in SpERT's format: each tagged span an entity, in the order of i
 token, which is the order the relations' `head` and `tail` index.
 """
 import argparse
+import dataclasses
 import glob
 import json
 import os
@@ -235,13 +236,16 @@ def sentences(path):
         return len(json.load(f))
 
 
+@dataclasses.dataclass
 class Outcome:
     """What one system's run leaves: its scorer inputs for test and dev, its seconds, its
     commands and, for spe, its dev curve."""
-
-    def __init__(self, test, dev, train_s, predict_s, commands, curve):
-        self.test, self.dev, self.train_s, self.predict_s = test, dev, train_s, predict_s
-        self.commands, self.curve = commands, curve
+    test: str
+    dev: str
+    train_s: float
+    predict_s: float
+    commands: list
+    curve: list | None
 
 
 def run_spert(args, files, symmetric, work):
@@ -284,14 +288,13 @@ def run_spe(args, files, symmetric, work):
                 "--set", f"epochs={args.epochs}", "--set", f"patience={args.epochs}",
                 "--set", f"seed={args.seed}"] + sets
     train_s = timed(finetune)
-    evaluate = [spe, "evaluate", "--model", os.path.join(run, "model"), "--data", data, "--split", "test",
-                "--device", "cpu", "--out", os.path.join(work, "predictions-test.json")]
-    predict_s = timed(evaluate)
-    evaluate_dev = evaluate[:evaluate.index("--split") + 1] + ["dev", "--device", "cpu",
-                                                               "--out", os.path.join(work, "predictions-dev.json")]
-    timed(evaluate_dev)
-    return Outcome(os.path.join(work, "predictions-test.json"), os.path.join(work, "predictions-dev.json"),
-                   train_s, predict_s, [prep, finetune, evaluate, evaluate_dev], dev_curve(run, train_s))
+    predictions = {split: os.path.join(work, f"predictions-{split}.json") for split in ["test", "dev"]}
+    evaluate = {split: [spe, "evaluate", "--model", os.path.join(run, "model"), "--data", data, "--split", split,
+                        "--device", "cpu", "--out", out] for split, out in predictions.items()}
+    predict_s = timed(evaluate["test"])
+    timed(evaluate["dev"])
+    return Outcome(predictions["test"], predictions["dev"], train_s, predict_s,
+                   [prep, finetune, evaluate["test"], evaluate["dev"]], dev_curve(run, train_s))
 
 
 def dev_curve(run, train_s):

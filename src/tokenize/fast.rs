@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use unicode_categories::UnicodeCategories;
 
-/// Greedy longest-match WordPiece over byte strings, with BERT's ASCII word splitting.
+/// Greedy longest-match WordPiece over byte strings, with BERT's word splitting.
 pub(super) struct FastBert {
     /// Word-initial pieces.
     initial: FxHashMap<Box<[u8]>, u32>,
@@ -115,9 +115,9 @@ impl FastBert {
     /// continuation, and so on; `[UNK]` alone when some remainder has no match. Matching
     /// bytes is matching characters: every entry is whole UTF-8, so none ends inside one.
     fn word_pieces(&self, word: &[u8], ids: &mut Vec<u32>) {
-        // WordPiece's limit counts characters.
-        let chars = if word.is_ascii() { word.len() } else { word.iter().filter(|&&b| (b as i8) >= -0x40).count() };
-        if chars > self.max_chars {
+        // WordPiece's limit counts characters, never more than the bytes: only a long word
+        // has its characters (the bytes that do not continue one) counted.
+        if word.len() > self.max_chars && word.iter().filter(|&&b| (b as i8) >= -0x40).count() > self.max_chars {
             ids.push(self.unk);
             return;
         }
