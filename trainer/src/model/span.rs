@@ -130,13 +130,16 @@ impl SpanEncoder {
 
     /// `words`: `[B, W, D]` word vectors; `spans`: `[N, S, 2]` half-open word ranges
     /// (empty ones allowed), row n in the sentence `spans.rows` names → `[N, S, size]`.
+    ///
+    /// A window of a span's convolution that lies inside the span reads the same words as
+    /// the sentence's window at that place, so each kernel runs once over every sentence's
+    /// words ([`SpanEncoder::windows`]) and a span takes the maximum of its own windows
+    /// there. Candidate spans overlap (every span up to ten words, five segments a pair), so
+    /// this costs a fraction of convolving each span's gathered words, and gives the same.
     pub fn forward(&self, words: &Tensor, spans: &Spans, train: bool) -> Result<Tensor> {
-        let (b, w, d) = words.size3()?;
+        let (b, w, _) = words.size3()?;
         let (n, s, _) = spans.ranges.size3()?;
         let device = words.device();
-        let start = spans.ranges.select(2, 0); // [N, S]
-        let len = spans.ranges.select(2, 1) - &start; // [N, S]
-        let longest_kernel = self.convs.iter().map(|(k, _)| *k).max().unwrap_or(1);
         ensure!((0..=w).contains(&spans.widest), "a span of {} words in a sentence of {w}", spans.widest);
         let sentence = match &spans.rows {
             Some(rows) => rows.shallow_clone(),
@@ -145,36 +148,56 @@ impl SpanEncoder {
                 Tensor::arange(n, (Kind::Int64, device))
             }
         };
-        let width = spans.widest.max(longest_kernel);
-        // [N, S, width]: the place in the flattened [B·W, D] words of each place in each
-        // span, and whether it is real. Gathering rows of the flattened words (backward: an
-        // index_add into [B·W, D]) costs what the spans hold, never a copy of every
-        // sentence per span.
-        let offsets = Tensor::arange(width, (Kind::Int64, device)).view([1, 1, width]);
-        let index = (start.unsqueeze(2) + &offsets).clamp(0, w - 1) + sentence.view([n, 1, 1]) * w;
-        let real = offsets.lt_tensor(&len.unsqueeze(2));
-        // [N, S, width, D], zero outside the span
-        let gathered = words.reshape([b * w, d]).index_select(0, &index.view([-1])).view([n, s, width, d])
-            * real.unsqueeze(3).to_kind(words.kind());
-        // [N*S, D, width] for Conv1d
-        let channels = gathered.view([n * s, width, d]).transpose(1, 2);
-        let len = len.view([n * s, 1]);
+        let start = spans.ranges.select(2, 0).unsqueeze(2); // [N, S, 1]
+        let len = spans.ranges.select(2, 1).unsqueeze(2) - &start; // [N, S, 1]
+        let first_word = start + sentence.view([n, 1, 1]) * w; // in the flattened [B·W]
         let pooled: Vec<Tensor> = self
             .convs
             .iter()
             .map(|(k, conv)| {
-                // [N*S, F, width-k+1]; windows starting past the span's last full window see
-                // only padding and are left out of the max (a span shorter than the kernel
-                // keeps its first, zero-padded window).
-                let out = conv.forward(&channels).gelu("none");
-                let windows = width - k + 1;
-                let starts = Tensor::arange(windows, (Kind::Int64, device)).view([1, 1, windows]);
-                let last = (&len - (*k - 1)).clamp_min(1).unsqueeze(2);
-                out.masked_fill(&starts.ge_tensor(&last), f64::NEG_INFINITY).amax([2].as_slice(), false)
+                // A span of at least k words has len - k + 1 windows, all inside it; a shorter
+                // one keeps its first window, zero-padded: its first len taps.
+                let count = (spans.widest - k + 1).max(1);
+                let offsets = Tensor::arange(count, (Kind::Int64, device)).view([1, 1, count]);
+                let at = (&first_word + &offsets).clamp_max(b * w - 1); // masked where past the span
+                let index = at * (k + 1) + len.clamp_max(*k);
+                let kept = offsets.lt_tensor(&(&len - (k - 1)).clamp_min(1)); // [N, S, count]
+                let windows = self.windows(words, *k, conv)?;
+                let f = windows.size()[1];
+                Ok(windows
+                    .index_select(0, &index.view([-1]))
+                    .view([n, s, count, f])
+                    .masked_fill(&kept.logical_not().unsqueeze(3), f64::NEG_INFINITY)
+                    .amax([2].as_slice(), false))
             })
-            .collect();
-        // [N*S, filters * kernels] -> [N, S, size]
-        Ok(self.mlp.forward(&Tensor::cat(&pooled, 1), train).view([n, s, -1]))
+            .collect::<Result<_>>()?;
+        // [N, S, filters * kernels] -> [N, S, size]
+        Ok(self.mlp.forward(&Tensor::cat(&pooled, 2), train))
+    }
+
+    /// `[B·W·(k+1), F]` the activations of kernel `k` of `conv` at every word of `words`
+    /// `[B, W, D]`, each with its first m taps only for m = 0 to k: row (t·(k+1) + m) is the
+    /// window starting at flattened word t cut to m words, zero-padded as a span shorter
+    /// than the kernel is. Tap j of every window is one product of the words with the
+    /// kernel's j-th slice, shifted j words; a window's taps add up in order.
+    fn windows(&self, words: &Tensor, k: i64, conv: &nn::Conv1D) -> Result<Tensor> {
+        let (b, w, d) = words.size3()?;
+        let f = conv.ws.size()[0];
+        // [B, W + k - 1, k, F]: tap j of the window starting at each word, zero past the end.
+        let taps = words
+            .constant_pad_nd([0, 0, 0, k - 1])
+            .matmul(&conv.ws.permute([1, 2, 0]).reshape([d, k * f]))
+            .view([b, w + k - 1, k, f]);
+        let mut sum = match &conv.bs {
+            Some(bias) => bias.expand([b, w, f], false),
+            None => Tensor::zeros([b, w, f], (words.kind(), words.device())),
+        };
+        let mut cut = vec![sum.shallow_clone()];
+        for j in 0..k {
+            sum = sum + taps.select(2, j).narrow(1, j, w);
+            cut.push(sum.shallow_clone());
+        }
+        Ok(Tensor::stack(&cut, 2).gelu("none").view([b * w * (k + 1), f]))
     }
 }
 
@@ -203,6 +226,49 @@ mod tests {
     fn encode(encoder: &SpanEncoder, words: &Tensor, range: (i64, i64)) -> Tensor {
         let w = words.size()[1];
         encoder.forward(words, &spans(&[range, (0, w)]), false).unwrap().select(1, 0)
+    }
+
+    /// The encoding of one span as the paper states it: its own words, zero-padded to the
+    /// longest kernel, through each convolution, the maximum over its windows that start
+    /// inside it (only the first for a span shorter than the kernel), then the MLP.
+    fn convolved_alone(encoder: &SpanEncoder, words: &Tensor, row: i64, (start, end): (i64, i64)) -> Tensor {
+        let longest = encoder.convs.iter().map(|(k, _)| *k).max().unwrap();
+        let own = words.get(row).narrow(0, start, end - start); // [L, D]
+        let padded = own.constant_pad_nd([0, 0, 0, (longest - (end - start)).max(0)]);
+        let channels = padded.transpose(0, 1).unsqueeze(0); // [1, D, max(L, k)]
+        let pooled: Vec<Tensor> = encoder
+            .convs
+            .iter()
+            .map(|(k, conv)| {
+                let kept = (end - start - k + 1).max(1);
+                conv.forward(&channels).gelu("none").narrow(2, 0, kept).amax([2].as_slice(), false)
+            })
+            .collect();
+        encoder.mlp.forward(&Tensor::cat(&pooled, 1), false).squeeze_dim(0)
+    }
+
+    #[test]
+    fn every_span_is_encoded_as_its_own_words_convolved_alone() {
+        let (_vs, encoder) = encoder(vec![2, 3, 4]);
+        let words = Tensor::randn([2, 9, D], (Kind::Float, Device::Cpu));
+        // Every span of sentence 1 and a few of sentence 0, as rows of both.
+        let every: Vec<(i64, i64)> = (0..=9).flat_map(|s| (s..=9).map(move |e| (s, e))).collect();
+        let mut flat: Vec<i64> = every.iter().flat_map(|&(s, e)| [s, e]).collect();
+        let few = [(0, 1), (3, 9), (8, 9), (2, 2)];
+        flat.extend(few.iter().cycle().take(every.len()).flat_map(|&(s, e)| [s, e]));
+        let count = every.len() as i64;
+        let spans = Spans::upload(&flat, &[2, count, 2], Device::Cpu);
+        let rows = crate::runtime::device::upload(&[1i64, 0], &[2], Device::Cpu);
+        let out = encoder.forward(&words, &spans.in_rows(rows), false).unwrap(); // [2, count, 5]
+        for (i, &range) in every.iter().enumerate() {
+            let alone = convolved_alone(&encoder, &words, 1, range);
+            let got = out.get(0).get(i as i64);
+            assert!(got.allclose(&alone, 1e-5, 1e-6, false), "span {range:?}: {got} vs {alone}");
+        }
+        for (i, &range) in few.iter().cycle().take(every.len()).enumerate() {
+            let alone = convolved_alone(&encoder, &words, 0, range);
+            assert!(out.get(1).get(i as i64).allclose(&alone, 1e-5, 1e-6, false), "span {range:?} of sentence 0");
+        }
     }
 
     #[test]
