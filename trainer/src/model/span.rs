@@ -4,7 +4,7 @@
 use super::layers::Dense;
 use anyhow::{bail, ensure, Result};
 use serde::{Deserialize, Serialize};
-use tch::nn::{self, Module};
+use tch::nn;
 use tch::{Kind, Tensor};
 
 /// Sizes of the span and span-pair encoders; the defaults are the paper's and the
@@ -188,14 +188,16 @@ impl SpanEncoder {
             .constant_pad_nd([0, 0, 0, k - 1])
             .matmul(&conv.ws.permute([1, 2, 0]).reshape([d, k * f]))
             .view([b, w + k - 1, k, f]);
-        let mut sum = match &conv.bs {
+        let none = match &conv.bs {
             Some(bias) => bias.expand([b, w, f], false),
             None => Tensor::zeros([b, w, f], (words.kind(), words.device())),
         };
-        let mut cut = vec![sum.shallow_clone()];
+        // cut[m]: the first m taps, each sum a new tensor (an in-place add would change
+        // the cuts already taken, which autograd needs as they were).
+        let mut cut = vec![none];
         for j in 0..k {
-            sum = sum + taps.select(2, j).narrow(1, j, w);
-            cut.push(sum.shallow_clone());
+            let next = &cut[j as usize] + taps.select(2, j).narrow(1, j, w);
+            cut.push(next);
         }
         Ok(Tensor::stack(&cut, 2).gelu("none").view([b * w * (k + 1), f]))
     }
@@ -204,6 +206,7 @@ impl SpanEncoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tch::nn::Module;
     use tch::{Device, Kind};
 
     const D: i64 = 6;
