@@ -292,7 +292,8 @@ fn render(out: &mut String, s: &Sample, tokenizer: Option<&WordTokenizer>) -> Re
         .iter()
         .enumerate()
         .map(|(i, span)| {
-            let words = s.words[span.start as usize..span.end as usize].join(" ");
+            let words: Vec<&str> = s.words.iter().skip(span.start as usize).take(span.len() as usize).collect();
+            let words = words.join(" ");
             let spo = s
                 .inputs
                 .spo

@@ -86,7 +86,7 @@ fn articles_become_clean_prose_with_their_titles() {
     assert!(manifest.totals.sentences > 5000);
     let rows = read_rows(&out);
     for row in &rows {
-        let text = row.words.join(" ");
+        let text = row.words.iter().collect::<Vec<_>>().join(" ");
         for markup in ["{{", "}}", "[[", "]]", "{|", "|}", "<ref", "&amp;", "&lt;", "&quot;", "'''", "==", "__"] {
             assert!(!text.contains(markup), "{markup:?} left in {:?}: {text}", row.title);
         }
@@ -175,7 +175,7 @@ fn pathological_pages_finish_quickly_and_are_handled() {
     let skipped = Manifest::read(&out).unwrap().skipped_records;
     assert_eq!(titles.len(), pages.len(), "each page keeps its prose: {titles:?}, skipped {skipped:?}");
     for row in rows {
-        let text = row.words.join(" ");
+        let text = row.words.iter().collect::<Vec<_>>().join(" ");
         assert!(!text.contains("[[") && !text.contains("{{") && !text.contains("<ref"), "{text}");
     }
     // Over the page size limit: skipped and counted.

@@ -53,7 +53,7 @@ proptest! {
             prop_assert_eq!(sample.check(&t.special_ids()), Ok(()));
 
             // Undoing each permutation restores the original word order; other segments are untouched.
-            let mut words = sample.words.clone();
+            let mut words: Vec<String> = sample.words.iter().map(String::from).collect();
             for target in &sample.inputs.spo {
                 let span = sample.inputs.pair.segments(n as u32)[target.segment as usize];
                 let seg = &mut words[span.start as usize..span.end as usize];
@@ -68,7 +68,7 @@ proptest! {
                 }
                 seg.clone_from_slice(&parts.concat());
             }
-            prop_assert_eq!(&words, &sentence.words);
+            prop_assert_eq!(words, sentence.words.iter().collect::<Vec<_>>());
 
             // Unmasked, each word's pieces are exactly its sub-tokens in the sentence.
             let mut ids = sample.inputs.input_ids.clone();
@@ -79,7 +79,7 @@ proptest! {
                 // The i-th word of the sample is a word of the sentence with equal text; match in order.
                 let mut used = vec![false; n];
                 sample.words.iter().map(|w| {
-                    let i = (0..n).find(|&i| !used[i] && &sentence.words[i] == w).unwrap();
+                    let i = (0..n).find(|&i| !used[i] && sentence.words.get(i) == Some(w)).unwrap();
                     used[i] = true;
                     i
                 }).collect()

@@ -14,7 +14,7 @@ pub mod views;
 
 use crate::counts::{count, Counts};
 use crate::rng;
-use crate::tokenize::{SpecialIds, TokenizedSentence};
+use crate::tokenize::{SpecialIds, TokenizedSentence, Words};
 use anyhow::{ensure, Result};
 use rand::Rng;
 use serde::{Deserialize, Serialize};
@@ -103,7 +103,7 @@ pub struct Sample {
     /// Which of the `dupe_factor` draws of the sentence.
     pub draw: i32,
     /// The words in the order the model sees them (after permutation).
-    pub words: Vec<String>,
+    pub words: Words,
     /// What the model reads.
     pub inputs: Inputs,
 }
@@ -219,12 +219,14 @@ impl Sampler {
         let tbo = tbo::mask_boundaries(&mut ids, &bounds, self.special.mask, budget, rng);
         let (target_mask, context_mask) = views::view_masks(&bounds, ids.len(), &pair);
 
+        let mut words = Words::with_capacity(order.len(), sentence.words.text().len());
+        order.iter().for_each(|&w| words.push(sentence.words.get(w as usize).unwrap_or_default()));
         Some(Sample {
             doc_id: String::new(),
             title: None,
             sent_id: 0,
             draw: 0,
-            words: order.iter().map(|&w| sentence.words[w as usize].clone()).collect(),
+            words,
             inputs: Inputs {
                 input_ids: ids.iter().map(|&id| id as i32).collect(),
                 word_starts: bounds.iter().map(|&(s, _)| s as i32).collect(),
@@ -352,11 +354,11 @@ mod tests {
             for (w, (start, end)) in sample.inputs.word_bounds().into_iter().enumerate() {
                 let pieces: String =
                     (start..end).map(|p| t.token(unmasked[p as usize] as u32).unwrap().replace("##", "")).collect();
-                assert_eq!(pieces, sample.words[w]);
+                assert_eq!(Some(pieces.as_str()), sample.words.get(w));
             }
-            let mut sorted = sample.words.clone();
+            let mut sorted: Vec<String> = sample.words.iter().map(String::from).collect();
             sorted.sort();
-            let mut original = sentence.words.clone();
+            let mut original: Vec<String> = sentence.words.iter().map(String::from).collect();
             original.sort();
             assert_eq!(sorted, original, "permutation keeps the multiset of words");
             saw_tbo |= !sample.inputs.tbo.is_empty();

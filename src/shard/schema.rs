@@ -7,7 +7,7 @@ use crate::sample::{Inputs, Sample, Span, SpanPair, SpoTarget, TboTarget};
 use anyhow::{bail, ensure, Context, Result};
 use arrow::array::{
     Array, ArrayRef, AsArray, BooleanArray, BooleanBufferBuilder, Int32Array, Int8Array, ListArray, RecordBatch,
-    StringArray, StringBuilder, StructArray,
+    StringArray, StructArray,
 };
 use arrow::buffer::OffsetBuffer;
 use arrow::datatypes::{DataType, Field, FieldRef, Fields, Int32Type, Int8Type, Schema, SchemaRef};
@@ -94,11 +94,22 @@ pub fn to_batch(samples: &[Sample]) -> Result<RecordBatch> {
         Arc::new(BooleanArray::new(values.finish(), None))
     };
     let words = {
-        let count = samples.iter().map(|s| s.words.len()).sum();
-        let bytes = samples.iter().flat_map(|s| &s.words).map(String::len).sum();
-        let mut words = StringBuilder::with_capacity(count, bytes);
-        samples.iter().flat_map(|s| &s.words).for_each(|w| words.append_value(w));
-        words.finish()
+        // Each sample's words are one buffer: its text is copied whole, its ends shifted.
+        let bytes: usize = samples.iter().map(|s| s.words.text().len()).sum();
+        ensure!(
+            i32::try_from(bytes).is_ok(),
+            "a record batch's words take {bytes} bytes, past an Arrow string column's 2 GiB"
+        );
+        let mut offsets = Vec::with_capacity(1 + samples.iter().map(|s| s.words.len()).sum::<usize>());
+        let mut text = Vec::with_capacity(bytes);
+        offsets.push(0i32);
+        for words in samples.iter().map(|s| &s.words) {
+            let base = text.len() as i32;
+            offsets.extend(words.ends().iter().map(|&end| base + end as i32));
+            text.extend_from_slice(words.text().as_bytes());
+        }
+        StringArray::try_new(OffsetBuffer::new(offsets.into()), text.into(), None)
+            .context("cannot assemble the words column")?
     };
     let per_row =
         |f: &dyn Fn(&Sample) -> i32| -> ArrayRef { Arc::new(Int32Array::from_iter_values(samples.iter().map(f))) };
@@ -158,7 +169,7 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<Sample>> {
             title: title.is_valid(row).then(|| title.value(row).to_string()),
             sent_id: sent_id.value(row),
             draw: draw.value(row),
-            words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("").to_string()).collect(),
+            words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("")).collect(),
             inputs,
         })
         .collect())

@@ -12,7 +12,7 @@
 //! rules are the general pipeline's own (`unicode_categories`, as its normalizer and
 //! pre-tokenizer use them); a test checks that both paths agree.
 
-use super::TokenizedSentence;
+use super::{TokenizedSentence, Words};
 use rustc_hash::FxHashMap;
 use std::collections::HashMap;
 use unicode_categories::UnicodeCategories;
@@ -67,8 +67,11 @@ impl FastBert {
         if memchr::memchr(b'[', bytes).is_some() && self.specials.iter().any(|s| text.contains(s.as_str())) {
             return None;
         }
-        let mut sentence =
-            TokenizedSentence { words: Vec::new(), ids: Vec::with_capacity(bytes.len() / 3), ends: Vec::new() };
+        let mut sentence = TokenizedSentence {
+            words: Words::with_capacity(bytes.len() / 4, bytes.len()),
+            ids: Vec::with_capacity(bytes.len() / 3),
+            ends: Vec::with_capacity(bytes.len() / 4),
+        };
         let mut lowered = Vec::new();
         let mut start: Option<usize> = None;
         let mut split = |i: usize, len: usize, space: bool, punctuation: bool| {

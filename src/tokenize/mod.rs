@@ -9,6 +9,9 @@
 //! as [`BUILTIN_VOCAB`], so that `spe prep` needs no file to start from.
 
 mod fast;
+mod words;
+
+pub use words::Words;
 
 use crate::digest::sha256_bytes;
 use anyhow::{anyhow, bail, Context, Result};
@@ -78,7 +81,7 @@ impl Default for TokenizerConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenizedSentence {
     /// Each word as it appears in the input text.
-    pub words: Vec<String>,
+    pub words: Words,
     /// The sub-token ids of all words, concatenated.
     pub ids: Vec<u32>,
     /// `ends[i]` is the end (exclusive) in `ids` of word `i`'s sub-tokens.
@@ -161,7 +164,7 @@ impl WordTokenizer {
     /// The tokenizers crate's full pipeline, for any text.
     fn tokenize_general(&self, text: &str) -> Result<TokenizedSentence> {
         let encoding = self.inner.encode(text, false).map_err(|e| anyhow!("tokenizer failed: {e}"))?;
-        let mut sentence = TokenizedSentence { words: Vec::new(), ids: Vec::new(), ends: Vec::new() };
+        let mut sentence = TokenizedSentence { words: Words::default(), ids: Vec::new(), ends: Vec::new() };
         // The word being built: its word id and byte range in `text`. A token without a
         // word id (a special token written in the text) never joins another.
         let mut word: Option<(Option<u32>, usize, usize)> = None;
@@ -196,8 +199,7 @@ impl WordTokenizer {
             let word = word.with_context(|| format!("sub-token {id} belongs to no word"))? as usize;
             pieces[word].push(id);
         }
-        let words = refs.iter().map(|w| w.to_string()).collect();
-        let mut sentence = TokenizedSentence { words, ids: Vec::new(), ends: Vec::new() };
+        let mut sentence = TokenizedSentence { words: refs.iter().collect(), ids: Vec::new(), ends: Vec::new() };
         for (i, word_pieces) in pieces.into_iter().enumerate() {
             if word_pieces.is_empty() {
                 let unk = self.inner.token_to_id("[UNK]").with_context(|| {
@@ -268,7 +270,7 @@ pub struct ReadingDifference {
 
 impl TokenizedSentence {
     fn push_word(&mut self, surface: &str) {
-        self.words.push(surface.to_string());
+        self.words.push(surface);
         self.ends.push(self.ids.len() as u32);
     }
 }
@@ -354,7 +356,10 @@ pub(crate) mod tests {
         let t = cased();
         assert_eq!(t.lowercase(), Some(false));
         let s = t.tokenize("Anarchism isn't  self-governed, Zhuangzi.").unwrap();
-        assert_eq!(s.words, ["Anarchism", "isn", "'", "t", "self", "-", "governed", ",", "Zhuangzi", "."]);
+        assert_eq!(
+            s.words.iter().collect::<Vec<_>>(),
+            ["Anarchism", "isn", "'", "t", "self", "-", "governed", ",", "Zhuangzi", "."]
+        );
         let pieces: Vec<Vec<String>> =
             (0..s.word_count()).map(|i| s.pieces(i).iter().map(|&id| t.token(id).unwrap()).collect()).collect();
         assert_eq!(pieces[0], ["Ana", "##rch", "##ism"]);
@@ -370,7 +375,7 @@ pub(crate) mod tests {
         let t = cased();
         let words: Vec<String> = ["trans-context-free", "Anarchism", "\u{200b}", "."].map(String::from).into();
         let s = t.tokenize_words(&words).unwrap();
-        assert_eq!(s.words, words);
+        assert_eq!(s.words.iter().collect::<Vec<_>>(), words);
         let pieces = |i: usize| s.pieces(i).iter().map(|&id| t.token(id).unwrap()).collect::<Vec<_>>();
         assert_eq!(pieces(0), ["trans", "-", "context", "-", "free"]);
         assert_eq!(pieces(1), ["Ana", "##rch", "##ism"]);
@@ -421,7 +426,7 @@ pub(crate) mod tests {
     fn unknown_words_keep_their_surface() {
         let t = cased();
         let s = t.tokenize("a \u{1F600} b").unwrap();
-        assert_eq!(s.words, ["a", "\u{1F600}", "b"]);
+        assert_eq!(s.words.iter().collect::<Vec<_>>(), ["a", "\u{1F600}", "b"]);
         assert_eq!(t.token(s.pieces(1)[0]).unwrap(), "[UNK]");
     }
 
@@ -434,7 +439,7 @@ pub(crate) mod tests {
         let t = WordTokenizer::load(&TokenizerConfig { path, casing: Casing::Auto }).unwrap();
         assert_eq!(t.lowercase(), Some(true));
         let s = t.tokenize("Hello WORLDs").unwrap();
-        assert_eq!(s.words, ["Hello", "WORLDs"]);
+        assert_eq!(s.words.iter().collect::<Vec<_>>(), ["Hello", "WORLDs"]);
         assert_eq!(s.ids, [5, 7, 6]);
         // Read as cased, the same vocabulary knows neither word.
         let path = dir.path().join("vocab.txt");

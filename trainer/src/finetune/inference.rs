@@ -213,7 +213,7 @@ fn text_documents(text: &str, tokenizer: &spe::tokenize::WordTokenizer) -> Resul
     for (i, paragraph) in plain::paragraphs(text).iter().enumerate() {
         let mut doc = LabeledDocument { id: format!("doc-{i}"), ..LabeledDocument::default() };
         for sentence in splitter.split(paragraph) {
-            let words = tokenizer.tokenize(sentence)?.words;
+            let words: Vec<String> = tokenizer.tokenize(sentence)?.words.iter().map(String::from).collect();
             if !words.is_empty() {
                 doc.sentences.push(LabeledSentence { words, ..LabeledSentence::default() });
             }
