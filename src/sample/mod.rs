@@ -219,14 +219,12 @@ impl Sampler {
         let tbo = tbo::mask_boundaries(&mut ids, &bounds, self.special.mask, budget, rng);
         let (target_mask, context_mask) = views::view_masks(&bounds, ids.len(), &pair);
 
-        let mut words = Words::with_capacity(order.len(), sentence.words.text().len());
-        order.iter().for_each(|&w| words.push(sentence.words.get(w as usize).unwrap_or_default()));
         Some(Sample {
             doc_id: String::new(),
             title: None,
             sent_id: 0,
             draw: 0,
-            words,
+            words: sentence.words.in_order(&order),
             inputs: Inputs {
                 input_ids: ids.iter().map(|&id| id as i32).collect(),
                 word_starts: bounds.iter().map(|&(s, _)| s as i32).collect(),

@@ -41,6 +41,16 @@ impl Words {
         Some(&self.text[start..end])
     }
 
+    /// Words `order[0]`, `order[1]`, … of these, each index below [`Words::len`].
+    pub fn in_order(&self, order: &[u32]) -> Words {
+        let mut out = Words::with_capacity(order.len(), self.text.len());
+        for &i in order {
+            let (start, end) = (if i == 0 { 0 } else { self.ends[i as usize - 1] }, self.ends[i as usize]);
+            out.push(&self.text[start as usize..end as usize]);
+        }
+        out
+    }
+
     /// The words in order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = &str> + Clone + '_ {
         (0..self.len()).map(|i| self.get(i).expect("an index below len"))
@@ -78,5 +88,6 @@ mod tests {
         assert_eq!(words.text(), "Zhuangzi'sé");
         assert_eq!(words.ends(), [8, 8, 10, 12]);
         assert!(Words::default().is_empty() && !words.is_empty());
+        assert_eq!(words.in_order(&[3, 0, 2]).iter().collect::<Vec<_>>(), ["é", "Zhuangzi", "'s"]);
     }
 }

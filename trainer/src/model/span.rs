@@ -133,7 +133,7 @@ impl SpanEncoder {
     ///
     /// A window of a span's convolution that lies inside the span reads the same words as
     /// the sentence's window at that place, so each kernel runs once over every sentence's
-    /// words ([`SpanEncoder::windows`]) and a span takes the maximum of its own windows
+    /// words ([`windows`]) and a span takes the maximum of its own windows
     /// there. Candidate spans overlap (every span up to ten words, five segments a pair), so
     /// this costs a fraction of convolving each span's gathered words, and gives the same.
     pub fn forward(&self, words: &Tensor, spans: &Spans, train: bool) -> Result<Tensor> {
@@ -162,7 +162,7 @@ impl SpanEncoder {
                 let at = (&first_word + &offsets).clamp_max(b * w - 1); // masked where past the span
                 let index = at * (k + 1) + len.clamp_max(*k);
                 let kept = offsets.lt_tensor(&(&len - (k - 1)).clamp_min(1)); // [N, S, count]
-                let windows = self.windows(words, *k, conv)?;
+                let windows = windows(words, *k, conv)?;
                 let f = windows.size()[1];
                 Ok(windows
                     .index_select(0, &index.view([-1]))
@@ -174,33 +174,35 @@ impl SpanEncoder {
         // [N, S, filters * kernels] -> [N, S, size]
         Ok(self.mlp.forward(&Tensor::cat(&pooled, 2), train))
     }
+}
 
-    /// `[B·W·(k+1), F]` the activations of kernel `k` of `conv` at every word of `words`
-    /// `[B, W, D]`, each with its first m taps only for m = 0 to k: row (t·(k+1) + m) is the
-    /// window starting at flattened word t cut to m words, zero-padded as a span shorter
-    /// than the kernel is. Tap j of every window is one product of the words with the
-    /// kernel's j-th slice, shifted j words; a window's taps add up in order.
-    fn windows(&self, words: &Tensor, k: i64, conv: &nn::Conv1D) -> Result<Tensor> {
-        let (b, w, d) = words.size3()?;
-        let f = conv.ws.size()[0];
-        // [B, W + k - 1, k, F]: tap j of the window starting at each word, zero past the end.
-        let taps = words
-            .constant_pad_nd([0, 0, 0, k - 1])
-            .matmul(&conv.ws.permute([1, 2, 0]).reshape([d, k * f]))
-            .view([b, w + k - 1, k, f]);
-        let none = match &conv.bs {
-            Some(bias) => bias.expand([b, w, f], false),
-            None => Tensor::zeros([b, w, f], (words.kind(), words.device())),
-        };
-        // cut[m]: the first m taps, each sum a new tensor (an in-place add would change
-        // the cuts already taken, which autograd needs as they were).
-        let mut cut = vec![none];
-        for j in 0..k {
-            let next = &cut[j as usize] + taps.select(2, j).narrow(1, j, w);
-            cut.push(next);
-        }
-        Ok(Tensor::stack(&cut, 2).gelu("none").view([b * w * (k + 1), f]))
+/// `[B·W·(k+1), F]` the activations of kernel `k` of `conv` at every word of `words`
+/// `[B, W, D]`, each with its first m taps only for m = 0 to k: row (t·(k+1) + m) is the
+/// window starting at flattened word t cut to m words, zero-padded as a span shorter
+/// than the kernel is. Tap j of every window is one product of the words with the
+/// kernel's j-th slice, shifted j words; a window's taps add up in order.
+fn windows(words: &Tensor, k: i64, conv: &nn::Conv1D) -> Result<Tensor> {
+    let (b, w, d) = words.size3()?;
+    let f = conv.ws.size()[0];
+    // [B, W + k - 1, k, F]: tap j of the window starting at each word, zero past the end.
+    let taps = words.constant_pad_nd([0, 0, 0, k - 1]).matmul(&conv.ws.permute([1, 2, 0]).reshape([d, k * f])).view([
+        b,
+        w + k - 1,
+        k,
+        f,
+    ]);
+    let none = match &conv.bs {
+        Some(bias) => bias.expand([b, w, f], false),
+        None => Tensor::zeros([b, w, f], (words.kind(), words.device())),
+    };
+    // cut[m]: the first m taps, each sum a new tensor (an in-place add would change
+    // the cuts already taken, which autograd needs as they were).
+    let mut cut = vec![none];
+    for j in 0..k {
+        let next = &cut[j as usize] + taps.select(2, j).narrow(1, j, w);
+        cut.push(next);
     }
+    Ok(Tensor::stack(&cut, 2).gelu("none").view([b * w * (k + 1), f]))
 }
 
 #[cfg(test)]
