@@ -173,6 +173,32 @@ pub enum TorchCommand {
     Experiment(ExperimentArgs),
 }
 
+impl Cli {
+    /// The command tree, every (sub)command taking a value that starts with `-` and a digit
+    /// as a value: `--seeds -1` is then refused by the option's own parser, which names the
+    /// option, where clap would take `-1` for an unknown flag and name no option.
+    fn tree() -> clap::Command {
+        fn negatives(command: clap::Command) -> clap::Command {
+            let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_string()).collect();
+            names.into_iter().fold(command.allow_negative_numbers(true), |c, name| c.mut_subcommand(name, negatives))
+        }
+        negatives(<Cli as clap::CommandFactory>::command())
+    }
+
+    /// Parses `args` (the program's name first) with [`Cli::tree`].
+    fn try_parse_negatives_too<I: Into<std::ffi::OsString> + Clone>(
+        args: impl IntoIterator<Item = I>,
+    ) -> Result<Cli, clap::Error> {
+        let matches = Cli::tree().try_get_matches_from(args)?;
+        <Cli as clap::FromArgMatches>::from_arg_matches(&matches)
+    }
+
+    /// Parses the process's arguments; a bad one ends the process with clap's message.
+    fn parse_negatives_too() -> Cli {
+        Cli::try_parse_negatives_too(std::env::args_os()).unwrap_or_else(|e| e.exit())
+    }
+}
+
 impl TorchCommand {
     /// The subcommand's name, as typed.
     pub fn name(&self) -> &'static str {
@@ -609,7 +635,7 @@ fn run(cli: Cli, torch: impl FnOnce(TorchCommand) -> Result<()>) -> Result<ExitC
 /// Parses the command line and runs it, the libtorch commands with `torch`; an error is
 /// printed with its causes and ends the process with status 1, or 128 + N after signal N.
 pub fn main(torch: impl FnOnce(TorchCommand) -> Result<()>) -> ExitCode {
-    match run(Cli::parse(), torch) {
+    match run(Cli::parse_negatives_too(), torch) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e:#}");
@@ -634,6 +660,22 @@ mod tests {
             sub = sub.find_subcommand_mut(name).unwrap();
         }
         sub.render_long_help().to_string()
+    }
+
+    #[test]
+    fn a_negative_number_is_refused_naming_its_option() {
+        let refused = |args: &[&str]| match Cli::try_parse_negatives_too(args) {
+            Ok(_) => panic!("{args:?} parsed"),
+            Err(e) => e.to_string(),
+        };
+        let err = refused(&["spe", "finetune", "--data", "d", "--encoder", "e", "--out", "o", "--seeds", "-1"]);
+        assert!(err.contains("'-1'") && err.contains("--seeds"), "{err}");
+        let err = refused(&["spe", "experiment", "grid.toml", "--out", "o", "--rank", "-1"]);
+        assert!(err.contains("'-1'") && err.contains("--rank"), "{err}");
+        let err = refused(&["spe", "prep", "text", "--input", "a", "--out", "o", "--threads", "-2"]);
+        assert!(err.contains("'-2'") && err.contains("--threads"), "{err}");
+        // A flag that does not exist is still one.
+        assert!(refused(&["spe", "verify", "d", "--bogus"]).contains("--bogus"));
     }
 
     #[test]

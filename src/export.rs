@@ -5,12 +5,18 @@
 //! SpERT release read with its types file. Evaluation and prediction write their
 //! predictions as DyGIE JSON lines, with `predicted_ner` and `predicted_relations` beside
 //! the gold fields, what PURE's and DyGIE++'s scorers read, whatever the input format.
+//!
+//! A folder holds one export: `_export.json` lists its files, so that `--force` into an
+//! earlier export's folder removes that export's files the new one does not write (a
+//! `test.json` of another corpus beside the new train and dev would read as part of it),
+//! and a split file that no record claims is refused rather than left or deleted.
 
 use crate::corpus::labeled::spert::{self, Types};
 use crate::corpus::labeled::{dygie, Format, LabeledDocument, LabeledSentence};
 use crate::shard::labeled::{for_each_row, LabeledRow};
 use crate::shard::manifest::{LabeledManifest, SplitRecord};
-use anyhow::{ensure, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
+use serde::{Deserialize, Serialize};
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -27,10 +33,42 @@ pub enum ExportFormat {
 /// The types file `spe export --format spert` writes beside the splits.
 pub const TYPES_FILE: &str = "types.json";
 
+/// The record of the export in a folder: what it was made from and the files it wrote.
+pub const EXPORT_RECORD: &str = "_export.json";
+
+/// The content of [`EXPORT_RECORD`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ExportRecord {
+    /// The labeled output exported, as given.
+    data: String,
+    /// `dygie` or `spert`.
+    format: String,
+    /// The files written, by name within the folder.
+    files: Vec<String>,
+}
+
+impl ExportRecord {
+    /// The record in `out`, if there is one.
+    fn read(out: &Path) -> Result<Option<ExportRecord>> {
+        let path = out.join(EXPORT_RECORD);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let text = crate::regular_file::read_to_string(&path, "the export record")?;
+        let record =
+            serde_json::from_str(&text).with_context(|| format!("{} is not an export record", path.display()))?;
+        Ok(Some(record))
+    }
+}
+
 /// Writes `out/SPLIT.json` for every split of the labeled output in `dir` (and with
-/// SpERT's format `out/types.json`); returns the files written. A file of those names
-/// already in `out` is replaced only with `force`; an export that fails part-way removes
-/// the files it wrote, so that no split of it looks finished.
+/// SpERT's format `out/types.json`), then `out/_export.json`; returns the files written.
+/// A file of those names already in `out` is replaced only with `force`, which also
+/// removes the files of the earlier export there that this one does not write; a split or
+/// types file in `out` that is neither this export's nor the earlier one's is refused. An
+/// export that fails part-way removes the files it wrote, so that no split of it looks
+/// finished.
 pub fn export(dir: &Path, out: &Path, format: ExportFormat, force: bool) -> Result<Vec<PathBuf>> {
     let manifest = LabeledManifest::read(dir)?;
     crate::overwrite::refuse_inputs("--out", out, &[("the labeled output", dir)])?;
@@ -49,7 +87,7 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat, force: bool) -> Resu
     if format == ExportFormat::Spert {
         targets.push(out.join(TYPES_FILE));
     }
-    for target in &targets {
+    for target in targets.iter().chain([&out.join(EXPORT_RECORD)]) {
         crate::overwrite::refuse_inputs("--out", target, &sources)?;
         ensure!(
             force || !target.exists(),
@@ -57,6 +95,7 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat, force: bool) -> Resu
             target.display()
         );
     }
+    let stale = stale_files(out, &targets)?;
     std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
     let mut written = Vec::new();
     let result = write_all(dir, &manifest, out, format, &mut written);
@@ -65,7 +104,48 @@ pub fn export(dir: &Path, out: &Path, format: ExportFormat, force: bool) -> Resu
             let _ = std::fs::remove_file(path);
         }
     }
-    result.map(|()| written)
+    result?;
+    for path in &stale {
+        std::fs::remove_file(path)
+            .with_context(|| format!("cannot remove {}, of the earlier export", path.display()))?;
+    }
+    let record = ExportRecord {
+        data: dir.display().to_string(),
+        format: format!("{format:?}").to_lowercase(),
+        files: written.iter().filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned())).collect(),
+    };
+    crate::atomic::write_json(&record, &out.join(EXPORT_RECORD))?;
+    Ok(written)
+}
+
+/// The files in `out` of the earlier export there that `targets` will not replace, to be
+/// removed once the new export is written. A split or types file that no export record
+/// claims is refused: it is the user's, or an export's of an spe before the record, and
+/// either way the folder would hold more than this export.
+fn stale_files(out: &Path, targets: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut earlier = ExportRecord::read(out)?.map(|r| r.files).unwrap_or_default();
+    // A record names files of its own folder; anything else in it is not removed.
+    earlier.retain(|name| {
+        matches!(Path::new(name).components().collect::<Vec<_>>()[..], [std::path::Component::Normal(_)])
+    });
+    let split_like = crate::prep::labeled::SPLITS.iter().map(|s| format!("{s}.json")).chain([TYPES_FILE.to_string()]);
+    let mut stale = Vec::new();
+    for name in earlier.iter().cloned().chain(split_like) {
+        let path = out.join(&name);
+        if targets.contains(&path) || !path.exists() || stale.contains(&path) {
+            continue;
+        }
+        if !earlier.contains(&name) {
+            bail!(
+                "{} is not a file this export writes, and no export record ({EXPORT_RECORD}) in {} claims it: remove \
+                 it or choose another --out, so that the folder holds one export",
+                path.display(),
+                out.display()
+            );
+        }
+        stale.push(path);
+    }
+    Ok(stale)
 }
 
 /// The file of split `name` in `out`.
@@ -81,14 +161,14 @@ fn write_all(
     format: ExportFormat,
     written: &mut Vec<PathBuf>,
 ) -> Result<()> {
-    for (name, split) in manifest.ordered_splits() {
+    for (name, _) in manifest.ordered_splits() {
         let path = split_file(out, name);
         // A sentence of a multi-sentence document is `ID_N`, as SpERT's own conversions
         // name them; a SpERT release's sentences keep their ids.
         let sentence_ids = manifest.source_format != Format::Spert;
         crate::atomic::write_file(&path, |tmp| match format {
             ExportFormat::Dygie => write_dygie(dir, manifest, name, tmp),
-            ExportFormat::Spert => write_spert(dir, manifest, name, split, sentence_ids, tmp),
+            ExportFormat::Spert => write_spert(dir, manifest, name, sentence_ids, tmp),
         })?;
         written.push(path);
     }
@@ -139,15 +219,7 @@ fn write_dygie(dir: &Path, manifest: &LabeledManifest, name: &str, path: &Path) 
 
 /// Writes the sentences of split `name`'s shards to `path` as one JSON array, an element a
 /// line; ids are numbers where the release's were, and `ID_N` with `sentence_ids`.
-fn write_spert(
-    dir: &Path,
-    manifest: &LabeledManifest,
-    name: &str,
-    split: &SplitRecord,
-    sentence_ids: bool,
-    path: &Path,
-) -> Result<()> {
-    let numeric = split.stats.documents > 0 && split.stats.numeric_ids == split.stats.documents;
+fn write_spert(dir: &Path, manifest: &LabeledManifest, name: &str, sentence_ids: bool, path: &Path) -> Result<()> {
     let file = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
     let mut out = BufWriter::new(file);
     let write = |out: &mut BufWriter<File>, bytes: &[u8]| {
@@ -159,9 +231,9 @@ fn write_spert(
         let sentence = LabeledSentence { words: row.words, entities: row.entities, relations: row.relations };
         write(&mut out, if first { b"\n" } else { b",\n" })?;
         first = false;
-        let id = match sentence_ids {
-            true => format!("{}_{}", row.doc_id, row.sent_id),
-            false => row.doc_id,
+        let (id, numeric) = match sentence_ids {
+            true => (format!("{}_{}", row.doc_id, row.sent_id), false),
+            false => (row.doc_id, row.doc_id_is_number),
         };
         write(&mut out, &serde_json::to_vec(&spert::to_json(&sentence, &id, numeric))?)
     })?;

@@ -27,7 +27,7 @@
 //! imports none of them: [`rng`] (keyed random streams), [`counts`] (counts by reason),
 //! [`digest`] (SHA-256 checksums), [`atomic`] (whole-or-nothing files), [`lock`] (one run
 //! per output directory), [`partition`] (a run's share of the input on one of several
-//! machines), [`overwrite`] (no output over an input), [`interrupt`] (SIGINT and SIGTERM
+//! machines), [`overwrite`] (no output over an input), [`regular_file`] (no FIFO or device read), [`interrupt`] (SIGINT and SIGTERM
 //! as errors, so a stopped run cleans up) and [`config`] (TOML configurations and
 //! `--set`).
 
@@ -49,6 +49,7 @@ pub mod overwrite;
 pub mod partition;
 pub mod plot;
 pub mod prep;
+pub mod regular_file;
 pub mod rng;
 pub mod run;
 pub mod sample;

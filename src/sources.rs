@@ -55,7 +55,7 @@ pub struct SourceFile {
 impl SourceManifest {
     /// Reads a data manifest.
     pub fn read(path: &Path) -> Result<SourceManifest> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = crate::regular_file::read_to_string(path, "the source manifest")?;
         toml::from_str(&text).with_context(|| format!("{} is not a valid data manifest", path.display()))
     }
 }

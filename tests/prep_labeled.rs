@@ -11,7 +11,20 @@ use spe::shard::manifest::LabeledManifest;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
+/// Runs `spe prep CORPUS`; every output it writes must pass `spe verify`.
 fn labeled(corpus: &str, splits: &[(&str, PathBuf)], out: &Path, extra: &[&str]) -> Output {
+    let output = labeled_unverified(corpus, splits, out, extra);
+    if output.status.success() {
+        verified(out);
+        if let Some(at) = extra.iter().position(|a| *a == "--pretrain-out") {
+            verified(Path::new(extra[at + 1]));
+        }
+    }
+    output
+}
+
+/// Runs `spe prep CORPUS`.
+fn labeled_unverified(corpus: &str, splits: &[(&str, PathBuf)], out: &Path, extra: &[&str]) -> Output {
     let vocab = vocab();
     let mut args: Vec<String> = vec!["prep".into(), corpus.into()];
     for (name, path) in splits {
@@ -19,7 +32,7 @@ fn labeled(corpus: &str, splits: &[(&str, PathBuf)], out: &Path, extra: &[&str])
     }
     args.extend(["--out".into(), out.display().to_string(), "--tokenizer".into(), vocab.display().to_string()]);
     args.extend(extra.iter().map(|s| s.to_string()));
-    spe(&args.iter().map(String::as_str).collect::<Vec<_>>())
+    spe_within(&args.iter().map(String::as_str).collect::<Vec<_>>(), 120)
 }
 
 fn scierc(split: &str) -> PathBuf {
@@ -320,10 +333,11 @@ fn force_leaves_no_split_of_the_run_before_and_verify_fails_on_a_folder_it_does_
     let output = spe(&["verify", out.to_str().unwrap()]);
     assert!(!output.status.success());
     assert!(stderr(&output).contains("split=extra"), "{}", stderr(&output));
-    // --force clears it too, and leaves a folder of the user's own alone.
+    // --force clears it too, and leaves a folder of the user's own alone (which verify,
+    // as it should, reports).
     std::fs::create_dir(out.join("notes")).unwrap();
     std::fs::write(out.join("notes/mine.txt"), "mine").unwrap();
-    ok(labeled("scierc", &[("train", scierc("train"))], &out, &["--force"]));
+    ok(labeled_unverified("scierc", &[("train", scierc("train"))], &out, &["--force"]));
     assert!(!out.join("split=extra").exists() && out.join("notes/mine.txt").exists());
 }
 
@@ -641,5 +655,116 @@ fn readers_of_labeled_shards_refuse_a_swapped_shard_a_broken_row_and_an_output_o
         let err = stderr(&output);
         assert_eq!(output.status.code(), Some(1), "{what}: {err}");
         assert!(err.contains("part-00000.parquet: row 1 (") && err.contains("outside the"), "{what}: {err}");
+    }
+}
+
+/// SpERT records as the field shares them and as they go wrong: numeric, string and mixed
+/// `orig_id`s verified and written back as they were; a relation of an entity with itself,
+/// a sentence without words and a misspelt `relations` key refused, or skipped and counted.
+#[test]
+fn spert_ids_of_any_kind_verify_and_round_trip_and_unlearnable_records_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let record = |id: Value, tokens: &[&str]| {
+        serde_json::json!({"tokens": tokens, "entities": [{"type": "Drug", "start": 0, "end": 1}],
+            "relations": [], "orig_id": id})
+    };
+    let write = |name: &str, records: &[Value]| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, serde_json::to_string(records).unwrap()).unwrap();
+        path
+    };
+    let mixed = [record(serde_json::json!(7), &["a", "b"]), record(serde_json::json!("x-8"), &["c", "d"])];
+    let numeric = [record(serde_json::json!(1), &["e"]), record(serde_json::json!(2), &["f"])];
+    let (train, dev) = (write("m_train.json", &mixed), write("m_dev.json", &numeric));
+    let out = dir.path().join("out");
+    // `labeled` runs `spe verify` on the output: the recount of numeric ids must agree.
+    ok(labeled("labeled", &[("train", train), ("dev", dev)], &out, &["--format", "spert"]));
+    let manifest = LabeledManifest::read(&out).unwrap();
+    assert_eq!((manifest.splits["train"].stats.numeric_ids, manifest.splits["dev"].stats.numeric_ids), (1, 2));
+    let back = dir.path().join("back");
+    ok(spe(&["export", s(&out), "--out", s(&back), "--format", "spert"]));
+    for (split, records) in [("train", &mixed), ("dev", &numeric)] {
+        let written: Value =
+            serde_json::from_str(&std::fs::read_to_string(back.join(format!("{split}.json"))).unwrap()).unwrap();
+        assert_eq!(written, Value::Array(records.to_vec()), "{split}");
+    }
+
+    let mut selfish = record(serde_json::json!(3), &["g", "h"]);
+    selfish["relations"] = serde_json::json!([{"type": "Causes", "head": 0, "tail": 0}]);
+    let empty = record(serde_json::json!(4), &[]);
+    let mut misspelt = record(serde_json::json!(5), &["i"]);
+    misspelt.as_object_mut().unwrap().remove("relations");
+    misspelt["relation"] = serde_json::json!([]);
+    let cases = [
+        (selfish, "sentence 0 relation 0: head and tail are the same entity", "self_relation"),
+        (empty, "sentence 0: the sentence has no words", "empty_sentence"),
+        (misspelt, "relations: missing (the record has entities, orig_id, relation, tokens)", "missing_field"),
+    ];
+    for (i, (bad, message, reason)) in cases.into_iter().enumerate() {
+        let path = write(&format!("bad{i}_train.json"), &[mixed[0].clone(), bad]);
+        let refused = labeled("labeled", &[("train", path.clone())], &dir.path().join(format!("r{i}")), &[]);
+        assert!(!refused.status.success());
+        assert!(stderr(&refused).contains(&format!("record 2: {message}")), "{}", stderr(&refused));
+        let skipped = dir.path().join(format!("s{i}"));
+        ok(labeled("labeled", &[("train", path)], &skipped, &["--skip-bad-records"]));
+        let split = &LabeledManifest::read(&skipped).unwrap().splits["train"];
+        assert_eq!((split.stats.sentences, split.skipped_records.get(reason)), (1, Some(&1)), "{reason}");
+    }
+}
+
+/// An export folder holds one export: `--force` removes what the earlier export there
+/// wrote and the new one does not, and a split file no export claims is refused.
+#[test]
+fn an_export_replaces_the_earlier_export_whole_and_leaves_a_users_file_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let (all, two) = (dir.path().join("all"), dir.path().join("two"));
+    ok(labeled("scierc", &scierc_splits(), &all, &[]));
+    ok(labeled("scierc", &scierc_splits()[..2], &two, &[]));
+    let back = dir.path().join("back");
+    ok(spe(&["export", s(&all), "--out", s(&back)]));
+    let refused = spe(&["export", s(&two), "--out", s(&back)]);
+    assert!(stderr(&refused).contains("pass --force"), "{}", stderr(&refused));
+    ok(spe(&["export", s(&two), "--out", s(&back), "--force"]));
+    assert!(back.join("train.json").is_file() && back.join("dev.json").is_file());
+    assert!(!back.join("test.json").exists(), "the earlier export's test split was left beside the new one");
+    let record = read_json(&back.join("_export.json"));
+    assert_eq!(record["files"], serde_json::json!(["train.json", "dev.json"]));
+    // A test.json of the user's own, claimed by no export, is neither left nor removed.
+    let mine = dir.path().join("mine");
+    std::fs::create_dir(&mine).unwrap();
+    std::fs::write(mine.join("test.json"), "mine").unwrap();
+    let refused = spe(&["export", s(&two), "--out", s(&mine), "--force"]);
+    assert!(stderr(&refused).contains("test.json is not a file this export writes"), "{}", stderr(&refused));
+    assert_eq!(std::fs::read_to_string(mine.join("test.json")).unwrap(), "mine");
+    assert!(!mine.join("train.json").exists());
+}
+
+/// Every flag that takes a file refuses a FIFO or a device before it opens it: reading
+/// either would block or never end.
+#[test]
+fn every_file_flag_refuses_a_fifo_and_a_device_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("fifo");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let spert = spert_fixture("scierc_test.json");
+    let out = dir.path().join("out");
+    for special in [fifo.as_path(), Path::new("/dev/zero")] {
+        let special = s(special);
+        let base = ["prep", "scierc", "--test", s(&spert), "--out", s(&out)];
+        let cases: Vec<Vec<&str>> = vec![
+            [&base[..], &["--types", special]].concat(),
+            [&base[..], &["--config", special]].concat(),
+            [&base[..], &["--tokenizer", special]].concat(),
+            vec!["prep", "scierc", "--test", special, "--out", s(&out)],
+            vec!["prep", "text", "--input", special, "--out", s(&out)],
+            vec!["verify-source", special, s(dir.path())],
+        ];
+        for args in cases {
+            let refused = spe_within(&args, 30);
+            assert!(!refused.status.success(), "{args:?}");
+            let message = stderr(&refused);
+            assert!(message.contains("is a FIFO") || message.contains("is a device"), "{args:?}: {message}");
+            assert!(!out.exists(), "{args:?} made {}", out.display());
+        }
     }
 }

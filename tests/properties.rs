@@ -101,3 +101,171 @@ proptest! {
         }
     }
 }
+
+/// A generated sentence: words (none, few, or more than BERT's 512 positions hold), and
+/// annotations that may be out of range, or relate an entity to itself.
+#[derive(Debug, Clone)]
+struct GenSentence {
+    words: Vec<String>,
+    entities: Vec<(u32, u32, &'static str)>,
+    relations: Vec<(u32, u32, &'static str)>,
+}
+
+fn gen_sentence() -> impl Strategy<Value = GenSentence> {
+    let words = prop_oneof![
+        1 => Just(0usize),
+        8 => 1usize..12,
+        1 => 520usize..560,
+    ]
+    .prop_flat_map(|n| {
+        prop::collection::vec(prop::sample::select(vec!["Graph", "parsing", "is", "fast", "(", "x"]), n)
+    });
+    (
+        words,
+        prop::collection::vec((0u32..14, 1u32..3, any::<bool>()), 0..4),
+        prop::collection::vec((0u32..4, 0u32..4), 0..3),
+    )
+        .prop_map(|(words, entities, relations)| GenSentence {
+            words: words.into_iter().map(String::from).collect(),
+            entities: entities.into_iter().map(|(s, w, t)| (s, s + w, if t { "Task" } else { "Method" })).collect(),
+            relations: relations.into_iter().map(|(h, t)| (h, t, "USED-FOR")).collect(),
+        })
+}
+
+/// Documents with numeric or string ids, as SpERT (one record a sentence), DyGIE (one
+/// line a document) or brat (one text and annotation file a document).
+fn gen_documents() -> impl Strategy<Value = Vec<(bool, Vec<GenSentence>)>> {
+    prop::collection::vec((any::<bool>(), prop::collection::vec(gen_sentence(), 1..4)), 1..6)
+}
+
+/// Writes `docs` in `format` into `dir`; returns the split file.
+fn write_split(dir: &std::path::Path, format: &str, docs: &[(bool, Vec<GenSentence>)]) -> std::path::PathBuf {
+    use serde_json::json;
+    let id = |i: usize, numeric: bool| if numeric { json!(100 + i) } else { json!(format!("D-{i}")) };
+    match format {
+        "spert" => {
+            let records: Vec<_> = docs
+                .iter()
+                .enumerate()
+                .flat_map(|(i, (numeric, sentences))| {
+                    sentences.iter().map(move |s| json!({"tokens": s.words,
+                        "entities": s.entities.iter().map(|e| json!({"type": e.2, "start": e.0, "end": e.1})).collect::<Vec<_>>(),
+                        "relations": s.relations.iter().map(|r| json!({"type": r.2, "head": r.0, "tail": r.1})).collect::<Vec<_>>(),
+                        "orig_id": id(i, *numeric)}))
+                })
+                .collect();
+            let path = dir.join("split.json");
+            std::fs::write(&path, serde_json::to_string(&records).unwrap()).unwrap();
+            path
+        }
+        "dygie" => {
+            let mut lines = String::new();
+            for (i, (_, sentences)) in docs.iter().enumerate() {
+                let mut offset = 0u32;
+                let (mut ner, mut relations) = (Vec::new(), Vec::new());
+                for s in sentences {
+                    ner.push(
+                        s.entities.iter().map(|e| json!([e.0 + offset, e.1 + offset - 1, e.2])).collect::<Vec<_>>(),
+                    );
+                    let span = |k: u32| s.entities.get(k as usize).map(|e| (e.0 + offset, e.1 + offset - 1));
+                    relations.push(
+                        s.relations
+                            .iter()
+                            .filter_map(|r| Some(json!([span(r.0)?.0, span(r.0)?.1, span(r.1)?.0, span(r.1)?.1, r.2])))
+                            .collect::<Vec<_>>(),
+                    );
+                    offset += s.words.len() as u32;
+                }
+                let words: Vec<&Vec<String>> = sentences.iter().map(|s| &s.words).collect();
+                let doc = json!({"doc_key": format!("D-{i}"), "sentences": words, "ner": ner, "relations": relations});
+                lines.push_str(&format!("{doc}\n"));
+            }
+            let path = dir.join("split.json");
+            std::fs::write(&path, lines).unwrap();
+            path
+        }
+        _ => {
+            let mut ids = String::new();
+            for (i, (_, sentences)) in docs.iter().enumerate() {
+                let (mut text, mut ann, mut t) = (String::new(), String::new(), 0);
+                for s in sentences {
+                    let starts: Vec<usize> = s
+                        .words
+                        .iter()
+                        .scan(text.len(), |at, w| {
+                            let start = *at;
+                            *at += w.len() + 1;
+                            Some(start)
+                        })
+                        .collect();
+                    let mut numbers = Vec::new();
+                    for e in &s.entities {
+                        let (a, b) = (e.0 as usize, e.1 as usize);
+                        if b <= s.words.len() {
+                            t += 1;
+                            let end = starts[b - 1] + s.words[b - 1].len();
+                            ann.push_str(&format!("T{t}\t{} {} {end}\t{}\n", e.2, starts[a], s.words[a..b].join(" ")));
+                            numbers.push(t);
+                        }
+                    }
+                    for (k, r) in s.relations.iter().enumerate() {
+                        if let (Some(h), Some(tl)) = (numbers.get(r.0 as usize), numbers.get(r.1 as usize)) {
+                            ann.push_str(&format!("R{}{k}\t{} Arg1:T{h} Arg2:T{tl}\n", t, r.2));
+                        }
+                    }
+                    text.push_str(&s.words.join(" "));
+                    text.push('\n');
+                }
+                std::fs::write(dir.join(format!("D-{i}.split.txt")), text).unwrap();
+                std::fs::write(dir.join(format!("D-{i}.split.ann")), ann).unwrap();
+                ids.push_str(&format!("D-{i}\n"));
+            }
+            let path = dir.join("split.ids");
+            std::fs::write(&path, ids).unwrap();
+            path
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    /// Whatever the records, with bad ones skipped and counted, the labeled output spe
+    /// writes passes `spe verify`, and every record is a kept sentence or a counted skip.
+    #[test]
+    fn every_labeled_output_passes_verify(docs in gen_documents(), format in prop::sample::select(vec!["spert", "dygie", "brat"])) {
+        use spe::config::Override;
+        use spe::corpus::CorpusName;
+        use spe::prep::labeled::{run, LabeledInputs};
+        use spe::prep::{PrepConfig, PrepOptions};
+        let dir = tempfile::tempdir().unwrap();
+        let split = write_split(dir.path(), format, &docs);
+        let overrides = [
+            Override::new("read.on_bad_record", "skip"),
+            Override::new("labels.format", format),
+            Override::new("tokenizer.path", common::vocab().display().to_string()),
+        ];
+        let config = PrepConfig::load(CorpusName::Labeled, None, &overrides).unwrap();
+        let out = dir.path().join("out");
+        let options = PrepOptions { out: out.clone(), threads: 1, force: false, partition: None };
+        let inputs = LabeledInputs { splits: vec![("train".into(), split)], ..LabeledInputs::default() };
+        match run(CorpusName::Labeled, &inputs, &config, &options) {
+            Ok(manifest) => {
+                let report = spe::shard::verify::verify(&out, spe::shard::verify::Inputs::Check).unwrap();
+                prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
+                let split = &manifest.splits["train"];
+                let skipped: u64 = split.skipped_records.values().sum();
+                let records = match format {
+                    "spert" => docs.iter().map(|(_, s)| s.len() as u64).sum::<u64>(),
+                    _ => docs.len() as u64,
+                };
+                let kept = if format == "spert" { split.stats.sentences } else { split.stats.documents };
+                prop_assert!(kept + skipped >= records, "{kept} kept and {skipped} skipped of {records}");
+                let numeric = docs.iter().filter(|(n, _)| *n).count() as u64;
+                prop_assert!(format != "spert" || split.stats.numeric_ids <= numeric * 3);
+            }
+            // Nothing left to write is an error naming the split, never a panic.
+            Err(e) => prop_assert!(format!("{e:#}").contains("holds no sentence"), "{e:#}"),
+        }
+    }
+}

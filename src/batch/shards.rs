@@ -4,7 +4,7 @@
 //! checked ([`Inputs::check_indices`]) where it is read.
 
 use crate::sample::Inputs;
-use crate::shard::manifest::{format_of, LABELED_FORMAT};
+use crate::shard::manifest::{format_of, TokenizerRecord, LABELED_FORMAT};
 use crate::shard::schema::{inputs_from_batch, schema, INPUT_COLUMNS, META_SCHEMA_VERSION};
 use crate::shard::{Manifest, SCHEMA_VERSION};
 use crate::tokenize::SpecialIds;
@@ -48,8 +48,7 @@ pub struct ShardSet {
     pub(super) row_groups: Vec<RowGroup>,
     pub(super) rows: u64,
     pub(super) special: SpecialIds,
-    vocab_size: u64,
-    tokenizer_sha256: String,
+    tokenizer: TokenizerRecord,
 }
 
 impl ShardSet {
@@ -117,14 +116,12 @@ impl ShardSet {
             "the shards in {} hold no rows",
             dirs.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(", ")
         );
-        let tokenizer = manifest.tokenizer;
         Ok(ShardSet {
             files,
             row_groups: groups,
             rows,
-            special: SpecialIds { cls: tokenizer.cls_id, sep: tokenizer.sep_id, mask: tokenizer.mask_id },
-            vocab_size: tokenizer.vocab_size,
-            tokenizer_sha256: tokenizer.sha256,
+            special: manifest.tokenizer.special(),
+            tokenizer: manifest.tokenizer,
         })
     }
 
@@ -178,14 +175,9 @@ impl ShardSet {
         self.special
     }
 
-    /// Vocabulary size of the shards' tokenizer.
-    pub fn vocab_size(&self) -> u64 {
-        self.vocab_size
-    }
-
-    /// SHA-256 of the shards' tokenizer file.
-    pub fn tokenizer_sha256(&self) -> &str {
-        &self.tokenizer_sha256
+    /// The shards' tokenizer, as their manifests record it.
+    pub fn tokenizer(&self) -> &TokenizerRecord {
+        &self.tokenizer
     }
 
     /// Decodes one row group into rows.
@@ -207,7 +199,10 @@ impl ShardSet {
                 batch.with_context(|| format!("{}: cannot decode row group {}", path.display(), group.index))?;
             let context = || format!("{}: row group {}", path.display(), group.index);
             for (row, inputs) in inputs_from_batch(&batch).with_context(context)?.into_iter().enumerate() {
-                inputs.check_indices(self.vocab_size).with_context(|| format!("row {row}")).with_context(context)?;
+                inputs
+                    .check_indices(self.tokenizer.vocab_size)
+                    .with_context(|| format!("row {row}"))
+                    .with_context(context)?;
                 rows.push(inputs);
             }
         }

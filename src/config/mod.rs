@@ -99,7 +99,7 @@ where
 }
 
 fn read_table(path: &Path) -> Result<toml::Table> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("cannot read config file {}", path.display()))?;
+    let text = crate::regular_file::read_to_string(path, "the config file")?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
 }
 

@@ -109,6 +109,10 @@ pub enum SkipReason {
     BadField,
     /// A word that is empty or only blanks.
     EmptyWord,
+    /// A labeled sentence with no words.
+    EmptySentence,
+    /// A relation whose head is its tail.
+    SelfRelation,
     /// An entity or relation without a type.
     MissingLabel,
     /// A type outside the corpus's label sets.
@@ -166,6 +170,8 @@ impl SkipReason {
             SkipReason::MissingField => "missing_field",
             SkipReason::BadField => "bad_field",
             SkipReason::EmptyWord => "empty_word",
+            SkipReason::EmptySentence => "empty_sentence",
+            SkipReason::SelfRelation => "self_relation",
             SkipReason::MissingLabel => "missing_label",
             SkipReason::UnknownLabel => "unknown_label",
             SkipReason::LineTooLong => "line_too_long",

@@ -122,7 +122,7 @@ pub struct PretrainSpec {
 impl ExperimentFile {
     /// Reads and checks the file at `path`, its paths made absolute.
     pub fn read(path: &Path) -> Result<ExperimentFile> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = crate::regular_file::read_to_string(path, "the experiment file")?;
         let mut file: ExperimentFile =
             toml::from_str(&text).with_context(|| format!("{} is not an experiment file", path.display()))?;
         file.absolute()?;

@@ -313,7 +313,6 @@ fn write_split(
         rows.iter().for_each(|row| stats.add(row, &config.labels.symmetric));
         writer.write(&rows)?;
     }
-    stats.numeric_ids = reader.numeric_ids();
     let report = reader.finish();
     merge_counts(&mut skipped, &report.skipped);
     Ok(SplitRecord { inputs: report.inputs, shards: writer.finish()?, stats, skipped_records: skipped })
@@ -323,7 +322,7 @@ fn write_split(
 /// what they stand for.
 pub fn rows(doc: LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> Result<Vec<LabeledRow>> {
     let special = tokenizer.special_ids();
-    let LabeledDocument { id, first_sentence, sentences, .. } = doc;
+    let LabeledDocument { id, id_is_number, first_sentence, sentences, .. } = doc;
     sentences
         .into_iter()
         .enumerate()
@@ -340,6 +339,7 @@ pub fn rows(doc: LabeledDocument, tokenizer: &WordTokenizer, unescape: bool) -> 
                 std::iter::once(0).chain(t.ends.iter().copied()).take(s.words.len()).map(|e| e as i32 + 1);
             Ok(LabeledRow {
                 doc_id: id.clone(),
+                doc_id_is_number: id_is_number,
                 sent_id,
                 words: s.words,
                 input_ids,

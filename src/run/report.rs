@@ -55,10 +55,15 @@ pub struct Report {
     /// Over the seeds, `split.measure` (`test.ent`, `test.rel`, `test.rel_strict`, …) →
     /// the spread of its F1 in percent.
     pub f1: std::collections::BTreeMap<String, Spread>,
+    /// Training sentences left out as longer than the encoder's positions (dev and test
+    /// sentences of any length are scored, in windows).
+    #[serde(default)]
+    pub long_training_sentences_skipped: u64,
 }
 
-/// The report of `results`, written to `out/report.json`; returns it.
-pub fn write(out: &Path, results: &[SeedResult]) -> Result<Report> {
+/// The report of `results` (trained without `long_skipped` sentences, too long for the
+/// encoder), written to `out/report.json`; returns it.
+pub fn write(out: &Path, results: &[SeedResult], long_skipped: u64) -> Result<Report> {
     let mut f1 = std::collections::BTreeMap::new();
     for split in ["dev", "test"] {
         let scores: Vec<&Scores> =
@@ -73,7 +78,7 @@ pub fn write(out: &Path, results: &[SeedResult]) -> Result<Report> {
             f1.insert(format!("{split}.{name}"), Spread::of(&values));
         }
     }
-    let report = Report { seeds: results.to_vec(), f1 };
+    let report = Report { seeds: results.to_vec(), f1, long_training_sentences_skipped: long_skipped };
     crate::atomic::write_json(&report, &out.join(REPORT_FILE))?;
     Ok(report)
 }

@@ -8,7 +8,9 @@ use crate::corpus::labeled::{Entity, Relation};
 use crate::digest::sha256_file;
 use crate::tokenize::SpecialIds;
 use anyhow::{bail, ensure, Context, Result};
-use arrow::array::{Array, ArrayRef, AsArray, Int32Array, ListArray, RecordBatch, StringArray, StructArray};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, Int32Array, ListArray, RecordBatch, StringArray, StructArray,
+};
 use arrow::datatypes::{DataType, Field, Fields, Int32Type, Schema, SchemaRef};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use std::path::Path;
@@ -19,6 +21,8 @@ use std::sync::{Arc, OnceLock};
 pub struct LabeledRow {
     /// The document's id.
     pub doc_id: String,
+    /// Whether the release wrote the id as a JSON number ([`crate::corpus::labeled::LabeledDocument::id_is_number`]).
+    pub doc_id_is_number: bool,
     /// The sentence's index within its document.
     pub sent_id: i32,
     /// The words, as released.
@@ -40,6 +44,9 @@ impl LabeledRow {
         if ids.len() < 2 || ids[0] != special.cls as i32 || ids[ids.len() - 1] != special.sep as i32 {
             return Err("input_ids do not run from [CLS] to [SEP]".into());
         }
+        if self.words.is_empty() {
+            return Err("the sentence has no words".into());
+        }
         if self.word_starts.len() != self.words.len() {
             return Err(format!("{} word_starts for {} words", self.word_starts.len(), self.words.len()));
         }
@@ -60,6 +67,9 @@ impl LabeledRow {
         let m = self.entities.len() as u32;
         if let Some(r) = self.relations.iter().find(|r| r.head >= m || r.tail >= m || r.label.is_empty()) {
             return Err(format!("relation {} -> {} {:?} names no entity or has no label", r.head, r.tail, r.label));
+        }
+        if let Some(r) = self.relations.iter().find(|r| r.head == r.tail) {
+            return Err(format!("relation {} -> {} {:?} relates an entity to itself", r.head, r.tail, r.label));
         }
         Ok(())
     }
@@ -92,6 +102,7 @@ impl ShardRow for LabeledRow {
             .get_or_init(|| {
                 Arc::new(Schema::new(vec![
                     Field::new("doc_id", DataType::Utf8, false),
+                    Field::new("doc_id_is_number", DataType::Boolean, false),
                     Field::new("sent_id", DataType::Int32, false),
                     Field::new("words", list_of(DataType::Utf8), false),
                     Field::new("input_ids", list_of(DataType::Int32), false),
@@ -129,6 +140,7 @@ impl ShardRow for LabeledRow {
         );
         let columns: Vec<ArrayRef> = vec![
             Arc::new(StringArray::from_iter_values(rows.iter().map(|r| &r.doc_id))),
+            Arc::new(BooleanArray::from_iter(rows.iter().map(|r| Some(r.doc_id_is_number)))),
             Arc::new(Int32Array::from_iter_values(rows.iter().map(|r| r.sent_id))),
             list(
                 rows.iter().map(|r| r.words.len()),
@@ -149,8 +161,9 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<LabeledRow>> {
         bail!("the columns do not match spe's labeled shard schema version {LABELED_SCHEMA_VERSION}");
     }
     let lists = |i: usize| batch.column(i).as_list::<i32>();
-    let (doc_id, sent_id) = (batch.column(0).as_string::<i32>(), batch.column(1).as_primitive::<Int32Type>());
-    let (words, input_ids, word_starts, entities, relations) = (lists(2), lists(3), lists(4), lists(5), lists(6));
+    let (doc_id, doc_id_is_number) = (batch.column(0).as_string::<i32>(), batch.column(1).as_boolean());
+    let sent_id = batch.column(2).as_primitive::<Int32Type>();
+    let (words, input_ids, word_starts, entities, relations) = (lists(3), lists(4), lists(5), lists(6), lists(7));
     let ints = |l: &ListArray, row: usize| l.value(row).as_primitive::<Int32Type>().values().to_vec();
     // (int, int, label) triples of a struct list's row.
     let triples = |l: &ListArray, row: usize| -> Vec<(u32, u32, String)> {
@@ -163,6 +176,7 @@ pub fn from_batch(batch: &RecordBatch) -> Result<Vec<LabeledRow>> {
     Ok((0..batch.num_rows())
         .map(|row| LabeledRow {
             doc_id: doc_id.value(row).to_string(),
+            doc_id_is_number: doc_id_is_number.value(row),
             sent_id: sent_id.value(row),
             words: words.value(row).as_string::<i32>().iter().map(|w| w.unwrap_or("").to_string()).collect(),
             input_ids: ints(input_ids, row),
@@ -252,6 +266,7 @@ impl SplitStats {
     /// Counts one row (the manifest's statistics of a split); `symmetric` lists the relation types without direction.
     pub fn add(&mut self, row: &LabeledRow, symmetric: &[String]) {
         self.documents += u64::from(row.sent_id == 0);
+        self.numeric_ids += u64::from(row.sent_id == 0 && row.doc_id_is_number);
         self.sentences += 1;
         self.words += row.words.len() as u64;
         self.subtokens += row.input_ids.len() as u64;
@@ -298,14 +313,24 @@ mod tests {
     fn rows_survive_a_round_trip_and_their_checks_catch_faults() {
         let row = LabeledRow {
             doc_id: "D".into(),
+            doc_id_is_number: false,
             sent_id: 2,
             words: vec!["Smith".into(), "left".into()],
             input_ids: vec![101, 7, 8, 9, 102],
             word_starts: vec![1, 3],
-            entities: vec![Entity { start: 0, end: 1, label: "PER".into() }],
-            relations: vec![Relation { head: 0, tail: 0, label: "X".into() }],
+            entities: vec![
+                Entity { start: 0, end: 1, label: "PER".into() },
+                Entity { start: 1, end: 2, label: "V".into() },
+            ],
+            relations: vec![Relation { head: 0, tail: 1, label: "X".into() }],
         };
-        let empty = LabeledRow { doc_id: "E".into(), entities: vec![], relations: vec![], ..row.clone() };
+        let empty = LabeledRow {
+            doc_id: "7".into(),
+            doc_id_is_number: true,
+            entities: vec![],
+            relations: vec![],
+            ..row.clone()
+        };
         let rows = vec![row.clone(), empty];
         assert_eq!(from_batch(&LabeledRow::to_batch(&rows).unwrap()).unwrap(), rows);
         let special = SpecialIds { cls: 101, sep: 102, mask: 103 };
@@ -314,8 +339,11 @@ mod tests {
         bad.entities[0].end = 3;
         assert!(bad.check(&special).unwrap_err().contains("outside"));
         let mut bad = row.clone();
-        bad.relations[0].tail = 1;
+        bad.relations[0].tail = 2;
         assert!(bad.check(&special).is_err());
+        let mut bad = row.clone();
+        bad.relations[0].tail = 0;
+        assert!(bad.check(&special).unwrap_err().contains("to itself"));
         let mut bad = row;
         bad.word_starts = vec![3, 1];
         assert!(bad.check(&special).is_err());

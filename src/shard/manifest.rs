@@ -8,9 +8,12 @@ use super::writer::ShardRecord;
 use crate::corpus::labeled::Format;
 use crate::corpus::InputRecord;
 use crate::counts::Counts;
+use crate::digest::sha256_bytes;
 use crate::partition::PartitionRecord;
 use crate::sample::Sample;
-use crate::tokenize::{Casing, SpecialIds, TokenizerConfig, WordTokenizer};
+use crate::tokenize::{
+    tokenizer_bytes, Casing, SpecialIds, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME,
+};
 use anyhow::{bail, Context, Result};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -105,6 +108,11 @@ pub struct TokenizerRecord {
 }
 
 impl TokenizerRecord {
+    /// The configuration that reads the recorded tokenizer again alike.
+    pub fn config(&self) -> TokenizerConfig {
+        TokenizerConfig { path: PathBuf::from(&self.path), casing: self.casing() }
+    }
+
     /// The casing the recorded tokenizer was read with, to read it again alike.
     pub fn casing(&self) -> Casing {
         match self.lowercase {
@@ -130,6 +138,87 @@ impl TokenizerRecord {
     /// The special ids it records.
     pub fn special(&self) -> SpecialIds {
         SpecialIds { cls: self.cls_id, sep: self.sep_id, mask: self.mask_id }
+    }
+
+    /// The recorded tokenizer's file name and bytes: the built-in vocabulary, or the file
+    /// found as recorded (relative paths from the working directory), checked against its
+    /// checksum. `what` names the shards it tokenized.
+    pub fn file(&self, what: &str) -> Result<(String, Vec<u8>)> {
+        let path = PathBuf::from(&self.path);
+        let built_in = path == Path::new(BUILTIN_VOCAB_NAME);
+        if !built_in && !path.is_file() {
+            bail!(
+                "{what} were tokenized with {}, which is not here; run from the directory they were prepared in, \
+                 or prepare them again",
+                path.display()
+            );
+        }
+        let bytes = tokenizer_bytes(&path)?.into_owned();
+        let sha256 = sha256_bytes(&bytes);
+        if sha256 != self.sha256 {
+            bail!(
+                "{} has changed since {what} were tokenized with it (checksum {sha256}, recorded {})",
+                path.display(),
+                self.sha256
+            );
+        }
+        let name = match path.file_name() {
+            Some(name) if !built_in => name.to_string_lossy().into_owned(),
+            _ => BUILTIN_VOCAB_FILE.to_string(),
+        };
+        Ok((name, bytes))
+    }
+
+    /// Refuses this tokenizer (of `what`, shards) where the BERT directory `bert_dir` ships
+    /// another (`tokenizer.json` or `vocab.txt`, where it ships one; a pre-training run's
+    /// `encoder/` ships the one its shards were tokenized with), or its vocabulary read with
+    /// another casing ([`TokenizerRecord::check_same`]): of equal size, another
+    /// vocabulary's ids name other words, and a cased reading of an uncased vocabulary makes
+    /// every capitalised word `[UNK]`; a model would learn from noise.
+    pub fn check_vocabulary(&self, what: &str, bert_dir: &Path) -> Result<()> {
+        match ["tokenizer.json", "vocab.txt"].map(|f| bert_dir.join(f)).into_iter().find(|p| p.is_file()) {
+            Some(file) => self.check_same(what, &TokenizerConfig { path: file, casing: Casing::Auto }),
+            None => Ok(()),
+        }
+    }
+
+    /// Refuses this tokenizer (of `what`, shards) where the one `theirs` configures, the
+    /// encoder's, makes other ids of the same words.
+    pub fn check_same(&self, what: &str, theirs: &TokenizerConfig) -> Result<()> {
+        let file = &theirs.path;
+        let ours = WordTokenizer::load(&self.config())?;
+        let theirs = WordTokenizer::load(theirs)?;
+        if let Some((id, a, b)) = ours.first_difference(&theirs) {
+            let show = |t: Option<String>| t.map_or("nothing".to_string(), |t| format!("{t:?}"));
+            bail!(
+                "{what} were tokenized with {}, whose vocabulary differs from the encoder's {}: id {id} is {} there \
+                 and {} in the encoder's; prepare them with the encoder's vocabulary (--tokenizer {})",
+                self.path,
+                file.display(),
+                show(a),
+                show(b),
+                file.display()
+            );
+        }
+        // One vocabulary read with another casing gives other ids for the same words.
+        let text = "The English Ångström";
+        if let Some(d) = ours.reading_difference(&theirs, text)? {
+            bail!(
+                "{what} were tokenized with {}{}, which makes {:?} of {text:?} where the encoder's {} makes {:?}; \
+                 prepare them with the encoder's own tokenizer (--tokenizer {})",
+                self.path,
+                match self.lowercase {
+                    Some(true) => " read uncased",
+                    Some(false) => " read cased",
+                    None => "",
+                },
+                d.ours,
+                file.display(),
+                d.theirs,
+                file.display()
+            );
+        }
+        Ok(())
     }
 
     /// Every id must be an entry of its vocabulary; `Err` names the first that is not.
@@ -270,9 +359,8 @@ pub struct SplitStats {
     pub duplicate_documents: u64,
     /// Documents whose id or words appeared in a split written earlier (kept, as asked).
     pub split_overlap: u64,
-    /// Documents whose id was a JSON number in the release (SpERT's `orig_id`), so that
-    /// an export writes them back as numbers.
-    #[serde(default)]
+    /// Documents whose id was a JSON number in the release (SpERT's `orig_id`; the rows'
+    /// `doc_id_is_number`), so that an export writes them back as numbers.
     pub numeric_ids: u64,
 }
 

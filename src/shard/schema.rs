@@ -17,7 +17,7 @@ use std::sync::{Arc, OnceLock};
 pub const SCHEMA_VERSION: u32 = 1;
 
 /// Version of the labeled column layout, stored in every labeled shard and manifest.
-pub const LABELED_SCHEMA_VERSION: u32 = 1;
+pub const LABELED_SCHEMA_VERSION: u32 = 2;
 
 /// Parquet key-value metadata key of the schema version.
 pub const META_SCHEMA_VERSION: &str = "spe.schema_version";

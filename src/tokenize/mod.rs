@@ -20,7 +20,9 @@ use std::path::{Path, PathBuf};
 use tokenizers::models::wordpiece::WordPiece;
 use tokenizers::normalizers::BertNormalizer;
 use tokenizers::pre_tokenizers::bert::BertPreTokenizer;
-use tokenizers::{AddedToken, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer};
+use tokenizers::{
+    AddedToken, NormalizedString, OffsetReferential, OffsetType, PreTokenizedString, PreTokenizer, Tokenizer,
+};
 
 /// Whether a `vocab.txt` vocabulary is lower-cased.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -51,12 +53,9 @@ pub fn tokenizer_bytes(path: &Path) -> Result<std::borrow::Cow<'static, [u8]>> {
     if path == Path::new(BUILTIN_VOCAB_NAME) {
         return Ok(BUILTIN_VOCAB.into());
     }
-    match std::fs::read(path) {
-        Ok(bytes) => Ok(bytes.into()),
-        Err(e) => Err(e).with_context(|| {
-            format!("cannot read the tokenizer {} (the built-in vocabulary is {BUILTIN_VOCAB_NAME})", path.display())
-        }),
-    }
+    crate::regular_file::read(path, "the tokenizer")
+        .map(Into::into)
+        .with_context(|| format!("the built-in vocabulary is {BUILTIN_VOCAB_NAME}"))
 }
 
 /// Configuration of the tokenization stage.
@@ -286,6 +285,15 @@ pub fn split_words(text: &str) -> Result<Vec<&str>> {
     BertPreTokenizer.pre_tokenize(&mut pre).map_err(|e| anyhow!("cannot split {text:?} into words: {e}"))?;
     let splits = pre.get_splits(OffsetReferential::Original, OffsetType::Byte);
     Ok(splits.into_iter().map(|(_, (start, end), _)| &text[start..end]).collect())
+}
+
+/// `text` with its accents taken off as BERT's uncased tokenizer takes them off (NFD,
+/// then every non-spacing mark dropped): "Guantánamo" is "Guantanamo".
+pub fn fold_accents(text: &str) -> String {
+    use unicode_categories::UnicodeCategories;
+    let mut normalized = NormalizedString::from(text);
+    normalized.nfd().filter(|c| !c.is_mark_nonspacing());
+    normalized.get().to_string()
 }
 
 /// The pipeline of Hugging Face's `BertTokenizer` for a `vocab.txt`, and its fast path.

@@ -38,11 +38,42 @@ pub fn spe(args: &[&str]) -> Output {
     Command::new(spe_binary()).args(args).output().expect("spe runs")
 }
 
-/// Runs `spe prep text` on `inputs` into `out` with extra arguments; panics on failure.
+/// Runs `spe prep text` on `inputs` into `out` with extra arguments; panics on failure,
+/// and where it wrote one output (not the ranks of a partitioned run) unless `spe verify`
+/// passes on it.
 pub fn prep(inputs: &[&Path], out: &Path, extra: &[&str]) -> Output {
     let output = try_prep(inputs, out, extra);
     assert!(output.status.success(), "spe prep failed: {}", String::from_utf8_lossy(&output.stderr));
+    verified(out);
     output
+}
+
+/// Checks the output in `dir` with `spe verify`, where it has a manifest.
+pub fn verified(dir: &Path) {
+    if dir.join("_manifest.json").is_file() {
+        let checked = spe(&["verify", dir.to_str().unwrap()]);
+        assert!(checked.status.success(), "spe verify {} failed: {}", dir.display(), stderr(&checked));
+    }
+}
+
+/// Runs `spe` and fails the test, rather than hang it, when it takes more than `limit_s`
+/// seconds (a read that blocks).
+pub fn spe_within(args: &[&str], limit_s: u64) -> Output {
+    let mut child = Command::new(spe_binary())
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spe runs");
+    let started = std::time::Instant::now();
+    while child.try_wait().unwrap().is_none() {
+        if started.elapsed().as_secs() >= limit_s {
+            child.kill().unwrap();
+            panic!("spe {args:?} ran for more than {limit_s} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
 }
 
 /// A tiny pre-training run of a few steps on 64 real Wikipedia sentences, in `dir`: its

@@ -125,10 +125,10 @@ fn predict(args: PredictArgs) -> Result<()> {
     let _threads = fixed_threads(args.threads)?;
     let s = crate::finetune::inference::predict(&args.model, &args.input, &args.out, args.device.as_deref())?;
     eprintln!(
-        "{}, {} ({} too long for the encoder, left without predictions): {} and {} predicted, written to {}",
+        "{}, {} ({} longer than the encoder's positions, predicted in windows): {} and {} predicted, written to {}",
         plural(s.documents as u64, "document"),
         plural(s.sentences as u64, "sentence"),
-        s.too_long,
+        s.windowed,
         plural(s.entities as u64, "entity"),
         plural(s.relations as u64, "relation"),
         args.out.display()

@@ -1,24 +1,30 @@
 //! `spe experiment`: runs the units of a grid (`spe::experiment`) with this crate's
 //! trainers, in one process or as one rank of several, then writes the tables.
 //!
-//! Every unit's settings are loaded and range-checked before any work, so that a typo in
-//! the last cell's `set` does not surface hours into the grid. The units run one after the
+//! Every unit's settings are loaded and range-checked, and every input it reads opened and
+//! checked (the labeled data, the encoders, the pre-training shards and the tokenizers
+//! they share), before any work, `--dry-run` included, so that a typo in the last cell's
+//! `set` or a missing folder does not surface hours into the grid; and every unit's folder
+//! is checked before the grid's record is written, so that a refused run changes nothing
+//! on disk. The units run one after the
 //! other: the pre-training runs first, each resumed from its latest checkpoint where one
 //! stopped, then the cells; a cell that stopped before its report starts again. A rank of
 //! a partitioned grid takes every N-th unit of each stage; a cell whose encoder another
 //! rank still has to make is refused, so a cluster runs the stages one after the other
 //! (`--only pretrain`, then `--only finetune`, then `--collect`; cluster/slurm/experiment.sbatch).
 
-use crate::finetune::{FinetuneConfig, FinetuneOptions};
+use crate::finetune::{EncoderSource, FinetuneConfig, FinetuneOptions};
 use crate::runtime::threads::Threads;
 use crate::train::config::load_config;
 use crate::train::TrainOptions;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, ensure, Context, Result};
+use spe::batch::shards::ShardSet;
 use spe::experiment::file::{overrides, ExperimentFile};
 use spe::experiment::plan::{restart, takes, Cell, Plan, PretrainUnit, Stage, Status};
 use spe::experiment::results::Results;
 use spe::experiment::{CELL_RECORD, PRETRAIN_RECORD};
 use spe::partition::Partition;
+use spe::shard::manifest::LabeledManifest;
 use std::path::PathBuf;
 
 /// What `spe experiment` was asked to do.
@@ -58,11 +64,15 @@ pub enum Outcome {
 pub fn run(options: &ExperimentOptions) -> Result<Outcome> {
     let file = ExperimentFile::read(&options.file)?;
     let plan = Plan::new(&file, &options.out);
-    if options.dry_run {
-        return Ok(Outcome::Plan(plan.text(options.partition)?));
-    }
     if !options.collect {
         check_settings(&plan).with_context(|| format!("in {}", options.file.display()))?;
+        check_inputs(&file, &plan).with_context(|| format!("in {}", options.file.display()))?;
+    }
+    // Each unit's status refuses a folder made with other settings, before anything is
+    // written; the plan shows them all.
+    let text = plan.text(options.partition)?;
+    if options.dry_run {
+        return Ok(Outcome::Plan(text));
     }
     plan.open(&file)?;
     if !options.collect {
@@ -108,6 +118,54 @@ fn check_settings(plan: &Plan) -> Result<()> {
         FinetuneConfig::load(key.0.as_deref(), &overrides(&key.1)?)
             .with_context(|| format!("cell {}: its fine-tuning", cell.name))?;
         checked.push(key);
+    }
+    Ok(())
+}
+
+/// Opens every input the units read, as their runs will, refusing the first that is
+/// missing or of the wrong kind, or tokenized unlike the data the cells fine-tune on.
+fn check_inputs(file: &ExperimentFile, plan: &Plan) -> Result<()> {
+    let data = &file.data;
+    let manifest = LabeledManifest::read(data).with_context(|| format!("data {}", data.display()))?;
+    for split in ["train", "dev"] {
+        ensure!(
+            manifest.splits.contains_key(split),
+            "data {}: no {split} split; every cell trains on train and selects on dev",
+            data.display()
+        );
+    }
+    let tokenized = format!("the labeled shards in {}", data.display());
+    for unit in &plan.pretrain {
+        let spec = &unit.record.pretrain;
+        let encoder = &unit.record.encoder;
+        let set = ShardSet::open(&spec.shards).with_context(|| format!("encoder {encoder:?}: pretrain.shards"))?;
+        set.tokenizer().file("the pre-training shards")?;
+        manifest
+            .tokenizer
+            .check_same(&tokenized, &set.tokenizer().config())
+            .with_context(|| format!("encoder {encoder:?}: its pre-training shards and the data"))?;
+        if let Some(init) = &spec.init {
+            match EncoderSource::of(init).with_context(|| format!("encoder {encoder:?}: pretrain.init"))? {
+                EncoderSource::Bert(_) => {}
+                EncoderSource::Run(_) => bail!(
+                    "encoder {encoder:?}: pretrain.init {} is an spe train run; give its encoder/ folder",
+                    init.display()
+                ),
+            }
+        }
+    }
+    let mut checked: Vec<&PathBuf> = Vec::new();
+    for cell in &plan.cells {
+        let dir = &cell.record.encoder_dir;
+        if plan.pretrain_of(cell).is_some() || checked.contains(&dir) {
+            continue;
+        }
+        let source = EncoderSource::of(dir).with_context(|| format!("encoder {:?}", cell.record.encoder))?;
+        manifest
+            .tokenizer
+            .check_vocabulary(&tokenized, &source.bert_dir())
+            .with_context(|| format!("encoder {:?}", cell.record.encoder))?;
+        checked.push(dir);
     }
     Ok(())
 }

@@ -198,25 +198,62 @@ fn a_grid_shared_by_slurm_tasks_survives_a_kill_and_tabulates_each_cell_as_finet
 }
 
 #[test]
-fn a_rank_does_not_finetune_on_an_encoder_still_to_make_and_settings_are_checked_first() {
+fn a_rank_does_not_finetune_on_an_encoder_still_to_make_and_inputs_are_checked_first() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    std::fs::create_dir(&data).unwrap();
-    let shards = dir.path().join("shards");
-    let base = dir.path().join("base");
-    let file = grid(dir.path(), &data, &shards, &base, 1);
-    // A typo in one cell's settings, refused before anything runs or is written.
-    let text = std::fs::read_to_string(&file).unwrap().replace("\"patience=1\"", "\"patiense=1\"");
-    std::fs::write(&file, text).unwrap();
+    let data = labeled(dir.path());
+    let (shards, base) = tiny_pretraining(dir.path());
     let out = dir.path().join("grid");
-    let refused = experiment(&file, &out, &[]);
-    assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("patiense"), "{}", stderr(&refused));
-    assert!(!out.exists());
+    // Each of these is refused before anything runs or is written, --dry-run included: a
+    // typo in one cell's settings, and every input missing or of the wrong kind.
+    let only_train = dir.path().join("only-train");
+    let train = repo("data/sample/scierc/train.json");
+    ok(spe(&["prep", "scierc", "--train", s(&train), "--out", s(&only_train)]));
+    let missing = dir.path().join("missing");
+    let cases: [(&Path, &Path, &Path, &str); 6] = [
+        (&data, &shards, &base, "patiense"),
+        (&missing, &shards, &base, "does not exist"),
+        (&shards, &shards, &base, "is not an spe manifest of format spe-labeled-shards"),
+        (&only_train, &shards, &base, "no dev split"),
+        (&data, &data, &base, "holds labeled shards"),
+        (&data, &shards, &data, "is neither an spe train run"),
+    ];
+    for (data, shards, base, message) in cases {
+        let file = grid(dir.path(), data, shards, base, 1);
+        if message == "patiense" {
+            let text = std::fs::read_to_string(&file).unwrap().replace("\"patience=1\"", "\"patiense=1\"");
+            std::fs::write(&file, text).unwrap();
+        }
+        for extra in [&["--dry-run"][..], &[]] {
+            let refused = experiment(&file, &out, extra);
+            assert!(!refused.status.success(), "{message}");
+            assert!(stderr(&refused).contains(message), "{message}: {}", stderr(&refused));
+            assert!(!out.exists(), "{message}: {} was written", out.display());
+        }
+    }
     // Rank 2 of 4 takes cells 2 and 6, both of the encoder the pre-training stage makes.
     let file = grid(dir.path(), &data, &shards, &base, 1);
     let refused = experiment(&file, &out, &["--only", "finetune", "--rank", "2", "--world-size", "4"]);
     assert!(!refused.status.success());
     assert!(stderr(&refused).contains("needs encoder tbo, which is not pre-trained yet"), "{}", stderr(&refused));
     assert!(!out.join("finetune/tbo-f50-s1/metrics.jsonl").exists());
+    // A cell as this grid makes it; then the grid edited under it is refused, and the grid's
+    // record still describes the grid that made the cell.
+    let record = read_json(&out.join("experiment.json"));
+    assert_eq!(record["finetune"]["set"], serde_json::json!(["epochs=1", "patience=1"]));
+    std::fs::create_dir_all(out.join("finetune/base-f50-s1")).unwrap();
+    let cell = serde_json::json!({"encoder": "base", "encoder_dir": base, "pretrain": null, "span_encoders": true,
+        "data": data, "fraction": 0.5, "fraction_seed": 0, "seed": 1,
+        "config": repo("pipelines/finetune-tiny.toml"), "set": ["epochs=1", "patience=1"]});
+    std::fs::write(out.join("finetune/base-f50-s1/cell.json"), cell.to_string()).unwrap();
+    let done = ok(experiment(&file, &out, &["--dry-run"]));
+    assert!(String::from_utf8_lossy(&done.stdout).contains("base-f50-s1"), "the cell is this grid's");
+    let edited = grid(dir.path(), &data, &shards, &base, 2);
+    let refused = experiment(&edited, &out, &[]);
+    assert!(stderr(&refused).contains("was made with other settings"), "{}", stderr(&refused));
+    assert_eq!(read_json(&out.join("experiment.json")), record);
+    // The experiment file read from a FIFO is refused at once.
+    let fifo = dir.path().join("fifo.toml");
+    assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+    let refused = spe_within(&["experiment", s(&fifo), "--out", s(&out), "--dry-run"], 30);
+    assert!(stderr(&refused).contains("is a FIFO"), "{}", stderr(&refused));
 }

@@ -407,3 +407,55 @@ fn a_corpus_of_ones_own_takes_its_labels_from_its_training_split() {
     assert_eq!(labels.relations, ["ART", "ORG-AFF", "PART-WHOLE", "PER-SOC", "PHYS"]);
     assert_eq!(labels.symmetric, ["PER-SOC"]);
 }
+
+/// A sentence longer than the encoder's positions is left out of training and counted,
+/// and scored in windows on dev and test, so that no sentence drops out of a score.
+#[test]
+fn a_sentence_longer_than_the_encoder_is_trained_without_and_scored_in_windows() {
+    let dir = tempfile::tempdir().unwrap();
+    let few = few_scierc(dir.path());
+    // 600 words, an entity near each end: 600 sub-tokens and more, past BERT's 512.
+    let words: Vec<String> = (0..600).map(|i| format!("w{i}")).collect();
+    let long = serde_json::json!({"doc_key": "LONG", "sentences": [words],
+        "ner": [[[3, 4, "Method"], [590, 591, "Task"]]], "relations": [[]], "clusters": []});
+    let with_long = dir.path().join("with-long.json");
+    std::fs::write(&with_long, format!("{}{long}\n", std::fs::read_to_string(&few).unwrap())).unwrap();
+    let data = scierc(&dir.path().join("data"), &[("train", &with_long), ("dev", &with_long), ("test", &with_long)]);
+    let (_, run) = tiny_pretraining(dir.path());
+    let out = dir.path().join("finetune");
+    let args = ["finetune", "--data", s(&data), "--encoder", s(&run), "--out", s(&out), "--epochs", "1"];
+    let trained = ok(spe(&[&args[..], &["--device", "cpu", "--quiet"]].concat()));
+    assert!(stderr(&trained).contains("training without 1 sentence longer than the encoder's 512 positions"));
+    assert_eq!(read_json(&out.join("report.json"))["long_training_sentences_skipped"], 1);
+    // Every test sentence is scored: the gold count includes the long sentence's entities.
+    let report = read_json(&out.join("report.json"));
+    let gold = &report["seeds"][0]["test"]["ent"]["total"]["gold"];
+    assert_eq!(gold, 14, "{}", report["seeds"][0]["test"]);
+    let predictions = std::fs::read_to_string(out.join("predictions-test.json")).unwrap();
+    let long_line = predictions.lines().find(|l| l.contains("\"LONG\"")).expect("the long sentence is written");
+    let record: Value = serde_json::from_str(long_line).unwrap();
+    assert!(record.get("predicted_ner").is_some(), "{long_line}");
+}
+
+/// A pre-training run's encoder carries the vocabulary of its shards: labeled data
+/// tokenized with another vocabulary of the same size is refused.
+#[test]
+fn a_pretrained_encoder_refuses_data_of_another_vocabulary_of_its_size() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, run) = tiny_pretraining(dir.path());
+    let shipped = std::fs::read(run.join("encoder/vocab.txt")).expect("the encoder ships its vocabulary");
+    assert_eq!(shipped, std::fs::read(vocab()).unwrap());
+    let text = String::from_utf8(shipped).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    lines.swap(2000, 2001);
+    let swapped = dir.path().join("swapped-vocab.txt");
+    std::fs::write(&swapped, lines.iter().map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let few = few_scierc(dir.path());
+    let data = dir.path().join("data");
+    let prep = ["prep", "scierc", "--train", s(&few), "--dev", s(&few), "--allow-split-overlap"];
+    ok(spe(&[&prep[..], &["--tokenizer", s(&swapped), "--out", s(&data)]].concat()));
+    let out = dir.path().join("out");
+    let refused = spe(&["finetune", "--data", s(&data), "--encoder", s(&run), "--out", s(&out), "--device", "cpu"]);
+    fails_with(refused, "whose vocabulary differs from the encoder's");
+    assert!(!out.join("report.json").exists());
+}

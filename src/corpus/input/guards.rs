@@ -4,24 +4,10 @@ use anyhow::{bail, Context, Result};
 use std::io::BufRead;
 use std::path::Path;
 
-/// spe reads regular files (and the compressed streams in them). A FIFO would block and a
-/// device such as `/dev/zero` never end, so both are refused before they are opened.
+/// spe reads regular files (and the compressed streams in them); see
+/// [`crate::regular_file`].
 pub(super) fn refuse_special_files(path: &Path) -> Result<()> {
-    let kind = std::fs::metadata(path).with_context(|| format!("cannot open input {}", path.display()))?.file_type();
-    if kind.is_file() {
-        return Ok(());
-    }
-    use std::os::unix::fs::FileTypeExt;
-    let what = if kind.is_dir() {
-        "a directory"
-    } else if kind.is_fifo() {
-        "a FIFO"
-    } else if kind.is_char_device() || kind.is_block_device() {
-        "a device"
-    } else {
-        "not a regular file"
-    };
-    bail!("{} is {what}; spe reads regular files (plain, .zst or .bz2)", path.display())
+    crate::regular_file::refuse_special(path, "input")
 }
 
 /// Drops a UTF-8 byte-order mark; rejects UTF-16, with its byte-order mark or without

@@ -218,7 +218,7 @@ pub fn read_document(
         }
         sentences[s1].relations.push(Relation { head, tail, label });
     }
-    Ok(Some(LabeledDocument { id: id.to_string(), first_sentence: 0, sentences, clusters: 0 }))
+    Ok(Some(LabeledDocument { id: id.to_string(), id_is_number: false, first_sentence: 0, sentences, clusters: 0 }))
 }
 
 /// Characters that are words of their own.

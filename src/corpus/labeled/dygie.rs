@@ -133,7 +133,7 @@ pub fn parse(value: &Value) -> Result<LabeledDocument, Fault> {
         }
     }
     let clusters = value.get("clusters").and_then(Value::as_array).map_or(0, |c| c.len() as u64);
-    Ok(LabeledDocument { id, first_sentence: 0, sentences, clusters })
+    Ok(LabeledDocument { id, id_is_number: false, first_sentence: 0, sentences, clusters })
 }
 
 /// `ner` and `relations` of `sentences` as DyGIE writes them: per sentence, with

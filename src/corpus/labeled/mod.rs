@@ -69,6 +69,9 @@ pub struct LabeledSentence {
 pub struct LabeledDocument {
     /// The document id (`doc_key`, `articleId`, or the brat file id).
     pub id: String,
+    /// Whether the release wrote the id as a JSON number (SpERT's `orig_id` in CoNLL04 and
+    /// ADE), so that an export writes it back as one.
+    pub id_is_number: bool,
     /// Index of the first sentence within the whole document (long documents of sentence
     /// formats arrive in parts).
     pub first_sentence: u32,
@@ -97,11 +100,16 @@ impl Fault {
     }
 }
 
-/// Checks what every format must hold: entity offsets within the sentence and not
-/// reversed, labels present, relation arguments among the sentence's entities. `field`
-/// names the sentence in messages.
+/// Checks what every format must hold: at least one word, entity offsets within the
+/// sentence and not reversed, labels present, relation arguments among the sentence's
+/// entities and two different ones (no extractor predicts a relation of an entity with
+/// itself, so one in the gold would be trained on and scored against without ever being
+/// found). `field` names the sentence in messages.
 pub fn check_sentence(sentence: &LabeledSentence, field: &str) -> Result<(), Fault> {
     let n = sentence.words.len() as u32;
+    if n == 0 {
+        return Err(Fault::new(field, SkipReason::EmptySentence, "the sentence has no words"));
+    }
     if let Some(i) = sentence.words.iter().position(|w| w.trim().is_empty()) {
         return Err(Fault::new(format!("{field} word {i}"), SkipReason::EmptyWord, "the word is empty or blank"));
     }
@@ -133,6 +141,13 @@ pub fn check_sentence(sentence: &LabeledSentence, field: &str) -> Result<(), Fau
                 at(),
                 SkipReason::ArgumentNotEntity,
                 "an argument is not an entity of the sentence",
+            ));
+        }
+        if r.head == r.tail {
+            return Err(Fault::new(
+                at(),
+                SkipReason::SelfRelation,
+                format!("head and tail are the same entity ({}): no extractor relates an entity to itself", r.head),
             ));
         }
         if r.label.trim().is_empty() {

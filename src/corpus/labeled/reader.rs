@@ -31,11 +31,6 @@ struct Shared {
 trait Records: Send {
     /// The next document that passed the checks, or `None` after the last.
     fn next_document(&mut self, shared: &mut Shared) -> Result<Option<LabeledDocument>>;
-
-    /// How many documents so far had a number for an id.
-    fn numeric_ids(&self) -> u64 {
-        0
-    }
 }
 
 impl LabeledReader {
@@ -61,7 +56,6 @@ impl LabeledReader {
             Format::Spert => Box::new(ArrayDocuments {
                 records: Some(Box::new(ArrayRecords::open(path, config.max_line_bytes as u64)?)),
                 index: 0,
-                numeric_ids: 0,
             }),
             Format::Dygie | Format::Nere | Format::Arnor => Box::new(LineDocuments {
                 format,
@@ -92,12 +86,6 @@ impl LabeledReader {
     /// The next document, or `None` after the last.
     pub fn next_document(&mut self) -> Result<Option<LabeledDocument>> {
         self.records.next_document(&mut self.shared)
-    }
-
-    /// How many documents so far had a number for an id (SpERT's `orig_id`), so that
-    /// `spe export` writes them back as numbers.
-    pub fn numeric_ids(&self) -> u64 {
-        self.records.numeric_ids()
     }
 
     /// The input records and skip counts, after the last document.
@@ -149,12 +137,10 @@ impl Records for BratDocuments {
     }
 }
 
-/// SpERT: the array's elements still to read; `index` counts those read, and
-/// `numeric_ids` those whose `orig_id` is a number.
+/// SpERT: the array's elements still to read; `index` counts those read.
 struct ArrayDocuments {
     records: Option<Box<ArrayRecords>>,
     index: u64,
-    numeric_ids: u64,
 }
 
 impl Records for ArrayDocuments {
@@ -176,29 +162,21 @@ impl Records for ArrayDocuments {
                     shared.config.max_line_bytes
                 ),
             };
-            let value = match shared.text_only {
-                true => value
-                    .as_object()
-                    .map(|record| record.iter().filter(|(k, _)| k.as_str() != "entities" && k.as_str() != "relations"))
-                    .map(|kept| Value::Object(kept.map(|(k, v)| (k.clone(), v.clone())).collect()))
-                    .unwrap_or(value),
-                false => value,
-            };
-            let numeric = spert::has_numeric_id(&value);
+            let mut value = value;
+            if let (true, Some(record)) = (shared.text_only, value.as_object_mut()) {
+                for key in ["entities", "relations"] {
+                    record.insert(key.to_string(), Value::Array(Vec::new()));
+                }
+            }
             match spert::parse(&value, self.index - 1, &shared.labels) {
                 Ok(doc) => {
                     if let Some(doc) = shared.accept(doc, &location)? {
-                        self.numeric_ids += u64::from(numeric);
                         return Ok(Some(doc));
                     }
                 }
                 Err(fault) => shared.bad(&location, fault.reason, &format!("{}: {}", fault.field, fault.what))?,
             }
         }
-    }
-
-    fn numeric_ids(&self) -> u64 {
-        self.numeric_ids
     }
 }
 

@@ -27,7 +27,11 @@
 //! text: the k-th mention with a given text takes the k-th occurrence of it, left to right,
 //! and a mention beyond the last occurrence takes the last one (a mention of the same span,
 //! counted as such in the manifest). A text that does not occur is a bad record. Relations
-//! name their arguments by text, the first mention with that text; pairs labeled with the
+//! name their arguments by text, the first mention with that text (a tail of the head's
+//! own text, the next such mention: "New York , New York"). The release folds the accents
+//! of some arguments' texts where the mention keeps them (`em2Text` "Guantanamo Bay" for
+//! the mention "Guantánamo Bay"), so an argument that reads as no mention is matched with
+//! both texts' accents folded ([`crate::tokenize::fold_accents`]). Pairs labeled with the
 //! no-relation label (`None`, which the release gives every related pair in reverse) are
 //! left out and counted, and so are test relations marked `is_noise`.
 //!
@@ -37,7 +41,7 @@
 use super::{Entity, Fault, Format, LabelConfig, LabeledDocument, LabeledSentence, Relation};
 use crate::corpus::{SkipReason, SourceReport};
 use crate::counts::count;
-use crate::tokenize::split_words;
+use crate::tokenize::{fold_accents, split_words};
 use serde_json::Value;
 
 /// Parses one line's record into a one-sentence document. Relations left out by the
@@ -149,7 +153,7 @@ pub fn parse(
             count(&mut report.skipped, SkipReason::NoiseRelations.as_str(), 1);
             continue;
         }
-        let argument = |n: u8| -> Result<u32, Fault> {
+        let argument = |n: u8, other: Option<u32>| -> Result<u32, Fault> {
             let text_key = format!("em{n}Text");
             let wanted = relation.get(&text_key).and_then(Value::as_str);
             let found = match format {
@@ -183,7 +187,22 @@ pub fn parse(
                     let wanted =
                         wanted.ok_or_else(|| Fault::new(at(&text_key), SkipReason::MissingField, "missing"))?;
                     let wanted_words = split(wanted, &at(&text_key))?;
-                    sentence.entities.iter().position(|e| words_of(&sentence, e) == wanted_words).ok_or_else(|| {
+                    let reading = |e: &Entity| words_of(&sentence, e) == wanted_words.as_slice();
+                    let folded = fold_accents(&wanted_words.join(" "));
+                    let reading_folded = |e: &Entity| fold_accents(&words_of(&sentence, e).join(" ")) == folded;
+                    let mut found: Vec<usize> =
+                        sentence.entities.iter().enumerate().filter(|(_, e)| reading(e)).map(|(i, _)| i).collect();
+                    if found.is_empty() {
+                        found = sentence
+                            .entities
+                            .iter()
+                            .enumerate()
+                            .filter(|(_, e)| reading_folded(e))
+                            .map(|(i, _)| i)
+                            .collect();
+                    }
+                    let first = found.iter().find(|&&i| Some(i as u32) != other).or(found.first());
+                    *first.ok_or_else(|| {
                         Fault::new(
                             at(&text_key),
                             SkipReason::ArgumentNotEntity,
@@ -194,10 +213,11 @@ pub fn parse(
             };
             Ok(found as u32)
         };
-        let (head, tail) = (argument(1)?, argument(2)?);
+        let head = argument(1, None)?;
+        let tail = argument(2, Some(head))?;
         sentence.relations.push(Relation { head, tail, label: label.to_string() });
     }
-    Ok(LabeledDocument { id, first_sentence: 0, sentences: vec![sentence], clusters: 0 })
+    Ok(LabeledDocument { id, id_is_number: false, first_sentence: 0, sentences: vec![sentence], clusters: 0 })
 }
 
 /// The words of entity `e` of `sentence`.
@@ -257,6 +277,28 @@ mod tests {
         assert_eq!(s.relations, [Relation { head: 1, tail: 0, label: "/location/location/contains".into() }]);
         assert_eq!(report.skipped.get("noise_relations"), Some(&1));
         assert_eq!(report.skipped.get("no_relation_pairs"), Some(&1));
+    }
+
+    /// As in the real test release: the argument's text folds the mention's accents.
+    #[test]
+    fn an_argument_folded_of_its_accents_is_its_mention_and_a_repeated_text_the_next_one() {
+        let value = json!({"sentId": 7, "articleId": "9",
+            "sentText": "Detainees at Guantánamo Bay , Cuba , and in New York , New York .\r\n",
+            "entityMentions": [{"start": 0, "label": "LOCATION", "text": "Guantánamo Bay"},
+                {"start": 1, "label": "LOCATION", "text": "Cuba"},
+                {"start": 2, "label": "LOCATION", "text": "New York"},
+                {"start": 3, "label": "LOCATION", "text": "New York"}],
+            "relationMentions": [
+                {"em1Text": "Cuba", "em2Text": "Guantanamo Bay", "label": "/location/location/contains"},
+                {"em1Text": "New York", "em2Text": "New York", "label": "/location/location/contains"}]});
+        let (s, _) = parse_one(&value, Format::Arnor).unwrap();
+        let relation = |head, tail| Relation { head, tail, label: "/location/location/contains".into() };
+        assert_eq!(s.relations, [relation(1, 0), relation(2, 3)]);
+        assert_eq!((s.entities[2].start, s.entities[3].start), (9, 12));
+        // A text that matches no mention, folded or not, is still refused.
+        let mut other = value.clone();
+        other["relationMentions"][0]["em2Text"] = json!("Guantanamo Bays");
+        assert_eq!(parse_one(&other, Format::Arnor).unwrap_err().reason.as_str(), "argument_not_entity");
     }
 
     #[test]

@@ -10,7 +10,9 @@
 //! ```
 //!
 //! with exclusive word offsets within the sentence and relations naming their arguments by
-//! index into `entities`; other keys are ignored. A types file beside the splits
+//! index into `entities`. `tokens`, `entities` and `relations` are required, as SpERT's own
+//! reader requires them: a misspelt key (`"relation"`) would otherwise read as a sentence
+//! without relations. Other keys are ignored. A types file beside the splits
 //! (`NAME_types.json`) names the entity and relation types, and which relations are
 //! `symmetric`.
 //!
@@ -43,9 +45,11 @@ pub fn parse(value: &Value, index: u64, labels: &LabelConfig) -> Result<LabeledD
     };
     let list = |key: &str| -> Result<&[Value], Fault> {
         match record.get(key) {
-            None | Some(Value::Null) if key != "tokens" => Ok(&[]),
             Some(Value::Array(items)) => Ok(items),
-            None => Err(Fault::new(key, SkipReason::MissingField, "missing")),
+            None => {
+                let keys: Vec<&str> = record.keys().map(String::as_str).collect();
+                Err(Fault::new(key, SkipReason::MissingField, format!("missing (the record has {})", keys.join(", "))))
+            }
             Some(_) => Err(Fault::new(key, SkipReason::BadField, "not a list")),
         }
     };
@@ -85,6 +89,7 @@ pub fn parse(value: &Value, index: u64, labels: &LabelConfig) -> Result<LabeledD
     }
     Ok(LabeledDocument {
         id,
+        id_is_number: record.get("orig_id").is_some_and(Value::is_number),
         first_sentence: 0,
         sentences: vec![LabeledSentence { words, entities, relations }],
         clusters: 0,
@@ -101,7 +106,7 @@ fn canonical(label: &str, set: &[String]) -> String {
 }
 
 /// One sentence as a SpERT record; `id` is written as a number where `numeric_id` says
-/// the release wrote it so.
+/// the release wrote it so (and it is one).
 pub fn to_json(sentence: &LabeledSentence, id: &str, numeric_id: bool) -> Value {
     let orig_id = match (numeric_id, id.parse::<serde_json::Number>()) {
         (true, Ok(n)) => Value::Number(n),
@@ -113,11 +118,6 @@ pub fn to_json(sentence: &LabeledSentence, id: &str, numeric_id: bool) -> Value 
         "relations": sentence.relations.iter().map(|r| json!({"type": r.label, "head": r.head, "tail": r.tail})).collect::<Vec<_>>(),
         "orig_id": orig_id,
     })
-}
-
-/// Whether a SpERT record's `orig_id` is a number.
-pub fn has_numeric_id(value: &Value) -> bool {
-    value.get("orig_id").is_some_and(Value::is_number)
 }
 
 /// A SpERT types file: the entity and relation types, each with whatever SpERT keeps of it
@@ -137,8 +137,7 @@ pub struct Types {
 impl Types {
     /// Reads and checks the types file at `path`.
     pub fn read(path: &Path) -> Result<Types> {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read the types file {} as UTF-8 text", path.display()))?;
+        let text = crate::regular_file::read_to_string(path, "the types file")?;
         let value: Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not a JSON types file", path.display()))?;
         Types::of(value).with_context(|| format!("{}: not a SpERT types file", path.display()))
@@ -316,8 +315,15 @@ mod tests {
         assert_eq!(id(json!("x-1")), "x-1");
         assert_eq!(id(json!(2447)), "2447");
         assert_eq!(id(Value::Null), "3");
-        let doc = parse(&json!({"tokens": ["a"], "orig_id": 5}), 0, &labels()).unwrap();
-        let back = to_json(&doc.sentences[0], &doc.id, true);
+        let numeric = |orig: Value| {
+            parse(&json!({"tokens": ["a"], "entities": [], "relations": [], "orig_id": orig}), 0, &labels())
+                .unwrap()
+                .id_is_number
+        };
+        assert!(numeric(json!(2447)) && !numeric(json!("2447")));
+        let doc =
+            parse(&json!({"tokens": ["a"], "entities": [], "relations": [], "orig_id": 5}), 0, &labels()).unwrap();
+        let back = to_json(&doc.sentences[0], &doc.id, doc.id_is_number);
         assert_eq!(back, json!({"tokens": ["a"], "entities": [], "relations": [], "orig_id": 5}));
         assert_eq!(to_json(&doc.sentences[0], "5", false)["orig_id"], json!("5"));
     }
@@ -327,14 +333,20 @@ mod tests {
         let fault = |v: Value| parse(&v, 0, &labels()).unwrap_err();
         assert_eq!(fault(json!({"entities": []})).field, "tokens");
         assert_eq!(fault(json!({"tokens": "a b"})).field, "tokens");
-        let f = fault(json!({"tokens": ["a"], "entities": [{"type": "Task", "start": 0}]}));
+        // SpERT's reader requires both lists; a misspelt key is no list of relations.
+        let f = fault(json!({"tokens": ["a"], "entities": [], "relation": []}));
+        assert_eq!((f.field.as_str(), f.reason.as_str()), ("relations", "missing_field"));
+        assert!(f.what.contains("entities, relation, tokens"), "{}", f.what);
+        assert_eq!(fault(json!({"tokens": ["a"], "relations": []})).field, "entities");
+        assert_eq!(fault(json!({"tokens": ["a"], "entities": null, "relations": []})).reason.as_str(), "bad_field");
+        let f = fault(json!({"tokens": ["a"], "entities": [{"type": "Task", "start": 0}], "relations": []}));
         assert_eq!((f.field.as_str(), f.reason.as_str()), ("entities[0].end", "missing_field"));
-        let f = fault(json!({"tokens": ["a"], "entities": [{"type": "Task", "start": -1, "end": 1}]}));
+        let f = fault(json!({"tokens": ["a"], "entities": [{"type": "Task", "start": -1, "end": 1}], "relations": []}));
         assert_eq!(f.field, "entities[0].start");
-        let f = fault(json!({"tokens": ["a"], "relations": [{"type": 3, "head": 0, "tail": 0}]}));
+        let f = fault(json!({"tokens": ["a"], "entities": [], "relations": [{"type": 3, "head": 0, "tail": 0}]}));
         assert_eq!(f.field, "relations[0].type");
         assert_eq!(fault(json!(["a"])).field, "record");
-        assert_eq!(fault(json!({"tokens": ["a"], "orig_id": [1]})).field, "orig_id");
+        assert_eq!(fault(json!({"tokens": ["a"], "entities": [], "relations": [], "orig_id": [1]})).field, "orig_id");
     }
 
     #[test]

@@ -7,7 +7,8 @@
 //!
 //! Here are [`labels`], the vocabularies of classes and the tag coding, [`candidates`],
 //! where candidate spans come from, [`model`], the network,
-//! [`step`], one pass over a batch of sentences (candidates, losses and predictions), and
+//! [`step`], one pass over a batch of sentences (candidates, losses and predictions),
+//! [`window`], sentences longer than the encoder's positions predicted in windows, and
 //! [`saved`], a fine-tuned extractor on disk.
 
 pub mod candidates;
@@ -15,3 +16,4 @@ pub mod labels;
 pub mod model;
 pub mod saved;
 pub mod step;
+pub mod window;

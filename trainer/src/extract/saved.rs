@@ -15,12 +15,12 @@ use crate::model::bert::BertConfig;
 use crate::model::span::SpanConfig;
 use crate::model::weights::{load_variables, read_safetensors, sorted_variables, write_safetensors};
 use crate::runtime::fault::guard;
-use anyhow::{bail, ensure, Context, Result};
+use anyhow::{ensure, Context, Result};
 use serde::{Deserialize, Serialize};
-use spe::digest::{sha256_bytes, sha256_file};
+use spe::digest::sha256_file;
 use spe::run::layout::{EXTRACTOR_DESCRIPTION, EXTRACTOR_FORMAT, EXTRACTOR_TOKENIZER_DIR, EXTRACTOR_WEIGHTS};
 use spe::shard::manifest::TokenizerRecord;
-use spe::tokenize::{tokenizer_bytes, TokenizerConfig, WordTokenizer, BUILTIN_VOCAB_FILE, BUILTIN_VOCAB_NAME};
+use spe::tokenize::{TokenizerConfig, WordTokenizer};
 use std::path::{Path, PathBuf};
 use tch::{nn, Device};
 
@@ -133,9 +133,8 @@ impl Saved {
     /// Loads the extractor in `dir` onto `device`.
     pub fn load(dir: &Path, device: Device) -> Result<Saved> {
         let path = dir.join(EXTRACTOR_DESCRIPTION);
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!("cannot read {}: is {} a fine-tuned spe extractor?", path.display(), dir.display())
-        })?;
+        let text = spe::regular_file::read_to_string(&path, "the extractor's description")
+            .with_context(|| format!("is {} a fine-tuned spe extractor?", dir.display()))?;
         let description =
             Description::parse(&text).with_context(|| format!("{} does not describe an extractor", path.display()))?;
         ensure!(description.format == EXTRACTOR_FORMAT, "{}: format is {:?}", path.display(), description.format);
@@ -215,34 +214,6 @@ pub fn save(dir: &Path, vs: &nn::VarStore, description: &Description, tokenizer:
 fn tmp_dir(dir: &Path) -> PathBuf {
     let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     dir.with_file_name(format!(".{name}.tmp"))
-}
-
-/// The tokenizer recorded in a labeled output's manifest, its file name and bytes: the
-/// built-in vocabulary, or the file found as recorded (relative paths from the working
-/// directory), checked against its checksum.
-pub fn tokenizer_file(record: &TokenizerRecord) -> Result<(String, Vec<u8>)> {
-    let path = PathBuf::from(&record.path);
-    let built_in = path == Path::new(BUILTIN_VOCAB_NAME);
-    if !built_in && !path.is_file() {
-        bail!(
-            "the labeled shards were tokenized with {}, which is not here; run from the directory they were \
-             prepared in, or prepare them again",
-            path.display()
-        );
-    }
-    let bytes = tokenizer_bytes(&path)?.into_owned();
-    let sha256 = sha256_bytes(&bytes);
-    ensure!(
-        sha256 == record.sha256,
-        "{} has changed since the labeled shards were tokenized with it (checksum {sha256}, recorded {})",
-        path.display(),
-        record.sha256
-    );
-    let name = match path.file_name() {
-        Some(name) if !built_in => name.to_string_lossy().into_owned(),
-        _ => BUILTIN_VOCAB_FILE.to_string(),
-    };
-    Ok((name, bytes))
 }
 
 #[cfg(test)]

@@ -9,8 +9,7 @@ use serde::{Deserialize, Serialize};
 use spe::corpus::labeled::LabeledSentence;
 use spe::run::layout::{self, ENCODER_DIR, SPAN_ENCODERS_CONFIG};
 use spe::shard::labeled::{read_split, LabeledRow};
-use spe::shard::manifest::{LabeledManifest, TokenizerRecord};
-use spe::tokenize::{Casing, TokenizerConfig, WordTokenizer};
+use spe::shard::manifest::LabeledManifest;
 use std::path::{Path, PathBuf};
 
 /// Where the sentence encoder comes from.
@@ -62,6 +61,8 @@ pub(super) struct Data {
     pub subset: Option<SubsetRecord>,
     pub dev: Vec<LabeledRow>,
     pub test: Option<Vec<LabeledRow>>,
+    /// Training sentences left out as longer than the encoder's positions.
+    pub train_too_long: usize,
 }
 
 /// The label sets of a labeled output: its configured sets, or where none is configured
@@ -97,20 +98,19 @@ pub(super) fn load_data(dir: &Path, scheme: Scheme, max_positions: i64, subset: 
         );
     }
     let labels = labels_of(&manifest, scheme)?;
-    let read = |split: &str| -> Result<Vec<LabeledRow>> {
-        let rows = read_split(dir, &manifest, split)?;
-        if let Some(row) = rows.iter().find(|r| r.input_ids.len() as i64 > max_positions) {
-            bail!(
-                "{}: {split} sentence {} of {} has {} sub-tokens, more than the encoder's {max_positions} positions",
-                dir.display(),
-                row.sent_id,
-                row.doc_id,
-                row.input_ids.len()
-            );
-        }
-        Ok(rows)
-    };
-    let (train, dev) = (read("train")?, read("dev")?);
+    let read = |split: &str| read_split(dir, &manifest, split);
+    // A training sentence longer than the encoder's positions is left out and counted;
+    // dev and test keep every sentence, predicted in windows (`extract::window`).
+    let mut train = read("train")?;
+    let before = train.len();
+    train.retain(|r| r.input_ids.len() as i64 <= max_positions);
+    let train_too_long = before - train.len();
+    ensure!(
+        !train.is_empty(),
+        "{}: every training sentence is longer than the encoder's {max_positions} positions",
+        dir.display()
+    );
+    let dev = read("dev")?;
     let test = manifest.splits.contains_key("test").then(|| read("test")).transpose()?;
     let (train, subset) = match subset.fraction < 1.0 {
         true => {
@@ -119,7 +119,7 @@ pub(super) fn load_data(dir: &Path, scheme: Scheme, max_positions: i64, subset: 
         }
         false => (train, None),
     };
-    Ok(Data { labels, manifest, train, subset, dev, test })
+    Ok(Data { labels, manifest, train, subset, dev, test, train_too_long })
 }
 
 /// The training documents a run of `train_subset.fraction` < 1 kept
@@ -151,52 +151,6 @@ fn keep_documents(rows: Vec<LabeledRow>, subset: &TrainSubset) -> (Vec<LabeledRo
     (rows, record)
 }
 
-/// Refuses labeled shards tokenized with a vocabulary other than the one the encoder in
-/// `bert_dir` ships (`tokenizer.json` or `vocab.txt`, where it ships one), or with its
-/// vocabulary read with another casing: of equal size, another vocabulary's ids name other
-/// words, and a cased reading of an uncased vocabulary makes every capitalised word
-/// `[UNK]`; the extractor would learn from noise.
-pub(super) fn check_vocabulary(record: &TokenizerRecord, data: &Path, bert_dir: &Path) -> Result<()> {
-    let Some(file) = ["tokenizer.json", "vocab.txt"].map(|f| bert_dir.join(f)).into_iter().find(|p| p.is_file()) else {
-        return Ok(());
-    };
-    let ours = WordTokenizer::load(&TokenizerConfig { path: PathBuf::from(&record.path), casing: record.casing() })?;
-    let theirs = WordTokenizer::load(&TokenizerConfig { path: file.clone(), casing: Casing::Auto })?;
-    if let Some((id, a, b)) = ours.first_difference(&theirs) {
-        let show = |t: Option<String>| t.map_or("nothing".to_string(), |t| format!("{t:?}"));
-        bail!(
-            "the labeled shards in {} were tokenized with {}, whose vocabulary differs from the encoder's {}: \
-             id {id} is {} there and {} in the encoder's; prepare them with the encoder's vocabulary (--tokenizer {})",
-            data.display(),
-            record.path,
-            file.display(),
-            show(a),
-            show(b),
-            file.display()
-        );
-    }
-    // One vocabulary read with another casing gives other ids for the same words.
-    let text = "The English Ångström";
-    if let Some(d) = ours.reading_difference(&theirs, text)? {
-        bail!(
-            "the labeled shards in {} were tokenized with {}{}, which makes {:?} of {text:?} where the \
-             encoder's {} makes {:?}; prepare them with the encoder's own tokenizer (--tokenizer {})",
-            data.display(),
-            record.path,
-            match record.lowercase {
-                Some(true) => " read uncased",
-                Some(false) => " read cased",
-                None => "",
-            },
-            d.ours,
-            file.display(),
-            d.theirs,
-            file.display()
-        );
-    }
-    Ok(())
-}
-
 /// A row's gold annotation as a sentence.
 pub fn gold_of(row: &LabeledRow) -> LabeledSentence {
     LabeledSentence { words: row.words.clone(), entities: row.entities.clone(), relations: row.relations.clone() }
@@ -211,6 +165,7 @@ mod tests {
             .flat_map(|d| {
                 (0..2).map(move |sent_id| LabeledRow {
                     doc_id: format!("D{d}"),
+                    doc_id_is_number: false,
                     sent_id,
                     words: vec!["w".into()],
                     input_ids: vec![1, 5, 2],

@@ -8,6 +8,7 @@ use crate::extract::labels::Labels;
 use crate::extract::model::Extractor;
 use crate::extract::saved::{Description, Saved};
 use crate::extract::step::{self, Mode};
+use crate::extract::window;
 use crate::runtime::device::parse_device;
 use crate::runtime::fault::{guard, naming_memory_settings};
 use anyhow::{anyhow, bail, ensure, Context, Result};
@@ -112,8 +113,8 @@ pub struct PredictSummary {
     pub documents: usize,
     /// Sentences read.
     pub sentences: usize,
-    /// Sentences too long for the encoder, written without predictions.
-    pub too_long: usize,
+    /// Sentences longer than the encoder's positions, predicted in windows.
+    pub windowed: usize,
     /// Entities predicted.
     pub entities: usize,
     /// Relations predicted.
@@ -152,18 +153,8 @@ pub fn predict(model_dir: &Path, input: &Path, out: &Path, device: Option<&str>)
         all.extend(rows(doc, &tokenizer, true)?);
     }
     summary.sentences = all.len();
-    let fits: Vec<LabeledRow> = all.iter().filter(|r| r.input_ids.len() <= max).cloned().collect();
-    let mut predicted = predict_rows(&saved.model, &saved.description, &fits, device)?.into_iter();
-    let predictions: Vec<LabeledSentence> = all
-        .iter()
-        .map(|r| match r.input_ids.len() <= max {
-            true => predicted.next().expect("one prediction per sentence that fits"),
-            false => {
-                summary.too_long += 1;
-                LabeledSentence::default()
-            }
-        })
-        .collect();
+    summary.windowed = all.iter().filter(|r| r.input_ids.len() > max).count();
+    let predictions = predict_rows(&saved.model, &saved.description, &all, device)?;
     summary.entities = predictions.iter().map(|p| p.entities.len()).sum();
     summary.relations = predictions.iter().map(|p| p.relations.len()).sum();
     spe::export::predictions(out, &all, &predictions)?;
@@ -226,8 +217,21 @@ fn text_documents(text: &str, tokenizer: &spe::tokenize::WordTokenizer) -> Resul
 }
 
 /// The predictions of `model` (described by `description`) for `rows`, without gradient,
-/// batched as `description.prediction` says.
+/// batched as `description.prediction` says; a sentence longer than the encoder's
+/// positions is predicted in windows ([`window`]), so that every sentence is scored.
 pub fn predict_rows(
+    model: &Extractor,
+    description: &Description,
+    rows: &[LabeledRow],
+    device: Device,
+) -> Result<Vec<LabeledSentence>> {
+    let (pieces, windows) = window::split(rows, description.bert.max_position_embeddings as usize)?;
+    let predicted = predict_pieces(model, description, &pieces, device)?;
+    Ok(window::merge(rows.len(), &windows, predicted))
+}
+
+/// The predictions of `model` for `rows`, each of which fits the encoder.
+fn predict_pieces(
     model: &Extractor,
     description: &Description,
     rows: &[LabeledRow],

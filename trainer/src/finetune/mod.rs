@@ -42,12 +42,13 @@ use crate::runtime::fault::{guard, naming_memory_settings};
 use crate::runtime::optim::{learning_rate, AdamW};
 use crate::runtime::threads::{CpuShare, Threads};
 use anyhow::{bail, ensure, Context, Result};
-use data::{check_vocabulary, load_data, Data};
+use data::{load_data, Data};
 use rand::seq::SliceRandom;
 use rand::RngExt;
 use report::EpochRecord;
 use schedule::{gold_probability, layer_groups};
 use spe::config::Override;
+use spe::counts::plural;
 use spe::plot::draw_curves;
 use spe::run::layout;
 use spe::run::metrics::MetricsFile;
@@ -112,9 +113,18 @@ pub fn run(options: &FinetuneOptions) -> Result<Report> {
         source.bert_dir().display(),
         bert.vocab_size
     );
-    let (tokenizer_file, tokenizer) = saved::tokenizer_file(&data.manifest.tokenizer)?;
-    check_vocabulary(&data.manifest.tokenizer, &options.data, &source.bert_dir())?;
+    let shards = format!("the labeled shards in {}", options.data.display());
+    let (tokenizer_file, tokenizer) = data.manifest.tokenizer.file(&shards)?;
+    data.manifest.tokenizer.check_vocabulary(&shards, &source.bert_dir())?;
     let _lock = spe::lock::OutputLock::acquire(&options.out)?;
+    if data.train_too_long > 0 {
+        eprintln!(
+            "training without {} longer than the encoder's {} positions (counted in report.json); dev and test \
+             sentences of any length are scored, in windows",
+            plural(data.train_too_long as u64, "sentence"),
+            bert.max_position_embeddings
+        );
+    }
     if let Some(subset) = &data.subset {
         spe::atomic::write_json(subset, &options.out.join(layout::TRAIN_DOCUMENTS_FILE))?;
         eprintln!(
@@ -147,7 +157,7 @@ pub fn run(options: &FinetuneOptions) -> Result<Report> {
         let run = SeedRun { config: &config, source: &source, description: &description, data: &data, device, dir };
         results.push(run.train(seed, &tokenizer, &mut cpu, options.progress)?);
     }
-    spe::run::report::write(&options.out, &results)
+    spe::run::report::write(&options.out, &results, data.train_too_long as u64)
 }
 
 /// One seed's training.
@@ -347,6 +357,7 @@ mod tests {
         let entity = |start, end| Entity { start, end, label: "Task".into() };
         let row = LabeledRow {
             doc_id: "D".into(),
+            doc_id_is_number: false,
             sent_id: 0,
             words: ["a", "b", "c", "d"].map(String::from).to_vec(),
             input_ids: vec![1, 5, 6, 7, 8, 2],

@@ -66,7 +66,7 @@ impl Default for BertConfig {
 impl BertConfig {
     /// Reads a Hugging Face `config.json`; fields spe does not use are ignored.
     pub fn from_file(path: &Path) -> Result<BertConfig> {
-        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+        let text = spe::regular_file::read_to_string(path, "BERT's configuration")?;
         let mut value: serde_json::Value =
             serde_json::from_str(&text).with_context(|| format!("{}: not JSON", path.display()))?;
         if let Some(kind) = value.get("model_type").and_then(|v| v.as_str()) {

@@ -23,6 +23,7 @@ pub const SPAN_ENCODER_PREFIXES: [&str; 3] = ["span_encoder.", "pair_encoder.", 
 
 /// Reads every tensor of a safetensors file, by name.
 pub fn read_safetensors(path: &Path) -> Result<HashMap<String, Tensor>> {
+    spe::regular_file::refuse_special(path, "the weights file")?;
     Ok(Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?.into_iter().collect())
 }
 
@@ -68,7 +69,7 @@ pub fn load_variables(vs: &nn::VarStore, prefix: &str, tensors: &HashMap<String,
 /// a `bert.` prefix (checkpoints of `BertForPreTraining` and the like) is dropped, and the
 /// old `gamma`/`beta` LayerNorm names become `weight`/`bias`.
 pub fn read_hf_bert(path: &Path) -> Result<HashMap<String, Tensor>> {
-    let tensors = Tensor::read_safetensors(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let tensors = read_safetensors(path)?;
     let has_prefix = tensors.iter().any(|(name, _)| name.starts_with("bert."));
     Ok(tensors
         .into_iter()
@@ -95,9 +96,16 @@ pub struct SpanEncodersConfig {
     pub heads: HeadsConfig,
 }
 
-/// Writes both exports of the encoder variables in `vs` into `out`: `encoder/` and the span
-/// encoders. Returns the Hugging Face directory.
-pub fn export_encoders(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Result<PathBuf> {
+/// Writes both exports of the encoder variables in `vs` into `out`: `encoder/`, a Hugging
+/// Face BERT directory with the tokenizer the shards were made with (`tokenizer`: its file
+/// name and bytes, written as `vocab.txt` or `tokenizer.json`), and the span encoders.
+/// Returns the Hugging Face directory.
+pub fn export_encoders(
+    out: &Path,
+    vs: &nn::VarStore,
+    model: &ModelConfig,
+    tokenizer: &(String, Vec<u8>),
+) -> Result<PathBuf> {
     let mut bert = Vec::new();
     let mut spans = Vec::new();
     for (name, tensor) in sorted_variables(vs) {
@@ -112,6 +120,9 @@ pub fn export_encoders(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Re
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     write_safetensors(&bert, &dir.join(BERT_WEIGHTS_FILE))?;
     spe::atomic::write_json(&model.bert.to_hf_json(), &dir.join(BERT_CONFIG_FILE))?;
+    let (name, bytes) = tokenizer;
+    let hf_name = if name.ends_with(".json") { "tokenizer.json" } else { "vocab.txt" };
+    spe::atomic::write_bytes(&dir.join(hf_name), bytes)?;
     write_safetensors(&spans, &out.join(SPAN_ENCODERS_FILE))?;
     let sizes = SpanEncodersConfig {
         hidden_size: model.bert.hidden_size,
@@ -126,8 +137,7 @@ pub fn export_encoders(out: &Path, vs: &nn::VarStore, model: &ModelConfig) -> Re
 /// Reads the span-encoder export of the run in `run_dir`: its sizes and its tensors.
 pub fn read_span_encoders(run_dir: &Path) -> Result<(SpanEncodersConfig, HashMap<String, Tensor>)> {
     let config_path = run_dir.join(SPAN_ENCODERS_CONFIG);
-    let text =
-        std::fs::read_to_string(&config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
+    let text = spe::regular_file::read_to_string(&config_path, "the span encoders' description")?;
     let config = serde_json::from_str(&text)
         .with_context(|| format!("{} does not describe span encoders", config_path.display()))?;
     Ok((config, read_safetensors(&run_dir.join(SPAN_ENCODERS_FILE))?))
@@ -171,7 +181,8 @@ mod tests {
         let trained = nn::VarStore::new(tch::Device::Cpu);
         let _encoder = Encoder::new(&trained.root(), &model);
         let _heads = Heads::new(&trained.root(), &model);
-        export_encoders(dir.path(), &trained, &model).unwrap();
+        let vocab = ("vocab.txt".to_string(), b"[PAD]\n[UNK]\n".to_vec());
+        export_encoders(dir.path(), &trained, &model, &vocab).unwrap();
         let (config, tensors) = read_span_encoders(dir.path()).unwrap();
         assert_eq!((config.hidden_size, &config.span), (8, &model.span));
         assert!(tensors.keys().all(|k| SPAN_ENCODER_PREFIXES.iter().any(|p| k.starts_with(p))), "{:?}", tensors.keys());

@@ -126,11 +126,17 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
     let set = Arc::new(ShardSet::open(&options.shards)?);
     let vocab = config.model.bert.vocab_size as u64;
     ensure!(
-        set.vocab_size() == vocab,
+        set.tokenizer().vocab_size == vocab,
         "the shards were tokenized with a vocabulary of {} entries, but the model's has {vocab}{}",
-        set.vocab_size(),
+        set.tokenizer().vocab_size,
         if options.init.is_some() { " (from --init)" } else { " (model.bert.vocab_size)" }
     );
+    // The exported encoder ships the shards' tokenizer, so that fine-tuning can refuse
+    // labeled data tokenized with another vocabulary of the same size.
+    let tokenizer = set.tokenizer().file("the pre-training shards")?;
+    if let Some(init) = &options.init {
+        set.tokenizer().check_vocabulary("the pre-training shards", init)?;
+    }
     let accumulation = config.accumulation(ranks)?;
     let out = &options.out;
     let shard_sums = set.checksums();
@@ -304,7 +310,7 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
         _ => &state.vs,
     };
     let encoder_dir = match main {
-        true => export_encoders(out, exported, &config.model)?,
+        true => export_encoders(out, exported, &config.model, &tokenizer)?,
         false => out.join(layout::ENCODER_DIR),
     };
     if main {
