@@ -36,6 +36,14 @@ pub const STATE_FILE: &str = "state.json";
 pub const VERIFIED_SHARDS_FILE: &str = "verified-shards.json";
 /// A pre-training run's sentence encoder, a Hugging Face BERT directory.
 pub const ENCODER_DIR: &str = "encoder";
+/// A pre-training run's exports at chosen steps (`export_steps`), each laid out as a
+/// finished run's: `exports/step-N/encoder/` and its span encoders.
+pub const EXPORTS_DIR: &str = "exports";
+
+/// The export of step `step` within a pre-training run's [`EXPORTS_DIR`].
+pub fn export_dir(step: u64) -> String {
+    format!("step-{step}")
+}
 /// A Hugging Face BERT directory's configuration.
 pub const BERT_CONFIG_FILE: &str = "config.json";
 /// A Hugging Face BERT directory's weights.

@@ -244,12 +244,20 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
     let _torch = torch();
     let dir = tempfile::tempdir().unwrap();
     let shards = shards(dir.path(), 60);
-    let set =
-        [("steps", 6.into()), ("checkpoint_every", 3.into()), ("log_every", 1.into()), ("moco.queue_size", 48.into())];
+    let set = [
+        ("steps", 6.into()),
+        ("checkpoint_every", 3.into()),
+        ("log_every", 1.into()),
+        ("moco.queue_size", 48.into()),
+        ("export_steps", toml::Value::Array(vec![3.into()])),
+    ];
     let whole = dir.path().join("whole");
     trainer::run(&options(&shards, &whole, &set)).unwrap();
     let checkpoints = whole.join("checkpoints");
     assert!(checkpoints.join("step-00000003/moco.safetensors").exists());
+    // The export of step 3, laid out as a finished run's, holds that step's weights.
+    let step3 = whole.join("exports/step-3");
+    assert!(step3.join("span_encoders.json").is_file() && step3.join("encoder/vocab.txt").is_file());
 
     // Interrupted after step 3: the later checkpoint and metrics never happened.
     let cut = dir.path().join("cut");
@@ -279,6 +287,9 @@ fn a_resumed_run_equals_the_uninterrupted_run_and_its_export_loads_in_transforme
     let trained = spe_outputs(&config, &checkpoints.join("step-00000006/model.safetensors"), &ids, &mask);
     let reloaded = spe_outputs(&config, &encoder.join("model.safetensors"), &ids, &mask);
     assert_eq!(max_difference(&trained, &reloaded, &mask), 0.0);
+    let at_step3 = spe_outputs(&config, &checkpoints.join("step-00000003/model.safetensors"), &ids, &mask);
+    let exported3 = spe_outputs(&config, &step3.join("encoder/model.safetensors"), &ids, &mask);
+    assert_eq!(max_difference(&at_step3, &exported3, &mask), 0.0);
     let difference = max_difference(&trained, &transformers_outputs(&encoder, &ids, &mask), &mask);
     assert!(difference < 1e-4, "largest difference {difference}");
     let spans: std::collections::HashMap<_, _> =

@@ -57,6 +57,15 @@ pub struct TrainState {
 }
 
 impl TrainState {
+    /// The variables an export writes: the query encoder's, or the momentum encoder's
+    /// (`moco.export_momentum_encoder`).
+    pub fn exported(&self, config: &TrainConfig) -> &nn::VarStore {
+        match (&self.moco, config.moco.export_momentum_encoder) {
+            (Some(moco), true) => moco.vars(),
+            _ => &self.vs,
+        }
+    }
+
     /// Writes the checkpoint of the current step (recording `config` and the checksums of
     /// the `shards` read) and deletes all but the `keep` newest.
     pub fn save(&self, out: &Path, config: &TrainConfig, shards: &[String], keep: usize) -> Result<PathBuf> {

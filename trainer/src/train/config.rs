@@ -31,6 +31,10 @@ pub struct TrainConfig {
     pub keep_checkpoints: usize,
     /// Steps between lines of the log and of the metrics file.
     pub log_every: u64,
+    /// Steps after which the encoders are also exported, each into `exports/step-N/` as a
+    /// finished run's (an `--encoder` for `spe finetune`), to fine-tune from points along
+    /// the run.
+    pub export_steps: Vec<u64>,
     /// The network.
     pub model: ModelConfig,
     /// Loss weights.
@@ -53,6 +57,7 @@ impl Default for TrainConfig {
             checkpoint_every: 1000,
             keep_checkpoints: 2,
             log_every: 10,
+            export_steps: Vec::new(),
             model: ModelConfig::default(),
             objectives: ObjectiveConfig::default(),
             moco: MocoConfig::default(),
@@ -99,6 +104,9 @@ impl TrainConfig {
         ensure!(self.checkpoint_every > 0 && self.log_every > 0, "checkpoint_every and log_every must be at least 1");
         // 0 would delete every checkpoint, the one --resume needs too.
         ensure!(self.keep_checkpoints > 0, "keep_checkpoints must be at least 1, not 0");
+        if let Some(step) = self.export_steps.iter().find(|&&s| s == 0 || s > self.steps) {
+            anyhow::bail!("export_steps: step {step} is not one of the run's steps 1..={}", self.steps);
+        }
         self.accumulation(1).map(|_| ())
     }
 }

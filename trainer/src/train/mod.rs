@@ -299,18 +299,18 @@ pub fn run(options: &TrainOptions) -> Result<TrainSummary> {
             records.push(record);
             throughput.restart();
         }
-        // Checkpoint.
+        // Checkpoint, and the exports asked for along the way.
         if main && (step.is_multiple_of(config.checkpoint_every) || step == total) {
             state.save(out, &config, &shard_sums, config.keep_checkpoints)?;
         }
+        if main && config.export_steps.contains(&step) && step < total {
+            let dir = out.join(layout::EXPORTS_DIR).join(layout::export_dir(step));
+            export_encoders(&dir, state.exported(&config), &config.model, &tokenizer)?;
+        }
     }
     progress.finish_and_clear();
-    let exported = match (&state.moco, config.moco.export_momentum_encoder) {
-        (Some(moco), true) => moco.vars(),
-        _ => &state.vs,
-    };
     let encoder_dir = match main {
-        true => export_encoders(out, exported, &config.model, &tokenizer)?,
+        true => export_encoders(out, state.exported(&config), &config.model, &tokenizer)?,
         false => out.join(layout::ENCODER_DIR),
     };
     if main {
