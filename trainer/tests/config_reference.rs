@@ -31,7 +31,7 @@ fn the_configuration_reference_is_the_structs() {
         Stage {
             command: "spe experiment",
             files: "`pipelines/experiments/tiny.toml` (the bundled samples), `minilm-sample.toml` (a small \
-                    real grid), `paper-ace05.toml`, `paper-ace05-fractions.toml`, `paper-scierc.toml` (the \
+                    real grid), `minilm-scierc.toml` (pre-training's effect on full SciERC), `paper-ace05.toml`, `paper-ace05-fractions.toml`, `paper-scierc.toml` (the \
                     paper's Tables 3 to 7)",
             schema: schema_for!(spe::experiment::file::ExperimentFile),
         },
