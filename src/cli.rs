@@ -159,6 +159,9 @@ pub enum TorchCommand {
     /// Pre-train the sentence, span and span-pair encoders on pre-training shards with TBO,
     /// SPO and CSPO.
     Train(Box<TrainArgs>),
+    /// Score a pre-training run's checkpoints (and its start, with --init) on held-out
+    /// pre-training shards: each objective's loss and accuracy on text it never trained on.
+    Heldout(HeldoutArgs),
     /// Fine-tune the entity and relation extractor on labeled shards from a pre-training run's
     /// encoders or a plain BERT, and report dev and test F1.
     Finetune(Box<FinetuneArgs>),
@@ -204,6 +207,7 @@ impl TorchCommand {
     pub fn name(&self) -> &'static str {
         match self {
             TorchCommand::Train(_) => "train",
+            TorchCommand::Heldout(_) => "heldout",
             TorchCommand::Finetune(_) => "finetune",
             TorchCommand::Evaluate(_) => "evaluate",
             TorchCommand::Predict(_) => "predict",
@@ -225,6 +229,34 @@ pub struct EvaluateArgs {
     #[arg(long, default_value = "test")]
     pub split: String,
     /// Where to write the predictions (DyGIE JSON lines); MODEL/predictions-SPLIT.json by default.
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].
+    #[arg(long)]
+    pub device: Option<String>,
+    /// Threads of libtorch's CPU kernels [default: OMP_NUM_THREADS where set, else every core].
+    #[arg(long)]
+    pub threads: Option<usize>,
+}
+
+/// Flags of `spe heldout`.
+#[derive(Args)]
+pub struct HeldoutArgs {
+    /// The pre-training run (the --out of spe train), with its checkpoints.
+    pub run: PathBuf,
+    /// Held-out pre-training outputs (spe prep), tokenized as the run's shards were.
+    #[arg(long, required = true, num_args = 1..)]
+    pub shards: Vec<PathBuf>,
+    /// The run's --init BERT, to score its starting point (step 0) too.
+    #[arg(long)]
+    pub init: Option<PathBuf>,
+    /// Rows scored: the first of the held-out shards.
+    #[arg(long, default_value_t = 1024)]
+    pub rows: usize,
+    /// Rows a batch; CSPO picks each sentence's other view among the batch's.
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// Also write the scores here, one JSON record per point.
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// cpu, cuda or cuda:N [default: cuda where libtorch finds one, else cpu].

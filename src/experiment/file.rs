@@ -9,6 +9,9 @@
 //! fraction_seed = 0                # which documents a share keeps (train_subset.seed)
 //! baseline = "bert"                # the row the others are compared with
 //!
+//! [seeds_by_fraction]              # a share's own seeds, where it needs more (or fewer)
+//! "0.1" = [1, 2, 3, 4, 5]
+//!
 //! [finetune]                       # every cell's fine-tuning
 //! config = "pipelines/finetune.toml"
 //! set = ["epochs=10"]
@@ -21,6 +24,9 @@
 //! name = "spe"
 //! set = []                         # this encoder's cells' --set, after [finetune]'s
 //! span_encoders = true             # false: the run's BERT alone, span encoders at random
+//! fractions = [0.1]                # the shares this encoder runs at (default: every one)
+//! step = 500                       # its pre-training's export after 500 steps (one of
+//!                                  # export_steps), not its end
 //! [encoder.pretrain]               # a pre-training run to make once, in DIR/pretrain/spe
 //!                                  # (encoders of equal [encoder.pretrain] share one)
 //! shards = ["out/wiki"]
@@ -53,6 +59,10 @@ pub struct ExperimentFile {
     /// every cell, so a comparison's rows train on the same documents.
     #[serde(default)]
     pub fraction_seed: u64,
+    /// A share's own seeds (the share as written in `fractions` → its seeds), instead of
+    /// `seeds`: the small shares spread most, and need more.
+    #[serde(default)]
+    pub seeds_by_fraction: std::collections::BTreeMap<String, Vec<u64>>,
     /// The encoder each other is compared with.
     pub baseline: String,
     /// Every cell's fine-tuning.
@@ -96,6 +106,11 @@ pub struct EncoderSpec {
     /// This encoder's cells' `--set` overrides, after `[finetune]`'s.
     #[serde(default)]
     pub set: Vec<String>,
+    /// The shares this encoder's cells run at, among `fractions`; all of them by default.
+    pub fractions: Option<Vec<f64>>,
+    /// Fine-tune from the pre-training run's export after this many steps (one of its
+    /// `export_steps`) instead of from its end: a point of F1 against pre-training steps.
+    pub step: Option<u64>,
 }
 
 fn yes() -> bool {
@@ -186,6 +201,17 @@ impl ExperimentFile {
                 ensure!(!pretrain.shards.is_empty(), "encoder {name:?}: pretrain.shards names no pre-training output");
                 overrides(&pretrain.set).with_context(|| format!("encoder {name:?}: pretrain.set"))?;
             }
+            ensure!(
+                encoder.step.is_none() || encoder.pretrain.is_some(),
+                "encoder {name:?}: step picks an export of the pre-training run the experiment makes: give \
+                 [encoder.pretrain]"
+            );
+            for f in encoder.fractions.iter().flatten() {
+                ensure!(
+                    self.fractions.iter().any(|&g| percent(g) == percent(*f)),
+                    "encoder {name:?}: fractions names {f}, which is not one of the grid's fractions"
+                );
+            }
             overrides(&encoder.set).with_context(|| format!("encoder {name:?}: set"))?;
         }
         overrides(&self.finetune.set).context("finetune.set")?;
@@ -195,9 +221,35 @@ impl ExperimentFile {
             self.baseline,
             self.encoders.iter().map(|e| e.name.as_str()).collect::<Vec<_>>().join(", ")
         );
-        let cells = self.encoders.len() * self.fractions.len() * self.seeds.len();
+        for (share, seeds) in &self.seeds_by_fraction {
+            ensure!(
+                share.parse::<f64>().is_ok_and(|f| self.fractions.iter().any(|&g| percent(g) == percent(f))),
+                "seeds_by_fraction: {share:?} is not one of the grid's fractions"
+            );
+            ensure!(!seeds.is_empty(), "seeds_by_fraction.{share:?}: give at least one seed");
+            if let Some(seed) = crate::counts::first_repeat(seeds) {
+                bail!("seeds_by_fraction.{share:?} names {seed} twice");
+            }
+        }
+        let cells: usize = self.fractions.iter().map(|&f| self.encoders.len() * self.seeds_of(f).len()).sum();
         ensure!(cells <= MAX_CELLS, "{cells} cells: at most {MAX_CELLS} fine-tuning runs in one grid");
         Ok(())
+    }
+
+    /// The seeds of share `fraction`: its own (`seeds_by_fraction`), or `seeds`.
+    pub fn seeds_of(&self, fraction: f64) -> &[u64] {
+        let own = self
+            .seeds_by_fraction
+            .iter()
+            .find(|(share, _)| share.parse::<f64>().is_ok_and(|f| percent(f) == percent(fraction)));
+        own.map_or(&self.seeds, |(_, seeds)| seeds)
+    }
+}
+
+impl EncoderSpec {
+    /// Whether this encoder's cells run at share `fraction`.
+    pub fn runs_at(&self, fraction: f64) -> bool {
+        self.fractions.as_ref().is_none_or(|own| own.iter().any(|&f| percent(f) == percent(fraction)))
     }
 }
 
@@ -277,6 +329,10 @@ set = ["steps=10"]
             ("set = [\"steps=10\"]", "set = [\"steps\"]", "pretrain.set"),
             ("seeds = [1, 2]", "seeds = [1, 2]\nseed = 3", "unknown field `seed`"),
             ("shards = [\"out/wiki\"]", "shards = [\"out/wiki\"]\nstep = 3", "unknown field `step`"),
+            ("path = \"models/bert\"", "path = \"models/bert\"\nstep = 3", "step picks an export"),
+            ("name = \"spe\"", "name = \"spe\"\nfractions = [0.2]", "not one of the grid's fractions"),
+            ("baseline = \"bert\"", "baseline = \"bert\"\nseeds_by_fraction = { \"0.2\" = [1] }", "seeds_by_fraction"),
+            ("baseline = \"bert\"", "baseline = \"bert\"\nseeds_by_fraction = { \"0.5\" = [1, 1] }", "names 1 twice"),
             ("name = \"spe\"", "name = \"spe\"\nspan_encoders = \"no\"", "span_encoders"),
         ] {
             assert!(GRID.contains(from), "{from}");

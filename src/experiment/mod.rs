@@ -4,7 +4,8 @@
 //! of the training documents (Table 5's 10%, 20%, 50%) and seeds. Each (encoder, share,
 //! seed) is a cell, one `spe finetune` run in its own directory ([`plan`]); the results are
 //! tables of mean ± sample standard deviation over the seeds, each encoder beside the
-//! baseline's row, in the layout of the paper's Tables 2 to 6 ([`results`]).
+//! baseline's row, in the layout of the paper's Tables 2 to 6 ([`results`]), each
+//! difference with its confidence interval and significance ([`significance`]).
 //!
 //! The grid's directory:
 //!
@@ -26,6 +27,7 @@
 pub mod file;
 pub mod plan;
 pub mod results;
+pub mod significance;
 
 /// The experiment as last run, in the grid's directory.
 pub const EXPERIMENT_FILE: &str = "experiment.json";

@@ -142,7 +142,7 @@ impl Plan {
         }
         let mut cells = Vec::new();
         for &fraction in &file.fractions {
-            for encoder in &file.encoders {
+            for encoder in file.encoders.iter().filter(|e| e.runs_at(fraction)) {
                 let run = match (&encoder.path, &encoder.pretrain) {
                     (Some(path), _) => path.clone(),
                     (None, spec) => {
@@ -150,11 +150,15 @@ impl Plan {
                         unit.map_or_else(|| dir.join(PRETRAIN_DIR).join(&encoder.name), |u| u.dir.clone())
                     }
                 };
+                let run = match encoder.step {
+                    Some(step) => run.join(layout::EXPORTS_DIR).join(layout::export_dir(step)),
+                    None => run,
+                };
                 let encoder_dir = match encoder.span_encoders {
                     true => run,
                     false => run.join(layout::ENCODER_DIR),
                 };
-                for &seed in &file.seeds {
+                for &seed in file.seeds_of(fraction) {
                     let name = format!("{}-f{}-s{seed}", encoder.name, percent(fraction));
                     let record = CellRecord {
                         encoder: encoder.name.clone(),
@@ -353,12 +357,15 @@ mod tests {
             }),
             span_encoders: true,
             set: vec![format!("seed_of_{name}=1")],
+            fractions: None,
+            step: None,
         };
         ExperimentFile {
             data: "/out/scierc".into(),
             seeds: vec![1, 2],
             fractions: vec![0.5, 1.0],
             fraction_seed: 3,
+            seeds_by_fraction: Default::default(),
             baseline: "bert".into(),
             finetune: FinetuneSpec { config: None, set: vec!["epochs=2".into()] },
             encoders: vec![encoder("bert", false), encoder("spe", true)],
@@ -404,6 +411,24 @@ mod tests {
         assert_eq!(plan.pretrain_of(no_cnn), Some(&plan.pretrain[0]));
         let shares = [0, 1, 2].map(|rank| (0..8).filter(|&i| takes(Partition { rank, world_size: 3 }, i)).count());
         assert_eq!(shares, [3, 3, 2]);
+        // A point along the pre-training, at one share, with that share's own seeds.
+        let mut file = grid();
+        let step = EncoderSpec {
+            name: "spe-500".into(),
+            fractions: Some(vec![0.5]),
+            step: Some(500),
+            ..file.encoders[1].clone()
+        };
+        file.encoders.push(step);
+        file.seeds_by_fraction.insert("0.5".into(), vec![1, 2, 3]);
+        let plan = Plan::new(&file, Path::new("/x"));
+        let names: Vec<&str> =
+            plan.cells.iter().filter(|c| c.name.starts_with("spe-500")).map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["spe-500-f50-s1", "spe-500-f50-s2", "spe-500-f50-s3"]);
+        let cell = plan.cells.iter().find(|c| c.name == "spe-500-f50-s1").unwrap();
+        assert_eq!(cell.record.encoder_dir, Path::new("/x/pretrain/spe/exports/step-500"));
+        assert_eq!(plan.pretrain_of(cell), Some(&plan.pretrain[0]));
+        assert_eq!(plan.cells.iter().filter(|c| c.record.fraction == 1.0).count(), 4, "1.0 keeps the file's seeds");
     }
 
     #[test]

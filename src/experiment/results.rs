@@ -4,10 +4,13 @@
 //! seeds run, and its difference from the baseline's row: the mean ± sample standard
 //! deviation of the per-seed differences, over the seeds both rows have (a seed is the
 //! same fine-tuning seed and the same documents for every encoder, so the pairs are
-//! matched). Cells still to run are listed, not guessed.
+//! matched), with its 95% confidence interval over the seeds and the p-value of a paired
+//! bootstrap over the test documents ([`super::significance`]). Cells still to run are
+//! listed, not guessed.
 
 use super::file::{percent, ExperimentFile};
 use super::plan::{CellRecord, Plan, Status};
+use super::significance::{self, DocumentCounts};
 use super::{RESULTS_JSON, RESULTS_MD, RESULTS_PNG};
 use crate::run::report::{Report, Spread};
 use crate::score::Scores;
@@ -69,6 +72,13 @@ pub struct Column {
     /// The per-seed differences from the baseline's row, over the seeds both have; none
     /// for the baseline's row, or without such a seed.
     pub difference: Option<Spread>,
+    /// The 95% confidence interval of the mean difference, from two paired seeds on.
+    #[serde(default)]
+    pub difference_ci95: Option<(f64, f64)>,
+    /// The paired bootstrap's two-sided p-value over the test documents, where every
+    /// paired cell's predictions are there.
+    #[serde(default)]
+    pub p_bootstrap: Option<f64>,
 }
 
 /// A measure's F1, as a fraction, from a split's scores.
@@ -102,6 +112,18 @@ impl Results {
             .iter()
             .map(|(c, r)| (&c.record, if split == "test" { r.test.as_ref().unwrap_or(&r.dev) } else { &r.dev }))
             .collect();
+        // Each finished cell's documents, for the bootstrap, where its predictions are there.
+        let symmetric = crate::shard::manifest::LabeledManifest::read(&file.data)
+            .map(|m| m.symmetric_relations)
+            .unwrap_or_default();
+        let mut documents: Vec<(&CellRecord, Vec<DocumentCounts>)> = Vec::new();
+        for (cell, _) in &reports {
+            let path = cell.dir.join(format!("predictions-{split}.json"));
+            if path.is_file() {
+                let counts = significance::document_counts(&path, &symmetric)?;
+                documents.push((&cell.record, counts.into_iter().map(|(_, c)| c).collect()));
+            }
+        }
         let tables = file
             .fractions
             .iter()
@@ -109,6 +131,7 @@ impl Results {
                 let mut rows: Vec<Row> = file
                     .encoders
                     .iter()
+                    .filter(|e| e.runs_at(fraction))
                     .map(|e| {
                         Row::of(&e.name, scores.iter().filter(|(c, _)| c.encoder == e.name && c.fraction == fraction))
                     })
@@ -116,11 +139,31 @@ impl Results {
                 if let Some(base) = rows.iter().find(|r| r.encoder == file.baseline).cloned() {
                     for row in rows.iter_mut().filter(|r| r.encoder != file.baseline) {
                         row.compare(&base);
+                        let of = |encoder: &str, seed: u64| {
+                            documents
+                                .iter()
+                                .find(|(c, _)| c.encoder == encoder && c.fraction == fraction && c.seed == seed)
+                                .map(|(_, d)| d.clone())
+                        };
+                        let paired: Option<Vec<(Vec<DocumentCounts>, Vec<DocumentCounts>)>> = row
+                            .seeds
+                            .iter()
+                            .filter(|s| base.seeds.contains(s))
+                            .map(|&s| Some((of(&base.encoder, s)?, of(&row.encoder, s)?)))
+                            .collect();
+                        if let Some((b, o)) =
+                            paired.filter(|p| !p.is_empty()).map(|p| p.into_iter().unzip::<_, _, Vec<_>, Vec<_>>())
+                        {
+                            let p = significance::paired_bootstrap(&b, &o, 0)?;
+                            for (column, p) in row.columns_mut().into_iter().zip(p) {
+                                column.p_bootstrap = Some(p);
+                            }
+                        }
                     }
                 }
-                Table { fraction, rows }
+                Ok(Table { fraction, rows })
             })
-            .collect();
+            .collect::<Result<Vec<_>>>()?;
         Ok(Results {
             format: RESULTS_FORMAT.into(),
             split: split.into(),
@@ -159,12 +202,28 @@ impl Results {
         let _ = writeln!(
             out,
             "F1 on {} in percent: mean ± sample standard deviation over the seeds; Δ: each seed's difference \
-             from {}'s with the same seed, mean ± sample standard deviation.",
-            self.split, self.baseline
+             from {}'s with the same seed, mean ± sample standard deviation, [its 95% confidence interval over \
+             the seeds], and p: the two-sided p-value of a paired bootstrap over the {} documents ({} resamples).",
+            self.split,
+            self.baseline,
+            self.split,
+            significance::RESAMPLES
         );
-        let show = |s: &Option<Spread>, signed: bool| match s {
-            Some(s) if signed => format!("{:+.2} ± {:.2}", s.mean, s.std),
+        let show = |s: &Option<Spread>| match s {
             Some(s) => format!("{:.2} ± {:.2}", s.mean, s.std),
+            None => "–".into(),
+        };
+        let delta = |c: &Column| match &c.difference {
+            Some(s) => {
+                let mut text = format!("{:+.2} ± {:.2}", s.mean, s.std);
+                if let Some((lo, hi)) = c.difference_ci95 {
+                    text += &format!(" [{lo:+.2}, {hi:+.2}]");
+                }
+                if let Some(p) = c.p_bootstrap {
+                    text += &format!(" p {p:.3}");
+                }
+                text
+            }
             None => "–".into(),
         };
         for table in &self.tables {
@@ -181,12 +240,12 @@ impl Results {
                     out,
                     "| {name} | {} | {} | {} | {} | {} | {} | {} |",
                     row.seeds.len(),
-                    show(&columns[0].spread, false),
-                    show(&columns[1].spread, false),
-                    show(&columns[2].spread, false),
-                    show(&columns[0].difference, true),
-                    show(&columns[1].difference, true),
-                    show(&columns[2].difference, true),
+                    show(&columns[0].spread),
+                    show(&columns[1].spread),
+                    show(&columns[2].spread),
+                    delta(columns[0]),
+                    delta(columns[1]),
+                    delta(columns[2]),
                 );
             }
         }
@@ -255,7 +314,13 @@ impl Row {
         let cells: Vec<&(&CellRecord, &Scores)> = cells.collect();
         let column = |f1: F1Of| {
             let values: Vec<f64> = cells.iter().map(|(_, s)| 100.0 * f1(s)).collect();
-            Column { spread: (!values.is_empty()).then(|| Spread::of(&values)), values, difference: None }
+            Column {
+                spread: (!values.is_empty()).then(|| Spread::of(&values)),
+                values,
+                difference: None,
+                difference_ci95: None,
+                p_bootstrap: None,
+            }
         };
         Row {
             encoder: encoder.to_string(),
@@ -270,7 +335,9 @@ impl Row {
     fn compare(&mut self, base: &Row) {
         let seeds = self.seeds.clone();
         for (column, base_column) in self.columns_mut().into_iter().zip(base.columns()) {
-            column.difference = difference(&seeds, &column.values, &base.seeds, &base_column.values);
+            let differences = paired_differences(&seeds, &column.values, &base.seeds, &base_column.values);
+            column.difference = (!differences.is_empty()).then(|| Spread::of(&differences));
+            column.difference_ci95 = significance::t_interval(&differences);
         }
     }
 
@@ -283,14 +350,13 @@ impl Row {
     }
 }
 
-/// The spread of `values − base` over the seeds both have.
-fn difference(seeds: &[u64], values: &[f64], base_seeds: &[u64], base: &[f64]) -> Option<Spread> {
-    let differences: Vec<f64> = seeds
+/// `values − base` over the seeds both have, in the order of `seeds`.
+fn paired_differences(seeds: &[u64], values: &[f64], base_seeds: &[u64], base: &[f64]) -> Vec<f64> {
+    seeds
         .iter()
         .zip(values)
         .filter_map(|(seed, v)| base_seeds.iter().position(|s| s == seed).map(|j| v - base[j]))
-        .collect();
-    (!differences.is_empty()).then(|| Spread::of(&differences))
+        .collect()
 }
 
 #[cfg(test)]
@@ -299,9 +365,9 @@ mod tests {
 
     #[test]
     fn differences_pair_the_seeds_both_rows_have() {
-        let d = difference(&[1, 2, 3], &[60.0, 62.0, 70.0], &[2, 1], &[61.0, 58.0]).unwrap();
+        let d = paired_differences(&[1, 2, 3], &[60.0, 62.0, 70.0], &[2, 1], &[61.0, 58.0]);
         // seed 1: 60 − 58 = 2, seed 2: 62 − 61 = 1; seed 3 has no partner.
-        assert_eq!((d.mean, d.std), (1.5, std::f64::consts::FRAC_1_SQRT_2));
-        assert_eq!(difference(&[3], &[1.0], &[1], &[1.0]), None);
+        assert_eq!(d, [2.0, 1.0]);
+        assert!(paired_differences(&[3], &[1.0], &[1], &[1.0]).is_empty());
     }
 }

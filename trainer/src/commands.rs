@@ -3,7 +3,7 @@
 
 use crate::runtime::threads::{CpuShare, Threads};
 use anyhow::Result;
-use spe::cli::{EvaluateArgs, ExperimentArgs, FinetuneArgs, PredictArgs, TorchCommand, TrainArgs};
+use spe::cli::{EvaluateArgs, ExperimentArgs, FinetuneArgs, HeldoutArgs, PredictArgs, TorchCommand, TrainArgs};
 use spe::config::Override;
 use spe::counts::plural;
 
@@ -25,6 +25,7 @@ pub fn run(command: TorchCommand) -> Result<()> {
             experiment(args)
         }
         TorchCommand::Evaluate(args) => evaluate(args),
+        TorchCommand::Heldout(args) => heldout(args),
         TorchCommand::Predict(args) => predict(args),
     }
 }
@@ -118,6 +119,36 @@ fn evaluate(args: EvaluateArgs) -> Result<()> {
     let scores = crate::finetune::inference::evaluate(&model, &data, &split, &out, device.as_deref())?;
     println!("{split} of {}:\n{}", data.display(), scores.table());
     eprintln!("predictions written to {}", out.display());
+    Ok(())
+}
+
+fn heldout(args: HeldoutArgs) -> Result<()> {
+    let _threads = fixed_threads(args.threads)?;
+    if let Some(out) = &args.out {
+        let mut inputs: Vec<(&str, &std::path::Path)> = vec![("the run", &args.run)];
+        inputs.extend(args.shards.iter().map(|s| ("held-out shards", s.as_path())));
+        spe::overwrite::refuse_inputs("--out", out, &inputs)?;
+    }
+    let options = crate::train::heldout::HeldOutOptions {
+        run: args.run,
+        shards: args.shards,
+        init: args.init,
+        rows: args.rows,
+        batch: args.batch,
+        device: args.device,
+    };
+    let scores = crate::train::heldout::score_run(&options)?;
+    println!("step     rows  TBO loss  TBO acc  SPO loss  SPO acc  CSPO loss  CSPO acc (of {})", options.batch);
+    for s in &scores {
+        println!(
+            "{:>6} {:>6} {:>9.4} {:>8.4} {:>9.4} {:>8.4} {:>10.4} {:>9.4}",
+            s.step, s.rows, s.tbo_loss, s.tbo_accuracy, s.spo_loss, s.spo_accuracy, s.cspo_loss, s.cspo_accuracy
+        );
+    }
+    if let Some(out) = &args.out {
+        let lines: Vec<String> = scores.iter().map(serde_json::to_string).collect::<Result<_, _>>()?;
+        spe::atomic::write_bytes(out, format!("{}\n", lines.join("\n")).as_bytes())?;
+    }
     Ok(())
 }
 

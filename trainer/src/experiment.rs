@@ -65,7 +65,7 @@ pub fn run(options: &ExperimentOptions) -> Result<Outcome> {
     let file = ExperimentFile::read(&options.file)?;
     let plan = Plan::new(&file, &options.out);
     if !options.collect {
-        check_settings(&plan).with_context(|| format!("in {}", options.file.display()))?;
+        check_settings(&file, &plan).with_context(|| format!("in {}", options.file.display()))?;
         check_inputs(&file, &plan).with_context(|| format!("in {}", options.file.display()))?;
     }
     // Each unit's status refuses a folder made with other settings, before anything is
@@ -103,11 +103,23 @@ fn share<T>(units: &[T], partition: Option<Partition>) -> impl Iterator<Item = &
 }
 
 /// Loads every unit's configuration as its run will, refusing the first that is out of
-/// range or names an unknown key.
-fn check_settings(plan: &Plan) -> Result<()> {
+/// range or names an unknown key, and an encoder's `step` that its pre-training does not
+/// export.
+fn check_settings(file: &ExperimentFile, plan: &Plan) -> Result<()> {
     for unit in &plan.pretrain {
-        load_config(&train_options(unit, Threads::Auto, None, false, false)?)
+        let config = load_config(&train_options(unit, Threads::Auto, None, false, false)?)
             .with_context(|| format!("encoder {:?}: its pre-training", unit.record.encoder))?;
+        let takes_from = file.encoders.iter().filter(|e| e.pretrain.as_ref() == Some(&unit.record.pretrain));
+        for encoder in takes_from {
+            if let Some(step) = encoder.step {
+                ensure!(
+                    config.export_steps.contains(&step),
+                    "encoder {:?}: step {step} is not one of its pre-training's export_steps ({:?})",
+                    encoder.name,
+                    config.export_steps
+                );
+            }
+        }
     }
     let mut checked: Vec<(&Option<PathBuf>, Vec<String>)> = Vec::new();
     for cell in &plan.cells {

@@ -154,6 +154,12 @@ fn a_grid_shared_by_slurm_tasks_survives_a_kill_and_tabulates_each_cell_as_finet
         let mean = (value(1, 0) - value(0, 0) + value(1, 1) - value(0, 1)) / 2.0;
         let difference = rows[1]["rel"]["difference"]["mean"].as_f64().unwrap();
         assert!((difference - mean).abs() < 1e-9, "paired by seed: {difference} against {mean}");
+        // Two paired seeds give a confidence interval around the mean difference, and the
+        // cells' predictions a bootstrap p-value.
+        let ci = rows[1]["rel"]["difference_ci95"].as_array().unwrap();
+        assert!(ci[0].as_f64().unwrap() <= difference && difference <= ci[1].as_f64().unwrap(), "{ci:?}");
+        let p = rows[1]["ent"]["p_bootstrap"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0, "{p}");
     }
     for name in ["results.md", "results.png", "experiment.json"] {
         assert!(out.join(name).is_file(), "{name}");
@@ -230,6 +236,17 @@ fn a_rank_does_not_finetune_on_an_encoder_still_to_make_and_inputs_are_checked_f
             assert!(!out.exists(), "{message}: {} was written", out.display());
         }
     }
+    // An encoder at a step its pre-training does not export.
+    let file = grid(dir.path(), &data, &shards, &base, 1);
+    let point = format!(
+        "\n[[encoder]]\nname = \"tbo-1\"\nstep = 1\nfractions = [0.5]\n[encoder.pretrain]\nshards = [\"{}\"]\nconfig = \"{}\"\n\
+         set = [\"steps=2\", \"moco.queue_size=64\"]\n",
+        shards.display(),
+        repo("pipelines/train-tiny.toml").display()
+    );
+    std::fs::write(&file, std::fs::read_to_string(&file).unwrap() + &point).unwrap();
+    let refused = experiment(&file, &out, &["--dry-run"]);
+    assert!(stderr(&refused).contains("step 1 is not one of its pre-training's export_steps"), "{}", stderr(&refused));
     // Rank 2 of 4 takes cells 2 and 6, both of the encoder the pre-training stage makes.
     let file = grid(dir.path(), &data, &shards, &base, 1);
     let refused = experiment(&file, &out, &["--only", "finetune", "--rank", "2", "--world-size", "4"]);

@@ -590,3 +590,46 @@ fn on_a_gpu_the_first_step_equals_the_cpus_and_bf16_training_learns_and_resumes(
     let difference = max_difference(&ours, &transformers_outputs(&encoder, &ids, &mask), &mask);
     assert!(difference < 1e-4, "largest difference {difference}");
 }
+
+/// `spe heldout` scores every checkpoint of a run on sentences it never trained on, each
+/// objective as a loss and an accuracy in [0, 1], in the table and the JSON records alike.
+#[test]
+fn heldout_scores_every_checkpoint_on_unseen_sentences() {
+    let _torch = torch();
+    let dir = tempfile::tempdir().unwrap();
+    let shards = shards(dir.path(), 60);
+    let text = std::fs::read_to_string(sample_text()).unwrap();
+    let unseen: String = text.lines().skip(200).take(80).map(|l| format!("{l}\n")).collect();
+    std::fs::write(dir.path().join("unseen.txt"), unseen).unwrap();
+    let heldout = dir.path().join("heldout");
+    prep(&[&dir.path().join("unseen.txt")], &heldout, &[]);
+    let run = dir.path().join("run");
+    let set = [("steps", 4.into()), ("checkpoint_every", 2.into()), ("moco.queue_size", 48.into())];
+    trainer::run(&options(&shards, &run, &set)).unwrap();
+    let out = dir.path().join("heldout.jsonl");
+    let args = ["heldout", s(&run), "--shards", s(&heldout), "--rows", "32", "--batch", "16", "--out", s(&out)];
+    let printed = ok(spe(&[&args[..], &["--device", "cpu"]].concat()));
+    let table = String::from_utf8_lossy(&printed.stdout).into_owned();
+    assert!(table.contains("SPO acc") && table.lines().count() == 3, "{table}");
+    let records: Vec<serde_json::Value> =
+        std::fs::read_to_string(&out).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert_eq!(records.iter().map(|r| r["step"].as_u64().unwrap()).collect::<Vec<_>>(), [2, 4]);
+    for r in &records {
+        assert_eq!((r["rows"].as_u64(), r["cspo_candidates"].as_u64()), (Some(32), Some(16)));
+        for key in ["tbo_accuracy", "spo_accuracy", "cspo_accuracy"] {
+            let a = r[key].as_f64().unwrap();
+            assert!((0.0..=1.0).contains(&a), "{key} {a}");
+        }
+        for key in ["tbo_loss", "spo_loss", "cspo_loss"] {
+            assert!(r[key].as_f64().unwrap().is_finite(), "{key}");
+        }
+    }
+    // Scoring the same weights again gives the same figures: no dropout, no state.
+    let again = dir.path().join("again.jsonl");
+    ok(spe(&["heldout", s(&run), "--shards", s(&heldout), "--rows", "32", "--batch", "16", "--out", s(&again)]));
+    assert_eq!(std::fs::read(&out).unwrap(), std::fs::read(&again).unwrap());
+    let refused = spe(&["heldout", s(&run), "--shards", s(&heldout), "--out", s(&run.join("h.jsonl"))]);
+    assert!(stderr(&refused).contains("lies inside the run"), "{}", stderr(&refused));
+    let refused = spe(&["heldout", s(&run), "--shards", s(&heldout), "--rows", "500"]);
+    assert!(stderr(&refused).contains("fewer than the 500 asked for"), "{}", stderr(&refused));
+}

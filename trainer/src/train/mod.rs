@@ -19,6 +19,7 @@ pub mod checkpoint;
 pub mod config;
 pub mod device_batch;
 pub mod flops;
+pub mod heldout;
 pub mod moco;
 pub mod objectives;
 pub mod parallel;
