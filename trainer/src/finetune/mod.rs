@@ -160,6 +160,34 @@ pub fn run(options: &FinetuneOptions) -> Result<Report> {
     spe::run::report::write(&options.out, &results, data.train_too_long as u64)
 }
 
+/// The extractor before its first step: built under `seed`, with BERT's weights from the
+/// source's encoder and, from a pre-training run, its span and span-pair encoders (every
+/// variable under `bert.`, `span_encoder.` and `pair_encoder.` found by name with its
+/// shape, or an error); the classifiers alone start at random.
+pub(crate) fn starting_point(
+    source: &EncoderSource,
+    d: &Description,
+    seed: u64,
+    device: Device,
+) -> Result<(nn::VarStore, Extractor)> {
+    tch::manual_seed(seed as i64);
+    let vs = nn::VarStore::new(device);
+    let model = naming_memory_settings(
+        guard(
+            || format!("cannot build the extractor on {device:?}"),
+            || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers)),
+        ),
+        "the encoder's sizes (its config.json) or span.*",
+    )?;
+    let bert_weights = source.bert_dir().join(layout::BERT_WEIGHTS_FILE);
+    load_variables(&vs, BERT_PREFIX, &read_hf_bert(&bert_weights)?, &bert_weights)?;
+    if let EncoderSource::Run(run) = source {
+        let sizes = ModelConfig { bert: d.bert.clone(), span: d.span.clone(), heads: HeadsConfig::default() };
+        load_span_encoders(&vs, &sizes, run)?;
+    }
+    Ok((vs, model))
+}
+
 /// One seed's training.
 struct SeedRun<'a> {
     config: &'a FinetuneConfig,
@@ -174,21 +202,7 @@ impl SeedRun<'_> {
     fn train(&self, seed: u64, tokenizer: &[u8], cpu: &mut CpuShare, progress: bool) -> Result<SeedResult> {
         let (config, data, device) = (self.config, self.data, self.device);
         let d = self.description;
-        tch::manual_seed(seed as i64);
-        let vs = nn::VarStore::new(device);
-        let model = naming_memory_settings(
-            guard(
-                || format!("cannot build the extractor on {device:?}"),
-                || Ok(Extractor::new(&vs.root(), &d.bert, &d.span, &d.labels, &d.classifiers)),
-            ),
-            "the encoder's sizes (its config.json) or span.*",
-        )?;
-        let bert_weights = self.source.bert_dir().join(layout::BERT_WEIGHTS_FILE);
-        load_variables(&vs, BERT_PREFIX, &read_hf_bert(&bert_weights)?, &bert_weights)?;
-        if let EncoderSource::Run(run) = self.source {
-            let sizes = ModelConfig { bert: d.bert.clone(), span: d.span.clone(), heads: HeadsConfig::default() };
-            load_span_encoders(&vs, &sizes, run)?;
-        }
+        let (vs, model) = starting_point(self.source, d, seed, device)?;
         let steps_per_epoch = data.train.len().div_ceil(config.batch_size) as u64;
         let total = steps_per_epoch * config.epochs;
         let layers = d.bert.num_hidden_layers;
@@ -376,6 +390,85 @@ mod tests {
                 let zero = !grad.defined() || f64::try_from(grad.abs().sum(tch::Kind::Float)).unwrap() == 0.0;
                 assert!(zero, "after update {seed}, {name} still holds a gradient for the next step to add to");
             }
+        }
+    }
+
+    /// A fine-tuning starts from every pre-trained variable of the run, found by name: BERT
+    /// from `encoder/`, the span and span-pair encoders from the run's export; without the
+    /// run (its BERT alone, the paper's "- CNN"), the span encoders start at random.
+    #[test]
+    fn the_extractor_starts_from_the_pretrained_span_encoders_by_name() {
+        use crate::model::weights::{export_encoders, read_safetensors};
+        use crate::model::{Encoder, Heads};
+        let dir = tempfile::tempdir().unwrap();
+        let mut model = ModelConfig::default();
+        model.bert = BertConfig {
+            vocab_size: 30,
+            hidden_size: 8,
+            num_hidden_layers: 1,
+            num_attention_heads: 2,
+            intermediate_size: 16,
+            max_position_embeddings: 32,
+            ..BertConfig::default()
+        };
+        model.span = SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() };
+        model.heads.projection_size = 4;
+        tch::manual_seed(7);
+        let pretrained = nn::VarStore::new(Device::Cpu);
+        let _parts = (Encoder::new(&pretrained.root(), &model), Heads::new(&pretrained.root(), &model));
+        let run = dir.path().join("run");
+        export_encoders(&run, &pretrained, &model, &("vocab.txt".into(), b"[PAD]\n".to_vec())).unwrap();
+        let labels = Labels::new(Scheme::Bieou, vec!["Task".into()], vec!["USED-FOR".into()], vec![]).unwrap();
+        let description = Description {
+            format: layout::EXTRACTOR_FORMAT.into(),
+            labels,
+            bert: model.bert.clone(),
+            span: model.span.clone(),
+            tokenizer: spe::shard::manifest::TokenizerRecord {
+                path: "vocab.txt".into(),
+                sha256: "0".repeat(64),
+                vocab_size: 30,
+                lowercase: Some(false),
+                cls_id: 1,
+                sep_id: 2,
+                mask_id: 3,
+            },
+            tokenizer_file: "vocab.txt".into(),
+            candidates: CandidatesConfig::default(),
+            classifiers: ClassifiersConfig::default(),
+            prediction: PredictionConfig::default(),
+            weights_sha256: None,
+        };
+        let bert = read_safetensors(&run.join("encoder/model.safetensors")).unwrap();
+        let spans = read_safetensors(&run.join(layout::SPAN_ENCODERS_FILE)).unwrap();
+        let same = |a: &tch::Tensor, b: &tch::Tensor| a.size() == b.size() && a.equal(b);
+        for (source, spans_pretrained) in
+            [(EncoderSource::Run(run.clone()), true), (EncoderSource::Bert(run.join("encoder")), false)]
+        {
+            let (vs, _extractor) = starting_point(&source, &description, 99, Device::Cpu).unwrap();
+            let (mut from_bert, mut from_spans, mut fresh) = (0, 0, Vec::new());
+            for (name, value) in vs.variables() {
+                if let Some(hf) = name.strip_prefix(BERT_PREFIX) {
+                    assert!(same(&value, &bert[hf]), "{name} is not the pre-trained BERT's");
+                    from_bert += 1;
+                } else if name.starts_with("span_encoder.") || name.starts_with("pair_encoder.") {
+                    let theirs = &spans[&name];
+                    // A fresh encoder's constant starts (zero biases, unit LayerNorm
+                    // weights) equal the export's; its drawn weights do not.
+                    let drawn = theirs.numel() > 1 && f64::try_from(theirs.std(false)).unwrap() > 0.0;
+                    if spans_pretrained || drawn {
+                        assert_eq!(same(&value, theirs), spans_pretrained, "{name}");
+                    }
+                    from_spans += 1;
+                } else {
+                    fresh.push(name);
+                }
+            }
+            assert_eq!(from_bert, bert.len(), "every BERT tensor of the export is a variable of the extractor");
+            let exported = spans.keys().filter(|k| !k.starts_with("projection.")).count();
+            assert_eq!(from_spans, exported, "every span and span-pair encoder tensor is one of its variables");
+            // What starts at random is the classifiers' alone.
+            assert!(!fresh.is_empty() && fresh.iter().all(|n| !n.contains("encoder")), "{fresh:?}");
         }
     }
 }
