@@ -401,18 +401,19 @@ mod tests {
         use crate::model::weights::{export_encoders, read_safetensors};
         use crate::model::{Encoder, Heads};
         let dir = tempfile::tempdir().unwrap();
-        let mut model = ModelConfig::default();
-        model.bert = BertConfig {
-            vocab_size: 30,
-            hidden_size: 8,
-            num_hidden_layers: 1,
-            num_attention_heads: 2,
-            intermediate_size: 16,
-            max_position_embeddings: 32,
-            ..BertConfig::default()
+        let model = ModelConfig {
+            bert: BertConfig {
+                vocab_size: 30,
+                hidden_size: 8,
+                num_hidden_layers: 1,
+                num_attention_heads: 2,
+                intermediate_size: 16,
+                max_position_embeddings: 32,
+                ..BertConfig::default()
+            },
+            span: SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() },
+            heads: HeadsConfig { projection_size: 4, ..HeadsConfig::default() },
         };
-        model.span = SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() };
-        model.heads.projection_size = 4;
         tch::manual_seed(7);
         let pretrained = nn::VarStore::new(Device::Cpu);
         let _parts = (Encoder::new(&pretrained.root(), &model), Heads::new(&pretrained.root(), &model));
