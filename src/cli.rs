@@ -15,9 +15,16 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-/// Prepare span-pair pre-training corpora for entity-relation extraction.
+/// Span and span-pair encoders for entity-relation extraction, from corpus to scores.
+///
+/// Prepares pre-training and labeled corpora, pre-trains the encoders with TBO, SPO and CSPO,
+/// and fine-tunes and scores the joint extractor (Wang et al., EMNLP 2020).
 #[derive(Parser)]
-#[command(name = "spe", version, about)]
+#[command(
+    name = "spe",
+    version,
+    after_help = "Example:\n  spe prep wiki --input enwiki-pages-articles-multistream.xml.bz2 --out out/wiki"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -25,11 +32,17 @@ pub struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Turn a corpus into Parquet shards of span-pair samples.
-    #[command(subcommand)]
+    /// Turn a corpus into Parquet shards of span-pair samples or labeled sentences.
+    #[command(
+        subcommand,
+        after_help = "Example:\n  spe prep text --input data/sample/enwiki-sentences.txt --out out/sample"
+    )]
     Prep(Box<Corpus>),
-    /// Show an output's manifest summary, schema and a few rows, or summarise a training or
-    /// fine-tuning run (its losses, checkpoints and exports).
+    /// Show an output's summary, schema and rows, or summarise a training run.
+    ///
+    /// Given a spe prep output: its manifest summary, its schema and a few rows. Given the --out
+    /// of spe train or spe finetune: its losses (or dev scores), checkpoints and exports.
+    #[command(after_help = "Example:\n  spe inspect out/wiki -n 5")]
     Inspect {
         /// The output directory, or the --out of spe train or spe finetune.
         dir: PathBuf,
@@ -37,14 +50,19 @@ enum Command {
         #[arg(short = 'n', long, default_value_t = 3)]
         rows: usize,
     },
-    /// Draw the loss curves of a training or fine-tuning run into RUN_DIR/loss-curves.png,
-    /// one panel per objective (or per dev score), from its metrics.jsonl.
+    /// Draw a training or fine-tuning run's curves into RUN_DIR/loss-curves.png.
+    ///
+    /// One panel per objective (or per dev score), from the run's metrics.jsonl.
+    #[command(after_help = "Example:\n  spe plot runs/wiki")]
     Plot {
         /// The --out of spe train or spe finetune.
         run_dir: PathBuf,
     },
-    /// Re-check every shard of an output against its manifest, and the input files found at
-    /// their recorded paths; exits non-zero on any difference.
+    /// Re-check an output's shards, counts and inputs against its manifest.
+    ///
+    /// Every shard's size, checksum, rows and schema, every row's invariants, the totals, and
+    /// the input files found at their recorded paths; exits non-zero on any difference.
+    #[command(after_help = "Example:\n  spe verify out/wiki")]
     Verify {
         /// The output directory.
         dir: PathBuf,
@@ -52,14 +70,18 @@ enum Command {
         #[arg(long)]
         skip_inputs: bool,
     },
-    /// Join the rank-R-of-N folders that the ranks of a partitioned `spe prep` wrote into
-    /// DIR into one output: checks every rank and writes DIR/_manifest.json over all shards.
+    /// Join the rank folders of a partitioned spe prep into one output.
+    ///
+    /// Checks every rank-R-of-N folder in DIR and writes DIR/_manifest.json over all shards.
+    #[command(after_help = "Example:\n  spe merge out/wiki")]
     Merge {
         /// The --out the ranks were given.
         dir: PathBuf,
     },
-    /// Write a labeled output back as DyGIE JSON lines, one SPLIT.json per split, or in
-    /// SpERT's JSON with its types.json (--format spert).
+    /// Write a labeled output back as DyGIE JSON lines or SpERT's JSON.
+    ///
+    /// One SPLIT.json per split; with --format spert, SpERT's JSON and its types.json.
+    #[command(after_help = "Example:\n  spe export out/scierc --out scierc-spert --format spert")]
     Export {
         /// The labeled output directory.
         dir: PathBuf,
@@ -75,8 +97,11 @@ enum Command {
     },
     #[command(flatten)]
     Torch(TorchCommand),
-    /// Check local copies of a source against its data manifest (data-manifests/*.toml);
-    /// exits non-zero on any difference.
+    /// Check local copies of a corpus against its data manifest.
+    ///
+    /// Files, sizes, checksums and counts, against data-manifests/*.toml; exits non-zero on
+    /// any difference.
+    #[command(after_help = "Example:\n  spe verify-source data-manifests/scierc.toml SCIERC_DIR")]
     VerifySource {
         /// The data manifest.
         manifest: PathBuf,
@@ -88,6 +113,7 @@ enum Command {
 #[derive(Subcommand)]
 enum Corpus {
     /// Plain text, one sentence per line, a blank line between documents (.txt, .zst, .bz2).
+    #[command(after_help = "Example:\n  spe prep text --input data/sample/enwiki-sentences.txt --out out/sample")]
     Text {
         #[command(flatten)]
         inputs: InputFiles,
@@ -95,6 +121,7 @@ enum Corpus {
         args: PrepArgs,
     },
     /// Directory trees of plain-text books, one .txt (.txt.zst, .txt.bz2) per book.
+    #[command(after_help = "Example:\n  spe prep books --input books/ --out out/books")]
     Books {
         #[command(flatten)]
         inputs: InputFiles,
@@ -102,6 +129,9 @@ enum Corpus {
         args: PrepArgs,
     },
     /// MediaWiki XML dumps (.xml, .xml.zst, .xml.bz2; multistream dumps decoded in parallel).
+    #[command(
+        after_help = "Example:\n  spe prep wiki --input enwiki-pages-articles-multistream.xml.bz2 --out out/wiki"
+    )]
     Wiki {
         #[command(flatten)]
         inputs: InputFiles,
@@ -112,8 +142,13 @@ enum Corpus {
         #[arg(long)]
         index: Vec<PathBuf>,
     },
-    /// NYT as released with ARNOR (sentence JSON lines): pre-training shards of its
-    /// sentences (--input), or labeled shards of its distant supervision (--labeled).
+    /// NYT as released with ARNOR: pre-training shards, or labeled shards with --labeled.
+    ///
+    /// Sentence JSON lines: pre-training shards of its sentences (--input), or labeled shards
+    /// of its distant supervision (--labeled).
+    #[command(
+        after_help = "Example:\n  spe prep nyt --labeled --train train.json --dev dev.json --test test.json --out out/nyt"
+    )]
     Nyt {
         /// Files whose sentences become pre-training shards.
         #[arg(long, num_args = 1.., conflicts_with = "labeled", required_unless_present = "labeled")]
@@ -127,6 +162,9 @@ enum Corpus {
         args: PrepArgs,
     },
     /// ACE05 (DyGIE JSON lines, NERE sentence JSON lines or brat standoff) to labeled shards.
+    #[command(
+        after_help = "Example:\n  spe prep ace05 --train train.json --dev dev.json --test test.json --out out/ace05"
+    )]
     Ace05 {
         #[command(flatten)]
         splits: SplitArgs,
@@ -134,16 +172,22 @@ enum Corpus {
         args: PrepArgs,
     },
     /// SciERC (DyGIE JSON lines, as released) to labeled shards.
+    #[command(
+        after_help = "Example:\n  spe prep scierc --train train.json --dev dev.json --test test.json --out out/scierc"
+    )]
     Scierc {
         #[command(flatten)]
         splits: SplitArgs,
         #[command(flatten)]
         args: PrepArgs,
     },
-    /// Any other labeled corpus (DyGIE, NERE or ARNOR JSON lines, or brat) to labeled
-    /// shards. Its label sets come from --config's [labels] (see pipelines/labeled.toml);
-    /// where none are given, any label is accepted and fine-tuning takes the training
-    /// split's.
+    /// Any other labeled corpus (DyGIE, NERE, ARNOR, brat or SpERT) to labeled shards.
+    ///
+    /// Its label sets come from --config's [labels] (see pipelines/labeled.toml); where none
+    /// are given, any label is accepted and fine-tuning takes the training split's.
+    #[command(
+        after_help = "Example:\n  spe prep labeled --train train.json --dev dev.json --test test.json --out out/corpus --config pipelines/labeled.toml"
+    )]
     Labeled {
         #[command(flatten)]
         splits: SplitArgs,
@@ -156,23 +200,44 @@ enum Corpus {
 /// them to it.
 #[derive(Subcommand)]
 pub enum TorchCommand {
-    /// Pre-train the sentence, span and span-pair encoders on pre-training shards with TBO,
-    /// SPO and CSPO.
+    /// Pre-train the sentence, span and span-pair encoders with TBO, SPO and CSPO.
+    ///
+    /// Reads pre-training shards, on a GPU or the CPU, in one process or as data-parallel
+    /// ranks; a stopped run resumes from its newest checkpoint with --resume.
+    #[command(
+        after_help = "Example:\n  spe train --shards out/wiki --out runs/wiki --config pipelines/train.toml --init models/bert-base-cased"
+    )]
     Train(Box<TrainArgs>),
-    /// Score a pre-training run's checkpoints (and its start, with --init) on held-out
-    /// pre-training shards: each objective's loss and accuracy on text it never trained on.
+    /// Score a pre-training run's checkpoints on held-out pre-training shards.
+    ///
+    /// Each objective's loss and accuracy on text it never trained on, for every checkpoint
+    /// (and the run's start, with --init).
+    #[command(
+        after_help = "Example:\n  spe heldout runs/wiki --shards out/wiki-heldout --init models/bert-base-cased"
+    )]
     Heldout(HeldoutArgs),
-    /// Fine-tune the entity and relation extractor on labeled shards from a pre-training run's
-    /// encoders or a plain BERT, and report dev and test F1.
+    /// Fine-tune the entity and relation extractor on labeled shards.
+    ///
+    /// From a pre-training run's encoders or a plain BERT; reports dev and test F1.
+    #[command(
+        after_help = "Example:\n  spe finetune --data out/scierc --encoder runs/wiki --out runs/scierc --seeds 1,2,3"
+    )]
     Finetune(Box<FinetuneArgs>),
-    /// Score a fine-tuned extractor on a split of labeled shards (Ent, Rel, Rel+) and write
-    /// its predictions.
+    /// Score a fine-tuned extractor on a split (Ent, Rel, Rel+) and write its predictions.
+    #[command(after_help = "Example:\n  spe evaluate --model runs/scierc/seed-1/model --data out/scierc --split test")]
     Evaluate(EvaluateArgs),
-    /// Extract entities and relations from raw text or DyGIE JSON lines with a fine-tuned
-    /// extractor.
+    /// Extract entities and relations from raw text or DyGIE JSON lines.
+    #[command(
+        after_help = "Example:\n  spe predict --model runs/scierc/seed-1/model --input abstracts.txt --out predictions.json"
+    )]
     Predict(PredictArgs),
-    /// Run a grid of fine-tuning runs (encoders, shares of the training data, seeds; the
-    /// pre-training runs it needs made once) and tabulate mean ± sd against a baseline.
+    /// Run a grid of pre-training and fine-tuning runs and tabulate it against a baseline.
+    ///
+    /// Encoders, shares of the training data and seeds; each pre-training run made once; mean
+    /// ± sd, 95% confidence intervals and a paired bootstrap test. Resumable.
+    #[command(
+        after_help = "Example:\n  spe experiment pipelines/experiments/minilm-scierc.toml --out runs/minilm-scierc --dry-run"
+    )]
     Experiment(ExperimentArgs),
 }
 
@@ -180,7 +245,7 @@ impl Cli {
     /// The command tree, every (sub)command taking a value that starts with `-` and a digit
     /// as a value: `--seeds -1` is then refused by the option's own parser, which names the
     /// option, where clap would take `-1` for an unknown flag and name no option.
-    fn tree() -> clap::Command {
+    pub fn tree() -> clap::Command {
         fn negatives(command: clap::Command) -> clap::Command {
             let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_string()).collect();
             names.into_iter().fold(command.allow_negative_numbers(true), |c, name| c.mut_subcommand(name, negatives))
@@ -692,6 +757,35 @@ mod tests {
             sub = sub.find_subcommand_mut(name).unwrap();
         }
         sub.render_long_help().to_string()
+    }
+
+    /// Every command, the top level included, with the words that name it (`["prep", "wiki"]`).
+    fn every_command(command: &clap::Command, path: Vec<String>, out: &mut Vec<(Vec<String>, clap::Command)>) {
+        out.push((path.clone(), command.clone()));
+        for sub in command.get_subcommands() {
+            let mut path = path.clone();
+            path.push(sub.get_name().to_string());
+            every_command(sub, path, out);
+        }
+    }
+
+    #[test]
+    fn every_command_says_what_it_does_in_one_line_and_shows_an_example_that_parses() {
+        let mut commands = Vec::new();
+        every_command(&Cli::tree(), Vec::new(), &mut commands);
+        assert!(commands.len() > 20, "{} commands", commands.len());
+        for (path, command) in commands {
+            let name = ["spe".to_string()].iter().chain(&path).cloned().collect::<Vec<_>>().join(" ");
+            let about = command.get_about().map(|a| a.to_string()).unwrap_or_default();
+            assert!(!about.is_empty() && !about.contains('\n') && about.len() <= 100, "{name}: about {about:?}");
+            let after = command.get_after_help().map(|a| a.to_string()).unwrap_or_default();
+            let example = after.strip_prefix("Example:\n  ").unwrap_or_else(|| panic!("{name}: no example: {after:?}"));
+            let words: Vec<&str> = example.split_whitespace().collect();
+            assert_eq!(words[..=path.len()].join(" "), name, "{name}: its example runs another command");
+            if let Err(e) = Cli::try_parse_negatives_too(&words) {
+                panic!("{name}: its example {example:?} does not parse: {e}");
+            }
+        }
     }
 
     #[test]

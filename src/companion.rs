@@ -32,7 +32,7 @@ pub fn run(command: TorchCommand) -> Result<()> {
     if !trainer.is_file() {
         anyhow::bail!(
             "`spe {}` runs in {TRAINER}, which is not beside this spe (looked for {}); build it with \
-             `cargo build --release --workspace` after installing PyTorch as the README describes",
+             `cargo build --release --workspace` after installing PyTorch as docs/install.md describes",
             command.name(),
             trainer.display()
         );

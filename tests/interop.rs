@@ -32,7 +32,7 @@ fn pyarrow_duckdb_and_polars_read_the_shards() {
 
     let arrow = &seen["pyarrow"];
     assert_eq!(arrow["rows"], rows.len());
-    assert_eq!(arrow["directory_rows"], rows.len(), "the README's way of reading the directory");
+    assert_eq!(arrow["directory_rows"], rows.len(), "docs/shards.md's way of reading the directory");
     let columns: Vec<&str> = arrow["columns"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
     assert_eq!(
         columns,

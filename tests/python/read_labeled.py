@@ -1,4 +1,4 @@
-"""Opens a labeled spe output with pyarrow, DuckDB and polars, as the README shows, and
+"""Opens a labeled spe output with pyarrow, DuckDB and polars, as docs/shards.md shows, and
 prints what each sees as JSON.
 
 Usage: read_labeled.py OUTPUT_DIR SPLIT

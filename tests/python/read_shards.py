@@ -29,7 +29,7 @@ def main():
     result = {
         "pyarrow": {
             "rows": table.num_rows,
-            # The whole directory, as the README reads it.
+            # The whole directory, as docs/shards.md reads it.
             "directory_rows": pq.read_table(out).num_rows,
             "columns": table.column_names,
             "types": {f.name: str(f.type) for f in table.schema},

@@ -10,7 +10,7 @@
 //!   all of them. Each candidate still goes through the pre-trained span encoder, and each
 //!   pair through the span-pair encoder; only the source of the candidates changes. It is
 //!   spe's default: on SciERC with all-MiniLM-L6-v2 the tagger's recall capped what the
-//!   classifiers could find (README, "Fine-tuning").
+//!   classifiers could find (docs/performance.md, "Fine-tuning").
 //!
 //! Either way a sentence's relation candidates grow with the square of its entities, so at
 //! most `max_pair_entities` of them (32: 496 pairs), the most confident first, are paired

@@ -88,7 +88,7 @@ pub struct FinetuneConfig {
 
 impl Default for FinetuneConfig {
     /// spe's recipe for a normal budget (10 to 50 epochs), chosen on SciERC with
-    /// all-MiniLM-L6-v2 (README, "Fine-tuning"): SpERT's batch, learning rate, warm-up and
+    /// all-MiniLM-L6-v2 (docs/performance.md, "Fine-tuning"): SpERT's batch, learning rate, warm-up and
     /// uncorrected Adam moments for every BERT layer alike, with the parts outside BERT,
     /// which start at random or come from pre-training on other text, learning ten times
     /// faster.
@@ -110,7 +110,7 @@ impl Default for FinetuneConfig {
                 ..OptimConfig::default()
             },
             // The relations' pull on the shared encoders at a fifth of the entities': dev
-            // Ent 49.2 after one epoch of SciERC where equal weights had 28.7 (README).
+            // Ent 49.2 after one epoch of SciERC where equal weights had 28.7 (docs/performance.md).
             losses: LossWeights { relations: 0.2, ..LossWeights::default() },
             candidates: CandidatesConfig::default(),
             classifiers: ClassifiersConfig::default(),
