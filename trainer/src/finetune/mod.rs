@@ -350,10 +350,8 @@ mod tests {
     use crate::model::span::SpanConfig;
     use crate::runtime::optim::OptimConfig;
 
-    #[test]
-    fn an_update_learns_from_its_batch_alone_and_leaves_no_gradient_behind() {
-        use spe::corpus::labeled::{Entity, Relation};
-        tch::manual_seed(1);
+    /// The tests' network: a one-layer BERT of width 8 and span encoders to match.
+    fn tiny() -> (BertConfig, SpanConfig) {
         let bert = BertConfig {
             vocab_size: 30,
             hidden_size: 8,
@@ -363,7 +361,14 @@ mod tests {
             max_position_embeddings: 32,
             ..BertConfig::default()
         };
-        let span = SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() };
+        (bert, SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() })
+    }
+
+    #[test]
+    fn an_update_learns_from_its_batch_alone_and_leaves_no_gradient_behind() {
+        use spe::corpus::labeled::{Entity, Relation};
+        tch::manual_seed(1);
+        let (bert, span) = tiny();
         let labels = Labels::new(Scheme::Bieou, vec!["Task".into()], vec!["USED-FOR".into()], vec![]).unwrap();
         let vs = nn::VarStore::new(Device::Cpu);
         let model = Extractor::new(&vs.root(), &bert, &span, &labels, &ClassifiersConfig::default());
@@ -401,19 +406,8 @@ mod tests {
         use crate::model::weights::{export_encoders, read_safetensors};
         use crate::model::{Encoder, Heads};
         let dir = tempfile::tempdir().unwrap();
-        let model = ModelConfig {
-            bert: BertConfig {
-                vocab_size: 30,
-                hidden_size: 8,
-                num_hidden_layers: 1,
-                num_attention_heads: 2,
-                intermediate_size: 16,
-                max_position_embeddings: 32,
-                ..BertConfig::default()
-            },
-            span: SpanConfig { filters: 4, size: 6, attention_size: 5, position_size: 3, ..SpanConfig::default() },
-            heads: HeadsConfig { projection_size: 4, ..HeadsConfig::default() },
-        };
+        let (bert, span) = tiny();
+        let model = ModelConfig { bert, span, heads: HeadsConfig { projection_size: 4, ..HeadsConfig::default() } };
         tch::manual_seed(7);
         let pretrained = nn::VarStore::new(Device::Cpu);
         let _parts = (Encoder::new(&pretrained.root(), &model), Heads::new(&pretrained.root(), &model));
